@@ -1,0 +1,32 @@
+# Two commands for a fresh clone with nothing but Python 3.11: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run test lint bench clean
+
+$(BIN)/qmsflow: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/qmsflow
+
+# The main job: validate every bundled definition set, then run every bundled scenario.
+run: setup
+	$(BIN)/qmsflow validate definitions/default definitions/examples/*/
+	$(BIN)/qmsflow simulate --quiet scenarios
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -n auto
+
+bench: setup
+	$(BIN)/python bench/compile_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Pure engine: load, validate and compile definitions; expressions; calendars; state machine."""

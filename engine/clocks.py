@@ -1,0 +1,165 @@
+"""Deadline clocks: start, pause, resume and stop on steps; warning and breach times.
+
+Durations count on a business calendar: working days end at the close of the n-th working day
+after the start, working hours are consumed inside the working windows, calendar days and hours
+count on the clock. A pause keeps the working time that was left and spends it again from the
+resume. A due time that crosses a year without official holiday data carries that year in
+``unofficial_years``: flagged, never silently guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from .calendar import BusinessCalendar, Due
+from .cases import ClockState
+from .expressions import EvaluationError
+from .model import Clock, ClockVariant, DefinitionSet, Duration
+
+ClockView = Literal["running", "warning", "breached", "paused", "stopped"]
+
+
+def _hours(duration: Duration, calendar: BusinessCalendar) -> float:
+    """A working duration in working hours (working days count as full working days)."""
+    if duration.unit == "working_days":
+        per_day = sum(
+            (timedelta(hours=w.end.hour, minutes=w.end.minute, microseconds=w.end.microsecond)
+             - timedelta(hours=w.start.hour, minutes=w.start.minute)).total_seconds()
+            for w in calendar.spec.windows) / 3600
+        return float(duration.amount) * per_day
+    return float(duration.amount)
+
+
+def add(calendar: BusinessCalendar, start: datetime, duration: Duration) -> Due:
+    """``start`` plus ``duration`` on ``calendar``."""
+    amount = duration.amount
+    if duration.unit == "working_days":
+        return calendar.add_working_days(start, int(amount))
+    if duration.unit == "working_hours":
+        return calendar.add_working_hours(start, float(amount))
+    span = timedelta(days=float(amount)) if duration.unit == "calendar_days" else timedelta(
+        hours=float(amount))
+    return Due(start + span, frozenset())
+
+
+def _warn_at(calendar: BusinessCalendar, start: datetime, due: Due, variant: ClockVariant
+             ) -> datetime | None:
+    warn = variant.warn_before
+    if warn is None:
+        return None
+    if warn.unit in ("calendar_days", "hours"):
+        span = timedelta(days=float(warn.amount)) if warn.unit == "calendar_days" else timedelta(
+            hours=float(warn.amount))
+        return max(start, due.at - span)
+    if warn.unit == "working_days" and variant.duration.unit == "working_days":
+        left = int(variant.duration.amount - warn.amount)
+        return calendar.add_working_days(start, left).at if left > 0 else start
+    total = calendar.working_time_between(start, due.at).total_seconds() / 3600
+    left_hours = total - _hours(warn, calendar)
+    return calendar.add_working_hours(start, left_hours).at if left_hours > 0 else start
+
+
+def choose_variant(clock: Clock, context: Mapping[str, Any]) -> ClockVariant | None:
+    """The first variant whose condition holds (None when none applies: the clock stays off)."""
+    for variant in clock.variants:
+        if variant.condition is None:
+            return variant
+        try:
+            if variant.condition.test(context):
+                return variant
+        except EvaluationError:
+            continue  # a condition on an empty field does not apply yet
+    return None
+
+
+def start(definition: DefinitionSet, clock: Clock, context: Mapping[str, Any],
+          now: datetime) -> ClockState | None:
+    """A newly started clock, or None when no variant applies to this case."""
+    variant = choose_variant(clock, context)
+    if variant is None:
+        return None
+    calendar = definition.calendars[variant.calendar]
+    due = add(calendar, now, variant.duration)
+    return ClockState(
+        id=clock.id, variant=variant.id, status="running", started_at=now, due_at=due.at,
+        warn_at=_warn_at(calendar, now, due, variant),
+        unofficial_years=tuple(sorted(due.unofficial_years)))
+
+
+def _variant(definition: DefinitionSet, process_id: str, state: ClockState) -> ClockVariant:
+    clock = definition.process(process_id).clocks[state.id]
+    return next(v for v in clock.variants if v.id == state.variant)
+
+
+def pause(state: ClockState, now: datetime) -> ClockState:
+    """The clock stopped counting (waiting for the customer)."""
+    if state.status != "running":
+        return state
+    return replace(state, status="paused", paused_at=now)
+
+
+def resume(definition: DefinitionSet, process_id: str, state: ClockState,
+           now: datetime) -> ClockState:
+    """The clock counting again, with the time that was left when it paused."""
+    if state.status != "paused" or state.paused_at is None:
+        return state
+    variant = _variant(definition, process_id, state)
+    calendar = definition.calendars[variant.calendar]
+    paused = state.paused_at
+    unofficial = set(state.unofficial_years)
+    if variant.duration.unit in ("calendar_days", "hours"):
+        shift = now - paused
+        due_at = state.due_at + shift
+        warn_at = state.warn_at + shift if state.warn_at else None
+    else:
+        left = calendar.working_time_between(paused, state.due_at).total_seconds() / 3600
+        due = calendar.add_working_hours(now, left)
+        unofficial |= due.unofficial_years
+        due_at = due.at
+        warn_at = None
+        if state.warn_at is not None:
+            warn_left = calendar.working_time_between(paused, state.warn_at).total_seconds()
+            warn_at = calendar.add_working_hours(now, warn_left / 3600).at
+    return replace(state, status="running", paused_at=None, due_at=due_at, warn_at=warn_at,
+                   unofficial_years=tuple(sorted(unofficial)))
+
+
+def stop(state: ClockState, now: datetime) -> ClockState:
+    """The clock finished; its due time stays for the record (met or missed)."""
+    if state.status == "stopped":
+        return state
+    return replace(state, status="stopped", stopped_at=now, paused_at=None)
+
+
+def view(state: ClockState, now: datetime) -> ClockView:
+    """How a clock stands at ``now``: running, warning, breached, paused or stopped."""
+    if state.status != "running":
+        return state.status
+    if now >= state.due_at:
+        return "breached"
+    if state.warn_at is not None and now >= state.warn_at:
+        return "warning"
+    return "running"
+
+
+def met(state: ClockState) -> bool | None:
+    """Whether a stopped clock met its deadline (None while it runs)."""
+    if state.stopped_at is None:
+        return None
+    return state.stopped_at <= state.due_at
+
+
+def time_left(definition: DefinitionSet, process_id: str, state: ClockState,
+              now: datetime) -> timedelta:
+    """Time left before the due time, in working time for working-time clocks."""
+    variant = _variant(definition, process_id, state)
+    reference = state.paused_at or now
+    if variant.duration.unit in ("calendar_days", "hours"):
+        return state.due_at - reference
+    calendar = definition.calendars[variant.calendar]
+    if reference >= state.due_at:
+        return -calendar.working_time_between(state.due_at, reference)
+    return calendar.working_time_between(reference, state.due_at)

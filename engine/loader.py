@@ -1,0 +1,105 @@
+"""Load a definition set in passes: YAML with positions, JSON Schema, compile, freeze.
+
+``load(path)`` returns a frozen :class:`~.model.DefinitionSet` or raises
+:class:`~.problems.DefinitionError` carrying every problem, sorted, one line each.
+``check(path)`` returns the problems without raising (what ``qmsflow validate`` prints).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .calendar import BusinessCalendar
+from .compiler import (
+    ProcessCompiler, compile_calendar, compile_organisation, compile_reports, compile_templates,
+)
+from .model import DefinitionSet, Process, Template, frozen_map
+from .problems import DefinitionError, Problem
+from .schemas import validate
+from .sources import MANIFEST, SetSources, collect, display_name
+
+
+def check(path: Path | str) -> list[Problem]:
+    """Every problem of the definition set at ``path`` (empty when it is valid)."""
+    _, problems = _load(Path(path))
+    return problems
+
+
+def load(path: Path | str) -> DefinitionSet:
+    """The compiled definition set at ``path``; raises DefinitionError listing every problem."""
+    definition, problems = _load(Path(path))
+    if problems or definition is None:
+        raise DefinitionError(problems)
+    return definition
+
+
+def content_hash(data: Any) -> str:
+    """The definition version: SHA-256 of the merged documents in canonical JSON."""
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _load(root: Path) -> tuple[DefinitionSet | None, list[Problem]]:
+    if root.is_file() and root.name == MANIFEST:
+        root = root.parent
+    sources = collect(root)
+    problems = list(sources.problems)
+    for doc in sources.documents.values():
+        problems.extend(validate(doc.kind, doc.data))
+    if problems:
+        # Compiling documents the schema rejected would only repeat the same errors in
+        # worse words; fix the shape first.
+        return None, sorted(set(problems))
+    definition = _compile(sources, problems)
+    return (definition if not problems else None), sorted(set(problems))
+
+
+def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | None:
+    manifest = sources.documents[("definition-set", "definition-set")]
+    org_doc = sources.documents.get(("organisation", "organisation"))
+    if org_doc is None:
+        problems.append(Problem(display_name(sources.root / MANIFEST), 1, 1, "E105", "$",
+                                "the set has no organisation file",
+                                "add organisation.yaml with 'kind: organisation'"))
+        return None
+    org = compile_organisation(org_doc, problems)
+    calendars: dict[str, BusinessCalendar] = {}
+    for doc in sources.of_kind("calendar"):
+        calendar = compile_calendar(doc, problems, org.locales)
+        if calendar is not None:
+            calendars[doc.key] = calendar
+    calendar_ids = {doc.key for doc in sources.of_kind("calendar")}
+    if org.calendar not in calendar_ids:
+        from .problems import did_you_mean
+
+        mark = org_doc.data.value_marks["calendar"]
+        problems.append(Problem(mark.file, mark.line, mark.column, "E201", "$.calendar",
+                                f"unknown calendar '{org.calendar}'",
+                                did_you_mean(org.calendar, calendar_ids)
+                                or "add a file with 'kind: calendar' and this id"))
+    templates: dict[str, Template] = {}
+    for doc in sources.of_kind("notifications"):
+        templates.update(compile_templates(doc, problems, org.locales))
+    process_ids = {doc.key for doc in sources.of_kind("process")}
+    processes: dict[str, Process] = {}
+    for doc in sources.of_kind("process"):
+        process = ProcessCompiler(doc, problems, org, calendar_ids, templates,
+                                  process_ids).compile()
+        if process is not None:
+            processes[doc.key] = process
+    reports = {}
+    for doc in sources.of_kind("reports"):
+        reports.update(compile_reports(doc, problems, org.locales, processes))
+    manifest.data.get("label")
+    merged = {f"{kind}:{key}": doc.data for (kind, key), doc in sorted(sources.documents.items())
+              if kind != "definition-set"}
+    merged["set"] = {"id": manifest.data["id"]}
+    return DefinitionSet(
+        id=manifest.data["id"], label=frozen_map(manifest.data["label"]),
+        version=content_hash(merged), organisation=org, calendars=frozen_map(calendars),
+        processes=frozen_map(processes), templates=frozen_map(templates),
+        reports=frozen_map(reports), source=frozen_map(merged),
+    )

@@ -1,0 +1,549 @@
+"""The state machine: one pure function applies a step to a case.
+
+``apply(definition, case, action, actor, inputs, now)`` returns the new case and the events it
+produced, or raises :class:`Refused` naming the step, the state and every unmet rule: wrong
+role, wrong state, condition false, missing or invalid input, a field the step does not ask
+for, above the actor's approval authority, the same person as a step that must be someone
+else, a missing signature or reason. No IO and no clock of its own: ``now`` is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from . import clocks as clock_ops
+from .cases import Actor, Case, ClockState, Link, Signature, StepRecord
+from .decisions import DecisionError, all_rule_flags, decide
+from .expressions import EvaluationError
+from .model import Authority, DefinitionSet, Effect, Process, Tier, Transition, frozen_map, text
+from .problems import did_you_mean
+from .values import ValueProblem, coerce, is_empty
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One unmet rule: a stable code, a message for the person, and the field it concerns."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class Refused(Exception):
+    """A step that may not be taken now, with every reason why."""
+
+    def __init__(self, step: str, state: str | None, reasons: list[Reason]) -> None:
+        self.step = step
+        self.state = state
+        self.reasons = tuple(reasons)
+        where = f" in state '{state}'" if state else ""
+        super().__init__(f"'{step}' refused{where}: " + "; ".join(r.message for r in reasons))
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a case; the persistence layer appends it to the audit trail."""
+
+    kind: str
+    at: datetime
+    actor: str | None
+    data: Mapping[str, Any] = field(default_factory=lambda: frozen_map())
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A step's result: the new case and its events, in order."""
+
+    case: Case
+    events: tuple[Event, ...]
+
+
+def context(process: Process, case_values: Mapping[str, Any], *, state: str | None = None,
+            priority: str | None = None, flags: frozenset[str] = frozenset(),
+            number: str = "", created_at: datetime | None = None,
+            now: datetime | None = None) -> dict[str, Any]:
+    """The names an expression can read: every field (None when empty) and case attributes."""
+    values = {name: case_values.get(name) for name in process.fields}
+    category = process.categories.get(str(values.get(process.category_field or "")))
+    values.update(number=number, process=process.id, state=state, priority=priority,
+                  flags=sorted(flags), category_path=list(category.path) if category else [],
+                  created_at=created_at, now=now, links=[])
+    return values
+
+
+def case_context(process: Process, case: Case, now: datetime | None = None) -> dict[str, Any]:
+    """The expression context of an existing case."""
+    ctx = context(process, case.values, state=case.state, priority=case.priority,
+                  flags=case.flags, number=case.number, created_at=case.created_at, now=now)
+    ctx["links"] = [{"relation": x.relation, "process": x.process, "number": x.number}
+                    for x in case.links]
+    return ctx
+
+
+def _check_now(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("the engine needs an aware datetime for 'now' (UTC)")
+
+
+def authority_limit(matrix: Authority, actor: Actor) -> tuple[bool, Decimal | None]:
+    """Whether the actor holds a tier of ``matrix``, and their highest limit (None: unlimited)."""
+    held = [tier for tier in matrix.tiers if tier.role in actor.roles]
+    if not held:
+        return False, Decimal(0)
+    if any(tier.limit is None for tier in held):
+        return True, None
+    return True, max(tier.limit for tier in held if tier.limit is not None)
+
+
+def tier_for(matrix: Authority, amount: Decimal | None) -> Tier:
+    """The lowest tier whose limit covers ``amount`` (routing of 核决权限)."""
+    value = amount or Decimal(0)
+    for tier in matrix.tiers:
+        if tier.limit is None or value <= tier.limit:
+            return tier
+    return matrix.tiers[-1]
+
+
+def _money(value: Decimal | None) -> str:
+    return "unlimited" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+class _Step:
+    """Evaluates one step for one actor: the reasons it is refused, then its effects."""
+
+    def __init__(self, definition: DefinitionSet, process: Process, step: Transition,
+                 case: Case | None, actor: Actor, now: datetime) -> None:
+        self.definition = definition
+        self.process = process
+        self.step = step
+        self.case = case
+        self.actor = actor
+        self.now = now
+        self.reasons: list[Reason] = []
+        self.values: dict[str, Any] = dict(case.values) if case else {}
+
+    def refuse(self, code: str, message: str, name: str | None = None) -> None:
+        self.reasons.append(Reason(code, message, name))
+
+    def check(self, inputs: Mapping[str, Any], signature: Signature | None,
+              reason: str | None, inputs_given: bool = True) -> None:
+        step, case, actor = self.step, self.case, self.actor
+        if case is not None and case.state not in step.sources:
+            here = self.process.states[case.state]
+            self.refuse("state", f"'{step.id}' cannot be taken in state "
+                        f"'{text(here.label, 'en')}' ({case.state}); it starts from "
+                        + ", ".join(step.sources))
+        if not set(step.roles) & actor.roles:
+            self.refuse("role", f"needs one of the roles {', '.join(step.roles)}; "
+                        f"{actor.name} has {', '.join(sorted(actor.roles)) or 'none'}")
+        for other in step.not_by:
+            if case and any(r.step == other and r.actor == actor.id for r in case.steps):
+                label = self.process.step(other)
+                shown = text(label.label, "en") if label else other
+                self.refuse("separation", f"{actor.name} took '{shown}' ({other}) on this case "
+                            "and may not also take this step: someone else must")
+        if inputs_given:
+            self._inputs(inputs)
+        ctx = self.context()
+        if step.condition is not None:
+            try:
+                if not step.condition.test(ctx):
+                    self.refuse("condition", f"condition not met: {step.condition.source}")
+            except EvaluationError as error:
+                self.refuse("condition", str(error))
+        if step.authority:
+            self._authority(self.process.authorities[step.authority])
+        if step.signature:
+            if signature is None:
+                self.refuse("signature", f"needs an electronic signature meaning "
+                            f"'{step.signature}': re-enter your password to sign")
+            elif signature.meaning != step.signature:
+                self.refuse("signature", f"the signature means '{signature.meaning}', this step "
+                            f"needs '{step.signature}'")
+            elif signature.signer_id != actor.id or not signature.authenticated:
+                self.refuse("signature", "the signature must be the actor's own, given after "
+                            "re-authentication")
+        changed_needing_reason = [
+            name for name in self.changed() if self.process.fields[name].change_reason
+            and case is not None and not is_empty(case.values.get(name))]
+        if (step.reason_required or changed_needing_reason) and is_empty(reason):
+            why = (f"changing {', '.join(changed_needing_reason)} needs a reason"
+                   if changed_needing_reason else "this step needs a reason")
+            self.refuse("reason", why)
+
+    def _inputs(self, inputs: Mapping[str, Any]) -> None:
+        offered = {i.field for i in self.step.inputs}
+        for name in inputs:
+            if name not in offered:
+                hint = did_you_mean(name, offered)
+                self.refuse("unexpected", f"'{self.step.id}' does not take field '{name}'"
+                            + (f" ({hint})" if hint else ""), name)
+        for name in offered & set(inputs):
+            try:
+                self.values[name] = coerce(self.process.fields[name], inputs[name],
+                                           self.process)
+            except ValueProblem as problem:
+                self.refuse("invalid", f"{name}: {problem}", name)
+        ctx = self.context()
+        category = self.process.categories.get(str(ctx.get(self.process.category_field or "")))
+        by_category = set()
+        if category is not None:
+            for ancestor in category.path:
+                by_category |= set(self.process.categories[ancestor].required_fields)
+        for item in self.step.inputs:
+            required = item.required
+            if not isinstance(required, bool):
+                try:
+                    required = required.test(ctx)
+                except EvaluationError:
+                    required = True  # when in doubt, ask: an unknown condition is not a waiver
+            if (required or item.field in by_category) and is_empty(self.values.get(item.field)):
+                label = text(self.process.fields[item.field].label, "en")
+                self.refuse("missing", f"{item.field}: '{label}' is required", item.field)
+
+    def _authority(self, matrix: Authority) -> None:
+        amount = self.values.get(matrix.field)
+        holds, limit = authority_limit(matrix, self.actor)
+        needed = tier_for(matrix, amount)
+        if not holds:
+            self.refuse("authority", f"{self.actor.name} holds no tier of "
+                        f"'{text(matrix.label, 'en')}'; needs {needed.role}")
+        elif limit is not None and amount is not None and amount > limit:
+            self.refuse("authority", f"needs {needed.role}: amount {_money(amount)} above "
+                        f"your limit {_money(limit)}", matrix.field)
+
+    def changed(self) -> list[str]:
+        old = self.case.values if self.case else {}
+        return [name for name, value in self.values.items() if old.get(name) != value]
+
+    def context(self) -> dict[str, Any]:
+        case = self.case
+        return context(self.process, self.values, state=case.state if case else None,
+                       priority=case.priority if case else None,
+                       flags=case.flags if case else frozenset(),
+                       number=case.number if case else "",
+                       created_at=case.created_at if case else self.now, now=self.now)
+
+
+def _find_step(process: Process, action: str, state: str | None) -> Transition:
+    step = process.step(action)
+    if step is None:
+        known = [*process.starts, *process.transitions]
+        hint = did_you_mean(action, known)
+        raise Refused(action, state, [Reason(
+            "unknown", f"no step '{action}' in process '{process.id}'"
+            + (f" ({hint})" if hint else ""))])
+    return step
+
+
+def available(definition: DefinitionSet, case: Case, actor: Actor,
+              now: datetime) -> dict[str, tuple[Reason, ...]]:
+    """Every transition from the case's state, with the reasons it is refused (empty: allowed).
+
+    Inputs are not judged here (they are typed on the step's form); everything else is, so a
+    screen can show the actions a user may take and, for the others, why not.
+    """
+    process = definition.process(case.process)
+    result: dict[str, tuple[Reason, ...]] = {}
+    for step in process.transitions.values():
+        if case.state not in step.sources:
+            continue
+        evaluation = _Step(definition, process, step, case, actor, now)
+        evaluation.check({}, Signature(actor.id, step.signature or "", True), "(checking)",
+                         inputs_given=False)
+        result[step.id] = tuple(evaluation.reasons)
+    return result
+
+
+def start(definition: DefinitionSet, process_id: str, action: str, actor: Actor,
+          inputs: Mapping[str, Any], now: datetime, number: str,
+          signature: Signature | None = None, reason: str | None = None) -> Outcome:
+    """Open a new case through a start step; ``number`` comes from :func:`case_number`."""
+    _check_now(now)
+    process = definition.process(process_id)
+    step = _find_step(process, action, None)
+    if not step.start:
+        raise Refused(action, None, [Reason("state", f"'{action}' does not open a case")])
+    defaults = {name: spec.default for name, spec in process.fields.items()
+                if spec.default is not None}
+    blank = Case(process=process.id, version=definition.version, number=number,
+                 state="", values=frozen_map(defaults), priority=process.default_priority,
+                 flags=frozenset(), assignee_role=None, created_at=now, updated_at=now,
+                 row_version=0)
+    evaluation = _Step(definition, process, step, None, actor, now)
+    evaluation.values = dict(defaults)
+    evaluation.check(inputs, signature, reason)
+    if evaluation.reasons:
+        raise Refused(action, None, evaluation.reasons)
+    return _take(definition, process, step, blank, evaluation, actor, now, signature, reason)
+
+
+def apply(definition: DefinitionSet, case: Case, action: str, actor: Actor,
+          inputs: Mapping[str, Any], now: datetime, signature: Signature | None = None,
+          reason: str | None = None) -> Outcome:
+    """Take step ``action`` on ``case``; the new case and its events, or :class:`Refused`."""
+    _check_now(now)
+    if case.version != definition.version:
+        raise Refused(action, case.state, [Reason(
+            "version", f"case {case.number} runs on definition version {case.version[:12]}, "
+                       f"not {definition.version[:12]}: load its own version or migrate it")])
+    process = definition.process(case.process)
+    step = _find_step(process, action, case.state)
+    if step.start:
+        raise Refused(action, case.state, [Reason("state", f"'{action}' only opens new cases")])
+    if process.states[case.state].final:
+        raise Refused(action, case.state, [Reason(
+            "final", f"case {case.number} is finished ({case.state}); nothing more can be done")])
+    evaluation = _Step(definition, process, step, case, actor, now)
+    evaluation.check(inputs, signature, reason)
+    if evaluation.reasons:
+        raise Refused(action, case.state, evaluation.reasons)
+    return _take(definition, process, step, case, evaluation, actor, now, signature, reason)
+
+
+def _take(definition: DefinitionSet, process: Process, step: Transition, case: Case,
+          evaluation: _Step, actor: Actor, now: datetime, signature: Signature | None,
+          reason: str | None) -> Outcome:
+    events: list[Event] = []
+    old_values = case.values
+    values = evaluation.values
+    assignee_role = process.states[step.target].owner
+    priority_override = case.priority_override
+    flags = set(case.flags)
+    clock_states = dict(case.clocks)
+    notifications: list[Event] = []
+
+    def ctx() -> dict[str, Any]:
+        return context(process, values, state=step.target, priority=case.priority,
+                       flags=frozenset(flags), number=case.number, created_at=case.created_at,
+                       now=now)
+
+    for effect in step.effects:
+        if effect.kind == "set":
+            for name, expr in effect.expressions.items():
+                try:
+                    values[name] = coerce(process.fields[name], expr.evaluate(ctx()), process)
+                except (EvaluationError, ValueProblem) as error:
+                    raise Refused(step.id, case.state or None, [Reason(
+                        "effect", f"cannot set {name}: {error}", name)]) from error
+        elif effect.kind == "assign":
+            assignee_role = str(effect.spec["role"])
+        elif effect.kind in ("priority", "raise_priority", "flag"):
+            priority_override = _priority_effect(process, effect, case.priority,
+                                                 priority_override, flags)
+        elif effect.kind == "clock":
+            _clock_effect(definition, process, effect, clock_states, ctx(), now)
+        elif effect.kind == "notify":
+            notifications.append(Event("notify", now, actor.id, frozen_map({
+                "template": effect.spec["template"], "to": tuple(effect.spec["to"]),  # type: ignore[arg-type]
+                "step": step.id})))
+        elif effect.kind == "open_case":
+            when = effect.expressions.get("when")
+            if when is None or when.test(ctx()):
+                copied = {name: values.get(name) for name in effect.spec.get("copy", ())  # type: ignore[attr-defined]
+                          if values.get(name) is not None}
+                events.append(Event("open_case", now, actor.id, frozen_map({
+                    "process": effect.spec["process"], "relation": effect.spec["relation"],
+                    "values": frozen_map(copied), "from": case.number})))
+
+    for clock in process.clocks.values():
+        _clock_events(definition, process, clock.id, step.id, clock_states, ctx(), now)
+
+    try:
+        decision = decide(process, ctx())
+    except DecisionError as error:
+        raise Refused(step.id, case.state or None, [Reason("decision", str(error))]) from error
+    flags = (flags - all_rule_flags(process)) | set(decision.flags) | (flags & {
+        f for f in case.flags if f not in all_rule_flags(process)})
+    priority = decision.priority or process.default_priority
+    if priority_override and process.priority_rank(priority_override) < process.priority_rank(
+            priority):
+        priority = priority_override
+
+    target = process.states[step.target]
+    if target.route_by:
+        matrix = process.authorities[target.route_by]
+        assignee_role = tier_for(matrix, values.get(matrix.field)).role
+
+    new_case = replace(
+        case, state=step.target, values=frozen_map(values), priority=priority,
+        flags=frozenset(flags), assignee_role=assignee_role, assignee=None,
+        priority_override=priority_override, clocks=frozen_map(clock_states),
+        steps=(*case.steps, StepRecord(step.id, actor.id, now)), updated_at=now,
+        closed_at=now if target.final else None, row_version=case.row_version + 1)
+
+    events.insert(0, Event("created" if step.start else "transition", now, actor.id, frozen_map({
+        "step": step.id, "from": case.state or None, "to": step.target,
+        "signature": signature.meaning if signature and step.signature else None,
+        "signer": actor.name if signature and step.signature else None,
+        "reason": reason or None})))
+    for name in sorted(set(values) | set(old_values)):
+        if old_values.get(name) != values.get(name):
+            events.append(Event("field_changed", now, actor.id, frozen_map({
+                "field": name, "old": old_values.get(name), "new": values.get(name)})))
+    if priority != case.priority or step.start:
+        events.append(Event("priority_changed", now, actor.id, frozen_map({
+            "old": case.priority if not step.start else None, "new": priority,
+            "rules": decision.rules})))
+    if frozenset(flags) != case.flags:
+        events.append(Event("flags_changed", now, actor.id, frozen_map({
+            "old": sorted(case.flags), "new": sorted(flags)})))
+    for cid, state in clock_states.items():
+        before = case.clocks.get(cid)
+        if before != state:
+            events.append(Event(f"clock_{state.status}" if before is None or
+                                before.status != state.status else "clock_changed", now,
+                                actor.id, frozen_map({"clock": cid, "variant": state.variant,
+                                                      "due_at": state.due_at,
+                                                      "unofficial_years": state.unofficial_years
+                                                      })))
+    if assignee_role != case.assignee_role:
+        events.append(Event("assigned", now, actor.id, frozen_map({
+            "role": assignee_role, "previous": case.assignee_role})))
+    events.extend(notifications)
+    return Outcome(new_case, tuple(events))
+
+
+def _priority_effect(process: Process, effect: Effect, current: str, override: str | None,
+                     flags: set[str]) -> str | None:
+    if effect.kind == "priority":
+        return str(effect.spec)
+    if effect.kind == "raise_priority":
+        ids = [p.id for p in process.priorities]
+        rank = process.priority_rank(override or current)
+        return ids[max(0, min(rank, len(ids)) - 1)]
+    flags.update(effect.spec.get("add", ()))  # type: ignore[arg-type]
+    flags.difference_update(effect.spec.get("remove", ()))  # type: ignore[arg-type]
+    return override
+
+
+def _clock_effect(definition: DefinitionSet, process: Process, effect: Effect,
+                  states: dict[str, ClockState], ctx: Mapping[str, Any], now: datetime) -> None:
+    for verb in ("start", "stop", "pause", "resume"):
+        for cid in effect.spec.get(verb, ()):  # type: ignore[attr-defined]
+            _clock_verb(definition, process, cid, verb, states, ctx, now)
+
+
+def _clock_events(definition: DefinitionSet, process: Process, cid: str, step: str,
+                  states: dict[str, ClockState], ctx: Mapping[str, Any], now: datetime) -> None:
+    clock = process.clocks[cid]
+    for verb, steps in (("stop", clock.stop_on), ("pause", clock.pause_on),
+                        ("resume", clock.resume_on), ("start", clock.start_on)):
+        if step in steps:
+            _clock_verb(definition, process, cid, verb, states, ctx, now)
+
+
+def _clock_verb(definition: DefinitionSet, process: Process, cid: str, verb: str,
+                states: dict[str, ClockState], ctx: Mapping[str, Any], now: datetime) -> None:
+    current = states.get(cid)
+    if verb == "start":
+        if current is None:
+            started = clock_ops.start(definition, process.clocks[cid], ctx, now)
+            if started is not None:
+                states[cid] = started
+    elif current is not None:
+        if verb == "stop":
+            states[cid] = clock_ops.stop(current, now)
+        elif verb == "pause":
+            states[cid] = clock_ops.pause(current, now)
+        else:
+            states[cid] = clock_ops.resume(definition, process.id, current, now)
+
+
+def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
+    """Run the warning and breach actions of every clock that reached them, each exactly once.
+
+    The sweeper calls this; a clock already warned or breached is not escalated again.
+    """
+    _check_now(now)
+    process = definition.process(case.process)
+    clock_states = dict(case.clocks)
+    flags = set(case.flags)
+    override = case.priority_override
+    assignee_role = case.assignee_role
+    events: list[Event] = []
+    for cid, state in case.clocks.items():
+        standing = clock_ops.view(state, now)
+        clock = process.clocks[cid]
+        todo: list[tuple[str, tuple[Effect, ...]]] = []
+        if standing in ("warning", "breached") and not state.warned:
+            todo.append(("warning", clock.on_warning))
+            state = replace(state, warned=True)
+        if standing == "breached" and not state.breached:
+            todo.append(("breach", clock.on_breach))
+            state = replace(state, breached=True)
+        clock_states[cid] = state
+        for level, effects in todo:
+            events.append(Event(f"clock_{level}", now, None, frozen_map({
+                "clock": cid, "due_at": state.due_at})))
+            for effect in effects:
+                if effect.kind in ("priority", "raise_priority", "flag"):
+                    override = _priority_effect(process, effect, case.priority, override, flags)
+                elif effect.kind == "assign":
+                    assignee_role = str(effect.spec["role"])
+                elif effect.kind == "notify":
+                    events.append(Event("notify", now, None, frozen_map({
+                        "template": effect.spec["template"], "to": tuple(effect.spec["to"]),  # type: ignore[arg-type]
+                        "clock": cid})))
+                elif effect.kind == "open_case":
+                    events.append(Event("open_case", now, None, frozen_map({
+                        "process": effect.spec["process"], "relation": effect.spec["relation"],
+                        "values": frozen_map({n: case.values.get(n) for n in effect.spec.get(
+                            "copy", ())}), "from": case.number})))  # type: ignore[attr-defined]
+    if not events:
+        return Outcome(case, ())
+    priority = case.priority
+    if override and process.priority_rank(override) < process.priority_rank(priority):
+        priority = override
+    if priority != case.priority:
+        events.append(Event("priority_changed", now, None, frozen_map({
+            "old": case.priority, "new": priority, "rules": ("escalation",)})))
+    if frozenset(flags) != case.flags:
+        events.append(Event("flags_changed", now, None, frozen_map({
+            "old": sorted(case.flags), "new": sorted(flags)})))
+    new_case = replace(case, clocks=frozen_map(clock_states), flags=frozenset(flags),
+                       priority=priority, priority_override=override,
+                       assignee_role=assignee_role, updated_at=now,
+                       row_version=case.row_version + 1)
+    return Outcome(new_case, tuple(events))
+
+
+def case_number(process: Process, local_now: datetime, sequence: int) -> str:
+    """Format a case number (表单编号) from the process's pattern, e.g. KS-2026-11-0042."""
+    return process.case_number_format.format(
+        year=f"{local_now.year:04d}", month=f"{local_now.month:02d}",
+        day=f"{local_now.day:02d}", seq=sequence)
+
+
+def open_linked(definition: DefinitionSet, source: Case, event: Event, actor: Actor,
+                now: datetime, number: str) -> tuple[Outcome, Case]:
+    """Open the case an ``open_case`` event asks for, linked both ways.
+
+    Returns the new case's outcome and the source case with the link added. The new case
+    starts where the process's first start step leads, with the copied values; its own rules
+    apply from there.
+    """
+    _check_now(now)
+    process = definition.process(str(event.data["process"]))
+    first = next(iter(process.starts.values()))
+    relation = str(event.data["relation"])
+    values = dict(event.data["values"])  # type: ignore[call-overload]
+    decision = decide(process, context(process, values, number=number, now=now))
+    new_case = Case(
+        process=process.id, version=definition.version, number=number, state=first.target,
+        values=frozen_map(values), priority=decision.priority or process.default_priority,
+        flags=decision.flags, assignee_role=process.states[first.target].owner,
+        created_at=now, updated_at=now,
+        steps=(StepRecord("open_case", actor.id, now),),
+        links=(Link(relation, source.process, source.number),))
+    linked_source = replace(source, links=(*source.links, Link(
+        f"{relation}:reverse", process.id, number)), row_version=source.row_version + 1,
+        updated_at=now)
+    created = Event("created", now, actor.id, frozen_map({
+        "step": "open_case", "from": None, "to": first.target, "relation": relation,
+        "source": source.number}))
+    return Outcome(new_case, (created,)), linked_source

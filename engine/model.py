@@ -1,0 +1,381 @@
+"""Compiled definitions: immutable objects built once from a checked definition set.
+
+These are the *spec* (SpiffWorkflow's ``WorkflowSpec``); a running case is plain data in
+:mod:`.cases`. Mappings are read-only and sequences are tuples, so request handling and the
+engine can share one compiled set safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar
+
+from .calendar import BusinessCalendar
+from .expressions import Expression
+
+Labels = Mapping[str, str]
+FieldType = Literal[
+    "text", "long_text", "integer", "decimal", "money", "date", "datetime", "choice",
+    "multi_choice", "yes_no", "email", "phone", "file", "user", "category",
+]
+DurationUnit = Literal["working_days", "working_hours", "calendar_days", "hours"]
+HitPolicy = Literal["FIRST", "UNIQUE", "PRIORITY", "COLLECT"]
+
+EMPTY: Mapping[str, object] = MappingProxyType({})
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def frozen_map(items: Mapping[_K, _V] | None = None) -> Mapping[_K, _V]:
+    """A read-only copy of ``items``."""
+    return MappingProxyType(dict(items or {}))
+
+
+def text(labels: Labels, locale: str) -> str:
+    """The label in ``locale``, falling back to any locale the label has."""
+    return labels.get(locale) or next(iter(labels.values()), "")
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role users hold; authority and routing are expressed in roles."""
+
+    id: str
+    label: Labels
+    department: str | None = None
+
+
+@dataclass(frozen=True)
+class Department:
+    """A department of the company."""
+
+    id: str
+    label: Labels
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """Roles, departments, locales, time zone and default calendar."""
+
+    locales: tuple[str, ...]
+    timezone: str
+    calendar: str
+    roles: Mapping[str, Role]
+    departments: Mapping[str, Department]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One allowed value of a choice field."""
+
+    id: str
+    label: Labels
+
+
+@dataclass(frozen=True)
+class Field:
+    """A typed field of the case record with its validation rules."""
+
+    id: str
+    type: FieldType
+    label: Labels
+    help: Labels = field(default_factory=dict)
+    required: bool | Expression = False
+    minimum: Decimal | str | None = None
+    maximum: Decimal | str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    choices: Mapping[str, Choice] = field(default_factory=dict)
+    currency: str | None = None
+    pii: bool = False
+    change_reason: bool = False
+    roles: tuple[str, ...] = ()
+    default: object = None
+
+
+@dataclass(frozen=True)
+class Category:
+    """A node of the category tree; ``path`` lists its ancestors' ids and its own."""
+
+    id: str
+    code: str
+    label: Labels
+    path: tuple[str, ...]
+    priority: str | None
+    department: str | None
+    required_fields: tuple[str, ...]
+    quality_related: bool | None
+
+
+@dataclass(frozen=True)
+class ValueTest:
+    """One cell of a decision-table row: a field must equal one of ``values`` or lie in a range."""
+
+    field: str
+    values: tuple[object, ...] | None = None
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class PriorityRule:
+    """A row of the priority decision table."""
+
+    id: str
+    tests: tuple[ValueTest, ...]
+    condition: Expression | None
+    priority: str | None
+    flags: frozenset[str]
+
+
+@dataclass(frozen=True)
+class PriorityTable:
+    """The priority decision table with its DMN hit policy."""
+
+    hit_policy: HitPolicy
+    rules: tuple[PriorityRule, ...]
+
+
+@dataclass(frozen=True)
+class State:
+    """A state of the case; ``owner`` is the role whose queue holds the case."""
+
+    id: str
+    label: Labels
+    owner: str | None
+    final: bool
+    route_by: str | None
+
+
+@dataclass(frozen=True)
+class Input:
+    """A field asked for by a step, with when it is required there."""
+
+    field: str
+    required: bool | Expression
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something a step, warning or breach does; ``kind`` names which, ``spec`` the details."""
+
+    kind: Literal["set", "notify", "assign", "priority", "raise_priority", "flag", "clock",
+                  "open_case"]
+    spec: Any  # a read-only mapping, or the scalar of 'priority' / 'raise_priority'
+    expressions: Mapping[str, Expression] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A step: opening a case (``start``) or moving it between states."""
+
+    id: str
+    label: Labels
+    sources: tuple[str, ...]
+    target: str
+    roles: tuple[str, ...]
+    condition: Expression | None
+    inputs: tuple[Input, ...]
+    form: str | None
+    effects: tuple[Effect, ...]
+    signature: str | None
+    not_by: tuple[str, ...]
+    authority: str | None
+    reason_required: bool
+    start: bool
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One approval-authority tier: a role and the largest amount it may decide."""
+
+    id: str
+    role: str
+    limit: Decimal | None
+    label: Labels
+
+
+@dataclass(frozen=True)
+class Authority:
+    """An approval-authority matrix (核决权限) over an amount field; tiers ascend."""
+
+    id: str
+    label: Labels
+    field: str
+    tiers: tuple[Tier, ...]
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A span of time in one unit."""
+
+    unit: DurationUnit
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class ClockVariant:
+    """A deadline duration that applies when ``condition`` holds (None: the fallback)."""
+
+    id: str
+    label: Labels
+    condition: Expression | None
+    duration: Duration
+    calendar: str
+    warn_before: Duration | None
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A deadline clock: the steps that start, stop, pause and resume it, and what a breach does."""
+
+    id: str
+    label: Labels
+    start_on: tuple[str, ...]
+    stop_on: tuple[str, ...]
+    pause_on: tuple[str, ...]
+    resume_on: tuple[str, ...]
+    variants: tuple[ClockVariant, ...]
+    on_warning: tuple[Effect, ...]
+    on_breach: tuple[Effect, ...]
+
+
+@dataclass(frozen=True)
+class FormField:
+    """A field placed in a form section."""
+
+    field: str
+    read_only: bool
+    show_if: Expression | None
+
+
+@dataclass(frozen=True)
+class Section:
+    """A form section."""
+
+    id: str
+    label: Labels
+    columns: int
+    read_only: bool
+    show_if: Expression | None
+    fields: tuple[FormField, ...]
+
+
+@dataclass(frozen=True)
+class Form:
+    """A form layout."""
+
+    id: str
+    label: Labels
+    sections: tuple[Section, ...]
+
+
+@dataclass(frozen=True)
+class PrintLayout:
+    """The printable case form."""
+
+    title: Labels
+    sections: tuple[str, ...]
+    copies: tuple[Choice, ...]
+    note: Labels
+
+
+@dataclass(frozen=True)
+class Process:
+    """A compiled process: record, classification, states, steps, rules, deadlines, forms."""
+
+    id: str
+    label: Labels
+    case_number_format: str
+    case_number_reset: str
+    priorities: tuple[Choice, ...]
+    default_priority: str
+    flags: Mapping[str, Choice]
+    fields: Mapping[str, Field]
+    categories: Mapping[str, Category]
+    category_field: str | None
+    priority_table: PriorityTable | None
+    states: Mapping[str, State]
+    starts: Mapping[str, Transition]
+    transitions: Mapping[str, Transition]
+    authorities: Mapping[str, Authority]
+    clocks: Mapping[str, Clock]
+    forms: Mapping[str, Form]
+    inbox_columns: tuple[str, ...]
+    print_layout: PrintLayout | None
+
+    def step(self, step_id: str) -> Transition | None:
+        """A start or ordinary transition by id."""
+        return self.transitions.get(step_id) or self.starts.get(step_id)
+
+    def priority_rank(self, priority: str) -> int:
+        """0 for the highest priority; larger is lower."""
+        ids = [p.id for p in self.priorities]
+        return ids.index(priority) if priority in ids else len(ids)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A notification template with subject and body per locale (Jinja2 source)."""
+
+    id: str
+    label: Labels
+    subject: Labels
+    body: Labels
+    channel: str
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A report measure."""
+
+    id: str
+    label: Labels
+    aggregate: str
+    field: str | None
+    condition: Expression | None
+    target_min: Decimal | None
+    target_max: Decimal | None
+    format: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report: dimensions and measures over one process's cases."""
+
+    id: str
+    label: Labels
+    process: str
+    period_field: str | None
+    period_every: str | None
+    due_day: int | None
+    filter: Expression | None
+    dimensions: tuple[tuple[str, str], ...]
+    measures: tuple[Measure, ...]
+
+
+@dataclass(frozen=True)
+class DefinitionSet:
+    """One company's compiled configuration; ``version`` is its content hash."""
+
+    id: str
+    label: Labels
+    version: str
+    organisation: Organisation
+    calendars: Mapping[str, BusinessCalendar]
+    processes: Mapping[str, Process]
+    templates: Mapping[str, Template]
+    reports: Mapping[str, Report]
+    source: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+    def process(self, process_id: str) -> Process:
+        """The process with this id (KeyError names the known ones)."""
+        try:
+            return self.processes[process_id]
+        except KeyError:
+            known = ", ".join(sorted(self.processes))
+            raise KeyError(f"no process {process_id!r} in set {self.id!r} (known: {known})") from None

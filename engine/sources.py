@@ -1,0 +1,274 @@
+"""Collect a definition set's files, follow ``extends`` and merge overlays by id.
+
+A definition set is a folder with one ``kind: definition-set`` manifest and any number of YAML
+files below it. A set that ``extends`` a base overrides the base by id without copying it:
+
+- a file whose kind and id exist in the base is an *overlay*: its keys replace the base's,
+  mappings merge key by key, and lists of items with ``id`` merge item by item;
+- in such lists an item changes the base item with the same id (``op: merge``, the default),
+  replaces it whole (``op: replace``), removes it (``op: remove``) or adds a new one
+  (``op: add``); naming an id the base does not have is an error, so a typo never silently
+  adds a half-written item;
+- a file whose kind and id are new adds a whole definition (a new process, a calendar).
+
+Merged data keeps the marks of whichever file supplied each node, so later errors point into the
+right file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .problems import Problem, did_you_mean, json_path
+from .yamlsource import Mark, YMap, YSeq, read_yaml
+
+KINDS = ("definition-set", "organisation", "calendar", "process", "notifications", "reports")
+SINGLETON_KINDS = frozenset({"definition-set", "organisation", "notifications", "reports"})
+MANIFEST = "set.yaml"
+OPS = ("add", "merge", "replace", "remove")
+
+
+@dataclass
+class Document:
+    """One merged definition document with the files that contributed to it."""
+
+    kind: str
+    key: str
+    data: YMap
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SetSources:
+    """Every document of a definition set after ``extends`` has been applied."""
+
+    root: Path
+    documents: dict[tuple[str, str], Document] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    chain: list[Path] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> Iterator[Document]:
+        """Documents of one kind, in a stable order."""
+        for (doc_kind, _), doc in sorted(self.documents.items()):
+            if doc_kind == kind:
+                yield doc
+
+
+def display_name(path: Path) -> str:
+    """How problems name a file: relative to the working directory when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _problem(mark: Mark, code: str, path: list[str | int] | tuple[str | int, ...], message: str,
+             hint: str | None = None) -> Problem:
+    return Problem(mark.file, mark.line, mark.column, code, json_path(path), message, hint)
+
+
+def _document_key(kind: str, data: YMap) -> str | None:
+    if kind in SINGLETON_KINDS:
+        return kind
+    ident = data.get("id")
+    return ident if isinstance(ident, str) else None
+
+
+def _read_folder(folder: Path, problems: list[Problem]) -> dict[tuple[str, str], Document]:
+    documents: dict[tuple[str, str], Document] = {}
+    files = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    for path in files:
+        name = display_name(path)
+        data, found = read_yaml(path, name)
+        problems.extend(found)
+        if data is None:
+            continue
+        kind = data.get("kind")
+        if not isinstance(kind, str) or kind not in KINDS:
+            mark = data.value_marks.get("kind", data.mark)
+            if kind is None:
+                message, hint = "missing 'kind'", "start the file with one of: " + ", ".join(KINDS)
+            else:
+                message = f"unknown kind {kind!r}"
+                hint = did_you_mean(str(kind), KINDS) or "use one of: " + ", ".join(KINDS)
+            problems.append(_problem(mark, "E101", ["kind"], message, hint))
+            continue
+        key = _document_key(kind, data)
+        if key is None:
+            problems.append(_problem(data.mark, "E102", ["id"],
+                                     f"a {kind} file needs an 'id'", "add 'id: <name>'"))
+            continue
+        if (kind, key) in documents:
+            first = documents[(kind, key)].files[0]
+            what = f"a second {kind} file" if kind in SINGLETON_KINDS else f"{kind} {key!r} again"
+            problems.append(_problem(data.mark, "E103", [], f"{what} (first in {first})",
+                                     "keep one file per definition, or merge them"))
+            continue
+        documents[(kind, key)] = Document(kind, key, data, [name])
+    return documents
+
+
+def collect(root: Path) -> SetSources:
+    """Read a definition set and every set it extends, merged into one set of documents."""
+    sources = SetSources(root)
+    _collect_into(root, sources, [])
+    return sources
+
+
+def _collect_into(folder: Path, sources: SetSources, stack: list[Path]) -> dict[
+        tuple[str, str], Document]:
+    resolved = folder.resolve()
+    if not resolved.is_dir():
+        sources.problems.append(Problem(display_name(folder), 1, 1, "E104", "$",
+                                        "no such definition folder",
+                                        "give the folder that holds set.yaml"))
+        return {}
+    stack = [*stack, resolved]
+    sources.chain.append(resolved)
+    documents = _read_folder(resolved, sources.problems)
+    manifest = documents.get(("definition-set", "definition-set"))
+    if manifest is None:
+        if not any(p.code.startswith("Y") for p in sources.problems):
+            sources.problems.append(Problem(display_name(resolved / MANIFEST), 1, 1, "E105", "$",
+                                            "the folder has no definition-set manifest",
+                                            "add set.yaml with 'kind: definition-set'"))
+        sources.documents = documents
+        return documents
+    extends = manifest.data.get("extends")
+    if isinstance(extends, str):
+        base_folder = (resolved / extends).resolve()
+        mark = manifest.data.value_marks["extends"]
+        if base_folder in stack:
+            cycle = " -> ".join(display_name(p) for p in [*stack, base_folder])
+            sources.problems.append(_problem(mark, "E106", ["extends"],
+                                             f"'extends' makes a cycle: {cycle}",
+                                             "a set may only extend a set that does not extend it"))
+        elif not (base_folder / MANIFEST).is_file():
+            sources.problems.append(_problem(
+                mark, "E107", ["extends"], f"the base set {extends!r} does not exist "
+                f"(looked for {display_name(base_folder / MANIFEST)})",
+                "give the path of the base set's folder, relative to this set"))
+        else:
+            base = _collect_into(base_folder, sources, stack)
+            documents = _overlay_documents(base, documents, sources.problems)
+    sources.documents = documents
+    return documents
+
+
+def _overlay_documents(base: dict[tuple[str, str], Document],
+                       child: dict[tuple[str, str], Document],
+                       problems: list[Problem]) -> dict[tuple[str, str], Document]:
+    merged = dict(base)
+    for key, doc in child.items():
+        if key[0] == "definition-set":
+            # The manifest is the child's own; only its identity matters.
+            merged[key] = doc
+            continue
+        if key in base:
+            data = merge_maps(base[key].data, doc.data, [], problems)
+            merged[key] = Document(doc.kind, doc.key, data, [*base[key].files, *doc.files])
+        else:
+            merged[key] = Document(doc.kind, doc.key, _strip_ops(doc.data, [], problems, True),
+                                   doc.files)
+    return merged
+
+
+def _is_keyed_list(value: Any) -> bool:
+    return isinstance(value, YSeq) and bool(value) and all(
+        isinstance(item, YMap) and isinstance(item.get("id"), str) for item in value)
+
+
+def merge_maps(base: YMap, overlay: YMap, path: list[str | int],
+               problems: list[Problem]) -> YMap:
+    """Merge ``overlay`` into ``base`` (neither is changed); see the module docstring."""
+    result = YMap(base.mark)
+    for key, value in base.items():
+        result.put(key, value, base.key_marks[key], base.value_marks[key], base.notes.get(key))
+    for key, value in overlay.items():
+        if key == "op":
+            continue
+        here = [*path, key]
+        if key in base and isinstance(base[key], YMap) and isinstance(value, YMap):
+            value = merge_maps(base[key], value, here, problems)
+        elif key in base and _is_keyed_list(base[key]) and isinstance(value, YSeq):
+            value = _merge_keyed(base[key], value, here, problems)
+        else:
+            value = _strip_ops(value, here, problems, in_new_item=True)
+        result.put(key, value, overlay.key_marks[key], overlay.value_marks[key],
+                   overlay.notes.get(key))
+    return result
+
+
+def _merge_keyed(base: YSeq, overlay: YSeq, path: list[str | int],
+                 problems: list[Problem]) -> YSeq:
+    items: dict[str, tuple[Any, Mark]] = {
+        item["id"]: (item, mark) for item, mark in zip(base, base.item_marks, strict=True)}
+    order = list(items)
+    for index, item in enumerate(overlay):
+        mark = overlay.item_marks[index]
+        here = [*path, index]
+        if not isinstance(item, YMap) or not isinstance(item.get("id"), str):
+            problems.append(_problem(mark, "E108", here,
+                                     "an item of this list needs an 'id' to say which base item "
+                                     "it changes", "add 'id: <id of the base item>'"))
+            continue
+        ident = item["id"]
+        op = item.get("op", "merge")
+        if op not in OPS:
+            continue  # the schema reports the bad value
+        op_mark = item.value_marks.get("op", mark)
+        if op == "add":
+            if ident in items:
+                problems.append(_problem(op_mark, "E109", [*here, "op"],
+                                         f"'{ident}' already exists in the base",
+                                         "drop 'op: add' to change it, or choose a new id"))
+                continue
+            items[ident] = (_strip_ops(item, here, problems, True), mark)
+            order.append(ident)
+            continue
+        if ident not in items:
+            problems.append(_problem(
+                item.value_marks["id"], "E110", [*here, "id"],
+                f"override names nothing in the base: no item '{ident}' here",
+                did_you_mean(ident, items) or "write 'op: add' to add a new item"))
+            continue
+        if op == "remove":
+            del items[ident]
+            order.remove(ident)
+        elif op == "replace":
+            items[ident] = (_strip_ops(item, here, problems, True), mark)
+        else:
+            items[ident] = (merge_maps(items[ident][0], item, here, problems), mark)
+    result = YSeq(base.mark)
+    for ident in order:
+        value, mark = items[ident]
+        result.push(value, mark, None)
+    return result
+
+
+def _strip_ops(value: Any, path: list[str | int], problems: list[Problem],
+               in_new_item: bool) -> Any:
+    """Copy ``value`` without ``op`` keys; inside new items only 'add' makes sense."""
+    if isinstance(value, YMap):
+        result = YMap(value.mark)
+        for key, child in value.items():
+            if key == "op":
+                if in_new_item and child not in ("add", None) and child in OPS:
+                    problems.append(_problem(
+                        value.value_marks[key], "E111", [*path, "op"],
+                        f"'op: {child}' inside an item that is not in the base",
+                        "only 'op: add' (or no 'op') makes sense in a new definition"))
+                continue
+            result.put(key, _strip_ops(child, [*path, key], problems, in_new_item),
+                       value.key_marks[key], value.value_marks[key], value.notes.get(key))
+        return result
+    if isinstance(value, YSeq):
+        seq = YSeq(value.mark)
+        for index, item in enumerate(value):
+            seq.push(_strip_ops(item, [*path, index], problems, in_new_item),
+                     value.item_marks[index], value.notes.get(index))
+        return seq
+    return value

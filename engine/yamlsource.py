@@ -1,0 +1,285 @@
+"""Read YAML definition files into plain data that remembers where every node came from.
+
+PyYAML's loader forgets positions and has traps: duplicate keys silently win, ``yes``/``no``/
+``on``/``off`` become booleans, bare dates become ``date`` objects and ``17:30`` becomes the
+base-60 integer 1050. This module composes the node graph (every node has a ``start_mark``) and
+builds the data itself, so that:
+
+- mappings and sequences are :class:`YMap` / :class:`YSeq`, ordinary ``dict``/``list`` subclasses
+  that keep the mark of each child, so a JSON path can be turned back into ``file:line:column``;
+- duplicate keys are problems, keys are always the text as written;
+- bare dates and times stay text (what a definition means by them), integers written with ``:``
+  stay text, and booleans spelt ``yes``/``no``/``on``/``off`` carry a note that error messages
+  repeat, so a person sees what YAML did with their value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .problems import Problem
+
+# The C loader composes the same node graph with marks, several times faster.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_MAX_NODES = 200_000  # refuses alias bombs ("billion laughs") long before memory suffers
+
+_BOOL_TEXTS = {"true", "false"}
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A position in a source file; line and column are 1-based."""
+
+    file: str
+    line: int
+    column: int
+
+
+class YMap(dict[str, Any]):
+    """A mapping read from YAML, with the mark of itself, of each key and of each value."""
+
+    mark: Mark
+    key_marks: dict[str, Mark]
+    value_marks: dict[str, Mark]
+    notes: dict[str, str]
+
+    def __init__(self, mark: Mark) -> None:
+        super().__init__()
+        self.mark = mark
+        self.key_marks = {}
+        self.value_marks = {}
+        self.notes = {}
+
+    def put(self, key: str, value: Any, key_mark: Mark, value_mark: Mark, note: str | None) -> None:
+        """Store one entry with its positions (used by the reader and by overlay merging)."""
+        self[key] = value
+        self.key_marks[key] = key_mark
+        self.value_marks[key] = value_mark
+        if note:
+            self.notes[key] = note
+        else:
+            self.notes.pop(key, None)
+
+
+class YSeq(list[Any]):
+    """A sequence read from YAML, with the mark of itself and of each item."""
+
+    mark: Mark
+    item_marks: list[Mark]
+    notes: dict[int, str]
+
+    def __init__(self, mark: Mark) -> None:
+        super().__init__()
+        self.mark = mark
+        self.item_marks = []
+        self.notes = {}
+
+    def push(self, value: Any, mark: Mark, note: str | None) -> None:
+        """Append one item with its position."""
+        if note:
+            self.notes[len(self)] = note
+        self.append(value)
+        self.item_marks.append(mark)
+
+
+def _mark(file: str, node_mark: Any) -> Mark:
+    return Mark(file, node_mark.line + 1, node_mark.column + 1)
+
+
+class _Builder:
+    """Turns a composed node graph into YMap/YSeq/scalars, collecting problems."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self.count = 0
+        self._constructor = yaml.SafeLoader("")
+        self._active: set[int] = set()
+
+    def build(self, node: yaml.Node, path: tuple[str | int, ...]) -> tuple[Any, str | None]:
+        self.count += 1
+        if self.count > _MAX_NODES:
+            raise _TooLarge
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if id(node) in self._active:
+            self._problem(node, "Y004", path, "an alias refers to its own parent (a cycle)")
+            return None, None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path), None
+            if isinstance(node, yaml.SequenceNode):
+                seq = YSeq(_mark(self.file, node.start_mark))
+                for index, item in enumerate(node.value):
+                    value, note = self.build(item, (*path, index))
+                    seq.push(value, _mark(self.file, item.start_mark), note)
+                return seq, None
+        finally:
+            self._active.discard(id(node))
+        raise AssertionError(f"unknown YAML node {node!r}")  # composer yields only these three
+
+    def _mapping(self, node: yaml.MappingNode, path: tuple[str | int, ...]) -> YMap:
+        result = YMap(_mark(self.file, node.start_mark))
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self._problem(key_node, "Y005", path, "a key must be plain text, not a list or map")
+                continue
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self._problem(
+                    key_node, "Y006", path, "merge keys '<<' are not supported",
+                    "write the entries out, or use 'extends' between definition sets",
+                )
+                continue
+            # Keys stay the text as written: `on:` or `2027:` must not become True or 2027.
+            key = str(key_node.value)
+            if key in result:
+                first = result.key_marks[key]
+                self._problem(
+                    key_node, "Y002", (*path, key),
+                    f"duplicate key '{key}' (first defined at line {first.line}); YAML would "
+                    "silently keep only the last one",
+                    "remove or rename one of them",
+                )
+                continue
+            value, note = self.build(value_node, (*path, key))
+            result.put(
+                key, value, _mark(self.file, key_node.start_mark),
+                _mark(self.file, value_node.start_mark), note,
+            )
+        return result
+
+    def _scalar(self, node: yaml.ScalarNode) -> tuple[Any, str | None]:
+        tag = node.tag
+        text = str(node.value)
+        if tag == "tag:yaml.org,2002:timestamp":
+            # A bare date means the date written; keep it as ISO text, which the schema checks.
+            return text, f"YAML reads the bare value {text} as a date"
+        if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in text:
+            # YAML 1.1 reads 17:30 as the base-60 number 1050; a time of day is what was meant.
+            return text, None
+        if tag == "tag:yaml.org,2002:bool" and text.lower() not in _BOOL_TEXTS:
+            value = self._constructor.construct_object(node)
+            return value, (
+                f"YAML 1.1 reads the bare word {text!r} as the boolean {str(value).lower()}; "
+                f"write '{text}' in quotes if you meant text"
+            )
+        if tag == "tag:yaml.org,2002:binary":
+            return text, None
+        if not tag.startswith("tag:yaml.org,2002:"):
+            self.problems.append(
+                Problem(
+                    self.file, node.start_mark.line + 1, node.start_mark.column + 1, "Y007", "$",
+                    f"unsupported YAML tag {tag}", "remove the tag",
+                )
+            )
+            return text, None
+        return self._constructor.construct_object(node), None
+
+    def _problem(
+        self, node: yaml.Node, code: str, path: Sequence[str | int], message: str,
+        hint: str | None = None,
+    ) -> None:
+        from .problems import json_path
+
+        self.problems.append(
+            Problem(
+                self.file, node.start_mark.line + 1, node.start_mark.column + 1, code,
+                json_path(path), message, hint,
+            )
+        )
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def read_yaml_text(text: str, file: str) -> tuple[YMap | None, list[Problem]]:
+    """Parse one YAML document held in ``text``; ``file`` is the name used in problems."""
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(str(part) for part in (error.context, error.problem) if part)
+        hint = None
+        if "\t" in text and "tab" in message.lower():
+            hint = "indent with spaces, not tabs"
+        return None, [Problem(file, line, column, "Y001", "$", f"YAML syntax: {message}", hint)]
+    except yaml.YAMLError as error:  # reader errors: bad bytes, control characters
+        return None, [Problem(file, 1, 1, "Y001", "$", f"YAML syntax: {error}")]
+    documents = [n for n in nodes if n is not None]
+    if not documents:
+        return None, [Problem(file, 1, 1, "Y003", "$", "the file is empty",
+                              "a definition file starts with 'kind:'")]
+    if len(documents) > 1:
+        second = documents[1].start_mark
+        return None, [Problem(file, second.line + 1, 1, "Y003", "$",
+                              "the file holds more than one YAML document ('---')",
+                              "put each definition in a file of its own")]
+    builder = _Builder(file)
+    try:
+        data, _ = builder.build(documents[0], ())
+    except _TooLarge:
+        return None, [Problem(file, 1, 1, "Y008", "$",
+                              f"the file expands to more than {_MAX_NODES} nodes",
+                              "aliases that expand exponentially are refused")]
+    if not isinstance(data, YMap):
+        start = documents[0].start_mark
+        return None, [*builder.problems, Problem(
+            file, start.line + 1, start.column + 1, "Y003", "$",
+            "a definition file must be a mapping of keys to values",
+            "start the file with 'kind: <kind>'",
+        )]
+    return data, builder.problems
+
+
+def read_yaml(path: Path, display: str | None = None) -> tuple[YMap | None, list[Problem]]:
+    """Read one definition file; problems name it as ``display`` (default: the path given)."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        return None, [Problem(name, 1, 1, "Y001", "$",
+                              f"the file is not UTF-8 text ({error.reason} at byte {error.start})",
+                              "save it as UTF-8")]
+    except OSError as error:
+        return None, [Problem(name, 1, 1, "F001", "$", f"cannot read the file: {error.strerror}")]
+    return read_yaml_text(text, name)
+
+
+def mark_of(root: YMap, path: Sequence[str | int], *, key: bool = False) -> Mark:
+    """The mark of the node at ``path`` (or of its key), falling back to the nearest parent."""
+    node: Any = root
+    mark = root.mark
+    for index, part in enumerate(path):
+        last = index == len(path) - 1
+        if isinstance(node, YMap) and isinstance(part, str) and part in node:
+            mark = node.key_marks[part] if (key and last) else node.value_marks[part]
+            node = node[part]
+        elif isinstance(node, YSeq) and isinstance(part, int) and 0 <= part < len(node):
+            mark = node.item_marks[part]
+            node = node[part]
+        else:
+            break
+    return mark
+
+
+def note_of(root: YMap, path: Sequence[str | int]) -> str | None:
+    """The note (what YAML did to a scalar) recorded at ``path``, if any."""
+    if not path:
+        return None
+    node: Any = root
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    notes = getattr(node, "notes", None)
+    return notes.get(path[-1]) if notes else None

@@ -1,0 +1,1 @@
+"""Builds WTForms classes from compiled form layouts (arrives with the web issue)."""

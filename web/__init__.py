@@ -1,0 +1,1 @@
+"""Flask application and the ``qmsflow`` command line."""
