@@ -17,10 +17,37 @@ from typing import Any, cast
 from .calendar import BusinessCalendar, CalendarSpec, OfficialYear, WorkingWindow
 from .expressions import Expression, ExpressionError, compile_expression, unknown_names
 from .model import (
-    Authority, Category, Choice, Clock, ClockVariant, Department, Duration, DurationUnit,
-    Effect, Field, FieldType, Form, FormField, HitPolicy, Input, Labels, Measure, Organisation,
-    PriorityRule, PriorityTable, PrintLayout, Process, Report, Role, Section, State, Template,
-    Tier, Transition, ValueTest, frozen_map,
+    Authority,
+    Category,
+    Choice,
+    Clock,
+    ClockVariant,
+    Department,
+    Duration,
+    DurationUnit,
+    Effect,
+    Field,
+    FieldType,
+    Form,
+    FormField,
+    HitPolicy,
+    Input,
+    Labels,
+    Measure,
+    Organisation,
+    PrintLayout,
+    PriorityRule,
+    PriorityTable,
+    Process,
+    Report,
+    Role,
+    Section,
+    State,
+    Template,
+    Tier,
+    Transition,
+    ValueTest,
+    frozen_map,
 )
 from .problems import Problem, did_you_mean, json_path
 from .sources import Document
@@ -257,11 +284,11 @@ class ProcessCompiler:
         fields = self._fields()
         categories = self._categories()
         category_field = data.get("category_field")
-        if category_field is not None and ctx.ref(category_field, self.field_ids, "field",
-                                                  ["category_field"]):
-            if fields.get(category_field) and fields[category_field].type != "category":
-                ctx.problem(["category_field"], "E207",
-                            f"field '{category_field}' must have type 'category'")
+        if (category_field is not None
+                and ctx.ref(category_field, self.field_ids, "field", ["category_field"])
+                and fields[category_field].type != "category"):
+            ctx.problem(["category_field"], "E207",
+                        f"field '{category_field}' must have type 'category'")
         default_priority = data.get("default_priority", self.priority_ids[-1])
         ctx.ref(default_priority, self.priority_ids, "priority", ["default_priority"])
         states = self._states()
@@ -339,7 +366,7 @@ class ProcessCompiler:
                 self.ctx.problem([*here, key], "E207", f"{key} of a date field must be a date")
                 return None
             return value
-        if isinstance(value, str) or isinstance(value, bool):
+        if isinstance(value, str | bool):
             self.ctx.problem([*here, key], "E207", f"{key} of a {kind} field must be a number")
             return None
         return Decimal(str(value))
@@ -547,11 +574,11 @@ class ProcessCompiler:
         for index, item in enumerate(self.data.get("authority", [])):
             here: list[str | int] = ["authority", index]
             self.ctx.unique(item["tiers"], [*here, "tiers"], "tier")
-            if self.ctx.ref(item["field"], self.field_ids, "field", [*here, "field"]):
-                if fields[item["field"]].type not in NUMERIC_TYPES:
-                    self.ctx.problem([*here, "field"], "E207",
-                                     f"authority field '{item['field']}' must be money, decimal "
-                                     "or integer")
+            if (self.ctx.ref(item["field"], self.field_ids, "field", [*here, "field"])
+                    and fields[item["field"]].type not in NUMERIC_TYPES):
+                self.ctx.problem([*here, "field"], "E207",
+                                 f"authority field '{item['field']}' must be money, decimal "
+                                 "or integer")
             tiers: list[Tier] = []
             for j, tier in enumerate(item["tiers"]):
                 where: list[str | int] = [*here, "tiers", j]
@@ -559,10 +586,11 @@ class ProcessCompiler:
                 limit = Decimal(str(tier["limit"])) if "limit" in tier else None
                 if tiers and (tiers[-1].limit is None or (limit is not None
                                                           and limit <= tiers[-1].limit)):
+                    shown = "unlimited" if limit is None else limit
+                    below = "unlimited" if tiers[-1].limit is None else tiers[-1].limit
                     self.ctx.problem([*where, "limit"], "E205",
-                                     f"tier '{tier['id']}' limit {limit if limit is not None else 'unlimited'} "
-                                     f"does not rise above tier '{tiers[-1].id}' "
-                                     f"({tiers[-1].limit if tiers[-1].limit is not None else 'unlimited'})",
+                                     f"tier '{tier['id']}' limit {shown} does not rise above "
+                                     f"tier '{tiers[-1].id}' ({below})",
                                      "list tiers from the lowest limit to the highest; only the "
                                      "last may be unlimited")
                 tiers.append(Tier(tier["id"], tier["role"], limit,

@@ -14,7 +14,11 @@ from typing import Any
 
 from .calendar import BusinessCalendar
 from .compiler import (
-    ProcessCompiler, compile_calendar, compile_organisation, compile_reports, compile_templates,
+    ProcessCompiler,
+    compile_calendar,
+    compile_organisation,
+    compile_reports,
+    compile_templates,
 )
 from .model import DefinitionSet, Process, Template, frozen_map
 from .problems import DefinitionError, Problem
@@ -93,9 +97,9 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
     reports = {}
     for doc in sources.of_kind("reports"):
         reports.update(compile_reports(doc, problems, org.locales, processes))
-    manifest.data.get("label")
-    merged = {f"{kind}:{key}": doc.data for (kind, key), doc in sorted(sources.documents.items())
-              if kind != "definition-set"}
+    merged: dict[str, Any] = {
+        f"{kind}:{key}": doc.data for (kind, key), doc in sorted(sources.documents.items())
+        if kind != "definition-set"}
     merged["set"] = {"id": manifest.data["id"]}
     return DefinitionSet(
         id=manifest.data["id"], label=frozen_map(manifest.data["label"]),

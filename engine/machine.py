@@ -339,12 +339,12 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
             _clock_effect(definition, process, effect, clock_states, ctx(), now)
         elif effect.kind == "notify":
             notifications.append(Event("notify", now, actor.id, frozen_map({
-                "template": effect.spec["template"], "to": tuple(effect.spec["to"]),  # type: ignore[arg-type]
+                "template": effect.spec["template"], "to": tuple(effect.spec["to"]),
                 "step": step.id})))
         elif effect.kind == "open_case":
             when = effect.expressions.get("when")
             if when is None or when.test(ctx()):
-                copied = {name: values.get(name) for name in effect.spec.get("copy", ())  # type: ignore[attr-defined]
+                copied = {name: values.get(name) for name in effect.spec.get("copy", ())
                           if values.get(name) is not None}
                 events.append(Event("open_case", now, actor.id, frozen_map({
                     "process": effect.spec["process"], "relation": effect.spec["relation"],
@@ -416,15 +416,15 @@ def _priority_effect(process: Process, effect: Effect, current: str, override: s
         ids = [p.id for p in process.priorities]
         rank = process.priority_rank(override or current)
         return ids[max(0, min(rank, len(ids)) - 1)]
-    flags.update(effect.spec.get("add", ()))  # type: ignore[arg-type]
-    flags.difference_update(effect.spec.get("remove", ()))  # type: ignore[arg-type]
+    flags.update(effect.spec.get("add", ()))
+    flags.difference_update(effect.spec.get("remove", ()))
     return override
 
 
 def _clock_effect(definition: DefinitionSet, process: Process, effect: Effect,
                   states: dict[str, ClockState], ctx: Mapping[str, Any], now: datetime) -> None:
     for verb in ("start", "stop", "pause", "resume"):
-        for cid in effect.spec.get(verb, ()):  # type: ignore[attr-defined]
+        for cid in effect.spec.get(verb, ()):
             _clock_verb(definition, process, cid, verb, states, ctx, now)
 
 
@@ -487,13 +487,13 @@ def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
                     assignee_role = str(effect.spec["role"])
                 elif effect.kind == "notify":
                     events.append(Event("notify", now, None, frozen_map({
-                        "template": effect.spec["template"], "to": tuple(effect.spec["to"]),  # type: ignore[arg-type]
+                        "template": effect.spec["template"], "to": tuple(effect.spec["to"]),
                         "clock": cid})))
                 elif effect.kind == "open_case":
                     events.append(Event("open_case", now, None, frozen_map({
                         "process": effect.spec["process"], "relation": effect.spec["relation"],
                         "values": frozen_map({n: case.values.get(n) for n in effect.spec.get(
-                            "copy", ())}), "from": case.number})))  # type: ignore[attr-defined]
+                            "copy", ())}), "from": case.number})))
     if not events:
         return Outcome(case, ())
     priority = case.priority
@@ -531,7 +531,7 @@ def open_linked(definition: DefinitionSet, source: Case, event: Event, actor: Ac
     process = definition.process(str(event.data["process"]))
     first = next(iter(process.starts.values()))
     relation = str(event.data["relation"])
-    values = dict(event.data["values"])  # type: ignore[call-overload]
+    values = dict(event.data["values"])
     decision = decide(process, context(process, values, number=number, now=now))
     new_case = Case(
         process=process.id, version=definition.version, number=number, state=first.target,

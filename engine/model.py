@@ -378,4 +378,5 @@ class DefinitionSet:
             return self.processes[process_id]
         except KeyError:
             known = ", ".join(sorted(self.processes))
-            raise KeyError(f"no process {process_id!r} in set {self.id!r} (known: {known})") from None
+            raise KeyError(
+                f"no process {process_id!r} in set {self.id!r} (known: {known})") from None

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
@@ -68,7 +68,7 @@ def _leaf(error: ValidationError) -> ValidationError:
     if error.validator in ("oneOf", "anyOf") and error.context:
         best = best_match(error.context)
         if best is not None and best.validator not in ("oneOf", "anyOf"):
-            return best
+            return cast(ValidationError, best)
     return error
 
 
@@ -89,8 +89,9 @@ def _type_name(value: Any) -> str:
 def _problems_for(root: YMap, error: ValidationError) -> Iterator[Problem]:
     path = list(error.absolute_path)
     keyword = str(error.validator)
+    rule: Any = error.validator_value
     schema = error.schema if isinstance(error.schema, dict) else {}
-    instance = error.instance
+    instance: Any = error.instance
     note = note_of(root, path)
 
     def make(code: str, message: str, hint: str | None = None,
@@ -102,7 +103,7 @@ def _problems_for(root: YMap, error: ValidationError) -> Iterator[Problem]:
         return Problem(mark.file, mark.line, mark.column, code, json_path(where), message, hint)
 
     if keyword == "required":
-        missing = [name for name in error.validator_value if name not in instance]
+        missing = [name for name in rule if name not in instance]
         for name in missing:
             yield make("S001", f"missing required key '{name}'",
                        _describe(schema, name))
@@ -116,13 +117,13 @@ def _problems_for(root: YMap, error: ValidationError) -> Iterator[Problem]:
                 yield make("S002", f"unexpected key '{name}'", hint, [*path, name], key=True)
         return
     if keyword == "type":
-        wanted = error.validator_value
+        wanted = rule
         names = [wanted] if isinstance(wanted, str) else list(wanted)
         expected = " or ".join(_TYPE_WORDS.get(n, n) for n in names)
         yield make("S003", f"expected {expected}, found {_type_name(instance)} {instance!r}")
         return
     if keyword in ("enum", "const"):
-        options = error.validator_value if keyword == "enum" else [error.validator_value]
+        options = rule if keyword == "enum" else [rule]
         shown = ", ".join(str(o) for o in options)
         hint = did_you_mean(str(instance), [str(o) for o in options])
         yield make("S004", f"{instance!r} is not one of: {shown}", hint)

@@ -116,7 +116,8 @@ def _check_length(spec: Field, value: str) -> None:
 
 
 def _check_range(spec: Field, value: Any) -> Any:
-    low, high = spec.minimum, spec.maximum
+    low: Any = spec.minimum
+    high: Any = spec.maximum
     if isinstance(value, date):
         low = date.fromisoformat(low) if isinstance(low, str) else None
         high = date.fromisoformat(high) if isinstance(high, str) else None
