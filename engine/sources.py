@@ -226,7 +226,7 @@ def _merge_keyed(base: YSeq, overlay: YSeq, path: list[str | int],
                                          f"'{ident}' already exists in the base",
                                          "drop 'op: add' to change it, or choose a new id"))
                 continue
-            items[ident] = (_strip_ops(item, here, problems, True), mark)
+            items[ident] = (_strip_ops(item, here, problems, True, top=True), mark)
             order.append(ident)
             continue
         if ident not in items:
@@ -239,7 +239,7 @@ def _merge_keyed(base: YSeq, overlay: YSeq, path: list[str | int],
             del items[ident]
             order.remove(ident)
         elif op == "replace":
-            items[ident] = (_strip_ops(item, here, problems, True), mark)
+            items[ident] = (_strip_ops(item, here, problems, True, top=True), mark)
         else:
             items[ident] = (merge_maps(items[ident][0], item, here, problems), mark)
     result = YSeq(base.mark)
@@ -250,13 +250,17 @@ def _merge_keyed(base: YSeq, overlay: YSeq, path: list[str | int],
 
 
 def _strip_ops(value: Any, path: list[str | int], problems: list[Problem],
-               in_new_item: bool) -> Any:
-    """Copy ``value`` without ``op`` keys; inside new items only 'add' makes sense."""
+               in_new_item: bool, top: bool = False) -> Any:
+    """Copy ``value`` without ``op`` keys; inside new items only 'add' makes sense.
+
+    ``top`` marks the item an ``op`` was just applied to: its own ``op`` is the one obeyed.
+    """
     if isinstance(value, YMap):
         result = YMap(value.mark)
         for key, child in value.items():
             if key == "op":
-                if in_new_item and child not in ("add", None) and child in OPS:
+                if (in_new_item and not top and child not in ("add", None)
+                        and child in OPS):
                     problems.append(_problem(
                         value.value_marks[key], "E111", [*path, "op"],
                         f"'op: {child}' inside an item that is not in the base",

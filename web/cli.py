@@ -63,7 +63,7 @@ def validate(paths: tuple[Path, ...], fmt: str) -> None:
         _print_problems(problems, fmt)
         if fmt == "text":
             verdict = "valid" if not problems else f"{len(problems)} problem(s)"
-            click.echo(f"{target}: {verdict}", err=bool(problems))
+            click.echo(f"{target}: {verdict}")
     if fmt == "json":
         click.echo(json.dumps({"valid": not failed, "sets": report}, ensure_ascii=False,
                               indent=2))
