@@ -116,9 +116,10 @@ class _Context:
             self.problem(path, "X301", f"expression {source!r}: {error.message}", error.hint)
             return None
         for name, suggestion in unknown_names(expr, names):
+            hint = (f"did you mean '{suggestion}'?" if suggestion else
+                    "expressions may read field ids and " + ", ".join(sorted(CASE_ATTRIBUTES)))
             self.problem(path, "X302", f"expression {source!r} reads '{name}', which is not a "
-                         "field or case attribute", suggestion or
-                         "expressions may read field ids and " + ", ".join(sorted(CASE_ATTRIBUTES)))
+                         "field or case attribute", hint)
         return expr
 
 

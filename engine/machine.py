@@ -182,11 +182,13 @@ class _Step:
                 hint = did_you_mean(name, offered)
                 self.refuse("unexpected", f"'{self.step.id}' does not take field '{name}'"
                             + (f" ({hint})" if hint else ""), name)
+        invalid = set()
         for name in offered & set(inputs):
             try:
                 self.values[name] = coerce(self.process.fields[name], inputs[name],
                                            self.process)
             except ValueProblem as problem:
+                invalid.add(name)
                 self.refuse("invalid", f"{name}: {problem}", name)
         ctx = self.context()
         category = self.process.categories.get(str(ctx.get(self.process.category_field or "")))
@@ -201,7 +203,8 @@ class _Step:
                     required = required.test(ctx)
                 except EvaluationError:
                     required = True  # when in doubt, ask: an unknown condition is not a waiver
-            if (required or item.field in by_category) and is_empty(self.values.get(item.field)):
+            if (item.field not in invalid and (required or item.field in by_category)
+                    and is_empty(self.values.get(item.field))):
                 label = text(self.process.fields[item.field].label, "en")
                 self.refuse("missing", f"{item.field}: '{label}' is required", item.field)
 

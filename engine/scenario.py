@@ -76,14 +76,17 @@ class _Run:
         self.current: str | None = None
         self.sequences: dict[str, int] = {}
 
-    def number(self, process_id: str) -> str:
+    def number(self, process_id: str, take: bool = True) -> str:
+        """The next case number; ``take=False`` only looks, so a refused intake leaves no gap."""
         process = self.definition.process(process_id)
         local = self.now.astimezone(self.zone)
         reset = {"yearly": f"{local.year}", "monthly": f"{local.year}-{local.month}"}.get(
             process.case_number_reset, "")
         key = f"{process_id}:{reset}"
-        self.sequences[key] = self.sequences.get(key, 0) + 1
-        return case_number(process, local, self.sequences[key])
+        sequence = self.sequences.get(key, 0) + 1
+        if take:
+            self.sequences[key] = sequence
+        return case_number(process, local, sequence)
 
     def step(self, index: int, step: Mapping[str, Any], line: int) -> StepResult:
         if "at" in step:
@@ -110,9 +113,11 @@ class _Run:
             elif "open" in step:
                 process = step.get("process") or next(iter(self.definition.processes))
                 outcome = start(self.definition, process, step["open"], actor,
-                                step.get("inputs", {}), self.now, self.number(process),
+                                step.get("inputs", {}), self.now,
+                                self.number(process, take=False),
                                 self._signature(step, actor, process, step["open"]),
                                 step.get("reason"))
+                self.number(process)
                 label = step.get("as") or outcome.case.number
             else:
                 case = self._case(label)

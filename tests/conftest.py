@@ -1,0 +1,58 @@
+"""Fixtures shared by every test layer: bundled definitions, a fixed clock, set factories."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from qmsflow.engine.loader import load
+from qmsflow.engine.model import DefinitionSet
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SET = ROOT / "definitions" / "default"
+EXAMPLE_SETS = sorted(p.parent for p in (ROOT / "definitions" / "examples").glob("*/set.yaml"))
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+@pytest.fixture(scope="session")
+def default_set() -> DefinitionSet:
+    """The bundled default definition set, compiled once."""
+    return load(DEFAULT_SET)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """A fixed clock: Monday 2 March 2026, 10:00 in Shanghai."""
+    return datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+
+
+EditSet = Callable[..., Path]
+
+
+@pytest.fixture
+def edited_set(tmp_path: Path) -> EditSet:
+    """A copy of the default set with text replaced or files written, for loader tests.
+
+    ``edited_set(("processes/complaint.yaml", "old", "new"), files={"x.yaml": "..."})``
+    """
+
+    def make(*replacements: tuple[str, str, str], files: dict[str, str] | None = None) -> Path:
+        target = tmp_path / "set"
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(DEFAULT_SET, target)
+        for name, old, new in replacements:
+            path = target / name
+            text = path.read_text(encoding="utf-8")
+            assert old in text, f"{old!r} not in {name}"
+            path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        for name, content in (files or {}).items():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).write_text(content, encoding="utf-8")
+        return target
+
+    return make
