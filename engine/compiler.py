@@ -9,7 +9,7 @@ collected, never raised one by one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, time
 from decimal import Decimal
 from typing import Any, cast
@@ -51,7 +51,7 @@ from .model import (
 )
 from .problems import Problem, did_you_mean, json_path
 from .sources import Document
-from .yamlsource import YMap, mark_of
+from .yamlsource import mark_of
 
 #: Case attributes every expression may read besides the process's fields.
 CASE_ATTRIBUTES = frozenset({
@@ -807,10 +807,3 @@ def compile_reports(doc: Document, problems: list[Problem], locales: tuple[str, 
             tuple(measures))
     return result
 
-
-def document_for(doc: Document) -> YMap:
-    """The merged data of a document (for callers that only need the data)."""
-    return doc.data
-
-
-Check = Callable[[Document, list[Problem]], None]

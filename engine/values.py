@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -181,5 +181,3 @@ def values_from_json(process: Process, data: Mapping[str, Any]) -> dict[str, Any
     return {name: from_json(process.fields[name], value, process)
             for name, value in data.items() if name in process.fields}
 
-
-ZERO = timedelta(0)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import click
+
 from qmsflow.engine import graph as graphs
 from qmsflow.engine.loader import check, load
 from qmsflow.engine.problems import DefinitionError, Problem

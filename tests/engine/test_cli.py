@@ -62,7 +62,7 @@ def test_validate_writes_github_annotations_for_ci(edited_set: EditSet) -> None:
 
 def test_exported_schemas_validate_the_bundled_files_with_any_standard_validator(
         tmp_path: Path) -> None:
-    code, output = invoke("schema", "export", tmp_path)
+    code, _ = invoke("schema", "export", tmp_path)
     assert code == 0
     schemas = {p.name: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
     assert {"process.schema.json", "calendar.schema.json", "scenario.schema.json"} <= set(

@@ -15,7 +15,13 @@ from qmsflow.engine.cases import Actor, Case, Signature
 from qmsflow.engine.decisions import DecisionError, decide
 from qmsflow.engine.expressions import compile_expression
 from qmsflow.engine.machine import (
-    Outcome, Refused, apply, available, case_number, escalate, start,
+    Outcome,
+    Refused,
+    apply,
+    available,
+    case_number,
+    escalate,
+    start,
 )
 from qmsflow.engine.model import DefinitionSet, PriorityRule, PriorityTable, ValueTest
 
