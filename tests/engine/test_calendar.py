@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from qmsflow.engine.calendar import (
     BusinessCalendar,
     CalendarSpec,
