@@ -236,13 +236,13 @@ class ProcessCompiler:
 
     def __init__(self, doc: Document, problems: list[Problem], org: Organisation,
                  calendars: Collection[str], templates: Collection[str],
-                 processes: Collection[str]) -> None:
+                 processes: Mapping[str, Collection[str]]) -> None:
         self.data = doc.data
         self.ctx = _Context(doc, problems, org.locales)
         self.org = org
         self.calendars = calendars
         self.templates = templates
-        self.processes = processes
+        self.processes = processes  # process id -> its field ids, for linked cases
 
     # -- small helpers -------------------------------------------------------------------------
 
@@ -485,9 +485,17 @@ class ProcessCompiler:
                     for j, name in enumerate(names):
                         ctx.ref(name, self.clock_ids, "clock", [*here, key, j])
             elif kind == "open_case":
+                target = self.processes.get(spec["process"], ())
                 ctx.ref(spec["process"], self.processes, "process", [*here, "process"])
                 for j, name in enumerate(spec.get("copy", [])):
-                    ctx.ref(name, self.field_ids, "field", [*here, "copy", j])
+                    if ctx.ref(name, self.field_ids, "field", [*here, "copy", j]) and target:
+                        ctx.ref(name, target, f"field of process '{spec['process']}'",
+                                [*here, "copy", j])
+                for goal, source in spec.get("map", {}).items():
+                    ctx.ref(source, self.field_ids, "field", [*here, "map", goal])
+                    if target:
+                        ctx.ref(goal, target, f"field of process '{spec['process']}'",
+                                [*here, "map", goal])
                 when = self._expr(spec.get("when"), [*here, "when"])
                 if when is not None:
                     exprs["when"] = when

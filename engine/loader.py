@@ -87,11 +87,12 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
     templates: dict[str, Template] = {}
     for doc in sources.of_kind("notifications"):
         templates.update(compile_templates(doc, problems, org.locales))
-    process_ids = {doc.key for doc in sources.of_kind("process")}
+    process_fields = {doc.key: frozenset(f["id"] for f in doc.data["fields"])
+                      for doc in sources.of_kind("process")}
     processes: dict[str, Process] = {}
     for doc in sources.of_kind("process"):
         process = ProcessCompiler(doc, problems, org, calendar_ids, templates,
-                                  process_ids).compile()
+                                  process_fields).compile()
         if process is not None:
             processes[doc.key] = process
     reports = {}

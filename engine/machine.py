@@ -9,7 +9,7 @@ else, a missing signature or reason. No IO and no clock of its own: ``now`` is g
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -308,64 +308,101 @@ def apply(definition: DefinitionSet, case: Case, action: str, actor: Actor,
     return _take(definition, process, step, case, evaluation, actor, now, signature, reason)
 
 
-def _take(definition: DefinitionSet, process: Process, step: Transition, case: Case,
-          evaluation: _Step, actor: Actor, now: datetime, signature: Signature | None,
-          reason: str | None) -> Outcome:
-    events: list[Event] = []
-    old_values = case.values
-    values = evaluation.values
-    assignee_role = process.states[step.target].owner
-    priority_override = case.priority_override
-    flags = set(case.flags)
-    clock_states = dict(case.clocks)
-    notifications: list[Event] = []
+@dataclass
+class _Draft:
+    """What a step or an escalation is about to change, gathered before the new case is built."""
 
-    def ctx() -> dict[str, Any]:
-        return context(process, values, state=step.target, priority=case.priority,
-                       flags=frozenset(flags), number=case.number, created_at=case.created_at,
-                       now=now)
+    values: dict[str, Any]
+    flags: set[str]
+    override: str | None
+    assignee_role: str | None
+    clocks: dict[str, ClockState]
+    opened: list[Event] = field(default_factory=list)
+    notifications: list[Event] = field(default_factory=list)
 
-    for effect in step.effects:
+
+class _EffectFailed(Exception):
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def _run_effects(definition: DefinitionSet, process: Process, case: Case,
+                 effects: tuple[Effect, ...], draft: _Draft, ctx: Callable[[], dict[str, Any]],
+                 now: datetime, actor_id: str | None, origin: Mapping[str, str]) -> None:
+    """Apply effects in order to ``draft``; one code path for steps, warnings and breaches."""
+    for effect in effects:
         if effect.kind == "set":
             for name, expr in effect.expressions.items():
                 try:
-                    values[name] = coerce(process.fields[name], expr.evaluate(ctx()), process)
+                    draft.values[name] = coerce(process.fields[name], expr.evaluate(ctx()),
+                                                process)
                 except (EvaluationError, ValueProblem) as error:
-                    raise Refused(step.id, case.state or None, [Reason(
-                        "effect", f"cannot set {name}: {error}", name)]) from error
+                    raise _EffectFailed(name, f"cannot set {name}: {error}") from error
         elif effect.kind == "assign":
-            assignee_role = str(effect.spec["role"])
+            draft.assignee_role = str(effect.spec["role"])
         elif effect.kind in ("priority", "raise_priority", "flag"):
-            priority_override = _priority_effect(process, effect, case.priority,
-                                                 priority_override, flags)
+            draft.override = _priority_effect(process, effect, case.priority, draft.override,
+                                              draft.flags)
         elif effect.kind == "clock":
-            _clock_effect(definition, process, effect, clock_states, ctx(), now)
+            _clock_effect(definition, process, effect, draft.clocks, ctx(), now)
         elif effect.kind == "notify":
-            notifications.append(Event("notify", now, actor.id, frozen_map({
+            draft.notifications.append(Event("notify", now, actor_id, frozen_map({
                 "template": effect.spec["template"], "to": tuple(effect.spec["to"]),
-                "step": step.id})))
+                **origin})))
         elif effect.kind == "open_case":
             when = effect.expressions.get("when")
-            if when is None or when.test(ctx()):
-                copied = {name: values.get(name) for name in effect.spec.get("copy", ())
-                          if values.get(name) is not None}
-                events.append(Event("open_case", now, actor.id, frozen_map({
+            try:
+                wanted = when is None or when.test(ctx())
+            except EvaluationError as error:
+                raise _EffectFailed("when", str(error)) from error
+            if wanted:
+                pairs = [(n, n) for n in effect.spec.get("copy", ())]
+                pairs += list(effect.spec.get("map", {}).items())
+                copied = {target: draft.values.get(source) for target, source in pairs
+                          if draft.values.get(source) is not None}
+                draft.opened.append(Event("open_case", now, actor_id, frozen_map({
                     "process": effect.spec["process"], "relation": effect.spec["relation"],
                     "values": frozen_map(copied), "from": case.number})))
 
+
+def _take(definition: DefinitionSet, process: Process, step: Transition, case: Case,
+          evaluation: _Step, actor: Actor, now: datetime, signature: Signature | None,
+          reason: str | None) -> Outcome:
+    old_values = case.values
+    draft = _Draft(evaluation.values, set(case.flags), case.priority_override,
+                   process.states[step.target].owner, dict(case.clocks))
+
+    def ctx() -> dict[str, Any]:
+        return context(process, draft.values, state=step.target, priority=case.priority,
+                       flags=frozenset(draft.flags), number=case.number,
+                       created_at=case.created_at, now=now)
+
+    try:
+        _run_effects(definition, process, case, step.effects, draft, ctx, now, actor.id,
+                     {"step": step.id})
+    except _EffectFailed as failed:
+        raise Refused(step.id, case.state or None, [Reason("effect", str(failed),
+                                                           failed.name)]) from failed
     for clock in process.clocks.values():
-        _clock_events(definition, process, clock.id, step.id, clock_states, ctx(), now)
+        _clock_events(definition, process, clock.id, step.id, draft.clocks, ctx(), now)
 
     try:
         decision = decide(process, ctx())
     except DecisionError as error:
         raise Refused(step.id, case.state or None, [Reason("decision", str(error))]) from error
-    flags = (flags - all_rule_flags(process)) | set(decision.flags) | (flags & {
-        f for f in case.flags if f not in all_rule_flags(process)})
+    rule_flags = all_rule_flags(process)
+    # Rule flags are recomputed on every step; flags set by effects (e.g. overdue) stay.
+    flags = (draft.flags - rule_flags) | set(decision.flags)
     priority = decision.priority or process.default_priority
+    priority_override = draft.override
     if priority_override and process.priority_rank(priority_override) < process.priority_rank(
             priority):
         priority = priority_override
+    values = draft.values
+    assignee_role = draft.assignee_role
+    clock_states = draft.clocks
+    events: list[Event] = list(draft.opened)
 
     target = process.states[step.target]
     if target.route_by:
@@ -407,7 +444,7 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
     if assignee_role != case.assignee_role:
         events.append(Event("assigned", now, actor.id, frozen_map({
             "role": assignee_role, "previous": case.assignee_role})))
-    events.extend(notifications)
+    events.extend(draft.notifications)
     return Outcome(new_case, tuple(events))
 
 
@@ -460,15 +497,21 @@ def _clock_verb(definition: DefinitionSet, process: Process, cid: str, verb: str
 def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
     """Run the warning and breach actions of every clock that reached them, each exactly once.
 
-    The sweeper calls this; a clock already warned or breached is not escalated again.
+    The sweeper calls this; a clock already warned or breached is not escalated again. An
+    action that cannot be carried out (a ``set`` whose expression fails) is recorded as an
+    ``escalation_failed`` event, never silently skipped.
     """
     _check_now(now)
     process = definition.process(case.process)
-    clock_states = dict(case.clocks)
-    flags = set(case.flags)
-    override = case.priority_override
-    assignee_role = case.assignee_role
+    draft = _Draft(dict(case.values), set(case.flags), case.priority_override,
+                   case.assignee_role, dict(case.clocks))
     events: list[Event] = []
+
+    def ctx() -> dict[str, Any]:
+        return context(process, draft.values, state=case.state, priority=case.priority,
+                       flags=frozenset(draft.flags), number=case.number,
+                       created_at=case.created_at, now=now)
+
     for cid, state in case.clocks.items():
         standing = clock_ops.view(state, now)
         clock = process.clocks[cid]
@@ -479,38 +522,41 @@ def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
         if standing == "breached" and not state.breached:
             todo.append(("breach", clock.on_breach))
             state = replace(state, breached=True)
-        clock_states[cid] = state
+        draft.clocks[cid] = replace(draft.clocks[cid], warned=state.warned,
+                                    breached=state.breached)
         for level, effects in todo:
             events.append(Event(f"clock_{level}", now, None, frozen_map({
                 "clock": cid, "due_at": state.due_at})))
-            for effect in effects:
-                if effect.kind in ("priority", "raise_priority", "flag"):
-                    override = _priority_effect(process, effect, case.priority, override, flags)
-                elif effect.kind == "assign":
-                    assignee_role = str(effect.spec["role"])
-                elif effect.kind == "notify":
-                    events.append(Event("notify", now, None, frozen_map({
-                        "template": effect.spec["template"], "to": tuple(effect.spec["to"]),
-                        "clock": cid})))
-                elif effect.kind == "open_case":
-                    events.append(Event("open_case", now, None, frozen_map({
-                        "process": effect.spec["process"], "relation": effect.spec["relation"],
-                        "values": frozen_map({n: case.values.get(n) for n in effect.spec.get(
-                            "copy", ())}), "from": case.number})))
+            try:
+                _run_effects(definition, process, case, effects, draft, ctx, now, None,
+                             {"clock": cid})
+            except _EffectFailed as failed:
+                events.append(Event("escalation_failed", now, None, frozen_map({
+                    "clock": cid, "level": level, "message": str(failed)})))
     if not events:
         return Outcome(case, ())
     priority = case.priority
+    override = draft.override
     if override and process.priority_rank(override) < process.priority_rank(priority):
         priority = override
+    for name in sorted(set(draft.values) | set(case.values)):
+        if case.values.get(name) != draft.values.get(name):
+            events.append(Event("field_changed", now, None, frozen_map({
+                "field": name, "old": case.values.get(name), "new": draft.values.get(name)})))
     if priority != case.priority:
         events.append(Event("priority_changed", now, None, frozen_map({
             "old": case.priority, "new": priority, "rules": ("escalation",)})))
-    if frozenset(flags) != case.flags:
+    if frozenset(draft.flags) != case.flags:
         events.append(Event("flags_changed", now, None, frozen_map({
-            "old": sorted(case.flags), "new": sorted(flags)})))
-    new_case = replace(case, clocks=frozen_map(clock_states), flags=frozenset(flags),
-                       priority=priority, priority_override=override,
-                       assignee_role=assignee_role, updated_at=now,
+            "old": sorted(case.flags), "new": sorted(draft.flags)})))
+    if draft.assignee_role != case.assignee_role:
+        events.append(Event("assigned", now, None, frozen_map({
+            "role": draft.assignee_role, "previous": case.assignee_role})))
+    events.extend(draft.opened)
+    events.extend(draft.notifications)
+    new_case = replace(case, values=frozen_map(draft.values), clocks=frozen_map(draft.clocks),
+                       flags=frozenset(draft.flags), priority=priority, priority_override=override,
+                       assignee_role=draft.assignee_role, updated_at=now,
                        row_version=case.row_version + 1)
     return Outcome(new_case, tuple(events))
 
@@ -534,7 +580,11 @@ def open_linked(definition: DefinitionSet, source: Case, event: Event, actor: Ac
     process = definition.process(str(event.data["process"]))
     first = next(iter(process.starts.values()))
     relation = str(event.data["relation"])
-    values = dict(event.data["values"])
+    # The new case starts from its own defaults (e.g. reportability 'assessment required'),
+    # then the copied values.
+    values = {name: spec.default for name, spec in process.fields.items()
+              if spec.default is not None}
+    values.update(event.data["values"])
     decision = decide(process, context(process, values, number=number, now=now))
     new_case = Case(
         process=process.id, version=definition.version, number=number, state=first.target,

@@ -180,7 +180,15 @@ class _Builder:
                 )
             )
             return text, None
-        return self._constructor.construct_object(node), None
+        try:
+            return self._constructor.construct_object(node), None
+        except yaml.YAMLError as error:
+            # e.g. a bare '<<' value: YAML's merge tag outside a key
+            self.problems.append(
+                Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1,
+                        "Y007", "$", f"cannot read the value {text!r}: {error}".split("\n")[0],
+                        "quote the value"))
+            return text, None
 
     def _problem(
         self, node: yaml.Node, code: str, path: Sequence[str | int], message: str,

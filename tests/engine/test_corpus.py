@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from qmsflow.engine.loader import check
 from qmsflow.engine.problems import Problem
 
@@ -23,12 +24,24 @@ BAD = CORPUS / "bad"
 README = CORPUS / "README.md"
 
 EXPECT = re.compile(r"^#\s*expect:\s*(?P<code>[A-Z]\d{3})\s+line\s+(?P<line>\d+)"
-                    r"(?:\s+file\s+(?P<file>\S+))?\s*$")
+                    r"(?:\s+file\s+(?P<file>\S+))?(?:\s+saying\s+\"(?P<saying>[^\"]+)\")?\s*$")
+NOTHING_ELSE = "# expect nothing else"
 FILE_DIRECTIVE = re.compile(r"^#\s*file:\s*(?P<path>\S+)\s*$")
 PROBLEM_LINE = re.compile(r"^[^:]+:\d+:\d+: [A-Z]\d{3} \$\S*: .+")
 
 #: Cases where the engine is known to be wrong; each expectation says where it SHOULD point.
 KNOWN_BUGS = {
+    "y001_unclosed_flow_mapping": "Y001 points at the line after an unclosed '{' (PyYAML's "
+                                  "problem mark), not at the '{' (its context mark)",
+    "y001_tab_indentation": "the 'indent with spaces, not tabs' hint never fires: PyYAML's "
+                            "message does not contain the word 'tab'",
+    "y003_two_documents": "Y003 points at the first line of the second document, not at '---'",
+    "s006_empty_list_of_values": "an empty list in 'when' is reported as S003 'expected text "
+                                 "or a number..., found a list' although lists are allowed",
+    "e209_closure_and_extra_day": "E209 points at the first extra working day, not the one "
+                                  "that clashes",
+    "e201_unknown_calendar_reported_once": "an unknown organisation calendar is reported again "
+                                           "at every clock variant without 'calendar:'",
     "y004_alias_cycle": "Y004 points at the anchored node, not at the alias that closes the cycle",
     "y007_tag_on_mapping": "a tag on a mapping or list is silently ignored, only scalars get Y007",
     "e213_organisation_time_zone": "the organisation's time zone is never checked (only "
@@ -43,9 +56,15 @@ class Expectation:
     code: str
     line: int
     file: str  # relative to the checked set's folder, '/'-separated
+    saying: str | None = None  # text the printed problem must contain
 
     def __str__(self) -> str:
-        return f"{self.code} at {self.file}:{self.line}"
+        said = f" saying {self.saying!r}" if self.saying else ""
+        return f"{self.code} at {self.file}:{self.line}{said}"
+
+    def matches(self, problem: Problem, set_folder: Path) -> bool:
+        return located(problem, set_folder) == (self.code, self.file, self.line) and (
+            self.saying is None or self.saying in str(problem))
 
 
 @dataclass
@@ -57,6 +76,7 @@ class Case:
     deletes: list[str] = field(default_factory=list)
     start_empty: bool = False
     check_path: str = "."
+    nothing_else: bool = False  # the expectations are all the problems there may be
 
 
 def _leading_comments(text: str) -> list[str]:
@@ -73,11 +93,12 @@ def _expectations(comments: list[str], default_file: str | None) -> list[Expecta
     for line in comments:
         match = EXPECT.match(line)
         if match is None:
-            assert not line.lstrip("# ").startswith("expect"), f"malformed expectation: {line}"
+            assert line == NOTHING_ELSE or not line.lstrip("# ").startswith("expect"), (
+                f"malformed expectation: {line}")
             continue
         file = match["file"] or default_file
         assert file is not None, f"{line!r} must name its file"
-        found.append(Expectation(match["code"], int(match["line"]), file))
+        found.append(Expectation(match["code"], int(match["line"]), file, match["saying"]))
     return found
 
 
@@ -85,13 +106,13 @@ def _file_case(path: Path) -> Case:
     comments = _leading_comments(path.read_text(encoding="utf-8"))
     targets = [m["path"] for m in map(FILE_DIRECTIVE.match, comments) if m]
     assert len(targets) == 1, f"{path.name}: say once where the file goes ('# file: PATH')"
-    case = Case(path.stem, path, target=targets[0])
+    case = Case(path.stem, path, target=targets[0], nothing_else=NOTHING_ELSE in comments)
     case.expectations = _expectations(comments, targets[0])
     return case
 
 
 def _set_relative(relative: Path) -> str:
-    """A case-folder path as seen from the checked set ('@other/x' is the sibling set '../other')."""
+    """A case-folder path as the checked set sees it ('@other/x' is '../other/x')."""
     parts = relative.parts
     if parts[0].startswith("@"):
         return "/".join(("..", parts[0][1:], *parts[1:]))
@@ -103,6 +124,7 @@ def _folder_case(folder: Path) -> Case:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = path.relative_to(folder)
         comments = _leading_comments(path.read_text(encoding="utf-8"))
+        case.nothing_else |= NOTHING_ELSE in comments
         if relative == Path("case.txt"):
             case.expectations += _expectations(comments, None)
             for line in path.read_text(encoding="utf-8").splitlines():
@@ -190,12 +212,16 @@ def test_every_known_bug_names_a_case() -> None:
 
 @pytest.mark.parametrize("case", _params())
 def test_each_bad_case_reports_its_code_at_its_line(case: Case, tmp_path: Path) -> None:
+    set_folder = tmp_path / "set"
     problems = check(build(case, tmp_path))
-    found = {located(p, tmp_path / "set") for p in problems}
     shown = "\n".join(str(p) for p in problems) or "(no problems)"
     for expected in case.expectations:
-        assert (expected.code, expected.file, expected.line) in found, (
+        assert any(expected.matches(p, set_folder) for p in problems), (
             f"expected {expected}; the loader reported:\n{shown}")
+    if case.nothing_else:
+        extra = [str(p) for p in problems
+                 if not any(e.matches(p, set_folder) for e in case.expectations)]
+        assert extra == [], f"expected nothing but {case.expectations}"
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES])
