@@ -128,6 +128,13 @@ def compile_organisation(doc: Document, problems: list[Problem]) -> Organisation
     data = doc.data
     locales = tuple(data["locales"])
     ctx = _Context(doc, problems, locales)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(data["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        ctx.problem(["timezone"], "E213", f"unknown time zone {data['timezone']!r}",
+                    "use an IANA name such as Asia/Shanghai")
     ctx.unique(data.get("departments", []), ["departments"], "department")
     ctx.unique(data["roles"], ["roles"], "role")
     departments = {d["id"]: Department(d["id"], ctx.labels(d.get("label"), ["departments", i,
@@ -193,7 +200,9 @@ def compile_calendar(doc: Document, problems: list[Problem],
 
     closures, extra = days("closures"), days("extra_working_days")
     for clash in sorted(closures & extra):
-        ctx.problem(["extra_working_days"], "E209",
+        index = next(i for i, item in enumerate(data["extra_working_days"])
+                     if item["date"] == clash.isoformat())
+        ctx.problem(["extra_working_days", index, "date"], "E209",
                     f"{clash} is both a company closure and an extra working day",
                     "keep it in one list only")
         ok = False
@@ -630,7 +639,8 @@ class ProcessCompiler:
                                      "before it has no 'if' and always wins",
                                      "put the fallback variant (without 'if') last")
                 calendar = variant.get("calendar", self.org.calendar)
-                self.ctx.ref(calendar, self.calendars, "calendar", [*where, "calendar"])
+                if "calendar" in variant:  # the organisation's own is checked once, there
+                    self.ctx.ref(calendar, self.calendars, "calendar", [*where, "calendar"])
                 variants.append(ClockVariant(
                     variant["id"], self.ctx.labels(variant.get("label"), [*where, "label"],
                                                    required="label" in variant),

@@ -64,12 +64,21 @@ def validate(kind: str, data: YMap) -> list[Problem]:
 
 
 def _leaf(error: ValidationError) -> ValidationError:
-    # oneOf/anyOf report "not valid under any schema"; the closest alternative says more.
-    if error.validator in ("oneOf", "anyOf") and error.context:
-        best = best_match(error.context)
-        if best is not None and best.validator not in ("oneOf", "anyOf"):
-            return cast(ValidationError, best)
-    return error
+    # oneOf/anyOf report "not valid under any schema"; the alternative meant for this kind of
+    # value (a mapping, a list...) says more. Alternatives that failed only on the value's type
+    # were meant for other kinds of value, so they are set aside first.
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return error
+    by_branch: dict[Any, list[ValidationError]] = {}
+    for sub in error.context:
+        by_branch.setdefault(sub.schema_path[0] if sub.schema_path else None, []).append(sub)
+    meant = [errs for errs in by_branch.values()
+             if not any(e.validator == "type" and not e.relative_path for e in errs)]
+    candidates = [e for errs in meant for e in errs] or list(error.context)
+    best = best_match(candidates)
+    if best is None:
+        return error
+    return _leaf(cast(ValidationError, best))
 
 
 def _type_name(value: Any) -> str:

@@ -107,11 +107,14 @@ class _Builder:
         if self.count > _MAX_NODES:
             raise _TooLarge
         if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node)
+            return self._scalar(node, path)
         if id(node) in self._active:
             self._problem(node, "Y004", path, "an alias refers to its own parent (a cycle)")
             return None, None
         self._active.add(id(node))
+        if node.tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+            self._problem(node, "Y007", path, f"unsupported YAML tag {node.tag}",
+                          "remove the tag")
         try:
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path), None
@@ -155,7 +158,8 @@ class _Builder:
             )
         return result
 
-    def _scalar(self, node: yaml.ScalarNode) -> tuple[Any, str | None]:
+    def _scalar(self, node: yaml.ScalarNode, path: tuple[str | int, ...]
+                ) -> tuple[Any, str | None]:
         tag = node.tag
         text = str(node.value)
         if tag == "tag:yaml.org,2002:timestamp":
@@ -173,21 +177,15 @@ class _Builder:
         if tag == "tag:yaml.org,2002:binary":
             return text, None
         if not tag.startswith("tag:yaml.org,2002:"):
-            self.problems.append(
-                Problem(
-                    self.file, node.start_mark.line + 1, node.start_mark.column + 1, "Y007", "$",
-                    f"unsupported YAML tag {tag}", "remove the tag",
-                )
-            )
+            self._problem(node, "Y007", path, f"unsupported YAML tag {tag}", "remove the tag")
             return text, None
         try:
             return self._constructor.construct_object(node), None
         except yaml.YAMLError as error:
             # e.g. a bare '<<' value: YAML's merge tag outside a key
-            self.problems.append(
-                Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1,
-                        "Y007", "$", f"cannot read the value {text!r}: {error}".split("\n")[0],
-                        "quote the value"))
+            self._problem(node, "Y007", path,
+                          f"cannot read the value {text!r}: {error}".split("\n")[0],
+                          "quote the value")
             return text, None
 
     def _problem(
@@ -214,11 +212,21 @@ def read_yaml_text(text: str, file: str) -> tuple[YMap | None, list[Problem]]:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
+        # An unclosed bracket or quote is reported where the file ends; where it was opened
+        # is what a person needs to find.
+        unclosed = error.context and ("flow" in error.context or "quoted" in error.context)
+        if unclosed and error.context_mark:
+            mark = error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(str(part) for part in (error.context, error.problem) if part)
         hint = None
-        if "\t" in text and "tab" in message.lower():
+        lines = text.splitlines()
+        here = lines[line - 1][column - 1:column] if 0 < line <= len(lines) else ""
+        if here == "\t" or "'\\t'" in message:
+            message += " (a tab)"
             hint = "indent with spaces, not tabs"
+        elif unclosed:
+            hint = "close the bracket or quote opened here"
         return None, [Problem(file, line, column, "Y001", "$", f"YAML syntax: {message}", hint)]
     except yaml.YAMLError as error:  # reader errors: bad bytes, control characters
         return None, [Problem(file, 1, 1, "Y001", "$", f"YAML syntax: {error}")]
@@ -227,8 +235,12 @@ def read_yaml_text(text: str, file: str) -> tuple[YMap | None, list[Problem]]:
         return None, [Problem(file, 1, 1, "Y003", "$", "the file is empty",
                               "a definition file starts with 'kind:'")]
     if len(documents) > 1:
-        second = documents[1].start_mark
-        return None, [Problem(file, second.line + 1, 1, "Y003", "$",
+        line = documents[1].start_mark.line
+        lines = text.splitlines()
+        # The node starts after the '---' that separates the documents; point at that.
+        while line > 0 and not lines[min(line, len(lines) - 1)].startswith("---"):
+            line -= 1
+        return None, [Problem(file, line + 1, 1, "Y003", "$",
                               "the file holds more than one YAML document ('---')",
                               "put each definition in a file of its own")]
     builder = _Builder(file)

@@ -31,23 +31,7 @@ PROBLEM_LINE = re.compile(r"^[^:]+:\d+:\d+: [A-Z]\d{3} \$\S*: .+")
 
 #: Cases where the engine is known to be wrong; each expectation says where it SHOULD point.
 KNOWN_BUGS = {
-    "y001_unclosed_flow_mapping": "Y001 points at the line after an unclosed '{' (PyYAML's "
-                                  "problem mark), not at the '{' (its context mark)",
-    "y001_tab_indentation": "the 'indent with spaces, not tabs' hint never fires: PyYAML's "
-                            "message does not contain the word 'tab'",
-    "y003_two_documents": "Y003 points at the first line of the second document, not at '---'",
-    "s006_empty_list_of_values": "an empty list in 'when' is reported as S003 'expected text "
-                                 "or a number..., found a list' although lists are allowed",
-    "e209_closure_and_extra_day": "E209 points at the first extra working day, not the one "
-                                  "that clashes",
-    "e201_unknown_calendar_reported_once": "an unknown organisation calendar is reported again "
-                                           "at every clock variant without 'calendar:'",
     "y004_alias_cycle": "Y004 points at the anchored node, not at the alias that closes the cycle",
-    "y007_tag_on_mapping": "a tag on a mapping or list is silently ignored, only scalars get Y007",
-    "e213_organisation_time_zone": "the organisation's time zone is never checked (only "
-                                   "calendars' are)",
-    "s003_input_required_not_boolean": "an input mapping with a bad 'required' is reported as "
-                                       "'expected text, found a mapping' at the item",
 }
 
 
