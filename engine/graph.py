@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from .model import Process, text
 
 
-def _edge_label(step_id: str, roles: tuple[str, ...], signature: str | None,
-                locale: str, label: str) -> str:
-    shown = label or step_id
-    sign = f" ✍ {signature}" if signature else ""
-    return f"{shown} [{', '.join(roles)}]{sign}"
+def _edges(process: Process, locale: str) -> Iterator[tuple[str | None, str, str]]:
+    """Every edge as (source state or None for a start step, target state, label)."""
+    for step in [*process.starts.values(), *process.transitions.values()]:
+        sign = f" ✍ {step.signature}" if step.signature else ""
+        label = f"{text(step.label, locale) or step.id} [{', '.join(step.roles)}]{sign}"
+        for source in step.sources or (None,):
+            yield source, step.target, label
 
 
 def mermaid(process: Process, locale: str = "en") -> str:
@@ -17,15 +21,8 @@ def mermaid(process: Process, locale: str = "en") -> str:
     lines = ["stateDiagram-v2", f"    %% {text(process.label, locale)} ({process.id})"]
     for state in process.states.values():
         lines.append(f'    state "{text(state.label, locale)}" as {state.id}')
-    for step in process.starts.values():
-        label = _edge_label(step.id, step.roles, step.signature, locale,
-                            text(step.label, locale))
-        lines.append(f"    [*] --> {step.target}: {label}")
-    for step in process.transitions.values():
-        label = _edge_label(step.id, step.roles, step.signature, locale,
-                            text(step.label, locale))
-        for source in step.sources:
-            lines.append(f"    {source} --> {step.target}: {label}")
+    for source, target, label in _edges(process, locale):
+        lines.append(f"    {source or '[*]'} --> {target}: {label}")
     for state in process.states.values():
         if state.final:
             lines.append(f"    {state.id} --> [*]")
@@ -44,14 +41,7 @@ def dot(process: Process, locale: str = "en") -> str:
     for state in process.states.values():
         shape = ", peripheries=2" if state.final else ""
         lines.append(f"    {state.id} [label={_quote(text(state.label, locale))}{shape}];")
-    for step in process.starts.values():
-        label = _edge_label(step.id, step.roles, step.signature, locale,
-                            text(step.label, locale))
-        lines.append(f"    start -> {step.target} [label={_quote(label)}];")
-    for step in process.transitions.values():
-        label = _edge_label(step.id, step.roles, step.signature, locale,
-                            text(step.label, locale))
-        for source in step.sources:
-            lines.append(f"    {source} -> {step.target} [label={_quote(label)}];")
+    for source, target, label in _edges(process, locale):
+        lines.append(f"    {source or 'start'} -> {target} [label={_quote(label)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
