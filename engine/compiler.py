@@ -751,10 +751,14 @@ def _may_overlap(a: PriorityRule, b: PriorityRule) -> bool:
     return a.condition is None and b.condition is None
 
 
-def compile_templates(doc: Document, problems: list[Problem],
-                      locales: tuple[str, ...]) -> dict[str, Template]:
-    """Compile notification templates, checking their Jinja2 syntax."""
-    from jinja2 import TemplateSyntaxError
+#: Names a notification template may read besides the fields of the processes.
+TEMPLATE_NAMES = frozenset({"case", "clock", "recipient"})
+
+
+def compile_templates(doc: Document, problems: list[Problem], locales: tuple[str, ...],
+                      field_ids: Collection[str]) -> dict[str, Template]:
+    """Compile notification templates, checking their syntax and the names they read."""
+    from jinja2 import TemplateSyntaxError, meta
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     env = ImmutableSandboxedEnvironment(autoescape=False)
@@ -766,10 +770,17 @@ def compile_templates(doc: Document, problems: list[Problem],
         for key in ("subject", "body"):
             for locale, source in item[key].items():
                 try:
-                    env.parse(source)
+                    parsed = env.parse(source)
                 except TemplateSyntaxError as error:
                     ctx.problem([*here, key, locale], "X303",
                                 f"template syntax: {error.message} (template line {error.lineno})")
+                    continue
+                known = set(field_ids) | TEMPLATE_NAMES
+                for name in sorted(meta.find_undeclared_variables(parsed) - known):
+                    ctx.problem([*here, key, locale], "X302",
+                                f"template reads '{name}', which is no field of any process",
+                                did_you_mean(name, known) or
+                                "templates read field ids, case, clock and recipient")
         result[item["id"]] = Template(
             item["id"], ctx.labels(item.get("label"), [*here, "label"]),
             ctx.labels(item["subject"], [*here, "subject"]),

@@ -84,11 +84,12 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
                                 f"unknown calendar '{org.calendar}'",
                                 did_you_mean(org.calendar, calendar_ids)
                                 or "add a file with 'kind: calendar' and this id"))
-    templates: dict[str, Template] = {}
-    for doc in sources.of_kind("notifications"):
-        templates.update(compile_templates(doc, problems, org.locales))
     process_fields = {doc.key: frozenset(f["id"] for f in doc.data["fields"])
                       for doc in sources.of_kind("process")}
+    templates: dict[str, Template] = {}
+    all_fields = frozenset().union(*process_fields.values())
+    for doc in sources.of_kind("notifications"):
+        templates.update(compile_templates(doc, problems, org.locales, all_fields))
     processes: dict[str, Process] = {}
     for doc in sources.of_kind("process"):
         process = ProcessCompiler(doc, problems, org, calendar_ids, templates,

@@ -384,9 +384,6 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
     except _EffectFailed as failed:
         raise Refused(step.id, case.state or None, [Reason("effect", str(failed),
                                                            failed.name)]) from failed
-    for clock in process.clocks.values():
-        _clock_events(definition, process, clock.id, step.id, draft.clocks, ctx(), now)
-
     try:
         decision = decide(process, ctx())
     except DecisionError as error:
@@ -399,6 +396,16 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
     if priority_override and process.priority_rank(priority_override) < process.priority_rank(
             priority):
         priority = priority_override
+    draft.flags = flags
+
+    def decided() -> dict[str, Any]:
+        # Clocks started by this step choose their variant on the priority it just decided.
+        return context(process, draft.values, state=step.target, priority=priority,
+                       flags=frozenset(flags), number=case.number,
+                       created_at=case.created_at, now=now)
+
+    for clock in process.clocks.values():
+        _clock_events(definition, process, clock.id, step.id, draft.clocks, decided(), now)
     values = draft.values
     assignee_role = draft.assignee_role
     clock_states = draft.clocks

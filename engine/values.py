@@ -90,6 +90,9 @@ def coerce(spec: Field, raw: Any, process: Process | None = None) -> Any:
             value = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).strip())
         except ValueError:
             raise ValueProblem(f"{raw!r} is not a date and time (YYYY-MM-DDTHH:MM)") from None
+        if value.tzinfo is None or value.utcoffset() is None:
+            # A time without its zone is ambiguous across sites and cannot be compared safely.
+            raise ValueProblem(f"{raw!r} has no time zone: add the offset, e.g. +08:00")
         return value
     if kind == "choice":
         if not isinstance(raw, str) or raw not in spec.choices:

@@ -203,3 +203,12 @@ def test_an_overlay_changes_the_base_without_copying_it() -> None:
     # Everything not overridden is the base's, unchanged.
     assert client.transitions == base.transitions
     assert client.states == base.states
+
+
+def test_a_notification_template_reading_an_unknown_name_is_reported(
+        edited_set: EditSet) -> None:
+    folder = edited_set(("notifications.yaml", "{{ reply_summary }}\n      en:",
+                         "{{ reply_sumary }}\n      en:"))
+    problem = only(check(folder), "X302")
+    assert problem.message == "template reads 'reply_sumary', which is no field of any process"
+    assert problem.hint == "did you mean 'reply_summary'?"

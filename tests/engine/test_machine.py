@@ -265,3 +265,13 @@ def test_a_case_saved_and_reloaded_mid_flow_continues_exactly_as_before(
 def test_case_numbers_follow_the_definition_format(default_set: DefinitionSet) -> None:
     process = default_set.processes["complaint"]
     assert case_number(process, datetime(2026, 11, 5), 42) == "KS-2026-11-0042"
+
+
+def test_a_date_and_time_without_a_time_zone_is_refused_with_how_to_fix_it(
+        default_set: DefinitionSet, now: datetime) -> None:
+    with pytest.raises(Refused) as raised:
+        register(default_set, now, received_at="2026-03-02T09:00")
+    (reason,) = raised.value.reasons
+    assert reason.field == "received_at"
+    assert reason.message == ("received_at: '2026-03-02T09:00' has no time zone: add the offset, "
+                              "e.g. +08:00")
