@@ -5,8 +5,10 @@ surface:
 """
 
 from .cases import Actor, Case, Signature
+from .escalation import escalate
+from .events import Event, Outcome
 from .loader import check, load
-from .machine import Event, Outcome, Reason, Refused, apply, available, escalate, start
+from .machine import Reason, Refused, apply, available, start
 from .model import DefinitionSet
 from .problems import DefinitionError, Problem
 

@@ -9,19 +9,23 @@ else, a missing signature or reason. No IO and no clock of its own: ``now`` is g
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from . import clocks as clock_ops
-from .cases import Actor, Case, ClockState, Link, Signature, StepRecord
+from .cases import Actor, Case, Link, Signature, StepRecord
 from .decisions import DecisionError, all_rule_flags, decide
+from .effects import Draft, EffectFailed, clock_events, run_effects
+from .events import Event, Outcome
 from .expressions import EvaluationError
-from .model import Authority, DefinitionSet, Effect, Process, Tier, Transition, frozen_map, text
+from .model import Authority, DefinitionSet, Process, Tier, Transition, frozen_map, text
 from .problems import did_you_mean
 from .values import ValueProblem, coerce, is_empty
+
+__all__ = ["Event", "Outcome", "Reason", "Refused", "apply", "available", "case_number",
+           "open_linked", "start"]
 
 
 @dataclass(frozen=True)
@@ -42,24 +46,6 @@ class Refused(Exception):
         self.reasons = tuple(reasons)
         where = f" in state '{state}'" if state else ""
         super().__init__(f"'{step}' refused{where}: " + "; ".join(r.message for r in reasons))
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened to a case; the persistence layer appends it to the audit trail."""
-
-    kind: str
-    at: datetime
-    actor: str | None
-    data: Mapping[str, Any] = field(default_factory=lambda: frozen_map())
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A step's result: the new case and its events, in order."""
-
-    case: Case
-    events: tuple[Event, ...]
 
 
 def context(process: Process, case_values: Mapping[str, Any], *, state: str | None = None,
@@ -84,7 +70,7 @@ def case_context(process: Process, case: Case, now: datetime | None = None) -> d
     return ctx
 
 
-def _check_now(now: datetime) -> None:
+def check_now(now: datetime) -> None:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("the engine needs an aware datetime for 'now' (UTC)")
 
@@ -266,7 +252,7 @@ def start(definition: DefinitionSet, process_id: str, action: str, actor: Actor,
           inputs: Mapping[str, Any], now: datetime, number: str,
           signature: Signature | None = None, reason: str | None = None) -> Outcome:
     """Open a new case through a start step; ``number`` comes from :func:`case_number`."""
-    _check_now(now)
+    check_now(now)
     process = definition.process(process_id)
     step = _find_step(process, action, None)
     if not step.start:
@@ -289,7 +275,7 @@ def apply(definition: DefinitionSet, case: Case, action: str, actor: Actor,
           inputs: Mapping[str, Any], now: datetime, signature: Signature | None = None,
           reason: str | None = None) -> Outcome:
     """Take step ``action`` on ``case``; the new case and its events, or :class:`Refused`."""
-    _check_now(now)
+    check_now(now)
     if case.version != definition.version:
         raise Refused(action, case.state, [Reason(
             "version", f"case {case.number} runs on definition version {case.version[:12]}, "
@@ -308,69 +294,11 @@ def apply(definition: DefinitionSet, case: Case, action: str, actor: Actor,
     return _take(definition, process, step, case, evaluation, actor, now, signature, reason)
 
 
-@dataclass
-class _Draft:
-    """What a step or an escalation is about to change, gathered before the new case is built."""
-
-    values: dict[str, Any]
-    flags: set[str]
-    override: str | None
-    assignee_role: str | None
-    clocks: dict[str, ClockState]
-    opened: list[Event] = field(default_factory=list)
-    notifications: list[Event] = field(default_factory=list)
-
-
-class _EffectFailed(Exception):
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(message)
-        self.name = name
-
-
-def _run_effects(definition: DefinitionSet, process: Process, case: Case,
-                 effects: tuple[Effect, ...], draft: _Draft, ctx: Callable[[], dict[str, Any]],
-                 now: datetime, actor_id: str | None, origin: Mapping[str, str]) -> None:
-    """Apply effects in order to ``draft``; one code path for steps, warnings and breaches."""
-    for effect in effects:
-        if effect.kind == "set":
-            for name, expr in effect.expressions.items():
-                try:
-                    draft.values[name] = coerce(process.fields[name], expr.evaluate(ctx()),
-                                                process)
-                except (EvaluationError, ValueProblem) as error:
-                    raise _EffectFailed(name, f"cannot set {name}: {error}") from error
-        elif effect.kind == "assign":
-            draft.assignee_role = str(effect.spec["role"])
-        elif effect.kind in ("priority", "raise_priority", "flag"):
-            draft.override = _priority_effect(process, effect, case.priority, draft.override,
-                                              draft.flags)
-        elif effect.kind == "clock":
-            _clock_effect(definition, process, effect, draft.clocks, ctx(), now)
-        elif effect.kind == "notify":
-            draft.notifications.append(Event("notify", now, actor_id, frozen_map({
-                "template": effect.spec["template"], "to": tuple(effect.spec["to"]),
-                **origin})))
-        elif effect.kind == "open_case":
-            when = effect.expressions.get("when")
-            try:
-                wanted = when is None or when.test(ctx())
-            except EvaluationError as error:
-                raise _EffectFailed("when", str(error)) from error
-            if wanted:
-                pairs = [(n, n) for n in effect.spec.get("copy", ())]
-                pairs += list(effect.spec.get("map", {}).items())
-                copied = {target: draft.values.get(source) for target, source in pairs
-                          if draft.values.get(source) is not None}
-                draft.opened.append(Event("open_case", now, actor_id, frozen_map({
-                    "process": effect.spec["process"], "relation": effect.spec["relation"],
-                    "values": frozen_map(copied), "from": case.number})))
-
-
 def _take(definition: DefinitionSet, process: Process, step: Transition, case: Case,
           evaluation: _Step, actor: Actor, now: datetime, signature: Signature | None,
           reason: str | None) -> Outcome:
     old_values = case.values
-    draft = _Draft(evaluation.values, set(case.flags), case.priority_override,
+    draft = Draft(evaluation.values, set(case.flags), case.priority_override,
                    process.states[step.target].owner, dict(case.clocks))
 
     def ctx() -> dict[str, Any]:
@@ -379,9 +307,9 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
                        created_at=case.created_at, now=now)
 
     try:
-        _run_effects(definition, process, case, step.effects, draft, ctx, now, actor.id,
+        run_effects(definition, process, case, step.effects, draft, ctx, now, actor.id,
                      {"step": step.id})
-    except _EffectFailed as failed:
+    except EffectFailed as failed:
         raise Refused(step.id, case.state or None, [Reason("effect", str(failed),
                                                            failed.name)]) from failed
     try:
@@ -405,7 +333,7 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
                        created_at=case.created_at, now=now)
 
     for clock in process.clocks.values():
-        _clock_events(definition, process, clock.id, step.id, draft.clocks, decided(), now)
+        clock_events(definition, process, clock.id, step.id, draft.clocks, decided(), now)
     values = draft.values
     assignee_role = draft.assignee_role
     clock_states = draft.clocks
@@ -455,119 +383,6 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
     return Outcome(new_case, tuple(events))
 
 
-def _priority_effect(process: Process, effect: Effect, current: str, override: str | None,
-                     flags: set[str]) -> str | None:
-    if effect.kind == "priority":
-        return str(effect.spec)
-    if effect.kind == "raise_priority":
-        ids = [p.id for p in process.priorities]
-        rank = process.priority_rank(override or current)
-        return ids[max(0, min(rank, len(ids)) - 1)]
-    flags.update(effect.spec.get("add", ()))
-    flags.difference_update(effect.spec.get("remove", ()))
-    return override
-
-
-def _clock_effect(definition: DefinitionSet, process: Process, effect: Effect,
-                  states: dict[str, ClockState], ctx: Mapping[str, Any], now: datetime) -> None:
-    for verb in ("start", "stop", "pause", "resume"):
-        for cid in effect.spec.get(verb, ()):
-            _clock_verb(definition, process, cid, verb, states, ctx, now)
-
-
-def _clock_events(definition: DefinitionSet, process: Process, cid: str, step: str,
-                  states: dict[str, ClockState], ctx: Mapping[str, Any], now: datetime) -> None:
-    clock = process.clocks[cid]
-    for verb, steps in (("stop", clock.stop_on), ("pause", clock.pause_on),
-                        ("resume", clock.resume_on), ("start", clock.start_on)):
-        if step in steps:
-            _clock_verb(definition, process, cid, verb, states, ctx, now)
-
-
-def _clock_verb(definition: DefinitionSet, process: Process, cid: str, verb: str,
-                states: dict[str, ClockState], ctx: Mapping[str, Any], now: datetime) -> None:
-    current = states.get(cid)
-    if verb == "start":
-        if current is None:
-            started = clock_ops.start(definition, process.clocks[cid], ctx, now)
-            if started is not None:
-                states[cid] = started
-    elif current is not None:
-        if verb == "stop":
-            states[cid] = clock_ops.stop(current, now)
-        elif verb == "pause":
-            states[cid] = clock_ops.pause(current, now)
-        else:
-            states[cid] = clock_ops.resume(definition, process.id, current, now)
-
-
-def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
-    """Run the warning and breach actions of every clock that reached them, each exactly once.
-
-    The sweeper calls this; a clock already warned or breached is not escalated again. An
-    action that cannot be carried out (a ``set`` whose expression fails) is recorded as an
-    ``escalation_failed`` event, never silently skipped.
-    """
-    _check_now(now)
-    process = definition.process(case.process)
-    draft = _Draft(dict(case.values), set(case.flags), case.priority_override,
-                   case.assignee_role, dict(case.clocks))
-    events: list[Event] = []
-
-    def ctx() -> dict[str, Any]:
-        return context(process, draft.values, state=case.state, priority=case.priority,
-                       flags=frozenset(draft.flags), number=case.number,
-                       created_at=case.created_at, now=now)
-
-    for cid, state in case.clocks.items():
-        standing = clock_ops.view(state, now)
-        clock = process.clocks[cid]
-        todo: list[tuple[str, tuple[Effect, ...]]] = []
-        if standing in ("warning", "breached") and not state.warned:
-            todo.append(("warning", clock.on_warning))
-            state = replace(state, warned=True)
-        if standing == "breached" and not state.breached:
-            todo.append(("breach", clock.on_breach))
-            state = replace(state, breached=True)
-        draft.clocks[cid] = replace(draft.clocks[cid], warned=state.warned,
-                                    breached=state.breached)
-        for level, effects in todo:
-            events.append(Event(f"clock_{level}", now, None, frozen_map({
-                "clock": cid, "due_at": state.due_at})))
-            try:
-                _run_effects(definition, process, case, effects, draft, ctx, now, None,
-                             {"clock": cid})
-            except _EffectFailed as failed:
-                events.append(Event("escalation_failed", now, None, frozen_map({
-                    "clock": cid, "level": level, "message": str(failed)})))
-    if not events:
-        return Outcome(case, ())
-    priority = case.priority
-    override = draft.override
-    if override and process.priority_rank(override) < process.priority_rank(priority):
-        priority = override
-    for name in sorted(set(draft.values) | set(case.values)):
-        if case.values.get(name) != draft.values.get(name):
-            events.append(Event("field_changed", now, None, frozen_map({
-                "field": name, "old": case.values.get(name), "new": draft.values.get(name)})))
-    if priority != case.priority:
-        events.append(Event("priority_changed", now, None, frozen_map({
-            "old": case.priority, "new": priority, "rules": ("escalation",)})))
-    if frozenset(draft.flags) != case.flags:
-        events.append(Event("flags_changed", now, None, frozen_map({
-            "old": sorted(case.flags), "new": sorted(draft.flags)})))
-    if draft.assignee_role != case.assignee_role:
-        events.append(Event("assigned", now, None, frozen_map({
-            "role": draft.assignee_role, "previous": case.assignee_role})))
-    events.extend(draft.opened)
-    events.extend(draft.notifications)
-    new_case = replace(case, values=frozen_map(draft.values), clocks=frozen_map(draft.clocks),
-                       flags=frozenset(draft.flags), priority=priority, priority_override=override,
-                       assignee_role=draft.assignee_role, updated_at=now,
-                       row_version=case.row_version + 1)
-    return Outcome(new_case, tuple(events))
-
-
 def case_number(process: Process, local_now: datetime, sequence: int) -> str:
     """Format a case number (表单编号) from the process's pattern, e.g. KS-2026-11-0042."""
     return process.case_number_format.format(
@@ -583,7 +398,7 @@ def open_linked(definition: DefinitionSet, source: Case, event: Event, actor: Ac
     starts where the process's first start step leads, with the copied values; its own rules
     apply from there.
     """
-    _check_now(now)
+    check_now(now)
     process = definition.process(str(event.data["process"]))
     first = next(iter(process.starts.values()))
     relation = str(event.data["relation"])

@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo
 
 from . import clocks as clock_ops
 from .cases import Actor, Case, Signature
+from .escalation import escalate
+from .events import Outcome
 from .loader import load
-from .machine import Outcome, Refused, apply, case_number, escalate, open_linked, start
+from .machine import Refused, apply, case_number, open_linked, start
 from .model import DefinitionSet
 from .problems import DefinitionError, Problem
 from .schemas import validate

@@ -13,16 +13,10 @@ import pytest
 from qmsflow.engine import cases
 from qmsflow.engine.cases import Actor, Case, Signature
 from qmsflow.engine.decisions import DecisionError, decide
+from qmsflow.engine.escalation import escalate
+from qmsflow.engine.events import Outcome
 from qmsflow.engine.expressions import compile_expression
-from qmsflow.engine.machine import (
-    Outcome,
-    Refused,
-    apply,
-    available,
-    case_number,
-    escalate,
-    start,
-)
+from qmsflow.engine.machine import Refused, apply, available, case_number, start
 from qmsflow.engine.model import DefinitionSet, PriorityRule, PriorityTable, ValueTest
 
 SALES = Actor("wang.fang", "王芳", frozenset({"sales"}))

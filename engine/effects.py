@@ -1,0 +1,126 @@
+"""Effects: what a step, a warning or a breach does to a case, in one code path.
+
+Effects are gathered on a :class:`Draft` (values, flags, clocks, assignee, priority override,
+notifications and cases to open) before the new case is built, so a failing effect leaves the
+case untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import clocks as clock_ops
+from .cases import Case, ClockState
+from .events import Event
+from .expressions import EvaluationError
+from .model import DefinitionSet, Effect, Process, frozen_map
+from .values import ValueProblem, coerce
+
+
+@dataclass
+class Draft:
+    """What a step or an escalation is about to change, gathered before the new case is built."""
+
+    values: dict[str, Any]
+    flags: set[str]
+    override: str | None
+    assignee_role: str | None
+    clocks: dict[str, ClockState]
+    opened: list[Event] = field(default_factory=list)
+    notifications: list[Event] = field(default_factory=list)
+
+
+class EffectFailed(Exception):
+    """An effect that cannot be carried out; ``name`` is the field or part concerned."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def run_effects(definition: DefinitionSet, process: Process, case: Case,
+                 effects: tuple[Effect, ...], draft: Draft, ctx: Callable[[], dict[str, Any]],
+                 now: datetime, actor_id: str | None, origin: Mapping[str, str]) -> None:
+    """Apply effects in order to ``draft``; one code path for steps, warnings and breaches."""
+    for effect in effects:
+        if effect.kind == "set":
+            for name, expr in effect.expressions.items():
+                try:
+                    draft.values[name] = coerce(process.fields[name], expr.evaluate(ctx()),
+                                                process)
+                except (EvaluationError, ValueProblem) as error:
+                    raise EffectFailed(name, f"cannot set {name}: {error}") from error
+        elif effect.kind == "assign":
+            draft.assignee_role = str(effect.spec["role"])
+        elif effect.kind in ("priority", "raise_priority", "flag"):
+            draft.override = priority_effect(process, effect, case.priority, draft.override,
+                                              draft.flags)
+        elif effect.kind == "clock":
+            _clock_effect(definition, process, effect, draft.clocks, ctx(), now)
+        elif effect.kind == "notify":
+            draft.notifications.append(Event("notify", now, actor_id, frozen_map({
+                "template": effect.spec["template"], "to": tuple(effect.spec["to"]),
+                **origin})))
+        elif effect.kind == "open_case":
+            when = effect.expressions.get("when")
+            try:
+                wanted = when is None or when.test(ctx())
+            except EvaluationError as error:
+                raise EffectFailed("when", str(error)) from error
+            if wanted:
+                pairs = [(n, n) for n in effect.spec.get("copy", ())]
+                pairs += list(effect.spec.get("map", {}).items())
+                copied = {target: draft.values.get(source) for target, source in pairs
+                          if draft.values.get(source) is not None}
+                draft.opened.append(Event("open_case", now, actor_id, frozen_map({
+                    "process": effect.spec["process"], "relation": effect.spec["relation"],
+                    "values": frozen_map(copied), "from": case.number})))
+
+
+def priority_effect(process: Process, effect: Effect, current: str, override: str | None,
+                     flags: set[str]) -> str | None:
+    if effect.kind == "priority":
+        return str(effect.spec)
+    if effect.kind == "raise_priority":
+        ids = [p.id for p in process.priorities]
+        rank = process.priority_rank(override or current)
+        return ids[max(0, min(rank, len(ids)) - 1)]
+    flags.update(effect.spec.get("add", ()))
+    flags.difference_update(effect.spec.get("remove", ()))
+    return override
+
+
+def _clock_effect(definition: DefinitionSet, process: Process, effect: Effect,
+                  states: dict[str, ClockState], ctx: Mapping[str, Any], now: datetime) -> None:
+    for verb in ("start", "stop", "pause", "resume"):
+        for cid in effect.spec.get(verb, ()):
+            _clock_verb(definition, process, cid, verb, states, ctx, now)
+
+
+def clock_events(definition: DefinitionSet, process: Process, cid: str, step: str,
+                  states: dict[str, ClockState], ctx: Mapping[str, Any], now: datetime) -> None:
+    clock = process.clocks[cid]
+    for verb, steps in (("stop", clock.stop_on), ("pause", clock.pause_on),
+                        ("resume", clock.resume_on), ("start", clock.start_on)):
+        if step in steps:
+            _clock_verb(definition, process, cid, verb, states, ctx, now)
+
+
+def _clock_verb(definition: DefinitionSet, process: Process, cid: str, verb: str,
+                states: dict[str, ClockState], ctx: Mapping[str, Any], now: datetime) -> None:
+    current = states.get(cid)
+    if verb == "start":
+        if current is None:
+            started = clock_ops.start(definition, process.clocks[cid], ctx, now)
+            if started is not None:
+                states[cid] = started
+    elif current is not None:
+        if verb == "stop":
+            states[cid] = clock_ops.stop(current, now)
+        elif verb == "pause":
+            states[cid] = clock_ops.pause(current, now)
+        else:
+            states[cid] = clock_ops.resume(definition, process.id, current, now)

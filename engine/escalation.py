@@ -1,0 +1,81 @@
+"""Deadline escalation: the warning and breach actions of clocks, each exactly once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from . import clocks as clock_ops
+from .cases import Case
+from .effects import Draft, EffectFailed, run_effects
+from .events import Event, Outcome
+from .machine import check_now, context
+from .model import DefinitionSet, Effect, frozen_map
+
+
+def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
+    """Run the warning and breach actions of every clock that reached them, each exactly once.
+
+    The sweeper calls this; a clock already warned or breached is not escalated again. An
+    action that cannot be carried out (a ``set`` whose expression fails) is recorded as an
+    ``escalation_failed`` event, never silently skipped.
+    """
+    check_now(now)
+    process = definition.process(case.process)
+    draft = Draft(dict(case.values), set(case.flags), case.priority_override,
+                   case.assignee_role, dict(case.clocks))
+    events: list[Event] = []
+
+    def ctx() -> dict[str, Any]:
+        return context(process, draft.values, state=case.state, priority=case.priority,
+                       flags=frozenset(draft.flags), number=case.number,
+                       created_at=case.created_at, now=now)
+
+    for cid, state in case.clocks.items():
+        standing = clock_ops.view(state, now)
+        clock = process.clocks[cid]
+        todo: list[tuple[str, tuple[Effect, ...]]] = []
+        if standing in ("warning", "breached") and not state.warned:
+            todo.append(("warning", clock.on_warning))
+            state = replace(state, warned=True)
+        if standing == "breached" and not state.breached:
+            todo.append(("breach", clock.on_breach))
+            state = replace(state, breached=True)
+        draft.clocks[cid] = replace(draft.clocks[cid], warned=state.warned,
+                                    breached=state.breached)
+        for level, effects in todo:
+            events.append(Event(f"clock_{level}", now, None, frozen_map({
+                "clock": cid, "due_at": state.due_at})))
+            try:
+                run_effects(definition, process, case, effects, draft, ctx, now, None,
+                             {"clock": cid})
+            except EffectFailed as failed:
+                events.append(Event("escalation_failed", now, None, frozen_map({
+                    "clock": cid, "level": level, "message": str(failed)})))
+    if not events:
+        return Outcome(case, ())
+    priority = case.priority
+    override = draft.override
+    if override and process.priority_rank(override) < process.priority_rank(priority):
+        priority = override
+    for name in sorted(set(draft.values) | set(case.values)):
+        if case.values.get(name) != draft.values.get(name):
+            events.append(Event("field_changed", now, None, frozen_map({
+                "field": name, "old": case.values.get(name), "new": draft.values.get(name)})))
+    if priority != case.priority:
+        events.append(Event("priority_changed", now, None, frozen_map({
+            "old": case.priority, "new": priority, "rules": ("escalation",)})))
+    if frozenset(draft.flags) != case.flags:
+        events.append(Event("flags_changed", now, None, frozen_map({
+            "old": sorted(case.flags), "new": sorted(draft.flags)})))
+    if draft.assignee_role != case.assignee_role:
+        events.append(Event("assigned", now, None, frozen_map({
+            "role": draft.assignee_role, "previous": case.assignee_role})))
+    events.extend(draft.opened)
+    events.extend(draft.notifications)
+    new_case = replace(case, values=frozen_map(draft.values), clocks=frozen_map(draft.clocks),
+                       flags=frozenset(draft.flags), priority=priority, priority_override=override,
+                       assignee_role=draft.assignee_role, updated_at=now,
+                       row_version=case.row_version + 1)
+    return Outcome(new_case, tuple(events))
