@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .expressions import EvaluationError
 from .model import PriorityRule, PriorityTable, Process, ValueTest
 
 
@@ -59,8 +60,6 @@ def _matches(rule: PriorityRule, context: Mapping[str, Any], process: Process) -
         return False
     if rule.condition is None:
         return True
-    from .expressions import EvaluationError
-
     try:
         return rule.condition.test(context)
     except EvaluationError as error:
@@ -102,3 +101,27 @@ def all_rule_flags(process: Process) -> frozenset[str]:
     if process.priority_table is None:
         return frozenset()
     return frozenset().union(*(r.flags for r in process.priority_table.rules))
+
+
+def may_overlap(a: PriorityRule, b: PriorityRule) -> bool:
+    """Whether two decision rows can match the same case, judged on their value tests.
+
+    Rows with a free ``if`` expression cannot be compared statically; they count as
+    overlapping only through their value tests (the engine still refuses a double match).
+    """
+    by_field = {t.field: t for t in a.tests}
+    for test in b.tests:
+        other = by_field.get(test.field)
+        if other is None:
+            continue
+        if test.values is not None and other.values is not None:
+            if not set(map(str, test.values)) & set(map(str, other.values)):
+                return False
+        elif test.values is None and other.values is None:
+            low = max(x for x in (test.minimum, other.minimum, Decimal("-Infinity"))
+                      if x is not None)
+            high = min(x for x in (test.maximum, other.maximum, Decimal("Infinity"))
+                       if x is not None)
+            if low > high:
+                return False
+    return a.condition is None and b.condition is None

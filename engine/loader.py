@@ -13,15 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from .calendar import BusinessCalendar
-from .compiler import (
-    ProcessCompiler,
-    compile_calendar,
-    compile_organisation,
-    compile_reports,
-    compile_templates,
-)
+from .compiler import compile_calendar, compile_organisation, compile_reports, compile_templates
 from .model import DefinitionSet, Process, Template, frozen_map
-from .problems import DefinitionError, Problem
+from .problems import DefinitionError, Problem, did_you_mean
+from .process_compiler import ProcessCompiler
 from .schemas import validate
 from .sources import MANIFEST, SetSources, collect, display_name
 
@@ -77,8 +72,6 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
             calendars[doc.key] = calendar
     calendar_ids = {doc.key for doc in sources.of_kind("calendar")}
     if org.calendar not in calendar_ids:
-        from .problems import did_you_mean
-
         mark = org_doc.data.value_marks["calendar"]
         problems.append(Problem(mark.file, mark.line, mark.column, "E201", "$.calendar",
                                 f"unknown calendar '{org.calendar}'",

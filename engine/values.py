@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -150,8 +151,6 @@ def from_json(spec: Field, value: Any, process: Process | None = None) -> Any:
 def _unchecked(spec: Field) -> Field:
     # Stored values were checked when they were entered; a later change of the field's rules
     # must not make an old record unreadable.
-    from dataclasses import replace
-
     return replace(spec, minimum=None, maximum=None, min_length=None, max_length=None,
                    pattern=None)
 

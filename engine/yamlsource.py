@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from .problems import Problem
+from .problems import Problem, json_path
 
 # The C loader composes the same node graph with marks, several times faster.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -192,8 +192,6 @@ class _Builder:
         self, node: yaml.Node, code: str, path: Sequence[str | int], message: str,
         hint: str | None = None,
     ) -> None:
-        from .problems import json_path
-
         self.problems.append(
             Problem(
                 self.file, node.start_mark.line + 1, node.start_mark.column + 1, code,

@@ -1,0 +1,533 @@
+"""Compile one process document: its fields, categories, states, steps, rules, clocks and forms.
+
+Part of the compile pass (see :mod:`.compiler`): names are resolved against the organisation,
+the calendars, the templates and the other processes; problems are collected on the way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from decimal import Decimal
+from typing import Any, cast
+
+from .compiler import CASE_ATTRIBUTES, NUMERIC_TYPES, CompileContext
+from .decisions import may_overlap
+from .expressions import Expression
+from .model import (
+    Authority,
+    Category,
+    Choice,
+    Clock,
+    ClockVariant,
+    Duration,
+    DurationUnit,
+    Effect,
+    Field,
+    FieldType,
+    Form,
+    FormField,
+    HitPolicy,
+    Input,
+    Labels,
+    Organisation,
+    PrintLayout,
+    PriorityRule,
+    PriorityTable,
+    Process,
+    Section,
+    State,
+    Tier,
+    Transition,
+    ValueTest,
+    frozen_map,
+)
+from .problems import Problem
+from .sources import Document
+
+
+class ProcessCompiler:
+    """Compiles one process document against the organisation, calendars and templates."""
+
+    def __init__(self, doc: Document, problems: list[Problem], org: Organisation,
+                 calendars: Collection[str], templates: Collection[str],
+                 processes: Mapping[str, Collection[str]]) -> None:
+        self.data = doc.data
+        self.ctx = CompileContext(doc, problems, org.locales)
+        self.org = org
+        self.calendars = calendars
+        self.templates = templates
+        self.processes = processes  # process id -> its field ids, for linked cases
+
+    # -- small helpers -------------------------------------------------------------------------
+
+    def _labels(self, item: Mapping[str, Any], path: list[str | int],
+                key: str = "label") -> Labels:
+        return self.ctx.labels(item.get(key), [*path, key])
+
+    def _roles(self, names: Iterable[str], path: list[str | int]) -> tuple[str, ...]:
+        for index, name in enumerate(names):
+            self.ctx.ref(name, self.org.roles, "role", [*path, index])
+        return tuple(names)
+
+    def _expr(self, source: Any, path: list[str | int]) -> Expression | None:
+        return self.ctx.expression(source, path, self.names)
+
+    # -- the passes ----------------------------------------------------------------------------
+
+    def compile(self) -> Process | None:
+        data = self.data
+        ctx = self.ctx
+        for key, what in (("fields", "field"), ("states", "state"), ("transitions", "transition"),
+                          ("start", "start step"), ("priorities", "priority"), ("flags", "flag"),
+                          ("authority", "authority matrix"), ("clocks", "clock"),
+                          ("forms", "form")):
+            ctx.unique(data.get(key, []), [key], what)
+        self.field_ids = {f["id"] for f in data["fields"]}
+        self.names = self.field_ids | CASE_ATTRIBUTES
+        self.state_ids = {s["id"] for s in data["states"]}
+        self.priority_ids = [p["id"] for p in data["priorities"]]
+        self.flag_ids = {f["id"] for f in data.get("flags", [])}
+        self.clock_ids = {c["id"] for c in data.get("clocks", [])}
+        self.form_ids = {f["id"] for f in data.get("forms", [])}
+        self.authority_ids = {a["id"] for a in data.get("authority", [])}
+        step_ids = [t["id"] for t in [*data["start"], *data["transitions"]]]
+        self.step_ids = set(step_ids)
+        for clash in sorted({s for s in step_ids if step_ids.count(s) > 1}):
+            ctx.problem(["transitions"], "E202", f"step id '{clash}' is used twice",
+                        "start steps and transitions share one namespace")
+
+        fields = self._fields()
+        categories = self._categories()
+        category_field = data.get("category_field")
+        if (category_field is not None
+                and ctx.ref(category_field, self.field_ids, "field", ["category_field"])
+                and fields[category_field].type != "category"):
+            ctx.problem(["category_field"], "E207",
+                        f"field '{category_field}' must have type 'category'")
+        default_priority = data.get("default_priority", self.priority_ids[-1])
+        ctx.ref(default_priority, self.priority_ids, "priority", ["default_priority"])
+        states = self._states()
+        starts = {t["id"]: self._transition(t, ["start", i], True, fields)
+                  for i, t in enumerate(data["start"])}
+        transitions = {t["id"]: self._transition(t, ["transitions", i], False, fields)
+                       for i, t in enumerate(data["transitions"])}
+        self._graph_checks(states, starts, transitions)
+        process = Process(
+            id=data["id"], label=self._labels(data, []),
+            case_number_format=data["case_number"]["format"],
+            case_number_reset=data["case_number"].get("reset", "yearly"),
+            priorities=tuple(Choice(p["id"], self._labels(p, ["priorities", i]))
+                             for i, p in enumerate(data["priorities"])),
+            default_priority=default_priority,
+            flags=frozen_map({f["id"]: Choice(f["id"], self._labels(f, ["flags", i]))
+                              for i, f in enumerate(data.get("flags", []))}),
+            fields=frozen_map(fields), categories=frozen_map(categories),
+            category_field=category_field, priority_table=self._priority_table(fields),
+            states=frozen_map(states), starts=frozen_map(starts),
+            transitions=frozen_map(transitions), authorities=frozen_map(self._authorities(fields)),
+            clocks=frozen_map(self._clocks()), forms=frozen_map(self._forms(starts, transitions)),
+            inbox_columns=self._inbox(), print_layout=self._print(),
+        )
+        return process
+
+    def _fields(self) -> dict[str, Field]:
+        result: dict[str, Field] = {}
+        for index, item in enumerate(self.data["fields"]):
+            here: list[str | int] = ["fields", index]
+            kind = cast(FieldType, item["type"])
+            choices = {c["id"]: Choice(c["id"], self._labels(c, [*here, "choices", j]))
+                       for j, c in enumerate(item.get("choices", []))}
+            self.ctx.unique(item.get("choices", []), [*here, "choices"], "choice")
+            if kind in ("choice", "multi_choice") and not choices:
+                self.ctx.problem(here, "E207", f"{kind} field '{item['id']}' has no choices",
+                                 "add 'choices: [{id: ..., label: ...}]'")
+            if choices and kind not in ("choice", "multi_choice"):
+                self.ctx.problem([*here, "choices"], "E207",
+                                 f"choices only apply to choice fields, not {kind}")
+            pattern = item.get("pattern")
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as error:
+                    self.ctx.problem([*here, "pattern"], "E207",
+                                     f"pattern is not a valid regular expression: {error}")
+            minimum, maximum = self._bound(item, "min", kind, here), self._bound(
+                item, "max", kind, here)
+            if minimum is not None and maximum is not None and minimum > maximum:  # type: ignore[operator]
+                self.ctx.problem([*here, "min"], "E207", f"min {minimum} is above max {maximum}")
+            required = item.get("required", False)
+            if "roles" in item:
+                self._roles(item["roles"], [*here, "roles"])
+            result[item["id"]] = Field(
+                id=item["id"], type=kind, label=self._labels(item, here),
+                help=self.ctx.labels(item.get("help"), [*here, "help"]),
+                required=required if isinstance(required, bool) else (
+                    self._expr(required, [*here, "required"]) or True),
+                minimum=minimum, maximum=maximum, min_length=item.get("min_length"),
+                max_length=item.get("max_length"), pattern=pattern,
+                choices=frozen_map(choices), currency=item.get("currency"),
+                pii=bool(item.get("pii", False)), change_reason=bool(item.get("change_reason")),
+                roles=tuple(item.get("roles", [])), default=item.get("default"),
+            )
+        return result
+
+    def _bound(self, item: Mapping[str, Any], key: str, kind: str,
+               here: list[str | int]) -> Decimal | str | None:
+        value = item.get(key)
+        if value is None:
+            return None
+        if kind in ("date", "datetime"):
+            if not isinstance(value, str):
+                self.ctx.problem([*here, key], "E207", f"{key} of a date field must be a date")
+                return None
+            return value
+        if isinstance(value, str | bool):
+            self.ctx.problem([*here, key], "E207", f"{key} of a {kind} field must be a number")
+            return None
+        return Decimal(str(value))
+
+    def _categories(self) -> dict[str, Category]:
+        result: dict[str, Category] = {}
+
+        def walk(items: list[Any], path: list[str | int], parents: tuple[str, ...]) -> None:
+            for index, item in enumerate(items):
+                here = [*path, index]
+                if item["id"] in result:
+                    self.ctx.problem([*here, "id"], "E202",
+                                     f"duplicate category id '{item['id']}'",
+                                     "category ids are unique across the whole tree")
+                self.ctx.ref(item.get("priority"), self.priority_ids, "priority",
+                             [*here, "priority"])
+                self.ctx.ref(item.get("department"), self.org.departments, "department",
+                             [*here, "department"])
+                for j, name in enumerate(item.get("required_fields", [])):
+                    self.ctx.ref(name, self.field_ids, "field", [*here, "required_fields", j])
+                result[item["id"]] = Category(
+                    id=item["id"], code=item.get("code", item["id"]),
+                    label=self._labels(item, here), path=(*parents, item["id"]),
+                    priority=item.get("priority"), department=item.get("department"),
+                    required_fields=tuple(item.get("required_fields", [])),
+                    quality_related=item.get("quality_related"))
+                walk(item.get("children", []), [*here, "children"], (*parents, item["id"]))
+
+        walk(self.data.get("categories", []), ["categories"], ())
+        has_category_field = any(f["type"] == "category" for f in self.data["fields"])
+        if has_category_field and not result:
+            self.ctx.problem(["fields"], "E207", "a category field needs a 'categories' tree")
+        return result
+
+    def _states(self) -> dict[str, State]:
+        result: dict[str, State] = {}
+        for index, item in enumerate(self.data["states"]):
+            here: list[str | int] = ["states", index]
+            if "owner" in item:
+                self.ctx.ref(item["owner"], self.org.roles, "role", [*here, "owner"])
+            if "route_by" in item:
+                self.ctx.ref(item["route_by"], self.authority_ids, "authority matrix",
+                             [*here, "route_by"])
+            result[item["id"]] = State(item["id"], self._labels(item, here), item.get("owner"),
+                                       bool(item.get("final", False)), item.get("route_by"))
+        return result
+
+    def _transition(self, item: Mapping[str, Any], here: list[str | int], start: bool,
+                    fields: Mapping[str, Field]) -> Transition:
+        ctx = self.ctx
+        sources = tuple(item.get("from", []))
+        for index, state in enumerate(sources):
+            ctx.ref(state, self.state_ids, "state", [*here, "from", index])
+        ctx.ref(item["to"], self.state_ids, "state", [*here, "to"])
+        inputs: list[Input] = []
+        for index, entry in enumerate(item.get("inputs", [])):
+            name = entry if isinstance(entry, str) else entry["id"]
+            path = [*here, "inputs", index]
+            ctx.ref(name, self.field_ids, "field", path)
+            required = True if isinstance(entry, str) else entry.get("required", True)
+            if not isinstance(required, bool):
+                required = self._expr(required, [*path, "required"]) or True
+            elif isinstance(entry, str) and name in fields:
+                # A bare id takes the field's own rule: required always, or by condition.
+                required = fields[name].required
+            inputs.append(Input(name, required))
+        for index, name in enumerate(item.get("not_by", [])):
+            ctx.ref(name, self.step_ids, "step", [*here, "not_by", index])
+        ctx.ref(item.get("form"), self.form_ids, "form", [*here, "form"])
+        ctx.ref(item.get("authority"), self.authority_ids, "authority matrix",
+                [*here, "authority"])
+        return Transition(
+            id=item["id"], label=self._labels(item, here), sources=sources, target=item["to"],
+            roles=self._roles(item["roles"], [*here, "roles"]),
+            condition=self._expr(item.get("if"), [*here, "if"]), inputs=tuple(inputs),
+            form=item.get("form"),
+            effects=self._effects(item.get("effects", []), [*here, "effects"]),
+            signature=item.get("signature"), not_by=tuple(item.get("not_by", [])),
+            authority=item.get("authority"), reason_required=bool(item.get("reason_required")),
+            start=start,
+        )
+
+    def _effects(self, items: list[Any], path: list[str | int]) -> tuple[Effect, ...]:
+        ctx = self.ctx
+        effects: list[Effect] = []
+        for index, item in enumerate(items):
+            (kind, spec), = item.items()
+            here = [*path, index, kind]
+            exprs: dict[str, Expression] = {}
+            if kind == "set":
+                for name, source in spec.items():
+                    ctx.ref(name, self.field_ids, "field", [*here, name])
+                    expr = self._expr(source, [*here, name])
+                    if expr is not None:
+                        exprs[name] = expr
+            elif kind == "notify":
+                ctx.ref(spec["template"], self.templates, "notification template",
+                        [*here, "template"])
+                for j, target in enumerate(spec["to"]):
+                    prefix, _, name = target.partition(":")
+                    if prefix == "role":
+                        ctx.ref(name, self.org.roles, "role", [*here, "to", j])
+                    elif prefix == "field":
+                        ctx.ref(name, self.field_ids, "field", [*here, "to", j])
+            elif kind == "assign":
+                ctx.ref(spec["role"], self.org.roles, "role", [*here, "role"])
+            elif kind == "priority":
+                ctx.ref(spec, self.priority_ids, "priority", here)
+            elif kind == "flag":
+                for key in ("add", "remove"):
+                    for j, name in enumerate(spec.get(key, [])):
+                        ctx.ref(name, self.flag_ids, "flag", [*here, key, j])
+            elif kind == "clock":
+                for key, names in spec.items():
+                    for j, name in enumerate(names):
+                        ctx.ref(name, self.clock_ids, "clock", [*here, key, j])
+            elif kind == "open_case":
+                target = self.processes.get(spec["process"], ())
+                ctx.ref(spec["process"], self.processes, "process", [*here, "process"])
+                for j, name in enumerate(spec.get("copy", [])):
+                    if ctx.ref(name, self.field_ids, "field", [*here, "copy", j]) and target:
+                        ctx.ref(name, target, f"field of process '{spec['process']}'",
+                                [*here, "copy", j])
+                for goal, source in spec.get("map", {}).items():
+                    ctx.ref(source, self.field_ids, "field", [*here, "map", goal])
+                    if target:
+                        ctx.ref(goal, target, f"field of process '{spec['process']}'",
+                                [*here, "map", goal])
+                when = self._expr(spec.get("when"), [*here, "when"])
+                if when is not None:
+                    exprs["when"] = when
+            effects.append(Effect(kind, frozen_map(spec) if isinstance(spec, dict) else spec,
+                                  frozen_map(exprs)))
+        return tuple(effects)
+
+    def _graph_checks(self, states: Mapping[str, State], starts: Mapping[str, Transition],
+                      transitions: Mapping[str, Transition]) -> None:
+        reachable = {t.target for t in starts.values()}
+        frontier = list(reachable)
+        while frontier:
+            state = frontier.pop()
+            for t in transitions.values():
+                if state in t.sources and t.target not in reachable:
+                    reachable.add(t.target)
+                    frontier.append(t.target)
+        for index, item in enumerate(self.data["states"]):
+            sid = item["id"]
+            if sid not in reachable:
+                self.ctx.problem(["states", index, "id"], "E203",
+                                 f"state '{sid}' cannot be reached from any start step",
+                                 "add a transition into it, or remove it")
+            leaves = any(sid in t.sources for t in transitions.values())
+            if not leaves and not states[sid].final:
+                self.ctx.problem(["states", index, "id"], "E204",
+                                 f"state '{sid}' has no way out and is not final",
+                                 "add a transition from it, or mark it 'final: true'")
+
+    def _priority_table(self, fields: Mapping[str, Field]) -> PriorityTable | None:
+        table = self.data.get("priority_rules")
+        if table is None:
+            return None
+        ctx = self.ctx
+        ctx.unique(table["rules"], ["priority_rules", "rules"], "rule")
+        rules: list[PriorityRule] = []
+        for index, item in enumerate(table["rules"]):
+            here: list[str | int] = ["priority_rules", "rules", index]
+            tests: list[ValueTest] = []
+            for name, wanted in item.get("when", {}).items():
+                if not ctx.ref(name, self.field_ids | {"category_path"}, "field",
+                               [*here, "when", name]):
+                    continue
+                if isinstance(wanted, dict):
+                    tests.append(ValueTest(
+                        name, None,
+                        Decimal(str(wanted["min"])) if "min" in wanted else None,
+                        Decimal(str(wanted["max"])) if "max" in wanted else None))
+                else:
+                    values = tuple(wanted) if isinstance(wanted, list) else (wanted,)
+                    self._check_values(fields.get(name), values, [*here, "when", name])
+                    tests.append(ValueTest(name, values))
+            ctx.ref(item.get("priority"), self.priority_ids, "priority", [*here, "priority"])
+            for j, flag in enumerate(item.get("flags", [])):
+                ctx.ref(flag, self.flag_ids, "flag", [*here, "flags", j])
+            rules.append(PriorityRule(item["id"], tuple(tests),
+                                      self._expr(item.get("if"), [*here, "if"]),
+                                      item.get("priority"), frozenset(item.get("flags", []))))
+        policy = cast(HitPolicy, table["hit_policy"])
+        if policy == "UNIQUE":
+            for i, first in enumerate(rules):
+                for j in range(i + 1, len(rules)):
+                    if may_overlap(first, rules[j]):
+                        ctx.problem(["priority_rules", "rules", j], "E208",
+                                    f"rules '{first.id}' and '{rules[j].id}' can both match, "
+                                    "which hit policy UNIQUE forbids",
+                                    "make their conditions exclusive, or use FIRST or PRIORITY")
+        return PriorityTable(policy, tuple(rules))
+
+    def _check_values(self, spec: Field | None, values: tuple[Any, ...],
+                      path: list[str | int]) -> None:
+        if spec is None:
+            return
+        known: Collection[str] = ()
+        if spec.type in ("choice", "multi_choice"):
+            known = spec.choices
+        elif spec.type == "category":
+            known = {c["id"] for c in _walk_categories(self.data.get("categories", []))}
+        if known:
+            for value in values:
+                self.ctx.ref(value, known, f"choice of '{spec.id}'", path)
+
+    def _authorities(self, fields: Mapping[str, Field]) -> dict[str, Authority]:
+        result: dict[str, Authority] = {}
+        for index, item in enumerate(self.data.get("authority", [])):
+            here: list[str | int] = ["authority", index]
+            self.ctx.unique(item["tiers"], [*here, "tiers"], "tier")
+            if (self.ctx.ref(item["field"], self.field_ids, "field", [*here, "field"])
+                    and fields[item["field"]].type not in NUMERIC_TYPES):
+                self.ctx.problem([*here, "field"], "E207",
+                                 f"authority field '{item['field']}' must be money, decimal "
+                                 "or integer")
+            tiers: list[Tier] = []
+            for j, tier in enumerate(item["tiers"]):
+                where: list[str | int] = [*here, "tiers", j]
+                self.ctx.ref(tier["role"], self.org.roles, "role", [*where, "role"])
+                limit = Decimal(str(tier["limit"])) if "limit" in tier else None
+                if tiers and (tiers[-1].limit is None or (limit is not None
+                                                          and limit <= tiers[-1].limit)):
+                    shown = "unlimited" if limit is None else limit
+                    below = "unlimited" if tiers[-1].limit is None else tiers[-1].limit
+                    self.ctx.problem([*where, "limit"], "E205",
+                                     f"tier '{tier['id']}' limit {shown} does not rise above "
+                                     f"tier '{tiers[-1].id}' ({below})",
+                                     "list tiers from the lowest limit to the highest; only the "
+                                     "last may be unlimited")
+                tiers.append(Tier(tier["id"], tier["role"], limit,
+                                  self.ctx.labels(tier.get("label"), [*where, "label"])))
+            result[item["id"]] = Authority(item["id"], self._labels(item, here), item["field"],
+                                           tuple(tiers))
+        return result
+
+    def _clocks(self) -> dict[str, Clock]:
+        result: dict[str, Clock] = {}
+        for index, item in enumerate(self.data.get("clocks", [])):
+            here: list[str | int] = ["clocks", index]
+            for key in ("start_on", "stop_on", "pause_on", "resume_on"):
+                for j, name in enumerate(item.get(key, [])):
+                    self.ctx.ref(name, self.step_ids, "step", [*here, key, j])
+            if bool(item.get("pause_on")) != bool(item.get("resume_on")):
+                self.ctx.problem(here, "E207", f"clock '{item['id']}' can pause but never resume"
+                                 if item.get("pause_on") else
+                                 f"clock '{item['id']}' can resume but never pause",
+                                 "give both 'pause_on' and 'resume_on'")
+            self.ctx.unique(item["variants"], [*here, "variants"], "variant")
+            variants: list[ClockVariant] = []
+            for j, variant in enumerate(item["variants"]):
+                where: list[str | int] = [*here, "variants", j]
+                if variants and variants[-1].condition is None:
+                    self.ctx.problem(where, "E214",
+                                     f"variant '{variant['id']}' can never apply: the variant "
+                                     "before it has no 'if' and always wins",
+                                     "put the fallback variant (without 'if') last")
+                calendar = variant.get("calendar", self.org.calendar)
+                if "calendar" in variant:  # the organisation's own is checked once, there
+                    self.ctx.ref(calendar, self.calendars, "calendar", [*where, "calendar"])
+                variants.append(ClockVariant(
+                    variant["id"], self.ctx.labels(variant.get("label"), [*where, "label"],
+                                                   required="label" in variant),
+                    self._expr(variant.get("if"), [*where, "if"]),
+                    _duration(variant["duration"]), calendar,
+                    _duration(variant["warn_before"]) if "warn_before" in variant else None))
+            result[item["id"]] = Clock(
+                item["id"], self._labels(item, here), tuple(item["start_on"]),
+                tuple(item["stop_on"]), tuple(item.get("pause_on", [])),
+                tuple(item.get("resume_on", [])), tuple(variants),
+                self._effects(item.get("on_warning", []), [*here, "on_warning"]),
+                self._effects(item.get("on_breach", []), [*here, "on_breach"]))
+        return result
+
+    def _forms(self, starts: Mapping[str, Transition],
+               transitions: Mapping[str, Transition]) -> dict[str, Form]:
+        result: dict[str, Form] = {}
+        for index, item in enumerate(self.data.get("forms", [])):
+            here: list[str | int] = ["forms", index]
+            self.ctx.unique(item["sections"], [*here, "sections"], "section")
+            sections: list[Section] = []
+            for j, section in enumerate(item["sections"]):
+                where: list[str | int] = [*here, "sections", j]
+                placed: list[FormField] = []
+                for k, entry in enumerate(section["fields"]):
+                    name = entry if isinstance(entry, str) else entry["field"]
+                    self.ctx.ref(name, self.field_ids, "field", [*where, "fields", k])
+                    show_if = None if isinstance(entry, str) else self._expr(
+                        entry.get("show_if"), [*where, "fields", k, "show_if"])
+                    placed.append(FormField(name, not isinstance(entry, str) and bool(
+                        entry.get("read_only")), show_if))
+                sections.append(Section(
+                    section["id"], self.ctx.labels(section.get("label"), [*where, "label"]),
+                    section.get("columns", 1), bool(section.get("read_only")),
+                    self._expr(section.get("show_if"), [*where, "show_if"]), tuple(placed)))
+            result[item["id"]] = Form(item["id"], self._labels(item, here), tuple(sections))
+        # A step's form must offer every input the step asks for.
+        for group, steps in (("start", starts), ("transitions", transitions)):
+            for index, step in enumerate(steps.values()):
+                form = result.get(step.form or "")
+                if form is None:
+                    continue
+                offered = {f.field for s in form.sections if not s.read_only
+                           for f in s.fields if not f.read_only}
+                for name in [i.field for i in step.inputs if i.field not in offered]:
+                    self.ctx.problem([group, index, "form"], "E210",
+                                     f"form '{form.id}' does not offer input '{name}' of step "
+                                     f"'{step.id}'", f"add '{name}' to an editable section")
+        return result
+
+    def _inbox(self) -> tuple[str, ...]:
+        inbox = self.data.get("inbox")
+        if inbox is None:
+            return ("number", "state", "priority", "due")
+        known = self.field_ids | {"number", "state", "priority", "assignee", "due", "created_at",
+                                  "flags"}
+        for index, column in enumerate(inbox["columns"]):
+            self.ctx.ref(column, known, "column", ["inbox", "columns", index])
+        return tuple(inbox["columns"])
+
+    def _print(self) -> PrintLayout | None:
+        layout = self.data.get("print")
+        if layout is None:
+            return None
+        sections = {s["id"] for f in self.data.get("forms", []) for s in f["sections"]}
+        for index, name in enumerate(layout.get("sections", [])):
+            self.ctx.ref(name, sections, "form section", ["print", "sections", index])
+        return PrintLayout(
+            self.ctx.labels(layout["title"], ["print", "title"]),
+            tuple(layout.get("sections", [])),
+            tuple(Choice(c["id"], self.ctx.labels(c["label"], ["print", "copies", i, "label"]))
+                  for i, c in enumerate(layout.get("copies", []))),
+            self.ctx.labels(layout.get("note"), ["print", "note"]))
+
+
+def _walk_categories(items: list[Any]) -> Iterable[Mapping[str, Any]]:
+    for item in items:
+        yield item
+        yield from _walk_categories(item.get("children", []))
+
+
+def _duration(spec: Mapping[str, Any]) -> Duration:
+    (unit, amount), = spec.items()
+    return Duration(cast(DurationUnit, unit), Decimal(str(amount)))
