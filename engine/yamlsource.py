@@ -95,8 +95,9 @@ def _mark(file: str, node_mark: Any) -> Mark:
 class _Builder:
     """Turns a composed node graph into YMap/YSeq/scalars, collecting problems."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, text: str) -> None:
         self.file = file
+        self.text = text
         self.problems: list[Problem] = []
         self.count = 0
         self._constructor = yaml.SafeLoader("")
@@ -109,8 +110,13 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
         if id(node) in self._active:
-            self._problem(node, "Y004", path, "an alias refers to its own parent (a cycle)")
-            return None, None
+            for alias in _cycle_aliases(self.text):
+                self.problems.append(Problem(
+                    self.file, alias.line + 1, alias.column + 1, "Y004", json_path(path),
+                    f"the alias '*{alias.anchor}' refers to a node that contains it (a cycle)",
+                    "copy the values out instead of referring to the enclosing node"))
+            return (YMap if isinstance(node, yaml.MappingNode) else YSeq)(
+                _mark(self.file, node.start_mark)), None
         self._active.add(id(node))
         if node.tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
             self._problem(node, "Y007", path, f"unsupported YAML tag {node.tag}",
@@ -204,6 +210,45 @@ class _TooLarge(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class _AliasMark:
+    anchor: str
+    line: int
+    column: int
+
+
+def _cycle_aliases(text: str) -> list[_AliasMark]:
+    """Where aliases close a cycle: the C composer keeps no marks for aliases, so look again.
+
+    Only called once a cycle has been found, so the slower pure-Python composer costs nothing
+    on ordinary files.
+    """
+    found: list[_AliasMark] = []
+    open_anchors: list[str] = []
+
+    class Finder(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            mark = event.start_mark
+            if isinstance(event, yaml.AliasEvent) and event.anchor in open_anchors and mark:
+                found.append(_AliasMark(str(event.anchor), mark.line, mark.column))
+            anchor = getattr(event, "anchor", None)
+            if anchor and isinstance(event, yaml.CollectionStartEvent):
+                open_anchors.append(anchor)
+                try:
+                    return super().compose_node(parent, index)
+                finally:
+                    open_anchors.pop()
+            return super().compose_node(parent, index)
+
+    loader = Finder(text)
+    try:
+        loader.get_single_node()
+    finally:
+        loader.dispose()
+    return found
+
+
 def read_yaml_text(text: str, file: str) -> tuple[YMap | None, list[Problem]]:
     """Parse one YAML document held in ``text``; ``file`` is the name used in problems."""
     try:
@@ -241,7 +286,7 @@ def read_yaml_text(text: str, file: str) -> tuple[YMap | None, list[Problem]]:
         return None, [Problem(file, line + 1, 1, "Y003", "$",
                               "the file holds more than one YAML document ('---')",
                               "put each definition in a file of its own")]
-    builder = _Builder(file)
+    builder = _Builder(file, text)
     try:
         data, _ = builder.build(documents[0], ())
     except _TooLarge:
