@@ -52,6 +52,7 @@ class ScenarioResult:
     title: str
     steps: list[StepResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    taken: set[tuple[str, str]] = field(default_factory=set)  # (process, step) taken
 
     @property
     def ok(self) -> bool:
@@ -134,6 +135,8 @@ class _Run:
             return result
         if outcome is not None and label is not None:
             self.cases[label] = outcome.case
+            if what != "escalate":
+                self.result.taken.add((outcome.case.process, what))
             self.current = label
             self._linked(outcome, label, actor or next(iter(self.users.values())), result,
                          expect.get("opened"))

@@ -81,18 +81,19 @@ def _leaf(error: ValidationError) -> ValidationError:
     return _leaf(cast(ValidationError, best))
 
 
-def _type_name(value: Any) -> str:
+def _found(value: Any) -> str:
+    """What was found, in words: 'the boolean true', 'the number 5', 'a list'..."""
     if isinstance(value, bool):
-        return "true or false"
+        return f"the boolean {str(value).lower()}"
     if isinstance(value, int | float):
-        return "a number"
+        return f"the number {value}"
     if isinstance(value, str):
-        return "text"
+        return f"the text {value!r}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
-    return "nothing" if value is None else type(value).__name__
+    return "nothing (an empty value)" if value is None else type(value).__name__
 
 
 def _problems_for(root: YMap, error: ValidationError) -> Iterator[Problem]:
@@ -129,7 +130,7 @@ def _problems_for(root: YMap, error: ValidationError) -> Iterator[Problem]:
         wanted = rule
         names = [wanted] if isinstance(wanted, str) else list(wanted)
         expected = " or ".join(_TYPE_WORDS.get(n, n) for n in names)
-        yield make("S003", f"expected {expected}, found {_type_name(instance)} {instance!r}")
+        yield make("S003", f"expected {expected}, found {_found(instance)}")
         return
     if keyword in ("enum", "const"):
         options = rule if keyword == "enum" else [rule]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.scenario import run
 
 from ..conftest import SCENARIOS
@@ -24,3 +25,11 @@ def test_scenarios_cover_both_processes_and_the_client_set() -> None:
     texts = [p.read_text(encoding="utf-8") for p in SCENARIOS]
     assert any("process: service_request" in t for t in texts)
     assert any("examples/kangning" in t for t in texts)
+
+
+def test_every_step_of_every_bundled_process_is_taken_in_some_scenario(
+        default_set: DefinitionSet) -> None:
+    taken = set().union(*(run(path).taken for path in SCENARIOS))
+    every = {(process.id, step) for process in default_set.processes.values()
+             for step in [*process.starts, *process.transitions]}
+    assert sorted(every - taken) == []
