@@ -145,11 +145,20 @@ def view(state: ClockState, now: datetime) -> ClockView:
     return "running"
 
 
-def met(state: ClockState) -> bool | None:
-    """Whether a stopped clock met its deadline (None while it runs)."""
-    if state.stopped_at is None:
-        return None
-    return state.stopped_at <= state.due_at
+def late(state: ClockState, now: datetime | None) -> bool:
+    """Whether the clock missed its due time: stopped after it, or still counting past it."""
+    if state.stopped_at is not None:
+        return state.stopped_at > state.due_at
+    if state.paused_at is not None:
+        return state.paused_at > state.due_at
+    return now is not None and now > state.due_at
+
+
+def expression_view(states: Mapping[str, ClockState], now: datetime | None
+                    ) -> dict[str, dict[str, Any]]:
+    """What expressions read as ``clocks.<id>``: status, variant, due_at, late, breached."""
+    return {cid: {"status": s.status, "variant": s.variant, "due_at": s.due_at,
+                  "late": late(s, now), "breached": s.breached} for cid, s in states.items()}
 
 
 def time_left(definition: DefinitionSet, process_id: str, state: ClockState,

@@ -37,7 +37,7 @@ from .yamlsource import mark_of
 #: Case attributes every expression may read besides the process's fields.
 CASE_ATTRIBUTES = frozenset({
     "number", "process", "state", "priority", "flags", "category_path", "created_at", "now",
-    "links",
+    "links", "clocks",
 })
 NUMERIC_TYPES = frozenset({"integer", "decimal", "money"})
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

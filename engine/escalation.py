@@ -28,9 +28,8 @@ def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
     events: list[Event] = []
 
     def ctx() -> dict[str, Any]:
-        return context(process, draft.values, state=case.state, priority=case.priority,
-                       flags=frozenset(draft.flags), number=case.number,
-                       created_at=case.created_at, now=now)
+        return context(process, draft.values, case, now=now, flags=draft.flags,
+                       clocks=draft.clocks)
 
     for cid, state in case.clocks.items():
         standing = clock_ops.view(state, now)

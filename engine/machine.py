@@ -9,13 +9,14 @@ else, a missing signature or reason. No IO and no clock of its own: ``now`` is g
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .cases import Actor, Case, Link, Signature, StepRecord
+from . import clocks as clock_ops
+from .cases import Actor, Case, ClockState, Link, Signature, StepRecord
 from .decisions import DecisionError, all_rule_flags, decide
 from .effects import Draft, EffectFailed, clock_events, run_effects
 from .events import Event, Outcome
@@ -48,25 +49,31 @@ class Refused(Exception):
         super().__init__(f"'{step}' refused{where}: " + "; ".join(r.message for r in reasons))
 
 
-def context(process: Process, case_values: Mapping[str, Any], *, state: str | None = None,
-            priority: str | None = None, flags: frozenset[str] = frozenset(),
-            number: str = "", created_at: datetime | None = None,
-            now: datetime | None = None) -> dict[str, Any]:
-    """The names an expression can read: every field (None when empty) and case attributes."""
-    values = {name: case_values.get(name) for name in process.fields}
-    category = process.categories.get(str(values.get(process.category_field or "")))
-    values.update(number=number, process=process.id, state=state, priority=priority,
-                  flags=sorted(flags), category_path=list(category.path) if category else [],
-                  created_at=created_at, now=now, links=[])
-    return values
+def context(process: Process, values: Mapping[str, Any], case: Case | None = None, *,
+            now: datetime | None = None, state: str | None = None,
+            priority: str | None = None, flags: Collection[str] | None = None,
+            clocks: Mapping[str, ClockState] | None = None) -> dict[str, Any]:
+    """The names an expression can read: every field (None when empty) and case attributes.
 
-
-def case_context(process: Process, case: Case, now: datetime | None = None) -> dict[str, Any]:
-    """The expression context of an existing case."""
-    ctx = context(process, case.values, state=case.state, priority=case.priority,
-                  flags=case.flags, number=case.number, created_at=case.created_at, now=now)
-    ctx["links"] = [{"relation": x.relation, "process": x.process, "number": x.number}
-                    for x in case.links]
+    Attributes come from ``case``; a step passes the state, priority, flags and clocks it is
+    about to give the case where those differ.
+    """
+    ctx = {name: values.get(name) for name in process.fields}
+    category = process.categories.get(str(ctx.get(process.category_field or "")))
+    ctx.update(
+        number=case.number if case else "",
+        process=process.id,
+        state=state if state is not None else (case.state if case else None),
+        priority=priority if priority is not None else (case.priority if case else None),
+        flags=sorted(flags if flags is not None else (case.flags if case else ())),
+        category_path=list(category.path) if category else [],
+        created_at=case.created_at if case else now,
+        now=now,
+        links=[{"relation": x.relation, "process": x.process, "number": x.number}
+               for x in (case.links if case else ())],
+        clocks=clock_ops.expression_view(
+            clocks if clocks is not None else (case.clocks if case else {}), now),
+    )
     return ctx
 
 
@@ -210,12 +217,7 @@ class _Step:
         return [name for name, value in self.values.items() if old.get(name) != value]
 
     def context(self) -> dict[str, Any]:
-        case = self.case
-        return context(self.process, self.values, state=case.state if case else None,
-                       priority=case.priority if case else None,
-                       flags=case.flags if case else frozenset(),
-                       number=case.number if case else "",
-                       created_at=case.created_at if case else self.now, now=self.now)
+        return context(self.process, self.values, self.case, now=self.now)
 
 
 def _find_step(process: Process, action: str, state: str | None) -> Transition:
@@ -302,9 +304,8 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
                    process.states[step.target].owner, dict(case.clocks))
 
     def ctx() -> dict[str, Any]:
-        return context(process, draft.values, state=step.target, priority=case.priority,
-                       flags=frozenset(draft.flags), number=case.number,
-                       created_at=case.created_at, now=now)
+        return context(process, draft.values, case, now=now, state=step.target,
+                       flags=draft.flags, clocks=draft.clocks)
 
     try:
         run_effects(definition, process, case, step.effects, draft, ctx, now, actor.id,
@@ -328,9 +329,8 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
 
     def decided() -> dict[str, Any]:
         # Clocks started by this step choose their variant on the priority it just decided.
-        return context(process, draft.values, state=step.target, priority=priority,
-                       flags=frozenset(flags), number=case.number,
-                       created_at=case.created_at, now=now)
+        return context(process, draft.values, case, now=now, state=step.target,
+                       priority=priority, flags=flags, clocks=draft.clocks)
 
     for clock in process.clocks.values():
         clock_events(definition, process, clock.id, step.id, draft.clocks, decided(), now)
@@ -407,7 +407,7 @@ def open_linked(definition: DefinitionSet, source: Case, event: Event, actor: Ac
     values = {name: spec.default for name, spec in process.fields.items()
               if spec.default is not None}
     values.update(event.data["values"])
-    decision = decide(process, context(process, values, number=number, now=now))
+    decision = decide(process, context(process, values, now=now))
     new_case = Case(
         process=process.id, version=definition.version, number=number, state=first.target,
         values=frozen_map(values), priority=decision.priority or process.default_priority,

@@ -16,7 +16,7 @@ from qmsflow.engine.decisions import DecisionError, decide
 from qmsflow.engine.escalation import escalate
 from qmsflow.engine.events import Outcome
 from qmsflow.engine.expressions import compile_expression
-from qmsflow.engine.machine import Refused, apply, available, case_number, start
+from qmsflow.engine.machine import Refused, apply, available, case_number, context, start
 from qmsflow.engine.model import DefinitionSet, PriorityRule, PriorityTable, ValueTest
 
 SALES = Actor("wang.fang", "王芳", frozenset({"sales"}))
@@ -269,3 +269,15 @@ def test_a_date_and_time_without_a_time_zone_is_refused_with_how_to_fix_it(
     assert reason.field == "received_at"
     assert reason.message == ("received_at: '2026-03-02T09:00' has no time zone: add the offset, "
                               "e.g. +08:00")
+
+
+def test_expressions_see_a_late_clock_even_before_the_sweep_flags_it(
+        default_set: DefinitionSet, now: datetime) -> None:
+    process = default_set.processes["complaint"]
+    case = to_approval(default_set, now, "100")
+    due = case.clocks["closure"].due_at
+    late = compile_expression("clocks.closure.late")
+    assert late.test(context(process, case.values, case, now=due - timedelta(minutes=1))) is False
+    assert late.test(context(process, case.values, case, now=due + timedelta(minutes=1))) is True
+    assert "overdue" not in case.flags
+    assert compile_expression("clocks.unknown.late").test(context(process, {}, case)) is False
