@@ -46,6 +46,12 @@ def run_effects(definition: DefinitionSet, process: Process, case: Case,
                  now: datetime, actor_id: str | None, origin: Mapping[str, str]) -> None:
     """Apply effects in order to ``draft``; one code path for steps, warnings and breaches."""
     for effect in effects:
+        if effect.condition is not None:
+            try:
+                if not effect.condition.test(ctx()):
+                    continue
+            except EvaluationError as error:
+                raise EffectFailed("when", str(error)) from error
         if effect.kind == "set":
             for name, expr in effect.expressions.items():
                 try:
@@ -65,19 +71,13 @@ def run_effects(definition: DefinitionSet, process: Process, case: Case,
                 "template": effect.spec["template"], "to": tuple(effect.spec["to"]),
                 **origin})))
         elif effect.kind == "open_case":
-            when = effect.expressions.get("when")
-            try:
-                wanted = when is None or when.test(ctx())
-            except EvaluationError as error:
-                raise EffectFailed("when", str(error)) from error
-            if wanted:
-                pairs = [(n, n) for n in effect.spec.get("copy", ())]
-                pairs += list(effect.spec.get("map", {}).items())
-                copied = {target: draft.values.get(source) for target, source in pairs
-                          if draft.values.get(source) is not None}
-                draft.opened.append(Event("open_case", now, actor_id, frozen_map({
-                    "process": effect.spec["process"], "relation": effect.spec["relation"],
-                    "values": frozen_map(copied), "from": case.number})))
+            pairs = [(n, n) for n in effect.spec.get("copy", ())]
+            pairs += list(effect.spec.get("map", {}).items())
+            copied = {target: draft.values.get(source) for target, source in pairs
+                      if draft.values.get(source) is not None}
+            draft.opened.append(Event("open_case", now, actor_id, frozen_map({
+                "process": effect.spec["process"], "relation": effect.spec["relation"],
+                "values": frozen_map(copied), "from": case.number})))
 
 
 def priority_effect(process: Process, effect: Effect, current: str, override: str | None,

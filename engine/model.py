@@ -167,6 +167,7 @@ class Effect:
                   "open_case"]
     spec: Any  # a read-only mapping, or the scalar of 'priority' / 'raise_priority'
     expressions: Mapping[str, Expression] = field(default_factory=dict)
+    condition: Expression | None = None  # 'when': the effect applies only when it holds
 
 
 @dataclass(frozen=True)

@@ -269,8 +269,17 @@ class ProcessCompiler:
         ctx = self.ctx
         effects: list[Effect] = []
         for index, item in enumerate(items):
-            (kind, spec), = item.items()
+            actions = [key for key in item if key != "when"]
+            if len(actions) != 1:
+                ctx.problem([*path, index], "E207",
+                            "an effect does one thing: found " + (" and ".join(actions) or
+                                                                   "only 'when'"),
+                            "write each action as its own list item")
+                continue
+            kind = actions[0]
+            spec = item[kind]
             here = [*path, index, kind]
+            condition = self._expr(item.get("when"), [*path, index, "when"])
             exprs: dict[str, Expression] = {}
             if kind == "set":
                 for name, source in spec.items():
@@ -311,11 +320,8 @@ class ProcessCompiler:
                     if target:
                         ctx.ref(goal, target, f"field of process '{spec['process']}'",
                                 [*here, "map", goal])
-                when = self._expr(spec.get("when"), [*here, "when"])
-                if when is not None:
-                    exprs["when"] = when
             effects.append(Effect(kind, frozen_map(spec) if isinstance(spec, dict) else spec,
-                                  frozen_map(exprs)))
+                                  frozen_map(exprs), condition))
         return tuple(effects)
 
     def _graph_checks(self, states: Mapping[str, State], starts: Mapping[str, Transition],
