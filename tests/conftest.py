@@ -8,9 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from qmsflow.engine.loader import load
 from qmsflow.engine.model import DefinitionSet
+
+# Shared machines are noisy: property tests check behaviour, never speed, so no per-example
+# deadline (speed is measured by bench/, not by tests).
+settings.register_profile("qmsflow", deadline=None)
+settings.load_profile("qmsflow")
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "definitions" / "default"
