@@ -1,0 +1,69 @@
+"""Field values: what people type becomes typed values, or a message saying what is wrong."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from qmsflow.engine.model import DefinitionSet, Field
+from qmsflow.engine.values import ValueProblem, coerce, display, values_from_json, values_to_json
+
+
+def field(definition: DefinitionSet, name: str) -> Field:
+    return definition.processes["complaint"].fields[name]
+
+
+@pytest.mark.parametrize(("name", "raw", "typed"), [
+    ("compensation_amount", "12,345.50", Decimal("12345.50")),
+    ("quantity", " 20 ", 20),
+    ("patient_involved", "是", True),
+    ("patient_involved", "no", False),
+    ("ship_date", "2026-10-10", date(2026, 10, 10)),
+    ("handling", ["compensate", "repair"], ["repair", "compensate"]),
+    ("complainant_email", " a.weber@example.org ", "a.weber@example.org"),
+    ("description", "", None),
+])
+def test_typed_input_becomes_a_typed_value(default_set: DefinitionSet, name: str, raw: object,
+                                           typed: object) -> None:
+    process = default_set.processes["complaint"]
+    assert coerce(field(default_set, name), raw, process) == typed
+
+
+@pytest.mark.parametrize(("name", "raw", "message"), [
+    ("compensation_amount", "12.345", "an amount has at most 2 decimal places"),
+    ("compensation_amount", "-1", "must be at least 0"),
+    ("compensation_amount", "abc", "'abc' is not a number"),
+    ("quantity", "0", "must be at least 1"),
+    ("quantity", True, "expected a whole number"),
+    ("ship_date", "10/10/2026", "'10/10/2026' is not a date (YYYY-MM-DD)"),
+    ("complainant_email", "not-an-address", "'not-an-address' is not an e-mail address"),
+    ("complainant_phone", "call me", "'call me' is not a phone number"),
+    ("market", "overseas", "'overseas' is not one of the choices: domestic, international"),
+    ("category", "nonsense", "'nonsense' is not a category"),
+    ("description", "short", "needs at least 10 characters"),
+])
+def test_a_value_that_does_not_fit_says_what_is_wrong(default_set: DefinitionSet, name: str,
+                                                       raw: object, message: str) -> None:
+    process = default_set.processes["complaint"]
+    with pytest.raises(ValueProblem) as raised:
+        coerce(field(default_set, name), raw, process)
+    assert str(raised.value) == message
+
+
+def test_values_survive_a_json_round_trip(default_set: DefinitionSet) -> None:
+    process = default_set.processes["complaint"]
+    values = {"compensation_amount": Decimal("3000.00"), "ship_date": date(2026, 9, 1),
+              "handling": ["repair"], "patient_involved": False}
+    assert values_from_json(process, values_to_json(process, values)) == values
+
+
+def test_values_are_shown_in_the_readers_language(default_set: DefinitionSet) -> None:
+    assert display(field(default_set, "market"), "domestic", "zh-CN") == "国内"
+    assert display(field(default_set, "market"), "domestic", "en") == "Domestic"
+    assert display(field(default_set, "patient_involved"), True, "zh-CN") == "是"
+    assert display(field(default_set, "handling"), ["repair", "compensate"], "en") == (
+        "Repair, Compensate")
+    assert display(field(default_set, "compensation_amount"), Decimal("80000"), "en") == (
+        "CNY 80,000.00")
