@@ -48,7 +48,6 @@ class SetSources:
     root: Path
     documents: dict[tuple[str, str], Document] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    chain: list[Path] = field(default_factory=list)
 
     def of_kind(self, kind: str) -> Iterator[Document]:
         """Documents of one kind, in a stable order."""
@@ -79,7 +78,11 @@ def _document_key(kind: str, data: YMap) -> str | None:
 
 def _read_folder(folder: Path, problems: list[Problem]) -> dict[tuple[str, str], Document]:
     documents: dict[tuple[str, str], Document] = {}
-    files = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    # A folder below with its own manifest is another set (e.g. a client set kept beside its
+    # base): its files are not this set's.
+    nested = [p.parent for p in folder.rglob(MANIFEST) if p.parent != folder]
+    files = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+                   and not any(n in p.parents for n in nested))
     for path in files:
         name = display_name(path)
         data, found = read_yaml(path, name)
@@ -127,7 +130,6 @@ def _collect_into(folder: Path, sources: SetSources, stack: list[Path]) -> dict[
                                         "give the folder that holds set.yaml"))
         return {}
     stack = [*stack, resolved]
-    sources.chain.append(resolved)
     documents = _read_folder(resolved, sources.problems)
     manifest = documents.get(("definition-set", "definition-set"))
     if manifest is None:

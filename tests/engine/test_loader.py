@@ -212,3 +212,15 @@ def test_a_notification_template_reading_an_unknown_name_is_reported(
     problem = only(check(folder), "X302")
     assert problem.message == "template reads 'reply_sumary', which is no field of any process"
     assert problem.hint == "did you mean 'reply_summary'?"
+
+
+def test_a_set_kept_inside_another_sets_folder_is_not_read_as_part_of_it(
+        edited_set: EditSet) -> None:
+    client = ("kind: definition-set\nid: client\nlabel: {zh-CN: 客户, en: Client}\n"
+              "extends: ../..\n")
+    roles = ("kind: organisation\nroles:\n  - op: add\n    id: auditor\n"
+             "    label: {zh-CN: 审核员, en: Auditor}\n")
+    folder = edited_set(files={"clients/acme/set.yaml": client,
+                               "clients/acme/organisation.yaml": roles})
+    assert "auditor" not in load(folder).organisation.roles
+    assert "auditor" in load(folder / "clients" / "acme").organisation.roles
