@@ -9,7 +9,7 @@ from typing import Any
 from . import clocks as clock_ops
 from .cases import Case
 from .effects import Draft, EffectFailed, run_effects
-from .events import Event, Outcome
+from .events import Event, Outcome, changes
 from .machine import check_now, context
 from .model import DefinitionSet, Effect, frozen_map
 
@@ -58,23 +58,11 @@ def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
     override = draft.override
     if override and process.priority_rank(override) < process.priority_rank(priority):
         priority = override
-    for name in sorted(set(draft.values) | set(case.values)):
-        if case.values.get(name) != draft.values.get(name):
-            events.append(Event("field_changed", now, None, frozen_map({
-                "field": name, "old": case.values.get(name), "new": draft.values.get(name)})))
-    if priority != case.priority:
-        events.append(Event("priority_changed", now, None, frozen_map({
-            "old": case.priority, "new": priority, "rules": ("escalation",)})))
-    if frozenset(draft.flags) != case.flags:
-        events.append(Event("flags_changed", now, None, frozen_map({
-            "old": sorted(case.flags), "new": sorted(draft.flags)})))
-    if draft.assignee_role != case.assignee_role:
-        events.append(Event("assigned", now, None, frozen_map({
-            "role": draft.assignee_role, "previous": case.assignee_role})))
-    events.extend(draft.opened)
-    events.extend(draft.notifications)
     new_case = replace(case, values=frozen_map(draft.values), clocks=frozen_map(draft.clocks),
                        flags=frozenset(draft.flags), priority=priority, priority_override=override,
                        assignee_role=draft.assignee_role, updated_at=now,
                        row_version=case.row_version + 1)
+    # Clock events are the warning and breach events above; the rest as for any step.
+    events += changes(case, new_case, now, None, ("escalation",), clocks=False)
+    events += [*draft.opened, *draft.notifications]
     return Outcome(new_case, tuple(events))

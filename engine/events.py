@@ -27,3 +27,37 @@ class Outcome:
 
     case: Case
     events: tuple[Event, ...]
+
+
+def changes(old: Case, new: Case, now: datetime, actor: str | None, rules: tuple[str, ...],
+            clocks: bool = True) -> list[Event]:
+    """The events that describe how ``old`` became ``new``, for the audit trail.
+
+    Old and new value of every changed field, the priority (with the rules that decided it; a
+    new case, whose old state is empty, always records its first priority), flags, clocks
+    (unless the caller reports them itself) and the queue the case went to.
+    """
+    events: list[Event] = []
+    for name in sorted(set(old.values) | set(new.values)):
+        if old.values.get(name) != new.values.get(name):
+            events.append(Event("field_changed", now, actor, frozen_map({
+                "field": name, "old": old.values.get(name), "new": new.values.get(name)})))
+    opened = not old.state
+    if new.priority != old.priority or opened:
+        events.append(Event("priority_changed", now, actor, frozen_map({
+            "old": None if opened else old.priority, "new": new.priority, "rules": rules})))
+    if new.flags != old.flags:
+        events.append(Event("flags_changed", now, actor, frozen_map({
+            "old": sorted(old.flags), "new": sorted(new.flags)})))
+    for cid, state in new.clocks.items() if clocks else ():
+        before = old.clocks.get(cid)
+        if before != state:
+            kind = (f"clock_{state.status}" if before is None or before.status != state.status
+                    else "clock_changed")
+            events.append(Event(kind, now, actor, frozen_map({
+                "clock": cid, "variant": state.variant, "due_at": state.due_at,
+                "unofficial_years": state.unofficial_years})))
+    if new.assignee_role != old.assignee_role:
+        events.append(Event("assigned", now, actor, frozen_map({
+            "role": new.assignee_role, "previous": old.assignee_role})))
+    return events

@@ -19,7 +19,7 @@ from . import clocks as clock_ops
 from .cases import Actor, Case, ClockState, Link, Signature, StepRecord
 from .decisions import DecisionError, all_rule_flags, decide
 from .effects import Draft, EffectFailed, clock_events, run_effects
-from .events import Event, Outcome
+from .events import Event, Outcome, changes
 from .expressions import EvaluationError
 from .model import Authority, DefinitionSet, Process, Tier, Transition, frozen_map, text
 from .problems import did_you_mean
@@ -299,7 +299,6 @@ def apply(definition: DefinitionSet, case: Case, action: str, actor: Actor,
 def _take(definition: DefinitionSet, process: Process, step: Transition, case: Case,
           evaluation: _Step, actor: Actor, now: datetime, signature: Signature | None,
           reason: str | None) -> Outcome:
-    old_values = case.values
     draft = Draft(evaluation.values, set(case.flags), case.priority_override,
                    process.states[step.target].owner, dict(case.clocks))
 
@@ -334,52 +333,28 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
 
     for clock in process.clocks.values():
         clock_events(definition, process, clock.id, step.id, draft.clocks, decided(), now)
-    values = draft.values
-    assignee_role = draft.assignee_role
-    clock_states = draft.clocks
-    events: list[Event] = list(draft.opened)
 
     target = process.states[step.target]
+    assignee_role = draft.assignee_role
     if target.route_by:
+        # 核决权限: the case goes to the lowest tier whose limit covers the amount.
         matrix = process.authorities[target.route_by]
-        assignee_role = tier_for(matrix, values.get(matrix.field)).role
+        assignee_role = tier_for(matrix, draft.values.get(matrix.field)).role
 
     new_case = replace(
-        case, state=step.target, values=frozen_map(values), priority=priority,
+        case, state=step.target, values=frozen_map(draft.values), priority=priority,
         flags=frozenset(flags), assignee_role=assignee_role, assignee=None,
-        priority_override=priority_override, clocks=frozen_map(clock_states),
+        priority_override=priority_override, clocks=frozen_map(draft.clocks),
         steps=(*case.steps, StepRecord(step.id, actor.id, now)), updated_at=now,
         closed_at=now if target.final else None, row_version=case.row_version + 1)
 
-    events.insert(0, Event("created" if step.start else "transition", now, actor.id, frozen_map({
+    head = Event("created" if step.start else "transition", now, actor.id, frozen_map({
         "step": step.id, "from": case.state or None, "to": step.target,
         "signature": signature.meaning if signature and step.signature else None,
         "signer": actor.name if signature and step.signature else None,
-        "reason": reason or None})))
-    for name in sorted(set(values) | set(old_values)):
-        if old_values.get(name) != values.get(name):
-            events.append(Event("field_changed", now, actor.id, frozen_map({
-                "field": name, "old": old_values.get(name), "new": values.get(name)})))
-    if priority != case.priority or step.start:
-        events.append(Event("priority_changed", now, actor.id, frozen_map({
-            "old": case.priority if not step.start else None, "new": priority,
-            "rules": decision.rules})))
-    if frozenset(flags) != case.flags:
-        events.append(Event("flags_changed", now, actor.id, frozen_map({
-            "old": sorted(case.flags), "new": sorted(flags)})))
-    for cid, state in clock_states.items():
-        before = case.clocks.get(cid)
-        if before != state:
-            events.append(Event(f"clock_{state.status}" if before is None or
-                                before.status != state.status else "clock_changed", now,
-                                actor.id, frozen_map({"clock": cid, "variant": state.variant,
-                                                      "due_at": state.due_at,
-                                                      "unofficial_years": state.unofficial_years
-                                                      })))
-    if assignee_role != case.assignee_role:
-        events.append(Event("assigned", now, actor.id, frozen_map({
-            "role": assignee_role, "previous": case.assignee_role})))
-    events.extend(draft.notifications)
+        "reason": reason or None}))
+    events = [head, *changes(case, new_case, now, actor.id, decision.rules), *draft.opened,
+              *draft.notifications]
     return Outcome(new_case, tuple(events))
 
 
