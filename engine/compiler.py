@@ -104,16 +104,23 @@ class CompileContext:
         return expr
 
 
+def _check_timezone(ctx: CompileContext, name: str) -> bool:
+    """Whether ``name`` is a known IANA time zone; reports it otherwise."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        ctx.problem(["timezone"], "E213", f"unknown time zone {name!r}",
+                    "use an IANA name such as Asia/Shanghai")
+        return False
+    return True
+
+
 def compile_organisation(doc: Document, problems: list[Problem]) -> Organisation:
     """Compile the organisation document (locales come from it, so it goes first)."""
     data = doc.data
     locales = tuple(data["locales"])
     ctx = CompileContext(doc, problems, locales)
-    try:
-        ZoneInfo(data["timezone"])
-    except (ZoneInfoNotFoundError, ValueError):
-        ctx.problem(["timezone"], "E213", f"unknown time zone {data['timezone']!r}",
-                    "use an IANA name such as Asia/Shanghai")
+    _check_timezone(ctx, data["timezone"])
     ctx.unique(data.get("departments", []), ["departments"], "department")
     ctx.unique(data["roles"], ["roles"], "role")
     departments = {d["id"]: Department(d["id"], ctx.labels(d.get("label"), ["departments", i,
@@ -150,13 +157,7 @@ def compile_calendar(doc: Document, problems: list[Problem],
     data = doc.data
     ctx = CompileContext(doc, problems, locales)
     ctx.labels(data.get("label"), ["label"], required="label" in data)
-    ok = True
-    try:
-        ZoneInfo(data["timezone"])
-    except (ZoneInfoNotFoundError, ValueError):
-        ctx.problem(["timezone"], "E213", f"unknown time zone {data['timezone']!r}",
-                    "use an IANA name such as Asia/Shanghai")
-        ok = False
+    ok = _check_timezone(ctx, data["timezone"])
     windows: list[WorkingWindow] = []
     for index, window in enumerate(data["working_hours"]):
         start, end = _time(window["from"]), _time(window["to"])
