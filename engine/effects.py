@@ -81,7 +81,11 @@ def run_effects(definition: DefinitionSet, process: Process, case: Case,
 
 
 def priority_effect(process: Process, effect: Effect, current: str, override: str | None,
-                     flags: set[str]) -> str | None:
+                    flags: set[str]) -> str | None:
+    """Apply a priority, raise_priority or flag effect; returns the new priority override.
+
+    Flags change in place; the override is what escalations set above the rules' priority.
+    """
     if effect.kind == "priority":
         return str(effect.spec)
     if effect.kind == "raise_priority":

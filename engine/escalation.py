@@ -54,12 +54,10 @@ def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
                     "clock": cid, "level": level, "message": str(failed)})))
     if not events:
         return Outcome(case, ())
-    priority = case.priority
-    override = draft.override
-    if override and process.priority_rank(override) < process.priority_rank(priority):
-        priority = override
+    priority = process.higher_priority(case.priority, draft.override)
     new_case = replace(case, values=frozen_map(draft.values), clocks=frozen_map(draft.clocks),
-                       flags=frozenset(draft.flags), priority=priority, priority_override=override,
+                       flags=frozenset(draft.flags), priority=priority,
+                       priority_override=draft.override,
                        assignee_role=draft.assignee_role, updated_at=now,
                        row_version=case.row_version + 1)
     # Clock events are the warning and breach events above; the rest as for any step.

@@ -259,8 +259,7 @@ def start(definition: DefinitionSet, process_id: str, action: str, actor: Actor,
     step = _find_step(process, action, None)
     if not step.start:
         raise Refused(action, None, [Reason("state", f"'{action}' does not open a case")])
-    defaults = {name: spec.default for name, spec in process.fields.items()
-                if spec.default is not None}
+    defaults = process.defaults()
     blank = Case(process=process.id, version=definition.version, number=number,
                  state="", values=frozen_map(defaults), priority=process.default_priority,
                  flags=frozenset(), assignee_role=None, created_at=now, updated_at=now,
@@ -319,11 +318,9 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
     rule_flags = all_rule_flags(process)
     # Rule flags are recomputed on every step; flags set by effects (e.g. overdue) stay.
     flags = (draft.flags - rule_flags) | set(decision.flags)
-    priority = decision.priority or process.default_priority
-    priority_override = draft.override
-    if priority_override and process.priority_rank(priority_override) < process.priority_rank(
-            priority):
-        priority = priority_override
+    # An escalation may have raised the priority above what the rules decide; it stays.
+    priority = process.higher_priority(decision.priority or process.default_priority,
+                                       draft.override)
     draft.flags = flags
 
     def decided() -> dict[str, Any]:
@@ -344,7 +341,7 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
     new_case = replace(
         case, state=step.target, values=frozen_map(draft.values), priority=priority,
         flags=frozenset(flags), assignee_role=assignee_role, assignee=None,
-        priority_override=priority_override, clocks=frozen_map(draft.clocks),
+        priority_override=draft.override, clocks=frozen_map(draft.clocks),
         steps=(*case.steps, StepRecord(step.id, actor.id, now)), updated_at=now,
         closed_at=now if target.final else None, row_version=case.row_version + 1)
 
@@ -379,9 +376,7 @@ def open_linked(definition: DefinitionSet, source: Case, event: Event, actor: Ac
     relation = str(event.data["relation"])
     # The new case starts from its own defaults (e.g. reportability 'assessment required'),
     # then the copied values.
-    values = {name: spec.default for name, spec in process.fields.items()
-              if spec.default is not None}
-    values.update(event.data["values"])
+    values = {**process.defaults(), **event.data["values"]}
     decision = decide(process, context(process, values, now=now))
     new_case = Case(
         process=process.id, version=definition.version, number=number, state=first.target,

@@ -318,6 +318,17 @@ class Process:
         ids = [p.id for p in self.priorities]
         return ids.index(priority) if priority in ids else len(ids)
 
+    def higher_priority(self, priority: str, other: str | None) -> str:
+        """The higher of two priorities (``other`` may be None: then ``priority``)."""
+        if other is not None and self.priority_rank(other) < self.priority_rank(priority):
+            return other
+        return priority
+
+    def defaults(self) -> dict[str, object]:
+        """The values a new case of this process starts with."""
+        return {name: spec.default for name, spec in self.fields.items()
+                if spec.default is not None}
+
 
 @dataclass(frozen=True)
 class Template:
