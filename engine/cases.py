@@ -55,6 +55,7 @@ class ClockState:
     unofficial_years: tuple[int, ...] = ()
     warned: bool = False
     breached: bool = False
+    paused_hours: float = 0.0  # time spent paused so far (working hours on working clocks)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def to_dict(definition: DefinitionSet, case: Case) -> dict[str, Any]:
                 "due_at": _time(c.due_at), "warn_at": _time(c.warn_at),
                 "paused_at": _time(c.paused_at), "stopped_at": _time(c.stopped_at),
                 "unofficial_years": list(c.unofficial_years), "warned": c.warned,
-                "breached": c.breached,
+                "breached": c.breached, "paused_hours": c.paused_hours,
             } for cid, c in case.clocks.items()
         },
         "steps": [{"step": s.step, "actor": s.actor, "at": _time(s.at)} for s in case.steps],
@@ -143,7 +144,7 @@ def from_dict(definition: DefinitionSet, data: Mapping[str, Any]) -> Case:
             warn_at=_parse(c["warn_at"]), paused_at=_parse(c["paused_at"]),
             stopped_at=_parse(c["stopped_at"]),
             unofficial_years=tuple(c["unofficial_years"]), warned=c["warned"],
-            breached=c["breached"],
+            breached=c["breached"], paused_hours=c.get("paused_hours", 0.0),
         ) for cid, c in data["clocks"].items()
     }
     return Case(

@@ -112,9 +112,11 @@ def resume(definition: DefinitionSet, process_id: str, state: ClockState,
     unofficial = set(state.unofficial_years)
     if variant.duration.unit in ("calendar_days", "hours"):
         shift = now - paused
+        paused_hours = shift.total_seconds() / 3600
         due_at = state.due_at + shift
         warn_at = state.warn_at + shift if state.warn_at else None
     else:
+        paused_hours = calendar.working_time_between(paused, now).total_seconds() / 3600
         left = calendar.working_time_between(paused, state.due_at).total_seconds() / 3600
         due = calendar.add_working_hours(now, left)
         unofficial |= due.unofficial_years
@@ -124,6 +126,41 @@ def resume(definition: DefinitionSet, process_id: str, state: ClockState,
             warn_left = calendar.working_time_between(paused, state.warn_at).total_seconds()
             warn_at = calendar.add_working_hours(now, warn_left / 3600).at
     return replace(state, status="running", paused_at=None, due_at=due_at, warn_at=warn_at,
+                   unofficial_years=tuple(sorted(unofficial)),
+                   paused_hours=state.paused_hours + paused_hours)
+
+
+def recompute(definition: DefinitionSet, process_id: str, state: ClockState,
+              context: Mapping[str, Any]) -> ClockState | None:
+    """The clock as ``definition`` (another version) would have run it: same start, that
+    version's variant, duration and calendar, and the time already spent paused added again.
+
+    A stopped clock is history and stays as it is. None when no variant of the new version
+    applies to the case any more.
+    """
+    if state.status == "stopped":
+        return state
+    clock = definition.process(process_id).clocks[state.id]
+    variant = choose_variant(clock, context)
+    if variant is None:
+        return None
+    calendar = definition.calendars[variant.calendar]
+    base = add(calendar, state.started_at, variant.duration)
+    warn = _warn_at(calendar, state.started_at, base, variant)
+    unofficial = set(base.unofficial_years)
+
+    def shifted(moment: datetime) -> datetime:
+        if variant.duration.unit in ("calendar_days", "hours"):
+            return moment + timedelta(hours=state.paused_hours)
+        if not state.paused_hours:
+            return moment
+        due = calendar.add_working_hours(moment, state.paused_hours)
+        unofficial.update(due.unofficial_years)
+        return due.at
+
+    due_at = shifted(base.at)
+    return replace(state, variant=variant.id, due_at=due_at,
+                   warn_at=shifted(warn) if warn is not None else None,
                    unofficial_years=tuple(sorted(unofficial)))
 
 

@@ -132,8 +132,10 @@ def compile_organisation(doc: Document, problems: list[Problem]) -> Organisation
         ctx.ref(role.get("department"), departments, "department", [*here, "department"])
         roles[role["id"]] = Role(role["id"], ctx.labels(role.get("label"), [*here, "label"]),
                                  role.get("department"))
+    for index, role_id in enumerate(data.get("void_roles", [])):
+        ctx.ref(role_id, roles, "role", ["void_roles", index])
     return Organisation(locales, data["timezone"], data["calendar"], frozen_map(roles),
-                        frozen_map(departments))
+                        frozen_map(departments), tuple(data.get("void_roles", [])))
 
 
 def _time(text: str) -> time:

@@ -65,6 +65,7 @@ class Organisation:
     calendar: str
     roles: Mapping[str, Role]
     departments: Mapping[str, Department]
+    void_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

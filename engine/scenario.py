@@ -9,7 +9,7 @@ preview a change; CI uses it to keep every path of a process working.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -66,10 +66,14 @@ def _parse_time(text: str) -> datetime:
     return moment
 
 
+Keep = Callable[[DefinitionSet, Case], Case]
+
+
 class _Run:
-    def __init__(self, definition: DefinitionSet, data: Mapping[str, Any], result: ScenarioResult
-                 ) -> None:
+    def __init__(self, definition: DefinitionSet, data: Mapping[str, Any], result: ScenarioResult,
+                 keep: Keep | None = None) -> None:
         self.definition = definition
+        self._keep = keep
         self.result = result
         self.now = _parse_time(data["start"])
         self.zone = ZoneInfo(definition.organisation.timezone)
@@ -78,6 +82,10 @@ class _Run:
         self.cases: dict[str, Case] = {}
         self.current: str | None = None
         self.sequences: dict[str, int] = {}
+
+    def keep(self, label: str, case: Case) -> None:
+        """Hold ``case`` for the next steps, after the round trip through storage if any."""
+        self.cases[label] = self._keep(self.definition, case) if self._keep else case
 
     def number(self, process_id: str, take: bool = True) -> str:
         """The next case number; ``take=False`` only looks, so a refused intake leaves no gap."""
@@ -134,7 +142,7 @@ class _Run:
             result.failures.append(str(error).strip('"'))
             return result
         if outcome is not None and label is not None:
-            self.cases[label] = outcome.case
+            self.keep(label, outcome.case)
             if what != "escalate":
                 self.result.taken.add((outcome.case.process, what))
             self.current = label
@@ -167,9 +175,9 @@ class _Run:
             process = str(event.data["process"])
             linked, source = open_linked(self.definition, self.cases[label], event, actor,
                                          self.now, self.number(process))
-            self.cases[label] = source
+            self.keep(label, source)
             relation = str(event.data["relation"])
-            self.cases[relation] = linked.case
+            self.keep(relation, linked.case)
             opened.append(relation)
         if wanted and wanted not in opened:
             result.failures.append(f"expected a linked case '{wanted}' to be opened, "
@@ -236,8 +244,12 @@ class _Run:
                 fail(f"expected clock {cid} flagged for years {years}, got {got_years}")
 
 
-def run(path: Path | str) -> ScenarioResult:
-    """Run one scenario file and report each step."""
+def run(path: Path | str, keep: Keep | None = None) -> ScenarioResult:
+    """Run one scenario file and report each step.
+
+    ``keep`` sees every case a step produces and returns the case the next steps use: the
+    persistence tests save and reload it there, to show storage changes nothing.
+    """
     file = Path(path)
     name = display_name(file)
     data, problems = read_yaml(file, name)
@@ -256,7 +268,7 @@ def run(path: Path | str) -> ScenarioResult:
         result.problems.extend(error.problems)
         return result
     try:
-        runner = _Run(definition, data, result)
+        runner = _Run(definition, data, result, keep)
     except ValueError as error:
         mark = mark_of(data, ["start"])
         result.problems.append(Problem(mark.file, mark.line, mark.column, "S005", "$.start",

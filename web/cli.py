@@ -18,6 +18,7 @@ from qmsflow.engine.loader import check, load
 from qmsflow.engine.problems import DefinitionError, Problem
 from qmsflow.engine.scenario import run
 from qmsflow.engine.schemas import schema_texts
+from qmsflow.web.admin_cli import COMMANDS
 
 FORMATS = click.Choice(["text", "json", "github"])
 
@@ -143,3 +144,7 @@ def _load_or_exit(path: Path):  # type: ignore[no-untyped-def]
         for problem in error.problems:
             click.echo(str(problem), err=True)
         sys.exit(1)
+
+
+for _command in COMMANDS:
+    main.add_command(_command)

@@ -1,0 +1,209 @@
+"""The audit trail: append-only, hash-chained per case and globally (21 CFR 11.10(e)).
+
+Every entry hashes its own content together with the hash of the entry before it, in two
+chains: one through all entries (ids are consecutive, handed out under a lock on the one
+``audit_head`` row) and one through each case's entries. Changing, deleting or inserting a row
+breaks both; :func:`verify` finds the first entry where each chain breaks. No code path updates
+or deletes an audit row, and database triggers refuse both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent, AuditHead, CaseRow
+
+GENESIS = "0" * 64
+MAX_BREAKS = 1000  # a wholesale rewrite need not list every row
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data: the form it is stored, hashed and shown in."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted(jsonable(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def canonical(data: Any) -> bytes:
+    """One byte string per value: sorted keys, no spaces, UTF-8."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An audit entry to append: who did what, when, to which entity and field."""
+
+    action: str
+    entity: str
+    at: datetime
+    actor_id: str | None
+    actor_name: str | None
+    field: str | None = None
+    old: Any = None
+    new: Any = None
+    reason: str | None = None
+    meaning: str | None = None
+    version: str | None = None
+    data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+HASHED = ("id", "case_seq", "case_number", "at", "actor_id", "actor_name", "action", "entity",
+          "field", "old", "new", "reason", "meaning", "version", "client", "data", "prev_hash",
+          "case_prev_hash")
+
+
+def entry_hash(row: Mapping[str, Any]) -> str:
+    """The hash of one stored entry, from its content and the hashes it chains to."""
+    content = {name: row[name] for name in HASHED}
+    content["at"] = row["at"].astimezone(UTC).isoformat()
+    return hashlib.sha256(canonical(content)).hexdigest()
+
+
+def append(session: Session, entries: Sequence[Entry], case: CaseRow | None = None,
+           client: str | None = None) -> list[int]:
+    """Append ``entries`` (about ``case``, or about the system when None); their ids.
+
+    Takes the global chain's lock until the transaction ends, so entries from concurrent
+    transactions chain one after the other. The caller has written (and so locked) ``case``
+    in this transaction; its chain head moves on here.
+    """
+    if not entries:
+        return []
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
+                           ).scalar_one()
+    rows: list[dict[str, Any]] = []
+    last_id, last_hash = head.last_id, head.last_hash
+    case_hash = case.audit_hash if case is not None else None
+    case_seq = case.audit_count if case is not None else 0
+    for entry in entries:
+        last_id += 1
+        if case is not None:
+            case_seq += 1
+        row: dict[str, Any] = {
+            "id": last_id, "case_id": case.id if case else None,
+            "case_seq": case_seq if case else None,
+            "case_number": case.number if case else None, "at": entry.at.astimezone(UTC),
+            "actor_id": entry.actor_id, "actor_name": entry.actor_name,
+            "action": entry.action, "entity": entry.entity, "field": entry.field,
+            "old": jsonable(entry.old), "new": jsonable(entry.new), "reason": entry.reason,
+            "meaning": entry.meaning, "version": entry.version, "client": client,
+            "data": jsonable(entry.data), "prev_hash": last_hash,
+            "case_prev_hash": case_hash,
+        }
+        row["hash"] = last_hash = entry_hash(row)
+        if case is not None:
+            case_hash = row["hash"]
+        rows.append(row)
+    session.execute(insert(AuditEvent), rows)
+    head.last_id, head.last_hash = last_id, last_hash
+    if case is not None:
+        case.audit_count, case.audit_hash = case_seq, case_hash or GENESIS
+    session.flush()
+    return [row["id"] for row in rows]
+
+
+@dataclass(frozen=True)
+class Break:
+    """Where a chain breaks: the first entry that does not fit, and why."""
+
+    event_id: int | None
+    case_number: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"event {self.event_id}" if self.event_id is not None else "chain head"
+        case = f" (case {self.case_number})" if self.case_number else ""
+        return f"{where}{case}: {self.message}"
+
+
+def _rows(session: Session, batch: int) -> Iterator[AuditEvent]:
+    after = 0
+    while True:
+        chunk = session.execute(select(AuditEvent).where(AuditEvent.id > after)
+                                .order_by(AuditEvent.id).limit(batch)).scalars().all()
+        if not chunk:
+            return
+        yield from chunk
+        after = chunk[-1].id
+        session.expunge_all()
+
+
+def verify(session: Session, batch: int = 5000) -> tuple[int, list[Break]]:
+    """Walk both chains; the number of entries checked and every break found.
+
+    Each case's chain reports only its first break (what follows it cannot be trusted
+    anyway); the global chain likewise.
+    """
+    breaks: list[Break] = []
+    global_broken = False
+    expected_id, prev = 1, GENESIS
+    cases: dict[int, tuple[int, str]] = {}  # case id -> (entries seen, last hash)
+    broken_cases: set[int] = set()
+    count = 0
+    for row in _rows(session, batch):
+        count += 1
+        data = {name: getattr(row, name) for name in HASHED}
+        problems = []
+        if entry_hash(data) != row.hash:
+            problems.append("its content does not match its hash: the row was changed after "
+                            "it was written")
+        if not global_broken and (row.id != expected_id or row.prev_hash != prev):
+            missing = (f"entries {expected_id}..{row.id - 1} are missing"
+                       if row.id > expected_id else "it does not follow the entry before it")
+            breaks.append(Break(row.id, row.case_number, f"global chain broken: {missing}"))
+            global_broken = True
+        if row.case_id is not None and row.case_id not in broken_cases:
+            seen, last = cases.get(row.case_id, (0, GENESIS))
+            if row.case_seq != seen + 1 or row.case_prev_hash != last:
+                problems.append(f"the case's chain breaks here (entry {row.case_seq}, expected "
+                                f"{seen + 1}): an entry before it was removed or changed")
+            cases[row.case_id] = (seen + 1, row.hash)
+        if problems:
+            if row.case_id is not None:
+                broken_cases.add(row.case_id)
+            if len(breaks) < MAX_BREAKS:
+                breaks.append(Break(row.id, row.case_number, "; ".join(problems)))
+        expected_id, prev = row.id + 1, row.hash
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.last_id != expected_id - 1 or head.last_hash != prev):
+        breaks.append(Break(None, None, f"the chain head records entry {head.last_id} as the "
+                                        f"last, the table ends at {expected_id - 1}: entries "
+                                        "were removed from the end"))
+    breaks += _case_heads(session, cases, broken_cases)
+    return count, breaks
+
+
+def _case_heads(session: Session, cases: Mapping[int, tuple[int, str]],
+                broken: Iterable[int]) -> list[Break]:
+    skip = set(broken)
+    found = []
+    for case_id, number, count, last in session.execute(
+            select(CaseRow.id, CaseRow.number, CaseRow.audit_count, CaseRow.audit_hash)):
+        if case_id in skip:
+            continue
+        seen, last_seen = cases.get(case_id, (0, GENESIS))
+        if (count, last) != (seen, last_seen):
+            found.append(Break(None, number, f"the case records {count} audit entries, the "
+                                             f"trail holds {seen}: entries were removed"))
+    return found

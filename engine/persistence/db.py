@@ -1,0 +1,85 @@
+"""Connecting to the database: SQLite by default with zero set-up, PostgreSQL by URL.
+
+SQLite lives in a file under the instance folder, in WAL mode with foreign keys on, and every
+transaction takes the write lock when it begins (``BEGIN IMMEDIATE``): two writers never both
+read a row and then fail to upgrade their lock halfway through an action. PostgreSQL is reached
+through ``DATABASE_URL`` with psycopg 3.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_INSTANCE = "instance"
+SQLITE_FILE = "qmsflow.sqlite3"
+
+
+def database_url(environ: Mapping[str, str] | None = None) -> str:
+    """The URL to use: ``DATABASE_URL``, else a SQLite file in the instance folder.
+
+    ``QMSFLOW_INSTANCE`` names the instance folder (default ``./instance``). A
+    ``postgresql://`` URL is read as psycopg 3, the driver qmsflow installs.
+    """
+    env = os.environ if environ is None else environ
+    url = env.get("DATABASE_URL")
+    if not url:
+        folder = Path(env.get("QMSFLOW_INSTANCE", DEFAULT_INSTANCE))
+        return f"sqlite:///{folder / SQLITE_FILE}"
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def connect(url: str | None = None, **options: Any) -> Engine:
+    """An engine for ``url`` (default: :func:`database_url`), set up for qmsflow's needs."""
+    url = url or database_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        options.setdefault("connect_args", {}).setdefault("timeout", 30)
+        engine = create_engine(url, **options)
+        _sqlite_setup(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **options)
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_postgresql(engine: Engine) -> bool:
+    """Whether ``engine`` talks to PostgreSQL (some guarantees use its features)."""
+    return engine.dialect.name == "postgresql"
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to ``engine``; objects stay readable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit when the block ends, roll back everything if it raises."""
+    with sessions() as session, session.begin():
+        yield session

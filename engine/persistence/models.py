@@ -1,0 +1,231 @@
+"""The tables: definition versions, users, cases with their clocks, signatures, audit trail.
+
+Columns that inboxes, reports and the deadline sweep filter on are real indexed columns; the
+rest of a case (its clocks, steps and links as the engine sees them) is one JSON document, so a
+case saves and reloads exactly. The Alembic migrations under ``migrations/`` build the same
+schema; a test checks that they agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite keeps no time zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: qmsflow stores aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Stable constraint names, so migrations can refer to them on every backend.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every qmsflow table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class DefinitionVersion(Base):
+    """A definition set as it was published: every file's text, under its content hash."""
+
+    __tablename__ = "definition_versions"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    set_id: Mapped[str] = mapped_column(String(100), index=True)
+    files: Mapped[dict[str, Any]]  # relative path -> text, the set and every set it extends
+    root: Mapped[str] = mapped_column(String(500))  # the set's folder among ``files``
+    published_at: Mapped[datetime]
+    published_by: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    """A person who signs in. Never deleted, so an id is never reused; disabled instead."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list[Any]]
+    departments: Mapped[list[Any]]
+    locale: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(320))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_changed_at: Mapped[datetime | None]
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class CaseSequence(Base):
+    """The last case number taken per process and period (year, month or none)."""
+
+    __tablename__ = "case_sequences"
+
+    process: Mapped[str] = mapped_column(String(100), primary_key=True)
+    period: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class CaseRow(Base):
+    """One case: the engine's case as JSON, with what lists filter and sort on as columns."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        # A user's inbox: open cases of a queue (role) or a person, soonest due first.
+        Index("ix_cases_inbox_role", "assignee_role", "closed_at", "next_due_at"),
+        Index("ix_cases_inbox_user", "assignee", "closed_at", "next_due_at"),
+        Index("ix_cases_process_state", "process", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(100), unique=True)
+    process: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(ForeignKey("definition_versions.hash"), index=True)
+    state: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[str] = mapped_column(String(100), index=True)
+    category: Mapped[str | None] = mapped_column(String(100), index=True)
+    flags: Mapped[list[Any]]
+    assignee_role: Mapped[str | None] = mapped_column(String(100))
+    assignee: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    next_due_at: Mapped[datetime | None]  # the earliest running clock's due time
+    values: Mapped[dict[str, Any]]  # field values, JSON-typed per field
+    data: Mapped[dict[str, Any]]  # the rest of the engine's case: clocks, steps, links
+    row_version: Mapped[int] = mapped_column(Integer)
+    audit_count: Mapped[int] = mapped_column(Integer, default=0)
+    audit_hash: Mapped[str] = mapped_column(String(64))  # head of this case's hash chain
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    voided_at: Mapped[datetime | None]
+    void_reason: Mapped[str | None] = mapped_column(Text)
+
+    # The engine counts row versions itself; the ORM adds "AND row_version = <read>" to each
+    # UPDATE and raises StaleDataError when another transaction got there first.
+    __mapper_args__ = {  # noqa: RUF012 (SQLAlchemy reads it as declared)
+        "version_id_col": row_version, "version_id_generator": False}
+
+
+class CaseClock(Base):
+    """A deadline clock of a case, as indexed columns for inboxes and the deadline sweep."""
+
+    __tablename__ = "case_clocks"
+    __table_args__ = (
+        Index("ix_case_clocks_sweep_warn", "status", "warned", "warn_at"),
+        Index("ix_case_clocks_sweep_due", "status", "breached", "due_at"),
+    )
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    clock: Mapped[str] = mapped_column(String(100), primary_key=True)
+    variant: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime]
+    warn_at: Mapped[datetime | None]
+    warned: Mapped[bool] = mapped_column(Boolean)
+    breached: Mapped[bool] = mapped_column(Boolean)
+
+
+class SignatureRow(Base):
+    """An electronic signature (21 CFR 11.50): who, when, meaning, and what was signed.
+
+    ``record_hash`` is the SHA-256 of the signed case version; ``signed_values`` the field
+    values it covered. A later change to one of them invalidates the signature, visibly.
+    """
+
+    __tablename__ = "signatures"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    step: Mapped[str] = mapped_column(String(100))
+    signer_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    signer_name: Mapped[str] = mapped_column(String(200))
+    meaning: Mapped[str] = mapped_column(String(100))
+    signed_at: Mapped[datetime]
+    row_version: Mapped[int] = mapped_column(Integer)  # the case version it signed
+    record_hash: Mapped[str] = mapped_column(String(64))
+    signed_values: Mapped[dict[str, Any]]
+    invalidated_at: Mapped[datetime | None]
+    invalidated_by: Mapped[str | None] = mapped_column(Text)  # why: which change, by whom
+
+
+class AuditHead(Base):
+    """The head of the global audit chain: one row, locked by every writer of audit events."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEvent(Base):
+    """One entry of the audit trail (21 CFR 11.10(e)); appended, never changed or deleted."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("case_id", "case_seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=False)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    case_seq: Mapped[int | None] = mapped_column(Integer)
+    case_number: Mapped[str | None] = mapped_column(String(100), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[str | None] = mapped_column(String(100))
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    entity: Mapped[str] = mapped_column(String(50))
+    field: Mapped[str | None] = mapped_column(String(100))
+    old: Mapped[Any | None] = mapped_column(JSON)
+    new: Mapped[Any | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    meaning: Mapped[str | None] = mapped_column(String(100))
+    version: Mapped[str | None] = mapped_column(String(64))
+    client: Mapped[str | None] = mapped_column(String(200))  # where from: cli, web address...
+    data: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    case_prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,463 @@
+"""The case service: what the web, the API and the CLI call to work cases durably.
+
+Each public method is one transaction: it reads the case, lets the pure engine decide, and
+writes the new case, its clocks, signatures and audit entries together, or nothing. Every rule
+the engine enforces holds whatever the caller sends; the service adds what needs the database:
+who the user is (and their password again for a signature), stale reads (a conflict, never a
+lost update), gap-free case numbers, voided cases, and the definition version each case runs on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from argon2 import PasswordHasher
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .. import machine
+from ..cases import Actor, Case, Signature
+from ..escalation import escalate
+from ..events import Event, Outcome
+from ..machine import Reason, Refused
+from ..migration import Plan, plan
+from ..model import DefinitionSet, Process
+from ..values import is_empty
+from . import audit, signatures, store, users
+from .models import AuditEvent, CaseRow, DefinitionVersion, SignatureRow, User
+from .versions import Versions
+
+Clock = Callable[[], datetime]
+SWEEP = "qmsflow (deadline sweep)"
+
+
+def utc_now() -> datetime:
+    """The real clock (tests pass a fixed one)."""
+    return datetime.now(UTC)
+
+
+class NotFound(LookupError):
+    """No case with that number."""
+
+
+@dataclass(frozen=True)
+class History:
+    """A case as a reader sees it: the case, its audit entries and its signatures."""
+
+    case: Case
+    definition: DefinitionSet
+    voided_at: datetime | None
+    void_reason: str | None
+    events: tuple[AuditEvent, ...] = ()
+    signatures: tuple[SignatureRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What an inbox or case list shows: every filter is optional."""
+
+    process: str | None = None
+    state: str | None = None
+    category: str | None = None
+    priority: str | None = None
+    overdue: bool | None = None
+    open: bool | None = True
+    number: str | None = None  # a part of the case number
+    mine: bool = True  # only the user's own cases and their roles' queues
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a case list, soonest due first."""
+
+    rows: tuple[CaseRow, ...]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass
+class _Write:
+    """What one transaction writes about one case: the row and its audit entries."""
+
+    row: CaseRow
+    entries: list[audit.Entry] = field(default_factory=list)
+
+
+class CaseService:
+    """Create, act on, list, read and void cases; publish and migrate definitions.
+
+    ``sessions`` makes database sessions; ``versions`` compiles stored definition versions;
+    ``current`` is the set new cases start on; ``clock`` says what time it is.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], versions: Versions,
+                 current: DefinitionSet, clock: Clock = utc_now,
+                 hasher: PasswordHasher = users.HASHER) -> None:
+        self.sessions = sessions
+        self.versions = versions
+        self.current = current
+        self.clock = clock
+        self.hasher = hasher
+        self._published = False
+        versions.remember(current)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: all of it is written, or none of it."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def now(self) -> datetime:
+        moment = self.clock()
+        if moment.tzinfo is None:
+            raise ValueError("the service clock must give aware UTC datetimes")
+        return moment
+
+    # -- people -----------------------------------------------------------------------------
+
+    def authenticate(self, user_id: str, password: str) -> User:
+        """The user when the password is right; a wrong one counts towards lockout even
+        though the caller's step fails."""
+        failure: users.AuthenticationFailed | None = None
+        with self.transaction() as session:
+            try:
+                return users.authenticate(session, user_id, password, self.now(), self.hasher)
+            except users.AuthenticationFailed as error:
+                failure = error  # leave the block normally so the failure count is committed
+        raise failure
+
+    def _actor(self, session: Session, user_id: str) -> tuple[User, Actor]:
+        user = session.get(User, user_id)
+        if user is None or user.disabled:
+            why = "is disabled" if user else "does not exist"
+            raise Refused("(any)", None, [Reason("user", f"user '{user_id}' {why}")])
+        return user, users.actor(user)
+
+    def _signature(self, process: Process, action: str, user_id: str,
+                   password: str | None, meaning: str | None) -> Signature | None:
+        step = process.step(action)
+        if step is None or not step.signature:
+            return None
+        if password is None:
+            return None  # the engine refuses: a signature is required
+        self.authenticate(user_id, password)  # 21 CFR 11.200: the password again, every time
+        return Signature(user_id, meaning or step.signature, True)
+
+    # -- cases ------------------------------------------------------------------------------
+
+    def create_case(self, process_id: str, action: str, user_id: str,
+                    inputs: Mapping[str, Any], *, password: str | None = None,
+                    meaning: str | None = None, reason: str | None = None,
+                    client: str | None = None) -> Case:
+        """Open a new case through a start step; its number is taken in the same transaction,
+        so a refused or failed intake leaves no gap."""
+        definition = self.current
+        process = definition.process(process_id)
+        signature = self._signature(process, action, user_id, password, meaning)
+        with self.transaction() as session:
+            now = self.now()
+            _, actor = self._actor(session, user_id)
+            self._require_published(session)
+            number = store.next_number(session, process, self._local(definition, now))
+            outcome = machine.start(definition, process_id, action, actor, inputs, now, number,
+                                    signature, reason)
+            self._check_user_fields(session, process, outcome.case, None)
+            row = store.insert_case(session, definition, outcome.case)
+            write = _Write(row, self._entries(definition, outcome, actor))
+            self._signed(session, definition, write, outcome, actor, signature, action, now)
+            self._open_linked(session, definition, write, outcome, actor, now, client)
+            audit.append(session, write.entries, row, client)
+            return store.to_case(definition, row)
+
+    def apply_action(self, number: str, action: str, user_id: str, inputs: Mapping[str, Any],
+                     *, expected_version: int | None = None, password: str | None = None,
+                     meaning: str | None = None, reason: str | None = None,
+                     client: str | None = None) -> Case:
+        """Take a step on case ``number``.
+
+        ``expected_version`` is the row version the user saw (the form carries it): if the case
+        changed since, the step is refused as a conflict and nothing is written.
+        """
+        with self.transaction() as session:
+            row, definition = self._load(session, number)
+            process = definition.process(row.process)
+        signature = self._signature(process, action, user_id, password, meaning)
+        with self.transaction() as session:
+            now = self.now()
+            row, definition = self._load(session, number)
+            if expected_version is not None and row.row_version != expected_version:
+                raise store.Conflict(
+                    f"case {number} changed since you opened it (it is at version "
+                    f"{row.row_version}, you saw {expected_version}); nothing was saved: "
+                    "reload it, check what changed, and take the step again")
+            if row.voided_at is not None:
+                raise Refused(action, row.state, [Reason(
+                    "voided", f"case {number} was voided on {row.voided_at:%Y-%m-%d}: "
+                              f"{row.void_reason}")])
+            _, actor = self._actor(session, user_id)
+            case = store.to_case(definition, row)
+            outcome = machine.apply(definition, case, action, actor, inputs, now, signature,
+                                    reason)
+            self._check_user_fields(session, process, outcome.case, case)
+            write = _Write(row, self._entries(definition, outcome, actor))
+            store.update_case(session, definition, row, case, outcome.case)
+            self._signed(session, definition, write, outcome, actor, signature, action, now)
+            self._open_linked(session, definition, write, outcome, actor, now, client)
+            audit.append(session, write.entries, row, client)
+            return store.to_case(definition, row)
+
+    def escalate_case(self, number: str) -> Outcome:
+        """Run the due warning and breach actions of one case's clocks, each exactly once."""
+        with self.transaction() as session:
+            now = self.now()
+            row, definition = self._load(session, number)
+            case = store.to_case(definition, row)
+            outcome = escalate(definition, case, now)
+            if not outcome.events:
+                return outcome
+            sweep = Actor("", SWEEP, frozenset())
+            write = _Write(row, self._entries(definition, outcome, sweep))
+            store.update_case(session, definition, row, case, outcome.case)
+            self._invalidate(session, definition, write, outcome.case, SWEEP, now)
+            self._open_linked(session, definition, write, outcome, sweep, now, "sweep")
+            audit.append(session, write.entries, row, "sweep")
+            return outcome
+
+    def void_case(self, number: str, user_id: str, reason: str, *,
+                  client: str | None = None) -> None:
+        """Void a case (its deletion, 21 CFR 11.10(e)): it leaves inboxes and reports, and
+        stays readable with every prior value and the reason."""
+        with self.transaction() as session:
+            now = self.now()
+            row, definition = self._load(session, number)
+            user, actor = self._actor(session, user_id)
+            allowed = definition.organisation.void_roles
+            if not set(allowed) & actor.roles:
+                raise Refused("void", row.state, [Reason(
+                    "role", f"voiding needs one of the roles {', '.join(allowed) or '(none)'}"
+                            f"; {user.name} has {', '.join(sorted(actor.roles))}")])
+            if row.voided_at is not None:
+                raise Refused("void", row.state, [Reason("voided", f"case {number} is "
+                                                                   "already voided")])
+            if is_empty(reason):
+                raise Refused("void", row.state, [Reason("reason", "voiding needs a reason")])
+            row.voided_at, row.void_reason, row.updated_at = now, reason, now
+            row.row_version += 1
+            audit.append(session, [audit.Entry(
+                "voided", "case", now, actor.id, actor.name, field="voided", old=False,
+                new=True, reason=reason, version=row.version, data={"state": row.state})],
+                row, client)
+
+    def read_case(self, number: str) -> History:
+        """The case with its whole audit trail and signatures, oldest first."""
+        with self.transaction() as session:
+            row, definition = self._load(session, number)
+            events = session.execute(select(AuditEvent).where(AuditEvent.case_id == row.id)
+                                     .order_by(AuditEvent.id)).scalars().all()
+            signed = session.execute(select(SignatureRow).where(SignatureRow.case_id == row.id)
+                                     .order_by(SignatureRow.id)).scalars().all()
+            return History(store.to_case(definition, row), definition, row.voided_at,
+                           row.void_reason, tuple(events), tuple(signed))
+
+    def list_cases(self, user_id: str, filters: Filters = Filters(), page: int = 1,
+                   per_page: int = 50) -> Page:
+        """A page of cases for ``user_id``: by default their own and their roles' open queues,
+        soonest due first (cases without a running clock last)."""
+        if page < 1 or not 1 <= per_page <= 500:
+            raise ValueError("page starts at 1 and a page holds 1 to 500 cases")
+        with self.transaction() as session:
+            _, actor = self._actor(session, user_id)
+            query = self._filtered(select(CaseRow), filters, actor, self.now())
+            total = session.execute(
+                self._filtered(select(func.count()).select_from(CaseRow), filters, actor,
+                               self.now())).scalar_one()
+            rows = session.execute(
+                query.order_by(CaseRow.next_due_at.is_(None), CaseRow.next_due_at, CaseRow.id)
+                .limit(per_page).offset((page - 1) * per_page)).scalars().all()
+            return Page(tuple(rows), total, page, per_page)
+
+    @staticmethod
+    def _filtered(query: Select[Any], filters: Filters, actor: Actor,
+                  now: datetime) -> Select[Any]:
+        query = query.where(CaseRow.voided_at.is_(None))
+        if filters.mine:
+            query = query.where(or_(CaseRow.assignee == actor.id,
+                                    CaseRow.assignee_role.in_(sorted(actor.roles))))
+        if filters.open is not None:
+            query = query.where(CaseRow.closed_at.is_(None) if filters.open
+                                else CaseRow.closed_at.is_not(None))
+        for name in ("process", "state", "category", "priority"):
+            wanted = getattr(filters, name)
+            if wanted is not None:
+                query = query.where(getattr(CaseRow, name) == wanted)
+        if filters.overdue is not None:
+            late = CaseRow.next_due_at < now
+            query = query.where(late if filters.overdue else or_(
+                CaseRow.next_due_at.is_(None), ~late))
+        if filters.number:
+            query = query.where(CaseRow.number.contains(filters.number, autoescape=True))
+        return query
+
+    # -- definition versions --------------------------------------------------------------
+
+    def migrate(self, from_version: str, to_version: str,
+                state_map: Mapping[str, str] | None = None, *, by: users.By = users.SYSTEM,
+                dry_run: bool = False, client: str | None = None) -> list[Plan]:
+        """Move the open cases of one definition version to another.
+
+        Cases that fit move, each with a ``migrated`` audit entry and one entry per clock whose
+        due time the new version moves; the others stay where they are and come back with the
+        reasons. ``dry_run`` only reports.
+        """
+        with self.transaction() as session:
+            now = self.now()
+            old = self.versions.get(session, from_version)
+            new = self.versions.get(session, to_version)
+            rows = session.execute(select(CaseRow).where(
+                CaseRow.version == old.version, CaseRow.closed_at.is_(None),
+                CaseRow.voided_at.is_(None)).order_by(CaseRow.id)).scalars().all()
+            plans = []
+            for row in rows:
+                case = store.to_case(old, row)
+                result = plan(old, new, case, now, state_map)
+                plans.append(result)
+                if dry_run or result.case is None:
+                    continue
+                store.update_case(session, new, row, case, result.case)
+                entries = [audit.Entry(
+                    "migrated", "case", now, by.id, by.name, field="version",
+                    old=old.version, new=new.version, version=new.version,
+                    data={"state_from": result.state_from, "state": result.case.state})]
+                entries += [audit.Entry(
+                    "clock_changed", "case", now, by.id, by.name, field=move.clock,
+                    old=move.old_due, new=move.new_due, version=new.version,
+                    data={"why": "the new definition version changes this deadline"})
+                    for move in result.moves]
+                audit.append(session, entries, row, client)
+            return plans
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _load(self, session: Session, number: str) -> tuple[CaseRow, DefinitionSet]:
+        row = store.find_case(session, number)
+        if row is None:
+            raise NotFound(f"no case {number!r}: check the number (e.g. as printed on the "
+                           "case form)")
+        return row, self.versions.get(session, row.version)
+
+    def _require_published(self, session: Session) -> None:
+        # The version a case runs on must be a stored, controlled record before the case is.
+        if self._published:
+            return
+        if session.get(DefinitionVersion, self.current.version) is None:
+            raise Refused("(any)", None, [Reason(
+                "version", f"definition version {self.current.version[:12]} is not published: "
+                           "run 'qmsflow definitions publish PATH' first")])
+        self._published = True
+
+    @staticmethod
+    def _local(definition: DefinitionSet, now: datetime) -> datetime:
+        return now.astimezone(ZoneInfo(definition.organisation.timezone))
+
+    def _check_user_fields(self, session: Session, process: Process, new: Case,
+                           old: Case | None) -> None:
+        """A user field must name an active user holding one of the field's roles."""
+        reasons = []
+        for name, spec in process.fields.items():
+            value = new.values.get(name)
+            if spec.type != "user" or is_empty(value) or (old and old.values.get(name) == value):
+                continue
+            user = session.get(User, str(value))
+            if user is None or user.disabled:
+                reasons.append(Reason("invalid", f"{name}: no active user '{value}'", name))
+            elif spec.roles and not set(spec.roles) & set(user.roles):
+                reasons.append(Reason("invalid", f"{name}: {user.name} holds none of the roles "
+                                                 f"{', '.join(spec.roles)}", name))
+        if reasons:
+            raise Refused(new.steps[-1].step if new.steps else "(any)", old.state if old else
+                          None, reasons)
+
+    def _entries(self, definition: DefinitionSet, outcome: Outcome,
+                 actor: Actor) -> list[audit.Entry]:
+        entries = [entry(event, actor, definition.version) for event in outcome.events
+                   if event.kind != "open_case"]
+        # The step's reason is why each of its field changes was made (GMP Art. 27).
+        reason = next((e.reason for e in entries if e.action in ("transition", "created")), None)
+        return [replace(e, reason=reason) if e.action == "field_changed" else e
+                for e in entries]
+
+    def _signed(self, session: Session, definition: DefinitionSet, write: _Write,
+                outcome: Outcome, actor: Actor, signature: Signature | None, action: str,
+                now: datetime) -> None:
+        self._invalidate(session, definition, write, outcome.case, actor.name, now)
+        if signature is None:
+            return
+        signed = signatures.sign(session, definition, write.row.id, outcome.case, action, actor,
+                                 signature.meaning, now)
+        write.entries.append(audit.Entry(
+            "signed", "signature", now, actor.id, actor.name, field=action,
+            meaning=signature.meaning, version=definition.version,
+            data={"signature": signed.id, "record_hash": signed.record_hash,
+                  "row_version": signed.row_version}))
+
+    def _invalidate(self, session: Session, definition: DefinitionSet, write: _Write,
+                    new: Case, by: str, now: datetime) -> None:
+        for signed, changed in signatures.invalidate(session, definition, write.row.id, new, by,
+                                                     now):
+            write.entries.append(audit.Entry(
+                "signature_invalidated", "signature", now, None, by, field=signed.step,
+                meaning=signed.meaning, version=new.version,
+                data={"signature": signed.id, "signer": signed.signer_name,
+                      "changed": changed}))
+
+    def _open_linked(self, session: Session, definition: DefinitionSet, write: _Write,
+                     outcome: Outcome, actor: Actor, now: datetime, client: str | None) -> None:
+        for event in outcome.events:
+            if event.kind != "open_case":
+                continue
+            process = definition.process(str(event.data["process"]))
+            number = store.next_number(session, process, self._local(definition, now))
+            source = store.to_case(definition, write.row)
+            linked, new_source = machine.open_linked(definition, source, event, actor, now,
+                                                     number)
+            store.update_case(session, definition, write.row, source, new_source)
+            write.entries.append(audit.Entry(
+                "linked", "case", now, actor.id or None, actor.name, field="links",
+                new=linked.case.number, version=definition.version,
+                data={"relation": str(event.data["relation"]), "process": process.id}))
+            row = store.insert_case(session, definition, linked.case)
+            audit.append(session, self._entries(definition, linked, actor), row, client)
+
+
+def entry(event: Event, actor: Actor, version: str) -> audit.Entry:
+    """The audit entry of one engine event."""
+    data = dict(event.data)
+    kind = event.kind
+    field_name = data.pop("field", None) or {
+        "priority_changed": "priority", "flags_changed": "flags",
+        "assigned": "assignee_role"}.get(kind) or data.get("clock")
+    old = data.pop("old", None)
+    new = data.pop("new", None)
+    if kind in ("transition", "created"):
+        old, new = data.pop("from", None), data.pop("to", None)
+        field_name = "state"
+    elif kind == "assigned":
+        old, new = data.pop("previous", None), data.pop("role", None)
+    elif kind.startswith("clock_"):
+        new = data.get("due_at")
+    actor_id = event.actor or None
+    return audit.Entry(
+        kind, "case", event.at, actor_id, actor.name if actor_id == actor.id or not actor_id
+        else actor_id, field=field_name, old=old, new=new, reason=data.pop("reason", None),
+        meaning=data.pop("signature", None), version=version, data=data)
+

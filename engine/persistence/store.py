@@ -1,0 +1,140 @@
+"""Saving and loading the engine's cases: columns for what is filtered on, JSON for the rest.
+
+Each fact lives in one place: state, priority, flags, assignee and times are columns, clocks,
+steps and links are the ``data`` document, field values the ``values`` document; loading puts
+them together again, and the round trip changes nothing. Clocks are also copied into
+``case_clocks`` as indexed columns for inboxes and the deadline sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..cases import Case, ClockState, from_dict, to_dict
+from ..machine import case_number
+from ..model import DefinitionSet, Process
+from .audit import GENESIS
+from .models import CaseClock, CaseRow, CaseSequence
+
+COLUMNS = ("number", "process", "version", "state", "priority", "flags", "assignee_role",
+           "assignee", "row_version", "created_at", "updated_at", "closed_at")
+IN_DATA = ("clocks", "steps", "links", "priority_override")
+
+
+class Conflict(Exception):
+    """Someone else changed the case since it was read: nothing was written."""
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value).astimezone(UTC) if value else None
+
+
+def columns(definition: DefinitionSet, case: Case) -> dict[str, Any]:
+    """The row's column values for ``case``."""
+    data = to_dict(definition, case)
+    process = definition.process(case.process)
+    running = [c.due_at for c in case.clocks.values() if c.status == "running"]
+    category = case.values.get(process.category_field) if process.category_field else None
+    row = {name: data[name] for name in COLUMNS}
+    row.update(
+        created_at=case.created_at, updated_at=case.updated_at, closed_at=case.closed_at,
+        values=data["values"], data={name: data[name] for name in IN_DATA},
+        category=str(category) if category is not None else None,
+        next_due_at=min(running) if running else None)
+    return row
+
+
+def to_case(definition: DefinitionSet, row: CaseRow) -> Case:
+    """The engine's case from its row."""
+    data: dict[str, Any] = {name: getattr(row, name) for name in COLUMNS}
+    for name in ("created_at", "updated_at", "closed_at"):
+        value = data[name]
+        data[name] = value.isoformat() if value else None
+    data.update(row.data, values=row.values)
+    return from_dict(definition, data)
+
+
+def insert_case(session: Session, definition: DefinitionSet, case: Case) -> CaseRow:
+    """A new row for a new case (its audit chain starts empty)."""
+    row = CaseRow(**columns(definition, case), audit_count=0, audit_hash=GENESIS)
+    session.add(row)
+    session.flush()
+    _write_clocks(session, row.id, {}, case.clocks)
+    return row
+
+
+def update_case(session: Session, definition: DefinitionSet, row: CaseRow, old: Case,
+                new: Case) -> None:
+    """Write ``new`` over ``old``, only if the row still holds ``old``'s version.
+
+    Raises Conflict when another transaction changed the case first: the ORM's UPDATE names
+    the row version it read (optimistic locking) and finds no row.
+    """
+    if row.row_version != old.row_version:
+        raise _conflict(old)
+    for name, value in columns(definition, new).items():
+        setattr(row, name, value)
+    try:
+        session.flush()
+    except StaleDataError:
+        raise _conflict(old) from None
+    _write_clocks(session, row.id, old.clocks, new.clocks)
+
+
+def _conflict(case: Case) -> Conflict:
+    return Conflict(f"case {case.number} was changed by someone else while you worked on it; "
+                    "nothing was saved: reload it and take the step again")
+
+
+def _write_clocks(session: Session, case_id: int, old: Mapping[str, ClockState],
+                  new: Mapping[str, ClockState]) -> None:
+    added = [clock_columns(case_id, c) for cid, c in new.items() if cid not in old]
+    if added:
+        session.execute(insert(CaseClock), added)
+    for cid, clock in new.items():
+        if cid in old and old[cid] != clock:
+            values = clock_columns(case_id, clock)
+            session.execute(update(CaseClock).where(
+                CaseClock.case_id == case_id, CaseClock.clock == cid).values(**values)
+                .execution_options(synchronize_session=False))
+
+
+def clock_columns(case_id: int, clock: ClockState) -> dict[str, Any]:
+    """The ``case_clocks`` row of one clock."""
+    return {"case_id": case_id, "clock": clock.id, "variant": clock.variant,
+            "status": clock.status, "due_at": clock.due_at, "warn_at": clock.warn_at,
+            "warned": clock.warned, "breached": clock.breached}
+
+
+def find_case(session: Session, number: str) -> CaseRow | None:
+    """The row of case ``number``."""
+    return session.execute(select(CaseRow).where(CaseRow.number == number)).scalar_one_or_none()
+
+
+def _period(process: Process, local: datetime) -> str:
+    return {"yearly": f"{local.year:04d}", "monthly": f"{local.year:04d}-{local.month:02d}"
+            }.get(process.case_number_reset, "")
+
+
+def next_number(session: Session, process: Process, local_now: datetime) -> str:
+    """Take the next case number of ``process`` in this transaction.
+
+    One atomic upsert: on PostgreSQL it locks the sequence row until the transaction ends, so
+    concurrent creators queue for it, and a transaction that rolls back gives its number back
+    (the sequence has no gaps).
+    """
+    period = _period(process, local_now)
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = upsert(CaseSequence).values(process=process.id, period=period, value=1)
+    sequence = session.execute(statement.on_conflict_do_update(
+        index_elements=["process", "period"], set_={"value": CaseSequence.value + 1},
+    ).returning(CaseSequence.value)).scalar_one()
+    return case_number(process, local_now, sequence)

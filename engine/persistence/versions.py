@@ -1,0 +1,132 @@
+"""Definition versions as controlled records: every set that ran a case, stored whole.
+
+A version is the text of every file of a set and of the sets it extends, under the set's
+content hash. A running case stays on its version: :class:`Versions` compiles a stored version
+again when a case needs it (once per process; compiled sets are immutable, so that cache can
+never disagree with another worker's).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..loader import load
+from ..model import DefinitionSet
+from ..sources import MANIFEST
+from ..yamlsource import read_yaml
+from . import audit
+from .models import DefinitionVersion
+
+SUFFIXES = (".yaml", ".yml")
+
+
+class UnknownVersion(LookupError):
+    """A definition version that is not stored here."""
+
+
+def _set_folders(root: Path) -> list[Path]:
+    """The set's folder and every folder it extends, nearest first."""
+    folders: list[Path] = []
+    folder: Path | None = root.resolve()
+    while folder is not None and folder not in folders:
+        folders.append(folder)
+        data, _ = read_yaml(folder / MANIFEST, str(folder / MANIFEST))
+        base = data.get("extends") if isinstance(data, Mapping) else None
+        folder = (folder / base).resolve() if isinstance(base, str) else None
+    return folders
+
+
+def _files_of(folder: Path) -> list[Path]:
+    nested = {p.parent for p in folder.rglob(MANIFEST) if p.parent != folder}
+    return sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file()
+                  and not any(n == p.parent or n in p.parents for n in nested))
+
+
+def snapshot(root: Path | str) -> tuple[dict[str, str], str]:
+    """The text of every file the set at ``root`` is made of, and where the set sits in it."""
+    folders = _set_folders(Path(root))
+    common = Path(os.path.commonpath(folders))
+    files = {str(p.relative_to(common)): p.read_text(encoding="utf-8")
+             for folder in folders for p in _files_of(folder)}
+    return files, str(folders[0].relative_to(common))
+
+
+def compile_files(files: Mapping[str, str], root: str) -> DefinitionSet:
+    """Compile a stored version from its files (raises DefinitionError like :func:`load`)."""
+    with tempfile.TemporaryDirectory(prefix="qmsflow-version-") as folder:
+        for name, content in files.items():
+            path = Path(folder) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+        return load(Path(folder) / root)
+
+
+class Versions:
+    """Compiled definition versions by hash, stored in and reloaded from the database."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, DefinitionSet] = {}
+
+    def remember(self, definition: DefinitionSet) -> None:
+        """Keep an already compiled set (e.g. the one this deployment serves)."""
+        self._compiled[definition.version] = definition
+
+    def get(self, session: Session, version: str) -> DefinitionSet:
+        """The compiled set of ``version`` (a full hash or a unique prefix of one)."""
+        if version in self._compiled:
+            return self._compiled[version]
+        row = find(session, version)
+        definition = compile_files(row.files, row.root)
+        if definition.version != row.hash:
+            raise UnknownVersion(f"stored version {row.hash[:12]} compiles to "
+                                 f"{definition.version[:12]}: the stored files were altered")
+        self._compiled[row.hash] = definition
+        return definition
+
+
+def find(session: Session, version: str) -> DefinitionVersion:
+    """The stored version whose hash is or starts with ``version``."""
+    rows = session.execute(select(DefinitionVersion).where(
+        DefinitionVersion.hash.startswith(version, autoescape=True)).limit(2)).scalars().all()
+    if len(rows) != 1:
+        known = session.execute(select(DefinitionVersion.hash, DefinitionVersion.set_id,
+                                       DefinitionVersion.published_at)
+                                .order_by(DefinitionVersion.published_at)).all()
+        listed = ", ".join(f"{h[:12]} ({s}, {at:%Y-%m-%d})" for h, s, at in known) or "none"
+        what = "matches several versions" if rows else "is not a stored definition version"
+        raise UnknownVersion(f"{version!r} {what}; stored: {listed}")
+    return rows[0]
+
+
+def store(session: Session, definition: DefinitionSet, root: Path | str, now: datetime,
+          by: tuple[str, str] | None = None, note: str | None = None) -> bool:
+    """Store ``definition`` (compiled from ``root``) unless it is there; True when new.
+
+    ``by`` is the publisher's id and printed name; publishing is an audit event.
+    """
+    if session.get(DefinitionVersion, definition.version) is not None:
+        return False
+    files, where = snapshot(root)
+    session.add(DefinitionVersion(hash=definition.version, set_id=definition.id, files=files,
+                                  root=where, published_at=now,
+                                  published_by=by[0] if by else None, note=note))
+    session.flush()
+    data: dict[str, Any] = {"set": definition.id, "files": sorted(files), "note": note}
+    audit.append(session, [audit.Entry(
+        "published", "definition", now, by[0] if by else None, by[1] if by else None,
+        version=definition.version, data=data)])
+    return True
+
+
+def listed(session: Session) -> list[DefinitionVersion]:
+    """Every stored version, oldest first."""
+    return list(session.execute(select(DefinitionVersion)
+                                .order_by(DefinitionVersion.published_at)).scalars())
