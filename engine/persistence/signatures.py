@@ -31,12 +31,17 @@ def record_hash(definition: DefinitionSet, case: Case) -> str:
 def sign(session: Session, definition: DefinitionSet, case_id: int, case: Case, step: str,
          signer: Actor, meaning: str, now: datetime) -> SignatureRow:
     """Record a signature of ``case`` (the version the step produced)."""
-    values = values_to_json(definition.process(case.process), case.values)
+    process = definition.process(case.process)
+    values = values_to_json(process, case.values)
+    # A default nobody has changed yet (e.g. reportability "assessment required") is the
+    # system's placeholder, not something the signer stated.
+    defaults = values_to_json(process, process.defaults())
     signed = SignatureRow(
         case_id=case_id, step=step, signer_id=signer.id, signer_name=signer.name,
         meaning=meaning, signed_at=now, row_version=case.row_version,
         record_hash=record_hash(definition, case),
-        signed_values={k: v for k, v in values.items() if not is_empty(v)},
+        signed_values={k: v for k, v in values.items()
+                       if not is_empty(v) and (k not in defaults or defaults[k] != v)},
         invalidated_at=None, invalidated_by=None)
     session.add(signed)
     session.flush()

@@ -170,6 +170,7 @@ COMPLAINT = {
     "channel": "phone", "received_at": "2026-03-02T09:30:00+08:00",
     "complainant_name": "王芳", "complainant_org": "市第一人民医院", "market": "domestic",
     "complainant_phone": "+86 21 5555 0100", "product_model": "MX-200",
+    "batch_number": "B2026-02-031",
     "description": "监护仪屏幕在使用中间歇性闪烁", "patient_involved": False,
 }
 
@@ -178,3 +179,18 @@ def open_complaint(world: World, **changes: object) -> Case:
     """A new complaint registered by the sales user."""
     return world.service.create_case("complaint", "register", world.user("sales"),
                                      {**COMPLAINT, **changes}, password=PASSWORD)
+
+
+def to_investigation(world: World) -> str:
+    """A domestic complaint taken to investigation (its closure clock running); its number."""
+    number = open_complaint(world).number
+    steps = [
+        ("quality", "confirm_complaint", {"is_complaint": True, "screening_rationale": "设备故障"}),
+        ("quality", "classify", {"category": "malfunction", "report_cn": "not_reportable",
+                                 "report_us": "not_reportable", "report_eu": "not_reportable",
+                                 "reportability_rationale": "未造成伤害，且不可能导致严重伤害。"}),
+        ("gm_office", "accept", {"joint_inspection": False}),
+    ]
+    for role, action, inputs in steps:
+        world.service.apply_action(number, action, world.user(role), inputs)
+    return number

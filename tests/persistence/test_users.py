@@ -1,0 +1,119 @@
+"""Users: never-reused ids, roles from the definitions, argon2 hashes, lockout, disabling."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy.orm import Session
+
+from qmsflow.engine.machine import Refused
+from qmsflow.engine.model import DefinitionSet
+from qmsflow.engine.persistence import users
+from qmsflow.engine.persistence.models import AuditEvent, User
+
+from .conftest import CHEAP, PASSWORD, Database, World, to_investigation
+
+
+def _add(session: Session, definition: DefinitionSet, now: datetime, user_id: str = "zhang.san",
+         roles: tuple[str, ...] = ("quality",), password: str = PASSWORD) -> User:
+    return users.add(session, definition, user_id, "张三", roles, password, now, hasher=CHEAP)
+
+
+def test_a_password_is_stored_only_as_an_argon2_hash(database: Database,
+                                                     default_set: DefinitionSet,
+                                                     now: datetime) -> None:
+    with database.sessions.begin() as session:
+        user = _add(session, default_set, now)
+    assert user.password_hash is not None and user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+    with database.sessions() as session:
+        entry = session.query(AuditEvent).filter_by(action="user_added").one()
+    assert PASSWORD not in str(entry.data) and entry.field == "zhang.san"
+
+
+def test_an_unknown_role_is_refused_with_a_suggestion(database: Database,
+                                                      default_set: DefinitionSet,
+                                                      now: datetime) -> None:
+    with pytest.raises(users.UserError) as error, database.sessions.begin() as session:
+        _add(session, default_set, now, roles=("qualty",))
+    assert "unknown role 'qualty'" in str(error.value)
+    assert "did you mean 'quality'" in str(error.value)
+
+
+def test_an_id_is_never_reused_even_after_the_account_is_disabled(world: World) -> None:
+    taken = world.user("quality")
+    with world.database.sessions.begin() as session:
+        users.disable(session, taken, world.clock(), "left the company")
+    with pytest.raises(users.UserError) as error, world.database.sessions.begin() as session:
+        _add(session, world.definition, world.clock(), user_id=taken)
+    assert "ids are never reused" in str(error.value)
+    assert "disabled account" in str(error.value)
+
+
+def test_a_weak_password_is_refused(database: Database, default_set: DefinitionSet,
+                                    now: datetime) -> None:
+    with pytest.raises(users.UserError) as error, database.sessions.begin() as session:
+        _add(session, default_set, now, password="short")
+    assert "at least 10 characters" in str(error.value)
+
+
+def test_five_wrong_passwords_lock_the_account_until_a_new_password_is_set(
+        world: World) -> None:
+    user_id = world.user("sales")
+    for _ in range(users.MAX_FAILURES):
+        with pytest.raises(users.AuthenticationFailed) as wrong:
+            world.service.authenticate(user_id, "not the password")
+        assert str(wrong.value) == "wrong user id or password"
+    with pytest.raises(users.AuthenticationFailed) as locked:
+        world.service.authenticate(user_id, PASSWORD)
+    assert "locked after 5 wrong passwords" in str(locked.value)
+    world.clock.advance(minutes=16)
+    assert world.service.authenticate(user_id, PASSWORD).id == user_id
+    with world.database.sessions() as session:
+        assert session.query(AuditEvent).filter_by(action="user_locked").count() == 1
+
+
+def test_setting_a_new_password_unlocks_and_the_old_one_stops_working(world: World) -> None:
+    user_id = world.user("sales")
+    for _ in range(users.MAX_FAILURES):
+        with pytest.raises(users.AuthenticationFailed):
+            world.service.authenticate(user_id, "not the password")
+    with world.database.sessions.begin() as session:
+        users.set_password(session, user_id, "a brand new secret", world.clock(),
+                           hasher=CHEAP)
+    assert world.service.authenticate(user_id, "a brand new secret").id == user_id
+    with pytest.raises(users.AuthenticationFailed):
+        world.service.authenticate(user_id, PASSWORD)
+
+
+def test_a_disabled_account_cannot_sign_in(world: World) -> None:
+    with world.database.sessions.begin() as session:
+        users.disable(session, world.user("gm"), world.clock(), "retired")
+    with pytest.raises(users.AuthenticationFailed) as error:
+        world.service.authenticate(world.user("gm"), PASSWORD)
+    assert "disabled" in str(error.value)
+
+
+def test_an_unknown_user_gets_the_same_answer_as_a_wrong_password(world: World) -> None:
+    with pytest.raises(users.AuthenticationFailed) as error:
+        world.service.authenticate("nobody", PASSWORD)
+    assert str(error.value) == "wrong user id or password"
+
+
+def test_a_user_field_must_name_an_active_user_with_one_of_its_roles(world: World) -> None:
+    number = to_investigation(world)
+    quality = world.user("quality")
+    decision = {"investigated": False, "recall_needed": False,
+                "no_investigation_reason": "同批次已有调查结论，无需重复调查"}
+    with pytest.raises(Refused) as refused:
+        world.service.apply_action(number, "report_investigation", quality,
+                                   {**decision, "no_investigation_decider": world.user("sales")},
+                                   password=PASSWORD)
+    assert "no_investigation_decider: Sales User holds none of the roles quality_manager" in str(
+        refused.value)
+    done = world.service.apply_action(
+        number, "report_investigation", quality,
+        {**decision, "no_investigation_decider": world.user("quality_manager")},
+        password=PASSWORD)
+    assert done.values["no_investigation_decider"] == world.user("quality_manager")
