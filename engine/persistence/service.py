@@ -188,10 +188,12 @@ class CaseService:
         ``expected_version`` is the row version the user saw (the form carries it): if the case
         changed since, the step is refused as a conflict and nothing is written.
         """
-        with self.transaction() as session:
-            row, definition = self._load(session, number)
-            process = definition.process(row.process)
-        signature = self._signature(process, action, user_id, password, meaning)
+        signature = None
+        if password is not None:
+            with self.transaction() as session:
+                row, definition = self._load(session, number)
+                process = definition.process(row.process)
+            signature = self._signature(process, action, user_id, password, meaning)
         with self.transaction() as session:
             now = self.now()
             row, definition = self._load(session, number)
@@ -205,6 +207,7 @@ class CaseService:
                     "voided", f"case {number} was voided on {row.voided_at:%Y-%m-%d}: "
                               f"{row.void_reason}")])
             _, actor = self._actor(session, user_id)
+            process = definition.process(row.process)
             case = store.to_case(definition, row)
             outcome = machine.apply(definition, case, action, actor, inputs, now, signature,
                                     reason)
