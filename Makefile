@@ -13,10 +13,14 @@ $(BIN)/qmsflow: pyproject.toml
 
 setup: $(BIN)/qmsflow
 
-# The main job: validate every bundled definition set, then run every bundled scenario.
+# The main job: validate every bundled definition set, run every bundled scenario, then bring
+# the database up to date, publish the default set and verify the audit trail.
 run: setup
 	$(BIN)/qmsflow validate definitions/default definitions/examples/*/
 	$(BIN)/qmsflow simulate --quiet scenarios
+	$(BIN)/qmsflow db upgrade
+	$(BIN)/qmsflow definitions publish definitions/default
+	$(BIN)/qmsflow audit verify
 
 lint: setup
 	$(BIN)/ruff check .
