@@ -22,9 +22,10 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qmsflow.engine import diff as diffs
+from qmsflow.engine.cases import Actor
 from qmsflow.engine.loader import load
-from qmsflow.engine.machine import Refused
-from qmsflow.engine.model import DefinitionSet
+from qmsflow.engine.machine import Refused, authority_limit
+from qmsflow.engine.model import DefinitionSet, text
 from qmsflow.engine.persistence import audit, schema, users, versions
 from qmsflow.engine.persistence.db import connect, database_url, session_factory
 from qmsflow.engine.persistence.models import CaseRow
@@ -334,11 +335,26 @@ def users_set_password(user_id: str, password_stdin: bool) -> None:
 @friendly
 def users_list() -> None:
     """Every account, disabled ones marked."""
+    definition = runtime().definition()
     with runtime().sessions() as session:
         for user in users.listed(session):
             status = "disabled" if user.disabled else (
                 "locked" if user.locked_until and user.locked_until > utc_now() else "active")
-            click.echo(f"{user.id:<20} {user.name:<20} {status:<9} {','.join(user.roles)}")
+            limits = _limits(definition, users.actor(user))
+            click.echo(f"{user.id:<20} {user.name:<20} {status:<9} {','.join(user.roles)}"
+                       + (f"  {limits}" if limits else ""))
+
+
+def _limits(definition: DefinitionSet, actor: Actor) -> str:
+    """The user's approval limits (核决权限), as the definitions give them to their roles."""
+    shown = []
+    for process in definition.processes.values():
+        for matrix in process.authorities.values():
+            holds, limit = authority_limit(matrix, actor)
+            if holds:
+                amount = "no limit" if limit is None else f"up to {limit:,.0f}"
+                shown.append(f"{text(matrix.label, 'en')} {amount}")
+    return "; ".join(shown)
 
 
 # -- audit -----------------------------------------------------------------------------------
