@@ -9,8 +9,8 @@ lost update), gap-free case numbers, voided cases, and the definition version ea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from ..migration import Plan, plan
 from ..model import DefinitionSet, Process
 from ..values import is_empty
 from . import audit, signatures, store, users
+from .db import transaction
 from .models import AuditEvent, CaseRow, DefinitionVersion, SignatureRow, User
 from .versions import Versions
 
@@ -111,11 +112,9 @@ class CaseService:
         self._published = False
         versions.remember(current)
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self) -> AbstractContextManager[Session]:
         """One unit of work: all of it is written, or none of it."""
-        with self.sessions() as session, session.begin():
-            yield session
+        return transaction(self.sessions)
 
     def now(self) -> datetime:
         moment = self.clock()
