@@ -86,11 +86,18 @@ class Runtime:
         return CaseService(self.sessions, versions.Versions(), self.definition())
 
 
-@functools.cache
 def runtime() -> Runtime:
+    """The runtime of the running command: made on first use, closed when the command ends."""
+    root = click.get_current_context().find_root()
+    found = root.meta.get("qmsflow.runtime")
+    if isinstance(found, Runtime):
+        return found
     engine = connect()
-    return Runtime(engine, session_factory(engine),
+    root.call_on_close(engine.dispose)
+    made = Runtime(engine, session_factory(engine),
                    Path(os.environ.get("QMSFLOW_DEFINITIONS", DEFAULT_DEFINITIONS)))
+    root.meta["qmsflow.runtime"] = made
+    return made
 
 
 def _cli_by(user_id: str | None) -> users.By:
@@ -161,9 +168,10 @@ def definitions_publish(path: Path, by_user: str | None, note: str | None) -> No
 def definitions_list() -> None:
     """Every stored version with the number of open cases on it."""
     with runtime().sessions() as session:
-        counts = dict(session.execute(
-            select(CaseRow.version, func.count()).where(CaseRow.closed_at.is_(None))
-            .group_by(CaseRow.version)).tuples().all())
+        counts = {version: count for version, count in session.execute(
+            select(CaseRow.version, func.count()).where(CaseRow.closed_at.is_(None),
+                                                        CaseRow.voided_at.is_(None))
+            .group_by(CaseRow.version))}
         for row in versions.listed(session):
             click.echo(f"{row.hash[:12]}  {row.set_id:<16} {row.published_at:%Y-%m-%d %H:%M} "
                        f"UTC  {counts.get(row.hash, 0)} open case(s)  {row.note or ''}".rstrip())
