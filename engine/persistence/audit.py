@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent, AuditHead, CaseRow
@@ -80,29 +80,46 @@ def entry_hash(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(content)).hexdigest()
 
 
-def append(session: Session, entries: Sequence[Entry], case: CaseRow | None = None,
-           client: str | None = None) -> list[int]:
-    """Append ``entries`` (about ``case``, or about the system when None); their ids.
+@dataclass(frozen=True)
+class CaseChain:
+    """Where a case's own chain stands: its number, entries so far and the last one's hash."""
 
-    Takes the global chain's lock until the transaction ends, so entries from concurrent
-    transactions chain one after the other. The caller has written (and so locked) ``case``
-    in this transaction; its chain head moves on here.
+    number: str
+    count: int
+    hash: str
+
+
+@dataclass
+class Batch:
+    """Entries chained and ready to write, with where both chains stand after them."""
+
+    rows: list[dict[str, Any]]
+    last_id: int
+    last_hash: str
+    case: CaseChain | None
+
+
+def chain(session: Session, entries: Sequence[Entry], case: CaseChain | None = None,
+          client: str | None = None) -> Batch:
+    """Chain ``entries`` (about a case, or about the system when ``case`` is None).
+
+    Locks the global chain's head until the transaction ends, so entries from concurrent
+    transactions chain one after the other; write the batch with :func:`write` in the same
+    transaction. The hashes do not depend on the case's row id, so a new case can be
+    inserted with its chain head already known.
     """
-    if not entries:
-        return []
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                           ).scalar_one()
+    last_id, last_hash = session.execute(
+        select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)
+        .with_for_update()).one()
     rows: list[dict[str, Any]] = []
-    last_id, last_hash = head.last_id, head.last_hash
-    case_hash = case.audit_hash if case is not None else None
-    case_seq = case.audit_count if case is not None else 0
+    case_hash = case.hash if case is not None else None
+    case_seq = case.count if case is not None else 0
     for entry in entries:
         last_id += 1
         if case is not None:
             case_seq += 1
         row: dict[str, Any] = {
-            "id": last_id, "case_id": case.id if case else None,
-            "case_seq": case_seq if case else None,
+            "id": last_id, "case_seq": case_seq if case else None,
             "case_number": case.number if case else None, "at": entry.at.astimezone(UTC),
             "actor_id": entry.actor_id, "actor_name": entry.actor_name,
             "action": entry.action, "entity": entry.entity, "field": entry.field,
@@ -115,12 +132,30 @@ def append(session: Session, entries: Sequence[Entry], case: CaseRow | None = No
         if case is not None:
             case_hash = row["hash"]
         rows.append(row)
-    session.execute(insert(AuditEvent), rows)
-    head.last_id, head.last_hash = last_id, last_hash
-    if case is not None:
-        case.audit_count, case.audit_hash = case_seq, case_hash or GENESIS
-    session.flush()
-    return [row["id"] for row in rows]
+    after = CaseChain(case.number, case_seq, case_hash or GENESIS) if case is not None else None
+    return Batch(rows, last_id, last_hash, after)
+
+
+def write(session: Session, batch: Batch, case_id: int | None = None) -> None:
+    """Insert a chained batch and move the global head on (one statement on PostgreSQL)."""
+    if not batch.rows:
+        return
+    rows = [{**row, "case_id": case_id} for row in batch.rows]
+    head = (update(AuditHead).where(AuditHead.id == 1)
+            .values(last_id=batch.last_id, last_hash=batch.last_hash))
+    if session.get_bind().dialect.name == "postgresql":
+        # A data-modifying CTE: the entries and the new head in one round trip.
+        session.execute(head.add_cte(insert(AuditEvent).values(rows).cte("entries")))
+    else:
+        session.execute(insert(AuditEvent), rows)
+        session.execute(head)
+
+
+def append(session: Session, entries: Sequence[Entry], client: str | None = None) -> None:
+    """Chain and write entries about the system (accounts, definition versions); entries
+    about a case go with the case's own write."""
+    if entries:
+        write(session, chain(session, entries, None, client))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -109,14 +110,20 @@ class CaseSequence(Base):
     value: Mapped[int] = mapped_column(Integer)
 
 
+OPEN = text("closed_at IS NULL AND voided_at IS NULL")
+
+
 class CaseRow(Base):
     """One case: the engine's case as JSON, with what lists filter and sort on as columns."""
 
     __tablename__ = "cases"
     __table_args__ = (
-        # A user's inbox: open cases of a queue (role) or a person, soonest due first.
-        Index("ix_cases_inbox_role", "assignee_role", "closed_at", "next_due_at"),
-        Index("ix_cases_inbox_user", "assignee", "closed_at", "next_due_at"),
+        # A user's inbox: the open cases of a queue (role) or a person, soonest due first.
+        # Partial indexes hold open cases only, in the order the inbox reads them.
+        Index("ix_cases_open_role", "assignee_role", "next_due_at", "id",
+              postgresql_where=OPEN, sqlite_where=OPEN),
+        Index("ix_cases_open_user", "assignee", "next_due_at", "id",
+              postgresql_where=OPEN, sqlite_where=OPEN, postgresql_include=["assignee_role"]),
         Index("ix_cases_process_state", "process", "state"),
     )
 
@@ -137,16 +144,14 @@ class CaseRow(Base):
     row_version: Mapped[int] = mapped_column(Integer)
     audit_count: Mapped[int] = mapped_column(Integer, default=0)
     audit_hash: Mapped[str] = mapped_column(String(64))  # head of this case's hash chain
+    # How many of its signatures are still valid: a step reads them only when there are some.
+    valid_signatures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None] = mapped_column(index=True)
     voided_at: Mapped[datetime | None]
     void_reason: Mapped[str | None] = mapped_column(Text)
 
-    # The engine counts row versions itself; the ORM adds "AND row_version = <read>" to each
-    # UPDATE and raises StaleDataError when another transaction got there first.
-    __mapper_args__ = {  # noqa: RUF012 (SQLAlchemy reads it as declared)
-        "version_id_col": row_version, "version_id_generator": False}
 
 
 class CaseClock(Base):

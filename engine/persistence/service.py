@@ -9,15 +9,17 @@ lost update), gap-free case numbers, voided cases, and the definition version ea
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import machine
@@ -86,12 +88,45 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-@dataclass
-class _Write:
-    """What one transaction writes about one case: the row and its audit entries."""
+@dataclass(frozen=True)
+class _Stored:
+    """A case as read in this transaction: its row and the engine's case."""
 
     row: CaseRow
-    entries: list[audit.Entry] = field(default_factory=list)
+    case: Case
+
+
+def _queues(actor: Actor) -> list[ColumnElement[bool]]:
+    """The queues a user works: each of their roles', and cases assigned to them by name
+    (not counted twice when the case also sits in one of their roles' queues)."""
+    roles = sorted(actor.roles)
+    return [*(CaseRow.assignee_role == role for role in roles),
+            and_(CaseRow.assignee == actor.id,
+                 or_(CaseRow.assignee_role.is_(None), CaseRow.assignee_role.not_in(roles)))]
+
+
+def _conditions(filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
+    """The filters other than whose cases (open cases match the inbox's partial indexes)."""
+    where: list[ColumnElement[bool]] = [CaseRow.voided_at.is_(None)]
+    if filters.open is not None:
+        where.append(CaseRow.closed_at.is_(None) if filters.open
+                     else CaseRow.closed_at.is_not(None))
+    for name in ("process", "state", "category", "priority"):
+        wanted = getattr(filters, name)
+        if wanted is not None:
+            where.append(getattr(CaseRow, name) == wanted)
+    if filters.overdue is not None:
+        late = CaseRow.next_due_at < now
+        where.append(late if filters.overdue else or_(CaseRow.next_due_at.is_(None), ~late))
+    if filters.number:
+        where.append(CaseRow.number.contains(filters.number, autoescape=True))
+    return where
+
+
+def _restated(old: Case, new: Case) -> bool:
+    """Whether a value that was already filled in changed (only that can void a signature)."""
+    return any(not is_empty(value) and new.values.get(name) != value
+               for name, value in old.values.items())
 
 
 class CaseService:
@@ -137,10 +172,17 @@ class CaseService:
 
     def _actor(self, session: Session, user_id: str) -> tuple[User, Actor]:
         user = session.get(User, user_id)
+        actor = self._active(user, user_id)
+        assert user is not None  # _active refused otherwise
+        return user, actor
+
+    @staticmethod
+    def _active(user: User | None, user_id: str) -> Actor:
+        """The engine's actor for an account that may act; refused otherwise."""
         if user is None or user.disabled:
             why = "is disabled" if user else "does not exist"
             raise Refused("(any)", None, [Reason("user", f"user '{user_id}' {why}")])
-        return user, users.actor(user)
+        return users.actor(user)
 
     def _signature(self, process: Process, action: str, user_id: str,
                    password: str | None, meaning: str | None) -> Signature | None:
@@ -171,12 +213,8 @@ class CaseService:
             outcome = machine.start(definition, process_id, action, actor, inputs, now, number,
                                     signature, reason)
             self._check_user_fields(session, process, outcome.case, None)
-            row = store.insert_case(session, definition, outcome.case)
-            write = _Write(row, self._entries(definition, outcome, actor))
-            self._signed(session, definition, write, outcome, actor, signature, action, now)
-            self._open_linked(session, definition, write, outcome, actor, now, client)
-            audit.append(session, write.entries, row, client)
-            return store.to_case(definition, row)
+            return self._save(session, definition, None, outcome, actor, now, client,
+                              signature, action)
 
     def apply_action(self, number: str, action: str, user_id: str, inputs: Mapping[str, Any],
                      *, expected_version: int | None = None, password: str | None = None,
@@ -195,7 +233,7 @@ class CaseService:
             signature = self._signature(process, action, user_id, password, meaning)
         with self.transaction() as session:
             now = self.now()
-            row, definition = self._load(session, number)
+            row, definition, user = self._load_with_user(session, number, user_id)
             if expected_version is not None and row.row_version != expected_version:
                 raise store.Conflict(
                     f"case {number} changed since you opened it (it is at version "
@@ -205,18 +243,14 @@ class CaseService:
                 raise Refused(action, row.state, [Reason(
                     "voided", f"case {number} was voided on {row.voided_at:%Y-%m-%d}: "
                               f"{row.void_reason}")])
-            _, actor = self._actor(session, user_id)
+            actor = self._active(user, user_id)
             process = definition.process(row.process)
             case = store.to_case(definition, row)
             outcome = machine.apply(definition, case, action, actor, inputs, now, signature,
                                     reason)
             self._check_user_fields(session, process, outcome.case, case)
-            write = _Write(row, self._entries(definition, outcome, actor))
-            store.update_case(session, definition, row, case, outcome.case)
-            self._signed(session, definition, write, outcome, actor, signature, action, now)
-            self._open_linked(session, definition, write, outcome, actor, now, client)
-            audit.append(session, write.entries, row, client)
-            return store.to_case(definition, row)
+            return self._save(session, definition, _Stored(row, case), outcome, actor, now,
+                              client, signature, action)
 
     def escalate_case(self, number: str) -> Outcome:
         """Run the due warning and breach actions of one case's clocks, each exactly once."""
@@ -225,14 +259,10 @@ class CaseService:
             row, definition = self._load(session, number)
             case = store.to_case(definition, row)
             outcome = escalate(definition, case, now)
-            if not outcome.events:
-                return outcome
-            sweep = Actor("", SWEEP, frozenset())
-            write = _Write(row, self._entries(definition, outcome, sweep))
-            store.update_case(session, definition, row, case, outcome.case)
-            self._invalidate(session, definition, write, outcome.case, SWEEP, now)
-            self._open_linked(session, definition, write, outcome, sweep, now, "sweep")
-            audit.append(session, write.entries, row, "sweep")
+            if outcome.events:
+                sweep = Actor("", SWEEP, frozenset())
+                self._save(session, definition, _Stored(row, case), outcome, sweep, now,
+                           "sweep")
             return outcome
 
     def void_case(self, number: str, user_id: str, reason: str, *,
@@ -253,12 +283,12 @@ class CaseService:
                                                                    "already voided")])
             if is_empty(reason):
                 raise Refused("void", row.state, [Reason("reason", "voiding needs a reason")])
-            row.voided_at, row.void_reason, row.updated_at = now, reason, now
-            row.row_version += 1
-            audit.append(session, [audit.Entry(
+            case = store.to_case(definition, row)
+            voided = replace(case, row_version=case.row_version + 1, updated_at=now)
+            self._write(session, definition, _Stored(row, case), voided, [audit.Entry(
                 "voided", "case", now, actor.id, actor.name, field="voided", old=False,
                 new=True, reason=reason, version=row.version, data={"state": row.state})],
-                row, client)
+                client, {"voided_at": now, "void_reason": reason})
 
     def read_case(self, number: str) -> History:
         """The case with its whole audit trail and signatures, oldest first."""
@@ -279,36 +309,22 @@ class CaseService:
             raise ValueError("page starts at 1 and a page holds 1 to 500 cases")
         with self.transaction() as session:
             _, actor = self._actor(session, user_id)
-            query = self._filtered(select(CaseRow), filters, actor, self.now())
-            total = session.execute(
-                self._filtered(select(func.count()).select_from(CaseRow), filters, actor,
-                               self.now())).scalar_one()
+            where = _conditions(filters, self.now())
+            queues = _queues(actor) if filters.mine else [true()]
+            order = (CaseRow.next_due_at.asc().nulls_last(), CaseRow.id)
+            # One ordered, limited scan per queue (each walks its index in due order), merged:
+            # a single query with OR over the queues would sort every open case of them all.
+            firsts = [select(CaseRow.id, CaseRow.next_due_at).where(queue, *where)
+                      .order_by(*order).limit(page * per_page).subquery() for queue in queues]
+            merged = union_all(*(select(first.c.id, first.c.next_due_at) for first in firsts)
+                               ).subquery()
             rows = session.execute(
-                query.order_by(CaseRow.next_due_at.is_(None), CaseRow.next_due_at, CaseRow.id)
+                select(CaseRow).join(merged, merged.c.id == CaseRow.id).order_by(*order)
                 .limit(per_page).offset((page - 1) * per_page)).scalars().all()
+            counts = [select(func.count()).select_from(CaseRow).where(queue, *where)
+                      .scalar_subquery() for queue in queues]
+            total = session.execute(select(functools.reduce(operator.add, counts))).scalar_one()
             return Page(tuple(rows), total, page, per_page)
-
-    @staticmethod
-    def _filtered(query: Select[Any], filters: Filters, actor: Actor,
-                  now: datetime) -> Select[Any]:
-        query = query.where(CaseRow.voided_at.is_(None))
-        if filters.mine:
-            query = query.where(or_(CaseRow.assignee == actor.id,
-                                    CaseRow.assignee_role.in_(sorted(actor.roles))))
-        if filters.open is not None:
-            query = query.where(CaseRow.closed_at.is_(None) if filters.open
-                                else CaseRow.closed_at.is_not(None))
-        for name in ("process", "state", "category", "priority"):
-            wanted = getattr(filters, name)
-            if wanted is not None:
-                query = query.where(getattr(CaseRow, name) == wanted)
-        if filters.overdue is not None:
-            late = CaseRow.next_due_at < now
-            query = query.where(late if filters.overdue else or_(
-                CaseRow.next_due_at.is_(None), ~late))
-        if filters.number:
-            query = query.where(CaseRow.number.contains(filters.number, autoescape=True))
-        return query
 
     # -- definition versions --------------------------------------------------------------
 
@@ -335,7 +351,6 @@ class CaseService:
                 plans.append(result)
                 if dry_run or result.case is None:
                     continue
-                store.update_case(session, new, row, case, result.case)
                 entries = [audit.Entry(
                     "migrated", "case", now, by.id, by.name, field="version",
                     old=old.version, new=new.version, version=new.version,
@@ -345,7 +360,7 @@ class CaseService:
                     old=move.old_due, new=move.new_due, version=new.version,
                     data={"why": "the new definition version changes this deadline"})
                     for move in result.moves]
-                audit.append(session, entries, row, client)
+                self._write(session, new, _Stored(row, case), result.case, entries, client)
             return plans
 
     # -- internals --------------------------------------------------------------------------
@@ -356,6 +371,18 @@ class CaseService:
             raise NotFound(f"no case {number!r}: check the number (e.g. as printed on the "
                            "case form)")
         return row, self.versions.get(session, row.version)
+
+    def _load_with_user(self, session: Session, number: str, user_id: str
+                        ) -> tuple[CaseRow, DefinitionSet, User | None]:
+        """The case and the acting user's account in one round trip."""
+        found = session.execute(
+            select(CaseRow, User).outerjoin(User, User.id == user_id)
+            .where(CaseRow.number == number)).first()
+        if found is None:
+            raise NotFound(f"no case {number!r}: check the number (e.g. as printed on the "
+                           "case form)")
+        row, user = found
+        return row, self.versions.get(session, row.version), user
 
     def _require_published(self, session: Session) -> None:
         # The version a case runs on must be a stored, controlled record before the case is.
@@ -398,48 +425,76 @@ class CaseService:
         return [replace(e, reason=reason) if e.action == "field_changed" else e
                 for e in entries]
 
-    def _signed(self, session: Session, definition: DefinitionSet, write: _Write,
-                outcome: Outcome, actor: Actor, signature: Signature | None, action: str,
-                now: datetime) -> None:
-        self._invalidate(session, definition, write, outcome.case, actor.name, now)
-        if signature is None:
-            return
-        signed = signatures.sign(session, definition, write.row.id, outcome.case, action, actor,
-                                 signature.meaning, now)
-        write.entries.append(audit.Entry(
-            "signed", "signature", now, actor.id, actor.name, field=action,
-            meaning=signature.meaning, version=definition.version,
-            data={"signature": signed.id, "record_hash": signed.record_hash,
-                  "row_version": signed.row_version}))
-
-    def _invalidate(self, session: Session, definition: DefinitionSet, write: _Write,
-                    new: Case, by: str, now: datetime) -> None:
-        for signed, changed in signatures.invalidate(session, definition, write.row.id, new, by,
-                                                     now):
-            write.entries.append(audit.Entry(
-                "signature_invalidated", "signature", now, None, by, field=signed.step,
-                meaning=signed.meaning, version=new.version,
-                data={"signature": signed.id, "signer": signed.signer_name,
-                      "changed": changed}))
-
-    def _open_linked(self, session: Session, definition: DefinitionSet, write: _Write,
-                     outcome: Outcome, actor: Actor, now: datetime, client: str | None) -> None:
+    def _save(self, session: Session, definition: DefinitionSet, stored: _Stored | None,
+              outcome: Outcome, actor: Actor, now: datetime, client: str | None,
+              signature: Signature | None = None, action: str = "") -> Case:
+        """Write a step's outcome: linked cases, signatures, the case and its audit entries."""
+        entries = self._entries(definition, outcome, actor)
+        case = outcome.case
         for event in outcome.events:
-            if event.kind != "open_case":
-                continue
-            process = definition.process(str(event.data["process"]))
-            number = store.next_number(session, process, self._local(definition, now))
-            source = store.to_case(definition, write.row)
-            linked, new_source = machine.open_linked(definition, source, event, actor, now,
-                                                     number)
-            store.update_case(session, definition, write.row, source, new_source)
-            write.entries.append(audit.Entry(
-                "linked", "case", now, actor.id or None, actor.name, field="links",
-                new=linked.case.number, version=definition.version,
-                data={"relation": str(event.data["relation"]), "process": process.id}))
-            row = store.insert_case(session, definition, linked.case)
-            audit.append(session, self._entries(definition, linked, actor), row, client)
+            if event.kind == "open_case":
+                case = self._open_linked(session, definition, case, event, actor, now, client,
+                                         entries)
+        valid = stored.row.valid_signatures if stored else 0
+        if stored is not None and valid and _restated(stored.case, case):
+            for signed, changed in signatures.invalidate(session, definition, stored.row.id,
+                                                         case, actor.name, now):
+                valid -= 1
+                entries.append(audit.Entry(
+                    "signature_invalidated", "signature", now, None, actor.name,
+                    field=signed.step, meaning=signed.meaning, version=case.version,
+                    data={"signer": signed.signer_name, "signed_at": signed.signed_at,
+                          "changed": changed}))
+        if signature is not None:
+            valid += 1
+            entries.append(audit.Entry(
+                "signed", "signature", now, actor.id, actor.name, field=action,
+                meaning=signature.meaning, version=definition.version,
+                data={"record_hash": signatures.record_hash(definition, case),
+                      "row_version": case.row_version}))
+        case_id = self._write(session, definition, stored, case, entries, client,
+                              {"valid_signatures": valid})
+        if signature is not None:
+            signatures.sign(session, definition, case_id, case, action, actor,
+                            signature.meaning, now)
+        return case
 
+    def _write(self, session: Session, definition: DefinitionSet, stored: _Stored | None,
+               case: Case, entries: list[audit.Entry], client: str | None,
+               extra: Mapping[str, Any] | None = None) -> int:
+        """Insert or update the case with its audit entries chained in; the case's row id.
+
+        The chain is computed first, so the case row is written once, with its new chain
+        head, in the same statement that checks its row version.
+        """
+        head = (audit.CaseChain(case.number, stored.row.audit_count, stored.row.audit_hash)
+                if stored else audit.CaseChain(case.number, 0, audit.GENESIS))
+        batch = audit.chain(session, entries, head, client)
+        assert batch.case is not None
+        columns = {"audit_count": batch.case.count, "audit_hash": batch.case.hash,
+                   **(extra or {})}
+        if stored is None:
+            case_id = store.insert_case(session, definition, case, columns)
+        else:
+            case_id = stored.row.id
+            store.update_case(session, definition, case_id, stored.case, case, columns)
+        audit.write(session, batch, case_id)
+        return case_id
+
+    def _open_linked(self, session: Session, definition: DefinitionSet, source: Case,
+                     event: Event, actor: Actor, now: datetime, client: str | None,
+                     entries: list[audit.Entry]) -> Case:
+        """Open the case an ``open_case`` effect asks for; the source with its link."""
+        process = definition.process(str(event.data["process"]))
+        number = store.next_number(session, process, self._local(definition, now))
+        linked, source = machine.open_linked(definition, source, event, actor, now, number)
+        entries.append(audit.Entry(
+            "linked", "case", now, actor.id or None, actor.name, field="links",
+            new=linked.case.number, version=definition.version,
+            data={"relation": str(event.data["relation"]), "process": process.id}))
+        self._write(session, definition, None, linked.case,
+                    self._entries(definition, linked, actor), client)
+        return source
 
 def entry(event: Event, actor: Actor, version: str) -> audit.Entry:
     """The audit entry of one engine event."""

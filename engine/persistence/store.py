@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..cases import Case, ClockState, from_dict, to_dict
 from ..machine import case_number
@@ -61,36 +60,32 @@ def to_case(definition: DefinitionSet, row: CaseRow) -> Case:
     return from_dict(definition, data)
 
 
-def insert_case(session: Session, definition: DefinitionSet, case: Case) -> CaseRow:
-    """A new row for a new case (its audit chain starts empty)."""
-    row = CaseRow(**columns(definition, case), audit_count=0, audit_hash=GENESIS)
-    session.add(row)
-    session.flush()
-    _write_clocks(session, row.id, {}, case.clocks)
-    return row
+def insert_case(session: Session, definition: DefinitionSet, case: Case,
+                extra: Mapping[str, Any] | None = None) -> int:
+    """Insert a new case (``extra``: further columns, e.g. its audit chain head); its row id."""
+    values = {"audit_count": 0, "audit_hash": GENESIS, **columns(definition, case),
+              **(extra or {})}
+    case_id = session.execute(insert(CaseRow).values(values).returning(CaseRow.id)).scalar_one()
+    _write_clocks(session, case_id, {}, case.clocks)
+    return case_id
 
 
-def update_case(session: Session, definition: DefinitionSet, row: CaseRow, old: Case,
-                new: Case) -> None:
+def update_case(session: Session, definition: DefinitionSet, case_id: int, old: Case,
+                new: Case, extra: Mapping[str, Any] | None = None) -> None:
     """Write ``new`` over ``old``, only if the row still holds ``old``'s version.
 
-    Raises Conflict when another transaction changed the case first: the ORM's UPDATE names
-    the row version it read (optimistic locking) and finds no row.
+    Optimistic locking: the UPDATE names the row version that was read; when another
+    transaction changed the case first it finds no row, and Conflict is raised (on PostgreSQL
+    after waiting for that transaction to end, so the answer is never a guess).
     """
-    if row.row_version != old.row_version:
-        raise _conflict(old)
-    for name, value in columns(definition, new).items():
-        setattr(row, name, value)
-    try:
-        session.flush()
-    except StaleDataError:
-        raise _conflict(old) from None
-    _write_clocks(session, row.id, old.clocks, new.clocks)
-
-
-def _conflict(case: Case) -> Conflict:
-    return Conflict(f"case {case.number} was changed by someone else while you worked on it; "
-                    "nothing was saved: reload it and take the step again")
+    result = session.execute(
+        update(CaseRow).where(CaseRow.id == case_id, CaseRow.row_version == old.row_version)
+        .values(**columns(definition, new), **(extra or {}))
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"case {old.number} was changed by someone else while you worked on "
+                       "it; nothing was saved: reload it and take the step again")
+    _write_clocks(session, case_id, old.clocks, new.clocks)
 
 
 def _write_clocks(session: Session, case_id: int, old: Mapping[str, ClockState],
@@ -98,12 +93,16 @@ def _write_clocks(session: Session, case_id: int, old: Mapping[str, ClockState],
     added = [clock_columns(case_id, c) for cid, c in new.items() if cid not in old]
     if added:
         session.execute(insert(CaseClock), added)
-    for cid, clock in new.items():
-        if cid in old and old[cid] != clock:
-            values = clock_columns(case_id, clock)
-            session.execute(update(CaseClock).where(
-                CaseClock.case_id == case_id, CaseClock.clock == cid).values(**values)
-                .execution_options(synchronize_session=False))
+    changed = [clock_columns(case_id, c) for cid, c in new.items()
+               if cid in old and old[cid] != c]
+    if changed:
+        # One executemany for every changed clock of the step.
+        table = cast(Table, CaseClock.__table__)
+        session.connection().execute(
+            update(table).where(table.c.case_id == bindparam("key_case"),
+                                table.c.clock == bindparam("key_clock")),
+            [{**{k: v for k, v in row.items() if k not in ("case_id", "clock")},
+              "key_case": case_id, "key_clock": row["clock"]} for row in changed])
 
 
 def clock_columns(case_id: int, clock: ClockState) -> dict[str, Any]:

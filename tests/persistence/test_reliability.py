@@ -270,11 +270,11 @@ class Seen:
     events: int | None = None
 
 
-def _observe(session: Session, row: CaseRow, seen: Seen) -> None:
+def _observe(session: Session, case_id: int, seen: Seen) -> None:
     seen.row = tuple(session.execute(select(CaseRow.number, CaseRow.state, CaseRow.row_version)
-                                     .where(CaseRow.id == row.id)).one())
+                                     .where(CaseRow.id == case_id)).one())
     seen.events = session.execute(select(func.count()).select_from(AuditEvent)
-                                  .where(AuditEvent.case_id == row.id)).scalar_one()
+                                  .where(AuditEvent.case_id == case_id)).scalar_one()
 
 
 def fail_at(monkeypatch: pytest.MonkeyPatch, point: str) -> Seen:
@@ -291,18 +291,17 @@ def fail_at(monkeypatch: pytest.MonkeyPatch, point: str) -> Seen:
 
         monkeypatch.setattr(service.store, name, write)
         return seen
-    real_append = audit.append
+    real_write = audit.write
 
-    def append(session: Session, entries: Any, case: CaseRow | None = None,
-               client: str | None = None) -> list[int]:
-        if case is None:  # not about a case: left alone
-            return real_append(session, entries, case, client)
+    def write_entries(session: Session, batch: Any, case_id: int | None = None) -> None:
+        if case_id is None:  # not about a case: left alone
+            return real_write(session, batch, case_id)
         if point == "after the audit insert":
-            real_append(session, entries, case, client)
-        _observe(session, case, seen)
+            real_write(session, batch, case_id)
+        _observe(session, case_id, seen)
         raise Boom(point)
 
-    monkeypatch.setattr(service.audit, "append", append)
+    monkeypatch.setattr(service.audit, "write", write_entries)
     return seen
 
 

@@ -39,7 +39,7 @@ class Recorder:
             if row is None:
                 store.insert_case(session, definition, case)
             else:
-                store.update_case(session, definition, row, store.to_case(definition, row),
+                store.update_case(session, definition, row.id, store.to_case(definition, row),
                                   case)
         with self.database.sessions() as session:
             row = store.find_case(session, case.number)

@@ -85,6 +85,7 @@ def upgrade() -> None:
         sa.Column("row_version", sa.Integer(), nullable=False),
         sa.Column("audit_count", sa.Integer(), nullable=False),
         sa.Column("audit_hash", sa.String(length=64), nullable=False),
+        sa.Column("valid_signatures", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
@@ -104,10 +105,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_cases_closed_at"), ["closed_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_created_at"), ["created_at"], unique=False)
         batch_op.create_index(
-            "ix_cases_inbox_role", ["assignee_role", "closed_at", "next_due_at"], unique=False
+            "ix_cases_open_role",
+            ["assignee_role", "next_due_at", "id"],
+            unique=False,
+            postgresql_where=OPEN,
+            sqlite_where=OPEN,
         )
         batch_op.create_index(
-            "ix_cases_inbox_user", ["assignee", "closed_at", "next_due_at"], unique=False
+            "ix_cases_open_user",
+            ["assignee", "next_due_at", "id"],
+            unique=False,
+            postgresql_where=OPEN,
+            sqlite_where=OPEN,
+            postgresql_include=["assignee_role"],
         )
         batch_op.create_index(batch_op.f("ix_cases_priority"), ["priority"], unique=False)
         batch_op.create_index("ix_cases_process_state", ["process", "state"], unique=False)
@@ -227,6 +237,8 @@ def upgrade() -> None:
                 f"{verb} refused'); END"
             )
 
+
+OPEN = sa.text("closed_at IS NULL AND voided_at IS NULL")
 
 PG_REFUSE = """
 CREATE FUNCTION qmsflow_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
