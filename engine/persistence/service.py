@@ -9,8 +9,6 @@ lost update), gap-free case numbers, voided cases, and the definition version ea
 
 from __future__ import annotations
 
-import functools
-import operator
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -19,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
-from sqlalchemy import ColumnElement, and_, func, or_, select, true, union_all
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import machine
@@ -30,8 +28,9 @@ from ..machine import Reason, Refused
 from ..migration import Plan, plan
 from ..model import DefinitionSet, Process
 from ..values import is_empty
-from . import audit, signatures, store, users
+from . import audit, inbox, signatures, store, users
 from .db import transaction
+from .inbox import Filters, Page
 from .models import AuditEvent, CaseRow, DefinitionVersion, SignatureRow, User
 from .versions import Versions
 
@@ -61,66 +60,11 @@ class History:
 
 
 @dataclass(frozen=True)
-class Filters:
-    """What an inbox or case list shows: every filter is optional."""
-
-    process: str | None = None
-    state: str | None = None
-    category: str | None = None
-    priority: str | None = None
-    overdue: bool | None = None
-    open: bool | None = True
-    number: str | None = None  # a part of the case number
-    mine: bool = True  # only the user's own cases and their roles' queues
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a case list, soonest due first."""
-
-    rows: tuple[CaseRow, ...]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-@dataclass(frozen=True)
 class _Stored:
     """A case as read in this transaction: its row and the engine's case."""
 
     row: CaseRow
     case: Case
-
-
-def _queues(actor: Actor) -> list[ColumnElement[bool]]:
-    """The queues a user works: each of their roles', and cases assigned to them by name
-    (not counted twice when the case also sits in one of their roles' queues)."""
-    roles = sorted(actor.roles)
-    return [*(CaseRow.assignee_role == role for role in roles),
-            and_(CaseRow.assignee == actor.id,
-                 or_(CaseRow.assignee_role.is_(None), CaseRow.assignee_role.not_in(roles)))]
-
-
-def _conditions(filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
-    """The filters other than whose cases (open cases match the inbox's partial indexes)."""
-    where: list[ColumnElement[bool]] = [CaseRow.voided_at.is_(None)]
-    if filters.open is not None:
-        where.append(CaseRow.closed_at.is_(None) if filters.open
-                     else CaseRow.closed_at.is_not(None))
-    for name in ("process", "state", "category", "priority"):
-        wanted = getattr(filters, name)
-        if wanted is not None:
-            where.append(getattr(CaseRow, name) == wanted)
-    if filters.overdue is not None:
-        late = CaseRow.next_due_at < now
-        where.append(late if filters.overdue else or_(CaseRow.next_due_at.is_(None), ~late))
-    if filters.number:
-        where.append(CaseRow.number.contains(filters.number, autoescape=True))
-    return where
 
 
 def _restated(old: Case, new: Case) -> bool:
@@ -301,30 +245,13 @@ class CaseService:
             return History(store.to_case(definition, row), definition, row.voided_at,
                            row.void_reason, tuple(events), tuple(signed))
 
-    def list_cases(self, user_id: str, filters: Filters = Filters(), page: int = 1,
+    def list_cases(self, user_id: str, filters: Filters = inbox.INBOX, page: int = 1,
                    per_page: int = 50) -> Page:
         """A page of cases for ``user_id``: by default their own and their roles' open queues,
         soonest due first (cases without a running clock last)."""
-        if page < 1 or not 1 <= per_page <= 500:
-            raise ValueError("page starts at 1 and a page holds 1 to 500 cases")
         with self.transaction() as session:
             _, actor = self._actor(session, user_id)
-            where = _conditions(filters, self.now())
-            queues = _queues(actor) if filters.mine else [true()]
-            order = (CaseRow.next_due_at.asc().nulls_last(), CaseRow.id)
-            # One ordered, limited scan per queue (each walks its index in due order), merged:
-            # a single query with OR over the queues would sort every open case of them all.
-            firsts = [select(CaseRow.id, CaseRow.next_due_at).where(queue, *where)
-                      .order_by(*order).limit(page * per_page).subquery() for queue in queues]
-            merged = union_all(*(select(first.c.id, first.c.next_due_at) for first in firsts)
-                               ).subquery()
-            rows = session.execute(
-                select(CaseRow).join(merged, merged.c.id == CaseRow.id).order_by(*order)
-                .limit(per_page).offset((page - 1) * per_page)).scalars().all()
-            counts = [select(func.count()).select_from(CaseRow).where(queue, *where)
-                      .scalar_subquery() for queue in queues]
-            total = session.execute(select(functools.reduce(operator.add, counts))).scalar_one()
-            return Page(tuple(rows), total, page, per_page)
+            return inbox.page_of(session, actor, filters, page, per_page, self.now())
 
     # -- definition versions --------------------------------------------------------------
 

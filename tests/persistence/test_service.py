@@ -11,7 +11,7 @@ from qmsflow.engine.persistence import users
 from qmsflow.engine.persistence.service import Filters, NotFound
 from qmsflow.engine.persistence.store import Conflict
 
-from .conftest import PASSWORD, World, open_complaint
+from .conftest import CHEAP, PASSWORD, World, open_complaint, to_investigation
 
 
 def test_a_new_case_gets_the_next_number_of_its_month_and_is_stored(world: World) -> None:
@@ -140,3 +140,20 @@ def test_a_signed_step_needs_the_password_again(world: World) -> None:
         (manager, "Quality_Manager User", "reviewed")]
     assert len(signed[1].record_hash) == 64 and signed[1].invalidated_at is None
     assert signed[1].row_version == done.row_version
+
+
+def test_the_inbox_merges_a_users_queues_soonest_due_first_and_filters_the_overdue(
+        world: World) -> None:
+    waiting = open_complaint(world).number  # registered: no clock runs yet
+    first = to_investigation(world)
+    world.clock.advance(days=1)
+    second = to_investigation(world)
+    with world.database.sessions.begin() as session:
+        users.add(session, world.definition, "two.roles", "Two Roles",
+                  ["quality", "quality_manager"], PASSWORD, world.clock(), hasher=CHEAP)
+    shown = world.service.list_cases("two.roles")
+    assert [r.number for r in shown.rows][:3] == [first, second, waiting]
+    assert shown.total == len(shown.rows) == len({r.number for r in shown.rows})
+    world.clock.advance(days=30)
+    late = world.service.list_cases("two.roles", Filters(overdue=True))
+    assert [r.number for r in late.rows] == [first, second]
