@@ -100,12 +100,12 @@ def runtime() -> Runtime:
     return made
 
 
-def _cli_by(user_id: str | None) -> users.By:
+def _cli_by(user_id: str | None) -> audit.By:
     if user_id is None:
-        return users.By(None, f"qmsflow CLI ({getpass.getuser()})")
+        return audit.By(None, f"qmsflow CLI ({getpass.getuser()})")
     with runtime().sessions() as session:
         user = users.get(session, user_id)
-        return users.By(user.id, user.name)
+        return audit.By(user.id, user.name)
 
 
 def _password(stdin: bool) -> str:
@@ -157,8 +157,7 @@ def definitions_publish(path: Path, by_user: str | None, note: str | None) -> No
     definition = load(path)
     by = _cli_by(by_user)
     with runtime().sessions.begin() as session:
-        new = versions.store(session, definition, path, utc_now(), (by.id or "", by.name or ""),
-                             note)
+        new = versions.store(session, definition, path, utc_now(), by, note)
     state = "published" if new else "already published"
     click.echo(f"{definition.id} version {definition.version[:12]} {state}")
 

@@ -68,6 +68,17 @@ class Entry:
     data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class By:
+    """Who makes a change that is not a case step (an account, a publication, a migration)."""
+
+    id: str | None
+    name: str | None
+
+
+SYSTEM = By(None, "qmsflow")
+
+
 HASHED = ("id", "case_seq", "case_number", "at", "actor_id", "actor_name", "action", "entity",
           "field", "old", "new", "reason", "meaning", "version", "client", "data", "prev_hash",
           "case_prev_hash")

@@ -256,7 +256,7 @@ class CaseService:
     # -- definition versions --------------------------------------------------------------
 
     def migrate(self, from_version: str, to_version: str,
-                state_map: Mapping[str, str] | None = None, *, by: users.By = users.SYSTEM,
+                state_map: Mapping[str, str] | None = None, *, by: audit.By = audit.SYSTEM,
                 dry_run: bool = False, client: str | None = None) -> list[Plan]:
         """Move the open cases of one definition version to another.
 

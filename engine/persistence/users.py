@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -21,6 +20,7 @@ from ..cases import Actor
 from ..model import DefinitionSet
 from ..problems import did_you_mean
 from . import audit
+from .audit import SYSTEM, By
 from .models import User
 
 MAX_FAILURES = 5  # wrong passwords in a row before the account locks
@@ -39,15 +39,6 @@ class AuthenticationFailed(UserError):
     """Wrong id or password, a disabled account or a locked one."""
 
 
-@dataclass(frozen=True)
-class By:
-    """Who makes an account change (for the audit trail): id and printed name."""
-
-    id: str | None
-    name: str | None
-
-
-SYSTEM = By(None, "qmsflow")
 
 
 def actor(user: User) -> Actor:

@@ -107,22 +107,21 @@ def find(session: Session, version: str) -> DefinitionVersion:
 
 
 def store(session: Session, definition: DefinitionSet, root: Path | str, now: datetime,
-          by: tuple[str, str] | None = None, note: str | None = None) -> bool:
+          by: audit.By = audit.SYSTEM, note: str | None = None) -> bool:
     """Store ``definition`` (compiled from ``root``) unless it is there; True when new.
 
-    ``by`` is the publisher's id and printed name; publishing is an audit event.
+    Publishing is an audit entry naming ``by``, the publisher.
     """
     if session.get(DefinitionVersion, definition.version) is not None:
         return False
     files, where = snapshot(root)
     session.add(DefinitionVersion(hash=definition.version, set_id=definition.id, files=files,
                                   root=where, published_at=now,
-                                  published_by=by[0] if by else None, note=note))
+                                  published_by=by.id, note=note))
     session.flush()
     data: dict[str, Any] = {"set": definition.id, "files": sorted(files), "note": note}
-    audit.append(session, [audit.Entry(
-        "published", "definition", now, by[0] if by else None, by[1] if by else None,
-        version=definition.version, data=data)])
+    audit.append(session, [audit.Entry("published", "definition", now, by.id, by.name,
+                                       version=definition.version, data=data)])
     return True
 
 

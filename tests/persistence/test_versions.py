@@ -13,9 +13,9 @@ from qmsflow.engine.loader import load
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import versions
+from qmsflow.engine.persistence.audit import By
 from qmsflow.engine.persistence.models import AuditEvent, CaseClock, CaseRow, DefinitionVersion
 from qmsflow.engine.persistence.service import CaseService
-from qmsflow.engine.persistence.users import By
 
 from ..conftest import DEFAULT_SET, ROOT, EditSet
 from .conftest import CHEAP, COMPLAINT, PASSWORD, Clock, Database, World, open_complaint
@@ -125,10 +125,10 @@ def test_publishing_the_same_set_twice_stores_it_once_as_one_audit_entry(
         database: Database, default_set: DefinitionSet, clock: Clock) -> None:
     with database.sessions.begin() as session:
         first = versions.store(session, default_set, DEFAULT_SET, clock(),
-                               ("zhao.min", "赵敏"), "CR-2026-007")
+                               By("zhao.min", "赵敏"), "CR-2026-007")
     clock.advance(days=1)
     with database.sessions.begin() as session:
-        again = versions.store(session, default_set, DEFAULT_SET, clock(), ("li.qiang", "李强"))
+        again = versions.store(session, default_set, DEFAULT_SET, clock(), By("li.qiang", "李强"))
     assert (first, again) == (True, False)
     with database.sessions() as session:
         (stored,) = versions.listed(session)
