@@ -35,9 +35,11 @@ def test_a_layer_never_imports_what_sits_above_it(layer: str) -> None:
     assert bad == []
 
 
-def test_only_the_persistence_package_may_import_sqlalchemy() -> None:
-    bad = [path for path, name in imports(ROOT / "engine") if name.startswith("sqlalchemy")
-           and "persistence" not in path.parts]
+@pytest.mark.parametrize("library", ["sqlalchemy", "alembic", "psycopg"])
+def test_only_the_persistence_package_may_import_database_libraries(library: str) -> None:
+    bad = [str(path.relative_to(ROOT)) for folder in ("engine", "forms", "web")
+           for path, name in imports(ROOT / folder)
+           if name.split(".")[0] == library and "persistence" not in path.parts]
     assert bad == []
 
 

@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
-from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.orm import Session, sessionmaker
 
 from qmsflow.engine import diff as diffs
 from qmsflow.engine.cases import Actor
@@ -27,8 +24,15 @@ from qmsflow.engine.loader import load
 from qmsflow.engine.machine import Refused, authority_limit
 from qmsflow.engine.model import DefinitionSet, text
 from qmsflow.engine.persistence import audit, schema, users, versions
-from qmsflow.engine.persistence.db import connect, database_url, session_factory
-from qmsflow.engine.persistence.models import CaseRow
+from qmsflow.engine.persistence.db import (
+    DatabaseError,
+    Sessions,
+    connect,
+    database_url,
+    explain,
+    session_factory,
+    shown_url,
+)
 from qmsflow.engine.persistence.service import CaseService, NotFound, utc_now
 from qmsflow.engine.persistence.store import Conflict
 from qmsflow.engine.problems import DefinitionError
@@ -54,29 +58,26 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
         except DefinitionError as error:
             raise CommandError("the definition set has problems:\n" + "\n".join(
                 str(p) for p in error.problems)) from None
-        except (OperationalError, ProgrammingError) as error:
-            message = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-            if "no such table" in message or "does not exist" in message:
-                raise CommandError("the database has no qmsflow schema yet: run 'qmsflow db "
-                                   "upgrade' first") from None
-            url = _shown_url()
-            raise CommandError(f"cannot use the database {url}: {message} (check DATABASE_URL"
-                               ")") from None
+        except DatabaseError as error:
+            message = explain(error)
+            if "qmsflow db upgrade" in message:
+                raise CommandError(message) from None
+            raise CommandError(f"cannot use the database {_shown_url()}: {message} (check "
+                               "DATABASE_URL)") from None
 
     return wrapper
 
 
 def _shown_url() -> str:
-    from sqlalchemy.engine import make_url
-    return make_url(database_url()).render_as_string(hide_password=True)
+    return shown_url(database_url())
 
 
 @dataclass
 class Runtime:
     """The database and definitions a command works with."""
 
-    engine: Engine
-    sessions: sessionmaker[Session]
+    engine: Any  # the database engine, disposed when the command ends
+    sessions: Sessions
     definitions_path: Path
 
     def definition(self) -> DefinitionSet:
@@ -167,16 +168,13 @@ def definitions_publish(path: Path, by_user: str | None, note: str | None) -> No
 def definitions_list() -> None:
     """Every stored version with the number of open cases on it."""
     with runtime().sessions() as session:
-        counts = {version: count for version, count in session.execute(
-            select(CaseRow.version, func.count()).where(CaseRow.closed_at.is_(None),
-                                                        CaseRow.voided_at.is_(None))
-            .group_by(CaseRow.version))}
+        counts = versions.open_counts(session)
         for row in versions.listed(session):
             click.echo(f"{row.hash[:12]}  {row.set_id:<16} {row.published_at:%Y-%m-%d %H:%M} "
                        f"UTC  {counts.get(row.hash, 0)} open case(s)  {row.note or ''}".rstrip())
 
 
-def _resolve(session: Session, store: versions.Versions, ref: str) -> DefinitionSet:
+def _resolve(session: Any, store: versions.Versions, ref: str) -> DefinitionSet:
     """A definition from a folder path or a stored version (hash or prefix)."""
     if Path(ref).exists():
         return load(ref)
@@ -209,7 +207,7 @@ def _report_moves(before: DefinitionSet, after: DefinitionSet) -> None:
     try:
         service = CaseService(rt.sessions, store, before)
         plans = service.migrate(before.version, after.version, dry_run=True)
-    except (OperationalError, ProgrammingError, versions.UnknownVersion):
+    except (DatabaseError, versions.UnknownVersion):
         click.echo("deadlines change; no database with cases of the old version to measure "
                    "how many due times would move")
         return

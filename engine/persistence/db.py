@@ -16,7 +16,24 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+Sessions = sessionmaker[Session]
+DatabaseError = DBAPIError  # what a missing server, schema or table raises
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be printed: without its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def explain(error: DBAPIError) -> str:
+    """One line a person can act on for a database error qmsflow did not expect."""
+    message = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    if "no such table" in message or "does not exist" in message:
+        return "the database has no qmsflow schema yet: run 'qmsflow db upgrade' first"
+    return message
 
 DEFAULT_INSTANCE = "instance"
 SQLITE_FILE = "qmsflow.sqlite3"

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..loader import load
@@ -23,7 +23,7 @@ from ..model import DefinitionSet
 from ..sources import MANIFEST
 from ..yamlsource import read_yaml
 from . import audit
-from .models import DefinitionVersion
+from .models import CaseRow, DefinitionVersion
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -129,3 +129,11 @@ def listed(session: Session) -> list[DefinitionVersion]:
     """Every stored version, oldest first."""
     return list(session.execute(select(DefinitionVersion)
                                 .order_by(DefinitionVersion.published_at)).scalars())
+
+
+def open_counts(session: Session) -> dict[str, int]:
+    """How many open (neither closed nor voided) cases run on each version."""
+    return {version: count for version, count in session.execute(
+        select(CaseRow.version, func.count()).where(CaseRow.closed_at.is_(None),
+                                                    CaseRow.voided_at.is_(None))
+        .group_by(CaseRow.version))}
