@@ -157,3 +157,16 @@ def test_the_inbox_merges_a_users_queues_soonest_due_first_and_filters_the_overd
     world.clock.advance(days=30)
     late = world.service.list_cases("two.roles", Filters(overdue=True))
     assert [r.number for r in late.rows] == [first, second]
+
+
+def test_escalating_a_late_case_acts_once_and_is_recorded_as_the_sweep(world: World) -> None:
+    number = to_investigation(world)
+    world.clock.advance(days=30)
+    first = world.service.escalate_case(number)
+    again = world.service.escalate_case(number)
+    assert first.events and again.events == ()
+    history = world.service.read_case(number)
+    assert "overdue" in history.case.flags
+    breaches = [e for e in history.events if e.action == "clock_breach"]
+    assert breaches and {e.actor_name for e in breaches} == {"qmsflow (deadline sweep)"}
+    assert history.case.row_version == first.case.row_version
