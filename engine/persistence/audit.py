@@ -10,15 +10,18 @@ or deletes an audit row, and database triggers refuse both.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Executable, Table, bindparam, func, insert, select, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent, AuditHead, CaseRow
@@ -119,9 +122,7 @@ def chain(session: Session, entries: Sequence[Entry], case: CaseChain | None = N
     transaction. The hashes do not depend on the case's row id, so a new case can be
     inserted with its chain head already known.
     """
-    last_id, last_hash = session.execute(
-        select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)
-        .with_for_update()).one()
+    last_id, last_hash = session.connection().execute(LOCK_HEAD).one()
     rows: list[dict[str, Any]] = []
     case_hash = case.hash if case is not None else None
     case_seq = case.count if case is not None else 0
@@ -147,19 +148,42 @@ def chain(session: Session, entries: Sequence[Entry], case: CaseChain | None = N
     return Batch(rows, last_id, last_hash, after)
 
 
+EVENTS = cast(Table, AuditEvent.__table__)
+HEAD = cast(Table, AuditHead.__table__)
+LOCK_HEAD = select(HEAD.c.last_id, HEAD.c.last_hash).where(HEAD.c.id == 1).with_for_update()
+MOVE_HEAD = (update(HEAD).where(HEAD.c.id == 1)
+             .values(last_id=bindparam("head_id"), last_hash=bindparam("head_hash")))
+
+
+@functools.cache
+def _insert_and_move_head() -> Executable:
+    """PostgreSQL: the entries and the new head in one statement, built once.
+
+    The rows travel as one typed array per column, unnested into rows, so the statement's
+    shape does not depend on how many entries a step writes and SQLAlchemy compiles it once
+    (a multi-row VALUES is compiled again for every step).
+    """
+    names = [column.name for column in EVENTS.columns]
+    arrays = [sql_cast(bindparam(f"col_{c.name}", type_=ARRAY(c.type)), ARRAY(c.type))
+              for c in EVENTS.columns]
+    rows = func.unnest(*arrays).table_valued(*names).render_derived(name="batch")
+    entries = insert(EVENTS).from_select(names, select(*rows.c)).cte("entries")
+    return MOVE_HEAD.add_cte(entries)
+
+
 def write(session: Session, batch: Batch, case_id: int | None = None) -> None:
     """Insert a chained batch and move the global head on (one statement on PostgreSQL)."""
     if not batch.rows:
         return
     rows = [{**row, "case_id": case_id} for row in batch.rows]
-    head = (update(AuditHead).where(AuditHead.id == 1)
-            .values(last_id=batch.last_id, last_hash=batch.last_hash))
-    if session.get_bind().dialect.name == "postgresql":
-        # A data-modifying CTE: the entries and the new head in one round trip.
-        session.execute(head.add_cte(insert(AuditEvent).values(rows).cte("entries")))
+    head = {"head_id": batch.last_id, "head_hash": batch.last_hash}
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        columns = {f"col_{c.name}": [row[c.name] for row in rows] for c in EVENTS.columns}
+        connection.execute(_insert_and_move_head(), {**columns, **head})
     else:
-        session.execute(insert(AuditEvent), rows)
-        session.execute(head)
+        connection.execute(insert(EVENTS), rows)
+        connection.execute(MOVE_HEAD, head)
 
 
 def append(session: Session, entries: Sequence[Entry], client: str | None = None) -> None:

@@ -22,6 +22,7 @@ from ..model import DefinitionSet, Process
 from .audit import GENESIS
 from .models import CaseClock, CaseRow, CaseSequence
 
+CASES = cast(Table, CaseRow.__table__)
 COLUMNS = ("number", "process", "version", "state", "priority", "flags", "assignee_role",
            "assignee", "row_version", "created_at", "updated_at", "closed_at")
 IN_DATA = ("clocks", "steps", "links", "priority_override")
@@ -78,11 +79,10 @@ def update_case(session: Session, definition: DefinitionSet, case_id: int, old: 
     transaction changed the case first it finds no row, and Conflict is raised (on PostgreSQL
     after waiting for that transaction to end, so the answer is never a guess).
     """
-    result = session.execute(
-        update(CaseRow).where(CaseRow.id == case_id, CaseRow.row_version == old.row_version)
-        .values(**columns(definition, new), **(extra or {}))
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    result = session.connection().execute(
+        update(CASES).where(CASES.c.id == case_id, CASES.c.row_version == old.row_version)
+        .values(**columns(definition, new), **(extra or {})))
+    if result.rowcount != 1:
         raise Conflict(f"case {old.number} was changed by someone else while you worked on "
                        "it; nothing was saved: reload it and take the step again")
     _write_clocks(session, case_id, old.clocks, new.clocks)
