@@ -1,35 +1,38 @@
 """Benchmark: the case service on a seeded PostgreSQL database, against raw SQL doing the same.
 
-Run bench/seed.py first. Then, measured in the same run on that database:
+Run bench/seed.py first (``--fresh`` whenever the schema changed: the bench refuses a database
+whose schema differs from the models). Then, measured in the same run on that database:
 
 (a) apply-action throughput: ``CaseService.apply_action`` taking ``provide_loaner`` (a step
     without signature that keeps the case in ``workshop_repair``) on distinct open service
     requests, one transaction each; against the floor: the same writes done with psycopg
     (the new row values and audit rows computed beforehand by the engine, untimed): one
     ``UPDATE cases ... WHERE id = .. AND row_version = ..``, one multi-row ``INSERT`` of the
-    audit rows the service writes per action (hashes chained right), one commit. Also shown:
-    raw SQL issuing every statement the service issues (its reads, clock updates, audit head
-    lock and update), so the gap splits into "more statements" and "Python/ORM per statement".
+    audit rows the service writes per action (hashes chained right), one commit. The
+    service's statements per action are recorded from SQLAlchemy's events (with the pool's
+    pre-ping and the transaction's BEGIN, which psycopg sends on its own) and listed with the
+    time each spends in the driver.
 (b) a user's inbox: ``CaseService.list_cases`` (their open cases and their roles' queues,
     soonest due first, first page of 50; it also counts the matches for paging) for the user
-    whose queue is largest, p50/p95 over many runs; the very SQL it sends, replayed with
-    psycopg, side by side; the share of the COUNT; EXPLAIN ANALYZE of both statements and
-    whether they use the inbox indexes.
+    whose queue is largest, p50/p95 over many runs; the very SQL it sends (captured from
+    SQLAlchemy's events), replayed with psycopg, side by side; the share of the count in the
+    service's time; the plain query with OR over the queues (page and count), for comparison;
+    EXPLAIN ANALYZE of each and which of the inbox's partial indexes it uses.
 
-Options: ``--profile`` times apply_action's phases (collaborators wrapped in timers) and prints
-a cProfile summary by layer; ``--try-indexes`` builds a proposed pair of partial indexes for the
-inbox inside a transaction, times the rewritten page and count queries, and rolls it back.
+``--profile`` also shows where apply_action's time goes: by phase (the service's collaborators
+wrapped in timers, no profiler) and a cProfile summary by layer.
 
 Each run takes the open workshop_repair cases least recently changed (a rerun uses fresh ones
-until they run out) and leaves the database valid: every audit entry written, by the service
-or by the raw SQL, chains correctly (``audit.verify`` passes). Figures on a shared 2-core
-machine vary by +-30% between runs; compare within one run. The last line is the ratio of
-service to raw-floor apply throughput.
+until they run out: a default run takes ~4,150 of them, ~4,550 with --profile; 1,000,000 seeded
+cases hold ~11,000) and leaves the database valid: every audit entry written, by the service or
+by the raw SQL, chains correctly (``audit.verify`` passes). Figures on a shared 2-core machine
+vary by +-30% between runs; compare within one run. The last line is the ratio of service to
+raw-floor apply throughput.
 
 Run:
     .venv/bin/python bench/seed.py --fresh               # once: 1,000,000 cases
     .venv/bin/python bench/persistence_bench.py          # default database qmsflow_bench
-    .venv/bin/python bench/persistence_bench.py --profile --try-indexes --show-plans
+    .venv/bin/python bench/persistence_bench.py --profile --show-plans
     .venv/bin/python bench/persistence_bench.py --url postgresql+psycopg://postgres@host/db
 """
 
@@ -45,7 +48,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -53,21 +56,25 @@ from typing import Any, cast
 import psycopg
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.session import SessionTransaction
 
 from qmsflow.engine import machine
 from qmsflow.engine.cases import Actor
 from qmsflow.engine.loader import load
-from qmsflow.engine.persistence import audit, store, users
+from qmsflow.engine.persistence import audit, schema, signatures, store, users
 from qmsflow.engine.persistence.db import connect, session_factory
-from qmsflow.engine.persistence.models import CaseRow, User
-from qmsflow.engine.persistence.service import CaseService, Filters
+from qmsflow.engine.persistence.inbox import COUNT_LIMIT, INBOX
+from qmsflow.engine.persistence.models import AuditEvent, CaseRow, User
+from qmsflow.engine.persistence.service import CaseService
 from qmsflow.engine.persistence.versions import Versions
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "definitions" / "default"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/qmsflow_bench"
 PROCESS, STATE, ACTION, ROLE = "service_request", "workshop_repair", "provide_loaner", "technical"
-INBOX_INDEXES = ("ix_cases_inbox_role", "ix_cases_inbox_user")
+INBOX_INDEXES = ("ix_cases_open_role", "ix_cases_open_user")
+WARM = 50  # actions per side to warm up; also the size of the recorded batch
 
 
 def libpq(url: str) -> str:
@@ -83,45 +90,32 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:7.2f} ms"
 
 
+@dataclass
+class Sent:
+    """One round trip SQLAlchemy knows of: a statement (or the pool's ping, or BEGIN)."""
+
+    kind: str
+    statement: str = ""
+    params: Any = None
+    rows: int = 1  # parameter sets of an executemany
+    seconds: float = 0.0
+
+
+@dataclass
 class Statements:
-    """Counts and times what SQLAlchemy sends, by kind of statement."""
+    """Records what SQLAlchemy sends, from its events; listens only while recording."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.on = False
-        self.count: Counter[str] = Counter()
-        self.time: defaultdict[str, float] = defaultdict(float)
-        self.log: list[tuple[str, Any]] = []
-        self._started = 0.0
-
-        @event.listens_for(engine, "before_cursor_execute")
-        def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
-                   many: bool) -> None:
-            self._started = time.perf_counter()
-
-        @event.listens_for(engine, "after_cursor_execute")
-        def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
-                  many: bool) -> None:
-            if not self.on:
-                return
-            kind = self.kind(statement)
-            self.count[kind] += 1
-            self.time[kind] += time.perf_counter() - self._started
-            self.log.append((statement, params))
-
-        @event.listens_for(engine, "commit")
-        def commit(conn: Any) -> None:
-            if self.on:
-                self.count["COMMIT"] += 1
-
-        @event.listens_for(engine, "rollback")
-        def rollback(conn: Any) -> None:
-            if self.on:
-                self.count["ROLLBACK"] += 1
+    engine: Engine
+    log: list[Sent] = field(default_factory=list)
+    _started: float = 0.0
 
     @staticmethod
     def kind(statement: str) -> str:
         text = " ".join(statement.split())
         verb = text.split(" ", 1)[0].upper()
+        if verb == "WITH":  # a data-modifying CTE: name every table it writes
+            writes = re.findall(r"\b(INSERT INTO|UPDATE|DELETE FROM) (\w+)", text, re.I)
+            return "WITH " + " + ".join(f"{v.split()[0].upper()} {t}" for v, t in writes)
         if verb == "UPDATE":
             return f"UPDATE {text.split()[1]}"
         if verb == "INSERT":
@@ -130,20 +124,64 @@ class Statements:
             if "count(*)" in text.lower():
                 return "SELECT count"
             found = re.search(r"\bFROM (\w+)", text, re.IGNORECASE)
-            return f"SELECT {found.group(1) if found else '?'}" + (
-                " FOR UPDATE" if text.upper().endswith("FOR UPDATE") else "")
+            kind = f"SELECT {found.group(1) if found else '?'}"
+            joined = re.findall(r"\bJOIN (\w+)", text, re.IGNORECASE)
+            if joined and "UNION ALL" not in text.upper():
+                kind += " JOIN " + ", ".join(joined)
+            if "UNION ALL" in text.upper():
+                kind += " (UNION ALL of the queues)"
+            if text.upper().endswith("FOR UPDATE"):
+                kind += " FOR UPDATE"
+            return kind
         return verb
 
+    def _checkout(self, *_: Any) -> None:
+        if self.engine.pool._pre_ping:  # type: ignore[attr-defined]
+            self.log.append(Sent("pool checkout: pre-ping SELECT 1"))
+
+    def _begin(self, *_: Any) -> None:
+        # psycopg sends BEGIN itself, as its own round trip, before the first statement.
+        self.log.append(Sent("BEGIN (sent by psycopg before the first statement)"))
+
+    def _before(self, *_: Any) -> None:
+        self._started = time.perf_counter()
+
+    def _after(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any,
+               many: bool) -> None:
+        kind = self.kind(statement) + (" (executemany)" if many else "")
+        self.log.append(Sent(kind, statement, params, len(params) if many else 1,
+                             time.perf_counter() - self._started))
+
+    def _commit(self, *_: Any) -> None:
+        self.log.append(Sent("COMMIT"))
+
+    def _listeners(self) -> list[tuple[Any, str, Callable[..., None]]]:
+        return [(self.engine.pool, "checkout", self._checkout),
+                (self.engine, "begin", self._begin),
+                (self.engine, "before_cursor_execute", self._before),
+                (self.engine, "after_cursor_execute", self._after),
+                (self.engine, "commit", self._commit)]
+
     @contextmanager
-    def recording(self) -> Iterator[None]:
-        self.count.clear()
-        self.time.clear()
-        self.log.clear()
-        self.on = True
+    def recording(self) -> Iterator[list[Sent]]:
+        self.log = []
+        for target, name, listener in self._listeners():
+            event.listen(target, name, listener)
         try:
-            yield
+            yield self.log
         finally:
-            self.on = False
+            for target, name, listener in self._listeners():
+                event.remove(target, name, listener)
+
+
+def per_transaction(log: Sequence[Sent]) -> list[list[Sent]]:
+    """The log cut into transactions (each ends with its COMMIT)."""
+    found: list[list[Sent]] = [[]]
+    for sent in log:
+        found[-1].append(sent)
+        if sent.kind == "COMMIT":
+            found.append([])
+    return [t for t in found if t]
 
 
 # -- (a) apply-action throughput --------------------------------------------------------------
@@ -156,9 +194,7 @@ class RawAction:
     case_id: int
     number: str
     read_version: int
-    read_audit: tuple[int, str]  # the case's audit count and hash before the action
     row: dict[str, Any]  # the new column values
-    clocks: list[dict[str, Any]]  # changed clock rows
     audit_rows: list[tuple[Any, ...]]
 
 
@@ -216,11 +252,7 @@ def prepare_raw(service: CaseService, numbers: Sequence[str], actor: Actor, now:
                 "row_version", "updated_at", "closed_at")}
             new.update(flags=json.dumps(columns["flags"]), values=json.dumps(columns["values"]),
                        data=json.dumps(columns["data"]), audit_count=seq, audit_hash=case_hash)
-            clocks = [store.clock_columns(row.id, clock)
-                      for cid, clock in outcome.case.clocks.items()
-                      if old.clocks.get(cid) != clock]
-            actions.append(RawAction(row.id, row.number, row.row_version,
-                                     (row.audit_count, row.audit_hash), new, clocks, audit_rows))
+            actions.append(RawAction(row.id, row.number, row.row_version, new, audit_rows))
     return actions, (last_id, last_hash)
 
 
@@ -239,49 +271,6 @@ def raw_floor(conn: psycopg.Connection[Any], actions: Sequence[RawAction]) -> fl
                 raise RuntimeError(f"raw update of {action.number} found no row")
             conn.execute(audit_insert(len(action.audit_rows)),  # type: ignore[arg-type]
                          [v for r in action.audit_rows for v in r])
-    return time.perf_counter() - started
-
-
-def raw_same_statements(conn: psycopg.Connection[Any], actions: Sequence[RawAction],
-                        user: str) -> float:
-    """Every statement the service sends per action, in raw SQL.
-
-    The service's sequence when this was written (it prints its own below, check they
-    agree): read the case, read the user, UPDATE the case, UPDATE each changed clock, read
-    the signatures, lock the audit head, INSERT the entries, UPDATE the head, UPDATE the
-    case's audit count and hash, commit.
-    """
-    started = time.perf_counter()
-    for action in actions:
-        new = action.row
-        with conn.transaction():
-            conn.execute("SELECT * FROM cases WHERE number = %s", (action.number,)).fetchone()
-            conn.execute("SELECT * FROM users WHERE id = %s", (user,)).fetchone()
-            updated = conn.execute(UPDATE_CASE, (
-                new["state"], new["priority"], new["category"], new["flags"],
-                new["assignee_role"], new["assignee"], new["next_due_at"], new["values"],
-                new["data"], new["row_version"], action.read_audit[0], action.read_audit[1],
-                new["updated_at"], new["closed_at"], action.case_id, action.read_version))
-            if updated.rowcount != 1:
-                raise RuntimeError(f"raw update of {action.number} found no row")
-            for clock in action.clocks:
-                conn.execute(
-                    "UPDATE case_clocks SET variant = %s, status = %s, due_at = %s, warn_at = %s,"
-                    " warned = %s, breached = %s WHERE case_id = %s AND clock = %s",
-                    (clock["variant"], clock["status"], clock["due_at"], clock["warn_at"],
-                     clock["warned"], clock["breached"], clock["case_id"], clock["clock"]))
-            conn.execute("SELECT * FROM signatures WHERE case_id = %s AND invalidated_at IS "
-                         "NULL", (action.case_id,)).fetchall()
-            conn.execute("SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE"
-                         ).fetchone()
-            conn.execute(audit_insert(len(action.audit_rows)),  # type: ignore[arg-type]
-                         [v for r in action.audit_rows for v in r])
-            last = action.audit_rows[-1]
-            conn.execute("UPDATE audit_head SET last_id = %s, last_hash = %s WHERE id = 1",
-                         (last[0], last[-1]))
-            conn.execute("UPDATE cases SET audit_count = %s, audit_hash = %s WHERE id = %s AND "
-                         "row_version = %s", (new["audit_count"], new["audit_hash"],
-                                              action.case_id, new["row_version"]))
     return time.perf_counter() - started
 
 
@@ -305,8 +294,112 @@ def service_run(service: CaseService, numbers: Sequence[str], user: str, tag: st
     return time.perf_counter() - started
 
 
+def statement_summary(log: Sequence[Sent], actions: int) -> list[str]:
+    """The statements of one action in order, and per kind: count and driver time."""
+    first = per_transaction(log)[0]
+    sequence = " > ".join(s.kind + (f" [{s.rows} rows]" if s.rows > 1 else "") for s in first)
+    count: Counter[str] = Counter()
+    spent: defaultdict[str, float] = defaultdict(float)
+    for sent in log:
+        count[sent.kind] += 1
+        spent[sent.kind] += sent.seconds
+    trips = sum(count.values()) / actions
+    statements = sum(n for k, n in count.items()
+                     if not k.startswith(("pool", "BEGIN", "COMMIT"))) / actions
+    lines = [f"  service per action: {statements:.1f} statements, {trips:.1f} round trips "
+             f"with the ping, BEGIN and COMMIT (recorded from SQLAlchemy's events, {actions} "
+             "actions):", f"    {sequence}"]
+    for kind, n in count.items():
+        timing = f"{spent[kind] / n * 1000:6.3f} ms in cursor.execute" if spent[kind] else ""
+        lines.append(f"    {n / actions:4.1f} x {kind:58} {timing}")
+    return lines
+
+
+# -- where apply_action's time goes ----------------------------------------------------------
+
+PHASES = (  # (depth, label, owner, attribute): what apply_action calls, timed by wrapping it
+    (0, "CaseService._load_with_user: SELECT case JOIN user, definition", CaseService,
+     "_load_with_user"),
+    (1, "Engine.raw_connection: pool checkout + pre-ping (SELECT 1)", Engine, "raw_connection"),
+    (0, "store.to_case: row JSON -> engine Case", store, "to_case"),
+    (0, "machine.apply: the engine (rules, effects, clocks)", machine, "apply"),
+    (0, "CaseService._check_user_fields", CaseService, "_check_user_fields"),
+    (0, "CaseService._save: entries, signatures, the write", CaseService, "_save"),
+    (1, "CaseService._entries: events -> audit entries", CaseService, "_entries"),
+    (1, "signatures.invalidate (only if valid ones and a value restated)", signatures,
+     "invalidate"),
+    (1, "CaseService._open_linked", CaseService, "_open_linked"),
+    (1, "CaseService._write", CaseService, "_write"),
+    (2, "audit.chain: SELECT audit_head FOR UPDATE, hash entries", audit, "chain"),
+    (3, "audit.entry_hash (canonical JSON + SHA-256)", audit, "entry_hash"),
+    (2, "store.update_case: UPDATE cases (version check), clocks", store, "update_case"),
+    (3, "store.columns: engine Case -> column values", store, "columns"),
+    (3, "store._write_clocks: UPDATE case_clocks executemany", store, "_write_clocks"),
+    (2, "audit.write: INSERT entries + UPDATE head (one CTE)", audit, "write"),
+    (0, "SessionTransaction.commit: COMMIT", SessionTransaction, "commit"),
+    (0, "Session.close: connection back to the pool", Session, "close"),
+)
+
+
+def phase_times(service: CaseService, numbers: Sequence[str], user: str) -> str:
+    """Where apply_action's time goes, without a profiler: each collaborator wrapped in a
+    timer (nested ones are part of the line above them)."""
+    spent: defaultdict[str, float] = defaultdict(float)
+    calls: Counter[str] = Counter()
+    saved = []
+    for _, label, owner, name in PHASES:
+        original = getattr(owner, name)
+        saved.append((owner, name, original))
+
+        def timer(*args: Any, _f: Any = original, _label: str = label, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return _f(*args, **kwargs)
+            finally:
+                spent[_label] += time.perf_counter() - started
+                calls[_label] += 1
+        setattr(owner, name, timer)
+    try:
+        total = service_run(service, numbers, user, "PHASE")
+    finally:
+        for owner, name, original in reversed(saved):
+            setattr(owner, name, original)
+    n = len(numbers)
+    lines = [f"  apply_action by phase, {n} actions, no profiler: {total / n * 1000:.2f} ms "
+             "per action (timers add ~0.01 ms per call)"]
+    for depth, label, _, _ in PHASES:
+        indent = "  " * depth
+        lines.append(f"    {indent}{label:{66 - len(indent)}} {spent[label] / n * 1000:6.3f} ms"
+                     f" ({calls[label] / n:.1f} calls)")
+    top = sum(spent[label] for depth, label, _, _ in PHASES if depth == 0)
+    lines.append(f"    {'rest: apply_action itself, sessionmaker, transaction set-up':66} "
+                 f"{(total - top) / n * 1000:6.3f} ms")
+    return "\n".join(lines)
+
+
+def layer(filename: str, name: str) -> str:
+    if "sqlalchemy" in filename:
+        return "SQLAlchemy (ORM, core, dialect)"
+    if "psycopg" in filename and "wait" not in name:
+        return "psycopg (driver)"
+    if "json" in filename or "json" in name:
+        return "json (de)serialise"
+    if "/engine/persistence/" in filename:
+        return "qmsflow persistence"
+    if "/engine/" in filename:
+        return "qmsflow engine (rules, clocks)"
+    if "hashlib" in name or "sha256" in name:
+        return "hashing"
+    if "wait" in name or (filename == "~" and any(
+            w in name for w in ("poll", "select", "execute", "recv", "send", "PQ"))):
+        return "waiting on the server (I/O)"
+    if "zoneinfo" in filename or "datetime" in name or "isoformat" in name:
+        return "datetime"
+    return "other (stdlib, builtins)"
+
+
 def profile_service(service: CaseService, numbers: Sequence[str], user: str) -> str:
-    """cProfile of service actions: the top functions, and time by layer."""
+    """cProfile of service actions: time by layer, and the top functions."""
     profiler = cProfile.Profile()
     profiler.enable()
     service_run(service, numbers, user, "PROF")
@@ -323,82 +416,11 @@ def profile_service(service: CaseService, numbers: Sequence[str], user: str) -> 
              "own time by layer:"]
     for name, spent in sorted(layers.items(), key=lambda x: -x[1]):
         lines.append(f"    {name:34} {spent / total:6.1%}  {spent / len(numbers) * 1000:6.2f} ms")
-    stats.sort_stats("cumulative").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(30)
     lines.append("  top by cumulative time:")
     lines += ["    " + line for line in out.getvalue().splitlines()
-              if line.strip() and ("/" in line or "{" in line or "ncalls" in line)][:27]
+              if line.strip() and ("/" in line or "{" in line or "ncalls" in line)][:31]
     return "\n".join(lines)
-
-
-PHASES = (  # (label, owner, attribute): what apply_action calls, timed by wrapping it
-    ("_load: SELECT case (ORM) + its definition version", CaseService, "_load"),
-    ("_actor: SELECT user (ORM)", CaseService, "_actor"),
-    ("store.to_case: row JSON -> engine Case", store, "to_case"),
-    ("machine.apply: the engine (rules, effects, clocks)", machine, "apply"),
-    ("_check_user_fields", CaseService, "_check_user_fields"),
-    ("_entries: events -> audit entries", CaseService, "_entries"),
-    ("store.update_case: columns, ORM flush, case_clocks", store, "update_case"),
-    ("_signed: SELECT signatures (invalidate)", CaseService, "_signed"),
-    ("_open_linked", CaseService, "_open_linked"),
-    ("audit.append: head lock, hashes, INSERT, 2 UPDATEs", audit, "append"),
-)
-
-
-def phase_times(service: CaseService, numbers: Sequence[str], user: str) -> str:
-    """Where apply_action's time goes, without a profiler: each collaborator wrapped in a
-    timer; the rest is session/transaction handling (pool checkout and ping, BEGIN, COMMIT)."""
-    spent: defaultdict[str, float] = defaultdict(float)
-    calls: Counter[str] = Counter()
-    saved = []
-    for label, owner, name in PHASES:
-        original = getattr(owner, name)
-        saved.append((owner, name, original))
-
-        def timer(*args: Any, _f: Any = original, _label: str = label, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return _f(*args, **kwargs)
-            finally:
-                spent[_label] += time.perf_counter() - started
-                calls[_label] += 1
-        setattr(owner, name, timer)
-    try:
-        total = service_run(service, numbers, user, "PHASE")
-    finally:
-        for owner, name, original in saved:
-            setattr(owner, name, original)
-    n = len(numbers)
-    lines = [f"  apply_action by phase, {n} actions, no profiler: {total / n * 1000:.2f} ms "
-             "per action"]
-    for label, _, _ in PHASES:
-        if calls[label]:
-            lines.append(f"    {label:52} {spent[label] / n * 1000:6.2f} ms "
-                         f"({calls[label] / n:.0f} call(s))")
-    rest = total - sum(spent.values())
-    lines.append(f"    {'rest: session, pool checkout + ping, BEGIN, COMMIT':52} "
-                 f"{rest / n * 1000:6.2f} ms")
-    return "\n".join(lines)
-
-
-def layer(filename: str, name: str) -> str:
-    if "sqlalchemy" in filename:
-        return "SQLAlchemy (ORM, core, dialect)"
-    if "psycopg" in filename:
-        return "psycopg (driver)"
-    if "json" in filename or "json" in name:
-        return "json (de)serialise"
-    if "/engine/persistence/" in filename:
-        return "qmsflow persistence"
-    if "/engine/" in filename:
-        return "qmsflow engine (rules, clocks)"
-    if "hashlib" in name or "sha256" in name:
-        return "hashing"
-    if filename == "~" and ("poll" in name or "wait" in name or "execute" in name or
-                            "recv" in name or "send" in name or "PQ" in name):
-        return "waiting on the server (I/O)"
-    if "zoneinfo" in filename or "datetime" in name or "isoformat" in name:
-        return "datetime"
-    return "other (stdlib, builtins)"
 
 
 # -- (b) the inbox ---------------------------------------------------------------------------
@@ -423,77 +445,110 @@ def explain(conn: psycopg.Connection[Any], statement: str, params: Any) -> list[
 def plan_summary(lines: Sequence[str]) -> str:
     text = "\n".join(lines)
     used = [name for name in INBOX_INDEXES if name in text]
+    only = sorted({n for n in INBOX_INDEXES for line in lines
+                   if n in line and "Index Only Scan" in line})
     others = sorted({line.split(" using ")[1].split()[0] for line in lines
                      if " using " in line and not any(n in line for n in INBOX_INDEXES)})
-    seq = "Seq Scan on cases" in text
-    parts = [f"inbox indexes used: {', '.join(used) or 'NONE'}"]
+    bitmap = sorted({line.split(" on ")[1].split()[0] for line in lines
+                     if "Bitmap Index Scan on " in line})
+    parts = [f"inbox indexes: {', '.join(used) or 'NONE'}"
+             + (f" (index-only: {', '.join(only)})" if only else "")]
     if others:
         parts.append(f"other indexes: {', '.join(others)}")
-    parts.append("SEQ SCAN on cases" if seq else "no seq scan")
-    if "Sort" in text:
-        method = next((line.strip() for line in lines if "Sort Method" in line), "sort")
-        parts.append(method)
+    if bitmap:
+        parts.append(f"bitmap scans: {', '.join(bitmap)}")
+    parts.append("SEQ SCAN on cases" if "Seq Scan on cases" in text else "no seq scan")
+    if "Sort Method" in text:
+        parts.append(next(line.strip() for line in lines if "Sort Method" in line))
     return "; ".join(parts)
 
 
-PROPOSED_INDEXES = (
-    "CREATE INDEX ix_cases_open_role ON cases (assignee_role, next_due_at, id) "
-    "WHERE closed_at IS NULL AND voided_at IS NULL",
-    "CREATE INDEX ix_cases_open_user ON cases (assignee, next_due_at, id) "
-    "INCLUDE (assignee_role) WHERE closed_at IS NULL AND voided_at IS NULL",
-)
-# One ordered, limited index scan per queue (each role, and the person), merged: no sort of the
-# whole queue. PostgreSQL sorts NULLs last in ascending order, as "next_due_at IS NULL" does.
-PROPOSED_PAGE = """
-SELECT * FROM cases WHERE id IN (
-  SELECT id FROM (
-    (SELECT id, next_due_at FROM cases WHERE assignee = %(user)s
-       AND closed_at IS NULL AND voided_at IS NULL ORDER BY next_due_at, id LIMIT %(upto)s)
-    UNION ALL
-    (SELECT id, next_due_at FROM cases WHERE assignee_role = %(role)s
-       AND closed_at IS NULL AND voided_at IS NULL ORDER BY next_due_at, id LIMIT %(upto)s)
-  ) AS queues ORDER BY next_due_at, id LIMIT %(upto)s)
-ORDER BY next_due_at, id LIMIT %(limit)s OFFSET %(offset)s"""
-# Index-only scans: the role queue, plus the person's cases not already in it.
-PROPOSED_COUNT = """
-SELECT (SELECT count(*) FROM cases WHERE assignee_role = %(role)s
-          AND closed_at IS NULL AND voided_at IS NULL)
-     + (SELECT count(*) FROM cases WHERE assignee = %(user)s
-          AND closed_at IS NULL AND voided_at IS NULL
-          AND (assignee_role IS NULL OR assignee_role <> %(role)s))"""
+def or_queries(roles: Sequence[str], user: str, limit: int) -> tuple[tuple[str, Any],
+                                                                       tuple[str, Any]]:
+    """The plain inbox query: one WHERE with OR over the queues (what list_cases sent before
+    it read each queue on its own), page and count."""
+    where = ("voided_at IS NULL AND closed_at IS NULL AND (assignee = %(user)s OR "
+             f"assignee_role IN ({', '.join(f'%(role{i})s' for i in range(len(roles)))}))")
+    params: dict[str, Any] = {"user": user, "limit": limit,
+                              **{f"role{i}": role for i, role in enumerate(roles)}}
+    page = (f"SELECT * FROM cases WHERE {where} "
+            "ORDER BY next_due_at ASC NULLS LAST, id LIMIT %(limit)s")
+    return (page, params), (f"SELECT count(*) FROM cases WHERE {where}", params)
 
 
-def try_indexes(conn: psycopg.Connection[Any], role: str, user: str, runs: int,
-                show: bool) -> None:
-    """The proposal for the inbox, measured on this database and rolled back."""
-    params = {"user": user, "role": role, "upto": 50, "limit": 50, "offset": 0}
-    print("  proposal (built in a transaction, rolled back afterwards):")
-    with conn.transaction(force_rollback=True):
-        started = time.perf_counter()
-        for statement in PROPOSED_INDEXES:
-            print(f"    {statement}")
-            conn.execute(statement)  # type: ignore[arg-type]
-        conn.execute("ANALYZE cases")
-        print(f"    (built in {time.perf_counter() - started:.1f} s)")
-        page = timed(runs, lambda: conn.execute(PROPOSED_PAGE, params).fetchall())
-        count = timed(runs, lambda: conn.execute(PROPOSED_COUNT, params).fetchone())
-        found = conn.execute(PROPOSED_COUNT, params).fetchone()
-        print(f"    page, one index scan per queue merged: p50 {ms(pct(page, .5))}  "
-              f"p95 {ms(pct(page, .95))}")
-        print(f"    COUNT, index-only per queue:           p50 {ms(pct(count, .5))}  "
-              f"p95 {ms(pct(count, .95))}  (total {found[0] if found else '?':,})")
-        for label, statement in (("page", PROPOSED_PAGE), ("count", PROPOSED_COUNT)):
-            plan = [r[0] for r in conn.execute(
-                f"EXPLAIN (ANALYZE, BUFFERS) {statement}",  # type: ignore[arg-type]
-                params).fetchall()]
-            used = sorted({n for n in ("ix_cases_open_role", "ix_cases_open_user")
-                           if any(n in line for line in plan)})
-            only = "Index Only Scan" in "\n".join(plan)
-            print(f"    EXPLAIN {label}: uses {', '.join(used) or 'NONE'}"
-                  f"{' (index-only)' if only else ''}; "
-                  f"{next((x.strip() for x in plan if 'Execution Time' in x), '')}")
-            if show:
-                print("\n".join("      " + line for line in plan))
+def inbox(service: CaseService, statements: Statements, conn: psycopg.Connection[Any],
+          runs: int, show: bool) -> None:
+    with conn.transaction():
+        role, queue = conn.execute(
+            "SELECT assignee_role, count(*) FROM cases WHERE closed_at IS NULL AND voided_at "
+            "IS NULL AND assignee_role IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+        ).fetchone() or ("", 0)
+    inbox_user = f"{role.replace('_', '.')}.user"
+    with service.sessions() as session:
+        account = session.get(User, inbox_user)
+        assert account is not None
+        roles = sorted(users.actor(account).roles)
+    page = service.list_cases(inbox_user, INBOX)  # warm
+    service_times = timed(runs, lambda: service.list_cases(inbox_user, INBOX))
+    # The same runs again with SQLAlchemy's events on: the SQL sent and the count's share.
+    recorded_times = []
+    count_times = []
+    sent: list[Sent] = []
+    for _ in range(runs):
+        with statements.recording() as log:
+            started = time.perf_counter()
+            service.list_cases(inbox_user, INBOX)
+            recorded_times.append(time.perf_counter() - started)
+        count_times.append(sum(s.seconds for s in log if s.kind == "SELECT count"))
+        sent = log
+    page_sql = next((s.statement, s.params) for s in sent if "UNION ALL" in s.kind)
+    count_sql = next((s.statement, s.params) for s in sent if s.kind == "SELECT count")
+
+    def replay(*queries: tuple[str, Any]) -> list[float]:
+        def once() -> None:
+            for statement, params in queries:
+                conn.execute(statement, params).fetchall()  # type: ignore[arg-type]
+            conn.rollback()
+        return timed(runs, once)
+
+    or_page, or_count = or_queries(roles, inbox_user, len(page.rows))
+    results = [
+        ("raw: list_cases' page SQL", page_sql, replay(page_sql)),
+        ("raw: list_cases' count SQL", count_sql, replay(count_sql)),
+        ("raw: list_cases' page + count", None, replay(page_sql, count_sql)),
+        ("raw: plain OR page", or_page, replay(or_page)),
+        ("raw: plain OR count", or_count, replay(or_count)),
+        ("raw: plain OR page + count", None, replay(or_page, or_count)),
+    ]
+    share = sum(count_times) / sum(recorded_times)
+    print(f"\n(b) inbox of {inbox_user} (roles {', '.join(roles)}; role {role}: {queue:,} open "
+          f"cases in the queue), first page of {len(page.rows)}, total "
+          f"{page.total:,}{'+' if page.more else ''}; "
+          f"{runs} runs each")
+    print(f"  CaseService.list_cases:            p50 {ms(pct(service_times, .5))}  "
+          f"p95 {ms(pct(service_times, .95))}")
+    print(f"    its statements: {' > '.join(s.kind for s in sent)}")
+    print(f"    of which the count:              p50 {ms(pct(count_times, .5))}  "
+          f"p95 {ms(pct(count_times, .95))}  ({share:.0%} of the service's time)")
+    for label, _, times in results:
+        print(f"  {label:34} p50 {ms(pct(times, .5))}  p95 {ms(pct(times, .95))}")
+    check = conn.execute(*or_count).fetchone()  # type: ignore[call-overload]
+    conn.rollback()
+    # list_cases counts up to COUNT_LIMIT and says "more" beyond it.
+    agrees = check is not None and (min(check[0], page.total) == page.total
+                                    and (check[0] > page.total) == page.more)
+    print(f"  plain OR count agrees with list_cases' total (capped at {COUNT_LIMIT:,}): "
+          f"{'yes' if agrees else f'NO ({check})'}")
+    for label, query, _ in results:
+        if query is None:
+            continue
+        plan = explain(conn, *query)
+        print(f"  EXPLAIN {label[5:]}: {plan_summary(plan)}; "
+              f"{next((x.strip() for x in plan if 'Execution Time' in x), '')}")
+        if show:
+            print("    SQL: " + " ".join(query[0].split()))
+            print(f"    parameters: {query[1]}")
+            print("\n".join("    " + line for line in plan))
 
 
 def main() -> None:
@@ -504,15 +559,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds for (a)")
     parser.add_argument("--inbox-runs", type=int, default=200)
     parser.add_argument("--profile", action="store_true",
-                        help="cProfile 200 service actions and print where the time goes")
-    parser.add_argument("--show-plans", action="store_true", help="print the full plans")
-    parser.add_argument("--try-indexes", action="store_true",
-                        help="(b) also time a proposed index + query rewrite, in a transaction "
-                             "that is rolled back (builds two partial indexes: ~30 s)")
+                        help="time apply_action's phases (200 actions) and cProfile 200 more")
+    parser.add_argument("--show-plans", action="store_true",
+                        help="print the inbox queries' SQL and full plans")
     args = parser.parse_args()
 
     definition = load(DEFAULT_SET)
     engine = connect(args.url)
+    drift = schema.differences(engine)
+    if drift:
+        raise SystemExit(f"the database's schema differs from the models ({len(drift)} "
+                         f"differences, e.g. {drift[0]}): seed it again with bench/seed.py "
+                         "--fresh")
     sessions = session_factory(engine)
     statements = Statements(engine)
     service = CaseService(sessions, Versions(), definition)
@@ -524,20 +582,21 @@ def main() -> None:
         actor = users.actor(account)
         total_cases = session.execute(select(CaseRow.id).order_by(CaseRow.id.desc()).limit(1)
                                       ).scalar_one_or_none() or 0
+        touched = select(AuditEvent.id).where(AuditEvent.case_id == CaseRow.id,
+                                              AuditEvent.client.like("bench-%")).exists()
         numbers = list(session.execute(
             select(CaseRow.number).where(CaseRow.process == PROCESS, CaseRow.state == STATE,
                                          CaseRow.closed_at.is_(None),
-                                         CaseRow.voided_at.is_(None))
-            # Least recently changed first: a rerun takes cases earlier runs did not touch.
+                                         CaseRow.voided_at.is_(None), ~touched)
+            # Least recently changed first, and never a case an earlier run took a step on.
             .order_by(CaseRow.updated_at, CaseRow.id)).scalars())
-    warm = 50
-    wanted = args.rounds * 3 * args.actions + 2 * warm + 1 + (400 if args.profile else 0)
+    wanted = args.rounds * 2 * args.actions + 3 * WARM + (400 if args.profile else 0)
     print(f"database: {make_url(args.url).database}, ~{total_cases:,} cases; "
-          f"{len(numbers):,} open {PROCESS} cases in {STATE}; "
+          f"{len(numbers):,} open {PROCESS} cases in {STATE} that no run touched yet; "
           f"PostgreSQL via psycopg {psycopg.__version__}")
     if len(numbers) < wanted:
-        raise SystemExit(f"(a) needs {wanted} open {STATE} cases, the database has "
-                         f"{len(numbers)}: seed more cases or pass fewer --actions")
+        raise SystemExit(f"(a) needs {wanted} of them: seed again (bench/seed.py --fresh) or "
+                         "pass fewer --actions")
     pool = iter(numbers)
 
     def take(n: int) -> list[str]:
@@ -545,104 +604,42 @@ def main() -> None:
 
     conn = psycopg.connect(libpq(args.url))
     # Warm up both paths (compiled statements, caches, prepared statements).
-    service_run(service, take(warm), user, "WARM")
+    service_run(service, take(WARM), user, "WARM")
     head = read_head(conn)
-    actions, head = prepare_raw(service, take(warm), actor, datetime.now(UTC), head)
+    actions, head = prepare_raw(service, take(WARM), actor, datetime.now(UTC), head)
     raw_floor(conn, actions)
     set_head(conn, head)
 
-    with statements.recording():
-        one = take(1)
-        service_run(service, one, user, "COUNT")
-    per_action = dict(statements.count)
-    sequence = [Statements.kind(s) for s, _ in statements.log]
-    stmt_time = sum(statements.time.values())
     before = read_head(conn)[0]
-    service_time = raw_time = same_time = 0.0
-    driver_time = 0.0
+    with statements.recording() as log:
+        service_run(service, take(WARM), user, "COUNT")
+    summary = statement_summary(log, WARM)
+    written = (read_head(conn)[0] - before) / WARM
+    service_time = raw_time = 0.0
+    raw_rows = 0
     for _ in range(args.rounds):
-        with statements.recording():
-            service_time += service_run(service, take(args.actions), user, "SVC")
-            driver_time += sum(statements.time.values())
+        service_time += service_run(service, take(args.actions), user, "SVC")
         head = read_head(conn)
-        written = (head[0] - before) / args.actions
         actions, head = prepare_raw(service, take(args.actions), actor, datetime.now(UTC), head)
         raw_time += raw_floor(conn, actions)
         set_head(conn, head)
-        actions, head = prepare_raw(service, take(args.actions), actor, datetime.now(UTC), head)
-        same_time += raw_same_statements(conn, actions, user)
-        before = head[0]
+        raw_rows += sum(len(a.audit_rows) for a in actions)
     n = args.rounds * args.actions
-    rows_per_action = sum(len(a.audit_rows) for a in actions) / len(actions)
-    service_rate, raw_rate, same_rate = n / service_time, n / raw_time, n / same_time
+    service_rate, raw_rate = n / service_time, n / raw_time
     print(f"\n(a) apply '{ACTION}' on {STATE} cases, {n} actions per side "
           f"({args.rounds} alternating rounds), 1 transaction each")
-    print(f"  audit rows per action: service {written:.2f}, raw {rows_per_action:.2f} "
+    print(f"  audit rows per action: service {written:.2f}, raw {raw_rows / n:.2f} "
           "(varies with the case: a clock or flag that changes adds one)")
-    print(f"  service statements per action: {sum(per_action.values())}, time inside the "
-          f"driver {ms(stmt_time).strip()}: {' > '.join(sequence)} > COMMIT")
-    print(f"  CaseService.apply_action:        {service_rate:8.1f} actions/s "
-          f"({ms(service_time / n)} per action: {ms(driver_time / n).strip()} in cursor.execute, "
-          f"{ms((service_time - driver_time) / n).strip()} outside it (Python, COMMIT))")
-    print(f"  raw SQL, same statements:        {same_rate:8.1f} actions/s "
-          f"({ms(same_time / n)} per action)")
+    print("\n".join(summary))
+    print(f"  CaseService.apply_action:             {service_rate:8.1f} actions/s "
+          f"({ms(service_time / n)} per action)")
     print(f"  raw SQL floor (UPDATE+INSERT+commit): {raw_rate:8.1f} actions/s "
           f"({ms(raw_time / n)} per action)")
     if args.profile:
         print(phase_times(service, take(200), user))
         print(profile_service(service, take(200), user))
 
-    # (b) the inbox of the user with the largest queue.
-    with conn.transaction():
-        role, queue = conn.execute(
-            "SELECT assignee_role, count(*) FROM cases WHERE closed_at IS NULL AND voided_at "
-            "IS NULL AND assignee_role IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
-        ).fetchone() or ("", 0)
-    inbox_user = f"{role.replace('_', '.')}.user"
-    filters = Filters()
-    service.list_cases(inbox_user, filters)  # warm
-    with statements.recording():
-        page = service.list_cases(inbox_user, filters)
-    sent = [(s, p) for s, p in statements.log if s.lstrip().upper().startswith("SELECT")]
-    count_sql = next((s, p) for s, p in sent if "count(*)" in s.lower())
-    page_sql = next((s, p) for s, p in sent if "LIMIT" in s.upper())
-    service_times = []
-    count_times = []
-    for _ in range(args.inbox_runs):
-        with statements.recording():
-            started = time.perf_counter()
-            service.list_cases(inbox_user, filters)
-            service_times.append(time.perf_counter() - started)
-        count_times.append(statements.time["SELECT count"])
-    raw_page = timed(args.inbox_runs, lambda: (conn.execute(*page_sql).fetchall(),
-                                               conn.rollback()))
-    raw_count = timed(args.inbox_runs, lambda: (conn.execute(*count_sql).fetchone(),
-                                                conn.rollback()))
-    raw_both = timed(args.inbox_runs, lambda: (conn.execute(*count_sql).fetchone(),
-                                               conn.execute(*page_sql).fetchall(),
-                                               conn.rollback()))
-    share = sum(count_times) / sum(service_times)
-    print(f"\n(b) inbox of {inbox_user} (role {role}: {queue:,} open cases in the queue), "
-          f"first page of {len(page.rows)}, total {page.total:,}; {args.inbox_runs} runs")
-    print(f"  CaseService.list_cases:     p50 {ms(pct(service_times, .5))}  "
-          f"p95 {ms(pct(service_times, .95))}")
-    print(f"    of which COUNT(*):        p50 {ms(pct(count_times, .5))}  "
-          f"p95 {ms(pct(count_times, .95))}  ({share:.0%} of the service's time)")
-    print(f"  raw SQL page (same SQL):    p50 {ms(pct(raw_page, .5))}  "
-          f"p95 {ms(pct(raw_page, .95))}")
-    print(f"  raw SQL COUNT (same SQL):   p50 {ms(pct(raw_count, .5))}  "
-          f"p95 {ms(pct(raw_count, .95))}")
-    print(f"  raw SQL COUNT + page:       p50 {ms(pct(raw_both, .5))}  "
-          f"p95 {ms(pct(raw_both, .95))}")
-    for label, (statement, params) in (("page", page_sql), ("count", count_sql)):
-        plan = explain(conn, statement, params)
-        print(f"  EXPLAIN {label}: {plan_summary(plan)}; "
-              f"{next((x.strip() for x in plan if 'Execution Time' in x), '')}")
-        if args.show_plans:
-            print("    SQL: " + " ".join(statement.split()))
-            print("\n".join("    " + line for line in plan))
-    if args.try_indexes:
-        try_indexes(conn, role, inbox_user, args.inbox_runs, args.show_plans)
+    inbox(service, statements, conn, args.inbox_runs, args.show_plans)
     conn.close()
     engine.dispose()
     print(f"ratio service/raw apply throughput: {service_rate / raw_rate:.2f}")

@@ -15,8 +15,9 @@ end). The audit entries are those the service would have written for the templat
 ``steps`` (one per step taken, ~5-10 per case) or ``full`` (all, 15-95 per case: slow).
 Also: the definition version (``versions.store``), one user per role (password hashed once),
 ``case_sequences`` so that the next case created continues each month's numbering, the audit
-chain head. Not seeded: signature rows (and the 'signed' entries that go with them), linked
-cases (templates with links are left out).
+chain head. Not seeded: signature rows (and the 'signed' entries that go with them; every
+case's ``valid_signatures`` is 0, as it must be without them), linked cases (templates with
+links are left out).
 
 Mix (flags): ``--open`` share of open cases (15%: spread over the open states, last activity
 within 10 days, so many clocks are overdue as in a real backlog); closed cases finished over
@@ -25,10 +26,12 @@ the last 3 years; ``--complaints`` share of complaints (the rest are service req
 assigned to a person (the role's user; the engine has no step that does it yet, the inbox
 query filters on it).
 
-Loading uses COPY in one transaction, with the plain secondary indexes dropped first and
-created again at the end from their saved definitions (the schema ends identical to the
-migrations': checked), foreign-key triggers off for the load (session_replication_role), then
-VACUUM ANALYZE.
+Loading uses COPY in one transaction, with the plain secondary indexes (among them the
+inbox's partial indexes of open cases, ``ix_cases_open_role`` and ``ix_cases_open_user``)
+dropped first and created again at the end from their saved definitions (the schema ends
+identical to the migrations': checked), foreign-key triggers off for the load
+(session_replication_role), then VACUUM ANALYZE and a CHECKPOINT. The schema changes with
+the code: after an upgrade of qmsflow, seed again with ``--fresh``.
 
 Run:
     .venv/bin/python bench/seed.py --fresh                    # 1,000,000 cases into qmsflow_bench
@@ -40,6 +43,7 @@ Then: .venv/bin/python bench/persistence_bench.py
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import queue
@@ -223,8 +227,8 @@ def copy_line(fields: list[str]) -> str:
 
 CASE_COLUMNS = ("id", "number", "process", "version", "state", "priority", "category", "flags",
                 "assignee_role", "assignee", "next_due_at", "values", "data", "row_version",
-                "audit_count", "audit_hash", "created_at", "updated_at", "closed_at",
-                "voided_at", "void_reason")
+                "audit_count", "audit_hash", "valid_signatures", "created_at", "updated_at",
+                "closed_at", "voided_at", "void_reason")
 CASE_JSON = ("flags", "values", "data")
 CLOCK_COLUMNS = ("case_id", "clock", "variant", "status", "due_at", "warn_at", "warned",
                  "breached")
@@ -302,8 +306,9 @@ def make_template(definition: DefinitionSet, snapshot: Snapshot, mode: str) -> T
         "data": mark(columns["data"]), "assignee": "@@assignee@@",
         "next_due_at": when(columns["next_due_at"]), "created_at": when(case.created_at),
         "updated_at": when(case.updated_at), "closed_at": when(case.closed_at),
-        "audit_count": "@@count@@", "audit_hash": "@@head@@", "voided_at": None,
-        "void_reason": None}
+        "audit_count": "@@count@@", "audit_hash": "@@head@@",
+        # No signature rows are seeded, so none is valid: a step never reads signatures.
+        "valid_signatures": 0, "voided_at": None, "void_reason": None}
     voided_at = case.updated_at + timedelta(hours=1)
     void_row = {**row, "row_version": case.row_version + 1, "updated_at": when(voided_at),
                 "voided_at": when(voided_at), "void_reason": VOID_REASON}
@@ -600,13 +605,18 @@ def main() -> None:
     prepare_database(args.url, args.fresh)
     engine = connect(args.url)
     schema.upgrade(engine)
+    drift = schema.differences(engine)
+    if drift:  # the same revision built by older code: only a fresh database will do
+        raise SystemExit(f"the schema of {make_url(args.url).database} differs from the models "
+                         f"({len(drift)} differences, e.g. {drift[0]}): it was built by older "
+                         "code; seed again with --fresh")
     sessions = session_factory(engine)
     with psycopg.connect(libpq(args.url)) as conn:
         existing = conn.execute("SELECT count(*) FROM cases").fetchone()
     if existing and existing[0]:
         raise SystemExit(f"the database already holds {existing[0]} cases: use --fresh")
     with sessions.begin() as session:
-        versions.store(session, definition, DEFAULT_SET, now, by=("bench", "bench/seed.py"),
+        versions.store(session, definition, DEFAULT_SET, now, by=audit.By("bench", "bench/seed.py"),
                        note="seeded for benchmarks")
         hasher = OnceHasher()
         for role in definition.organisation.roles:
@@ -659,6 +669,10 @@ def main() -> None:
     with psycopg.connect(libpq(args.url), autocommit=True) as conn:
         for table in TABLES:
             conn.execute(f"VACUUM (ANALYZE) {table}")  # type: ignore[arg-type]
+        # Write the loaded pages out now: a checkpoint still busy with them slows the first
+        # benchmark run (its commits wait on the disk). Needs a superuser or pg_checkpoint.
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("CHECKPOINT")
         sizes = conn.execute(
             "SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()
     vacuumed = time.perf_counter() - vacuum_started

@@ -34,17 +34,24 @@ class Filters:
     mine: bool = True  # only the user's own cases and their roles' queues
 
 
+COUNT_LIMIT = 1000
 INBOX = Filters()  # the default list: the user's open queues
 
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a case list, soonest due first."""
+    """One page of a case list, soonest due first.
+
+    ``total`` counts the matching cases up to COUNT_LIMIT; ``more`` says there are more than
+    that ("1,000+"): nobody pages through a thousand cases, and an exact count of a long
+    queue would cost more than the page itself.
+    """
 
     rows: tuple[CaseRow, ...]
     total: int
     page: int
     per_page: int
+    more: bool = False
 
     @property
     def pages(self) -> int:
@@ -93,7 +100,9 @@ def page_of(session: Session, actor: Actor, filters: Filters, page: int, per_pag
     rows = session.execute(
         select(CaseRow).join(merged, merged.c.id == CaseRow.id).order_by(*order)
         .limit(per_page).offset((page - 1) * per_page)).scalars().all()
-    counts = [select(func.count()).select_from(CaseRow).where(queue, *where).scalar_subquery()
-              for queue in queues]
+    # Each queue's count stops at the limit: an index-only scan of at most that many entries.
+    counts = [select(func.count()).select_from(
+        select(CaseRow.id).where(queue, *where).limit(COUNT_LIMIT + 1).subquery())
+        .scalar_subquery() for queue in queues]
     total = session.execute(select(functools.reduce(operator.add, counts))).scalar_one()
-    return Page(tuple(rows), total, page, per_page)
+    return Page(tuple(rows), min(total, COUNT_LIMIT), page, per_page, total > COUNT_LIMIT)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from qmsflow.engine.machine import Refused
-from qmsflow.engine.persistence import users
+from qmsflow.engine.persistence import inbox, users
 from qmsflow.engine.persistence.service import Filters, NotFound
 from qmsflow.engine.persistence.store import Conflict
 
@@ -170,3 +170,12 @@ def test_escalating_a_late_case_acts_once_and_is_recorded_as_the_sweep(world: Wo
     breaches = [e for e in history.events if e.action == "clock_breach"]
     assert breaches and {e.actor_name for e in breaches} == {"qmsflow (deadline sweep)"}
     assert history.case.row_version == first.case.row_version
+
+
+def test_a_long_list_counts_up_to_the_limit_and_says_there_are_more(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inbox, "COUNT_LIMIT", 2)
+    for _ in range(3):
+        open_complaint(world)
+    page = world.service.list_cases(world.user("quality"), per_page=1)
+    assert (page.total, page.more, len(page.rows)) == (2, True, 1)
