@@ -368,7 +368,7 @@ class CaseService:
                                                          case, actor.name, now):
                 valid -= 1
                 entries.append(audit.Entry(
-                    "signature_invalidated", "signature", now, None, actor.name,
+                    "signature_invalidated", "signature", now, actor.id or None, actor.name,
                     field=signed.step, meaning=signed.meaning, version=case.version,
                     data={"signer": signed.signer_name, "signed_at": signed.signed_at,
                           "changed": changed}))
@@ -422,6 +422,7 @@ class CaseService:
         self._write(session, definition, None, linked.case,
                     self._entries(definition, linked, actor), client)
         return source
+
 
 def entry(event: Event, actor: Actor, version: str) -> audit.Entry:
     """The audit entry of one engine event."""
