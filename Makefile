@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-db clean
 
 $(BIN)/qmsflow: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: lint
 
 bench: setup
 	$(BIN)/python bench/compile_bench.py
+
+# Needs the PostgreSQL server on 127.0.0.1:5432; seeds 1,000,000 cases (a few minutes).
+bench-db: setup
+	$(BIN)/python bench/seed.py --fresh
+	$(BIN)/python bench/persistence_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
