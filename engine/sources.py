@@ -48,6 +48,7 @@ class SetSources:
     root: Path
     documents: dict[tuple[str, str], Document] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)  # the set's, then each base's, resolved
 
     def of_kind(self, kind: str) -> Iterator[Document]:
         """Documents of one kind, in a stable order."""
@@ -76,14 +77,20 @@ def _document_key(kind: str, data: YMap) -> str | None:
     return ident if isinstance(ident, str) else None
 
 
+def set_files(folder: Path) -> list[Path]:
+    """The YAML files of the set in ``folder``, sorted.
+
+    A folder below with its own manifest is another set (e.g. a client set kept beside its
+    base): its files are not this set's.
+    """
+    nested = [p.parent for p in folder.rglob(MANIFEST) if p.parent != folder]
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+                  and not any(n in p.parents for n in nested))
+
+
 def _read_folder(folder: Path, problems: list[Problem]) -> dict[tuple[str, str], Document]:
     documents: dict[tuple[str, str], Document] = {}
-    # A folder below with its own manifest is another set (e.g. a client set kept beside its
-    # base): its files are not this set's.
-    nested = [p.parent for p in folder.rglob(MANIFEST) if p.parent != folder]
-    files = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-                   and not any(n in p.parents for n in nested))
-    for path in files:
+    for path in set_files(folder):
         name = display_name(path)
         data, found = read_yaml(path, name)
         problems.extend(found)
@@ -130,6 +137,7 @@ def _collect_into(folder: Path, sources: SetSources, stack: list[Path]) -> dict[
                                         "give the folder that holds set.yaml"))
         return {}
     stack = [*stack, resolved]
+    sources.folders.append(resolved)
     documents = _read_folder(resolved, sources.problems)
     manifest = documents.get(("definition-set", "definition-set"))
     if manifest is None:

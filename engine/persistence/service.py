@@ -67,6 +67,10 @@ class _Stored:
     case: Case
 
 
+def _missing(number: str) -> NotFound:
+    return NotFound(f"no case {number!r}: check the number (e.g. as printed on the case form)")
+
+
 def _restated(old: Case, new: Case) -> bool:
     """Whether a value that was already filled in changed (only that can void a signature)."""
     return any(not is_empty(value) and new.values.get(name) != value
@@ -96,9 +100,9 @@ class CaseService:
         return transaction(self.sessions)
 
     def now(self) -> datetime:
+        """What time it is: the clock's aware UTC datetime."""
         moment = self.clock()
-        if moment.tzinfo is None:
-            raise ValueError("the service clock must give aware UTC datetimes")
+        machine.check_now(moment)
         return moment
 
     # -- people -----------------------------------------------------------------------------
@@ -295,8 +299,7 @@ class CaseService:
     def _load(self, session: Session, number: str) -> tuple[CaseRow, DefinitionSet]:
         row = store.find_case(session, number)
         if row is None:
-            raise NotFound(f"no case {number!r}: check the number (e.g. as printed on the "
-                           "case form)")
+            raise _missing(number)
         return row, self.versions.get(session, row.version)
 
     def _load_with_user(self, session: Session, number: str, user_id: str
@@ -306,8 +309,7 @@ class CaseService:
             select(CaseRow, User).outerjoin(User, User.id == user_id)
             .where(CaseRow.number == number)).first()
         if found is None:
-            raise NotFound(f"no case {number!r}: check the number (e.g. as printed on the "
-                           "case form)")
+            raise _missing(number)
         row, user = found
         return row, self.versions.get(session, row.version), user
 

@@ -20,42 +20,21 @@ from sqlalchemy.orm import Session
 
 from ..loader import load
 from ..model import DefinitionSet
-from ..sources import MANIFEST
-from ..yamlsource import read_yaml
+from ..sources import collect, set_files
 from . import audit
 from .models import CaseRow, DefinitionVersion
-
-SUFFIXES = (".yaml", ".yml")
 
 
 class UnknownVersion(LookupError):
     """A definition version that is not stored here."""
 
 
-def _set_folders(root: Path) -> list[Path]:
-    """The set's folder and every folder it extends, nearest first."""
-    folders: list[Path] = []
-    folder: Path | None = root.resolve()
-    while folder is not None and folder not in folders:
-        folders.append(folder)
-        data, _ = read_yaml(folder / MANIFEST, str(folder / MANIFEST))
-        base = data.get("extends") if isinstance(data, Mapping) else None
-        folder = (folder / base).resolve() if isinstance(base, str) else None
-    return folders
-
-
-def _files_of(folder: Path) -> list[Path]:
-    nested = {p.parent for p in folder.rglob(MANIFEST) if p.parent != folder}
-    return sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file()
-                  and not any(n == p.parent or n in p.parents for n in nested))
-
-
 def snapshot(root: Path | str) -> tuple[dict[str, str], str]:
     """The text of every file the set at ``root`` is made of, and where the set sits in it."""
-    folders = _set_folders(Path(root))
+    folders = collect(Path(root)).folders  # the same sets the loader reads, nearest first
     common = Path(os.path.commonpath(folders))
     files = {str(p.relative_to(common)): p.read_text(encoding="utf-8")
-             for folder in folders for p in _files_of(folder)}
+             for folder in folders for p in set_files(folder)}
     return files, str(folders[0].relative_to(common))
 
 
