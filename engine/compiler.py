@@ -132,10 +132,12 @@ def compile_organisation(doc: Document, problems: list[Problem]) -> Organisation
         ctx.ref(role.get("department"), departments, "department", [*here, "department"])
         roles[role["id"]] = Role(role["id"], ctx.labels(role.get("label"), [*here, "label"]),
                                  role.get("department"))
-    for index, role_id in enumerate(data.get("void_roles", [])):
-        ctx.ref(role_id, roles, "role", ["void_roles", index])
+    for key in ("void_roles", "admin_roles"):
+        for index, role_id in enumerate(data.get(key, [])):
+            ctx.ref(role_id, roles, "role", [key, index])
     return Organisation(locales, data["timezone"], data["calendar"], frozen_map(roles),
-                        frozen_map(departments), tuple(data.get("void_roles", [])))
+                        frozen_map(departments), tuple(data.get("void_roles", [])),
+                        tuple(data.get("admin_roles", [])))
 
 
 def _time(text: str) -> time:

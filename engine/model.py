@@ -66,6 +66,7 @@ class Organisation:
     roles: Mapping[str, Role]
     departments: Mapping[str, Department]
     void_roles: tuple[str, ...] = ()
+    admin_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -309,6 +310,7 @@ class Process:
     forms: Mapping[str, Form]
     inbox_columns: tuple[str, ...]
     print_layout: PrintLayout | None
+    inbox_search: tuple[str, ...] = ()  # text fields the inbox search looks in
 
     def step(self, step_id: str) -> Transition | None:
         """A start or ordinary transition by id."""

@@ -45,6 +45,7 @@ from .model import (
 from .problems import Problem
 from .sources import Document
 
+_SEARCHABLE = ("text", "long_text", "email", "phone")
 
 class ProcessCompiler:
     """Compiles one process document against the organisation, calendars and templates."""
@@ -128,6 +129,7 @@ class ProcessCompiler:
             transitions=frozen_map(transitions), authorities=frozen_map(self._authorities(fields)),
             clocks=frozen_map(self._clocks()), forms=frozen_map(self._forms(starts, transitions)),
             inbox_columns=self._inbox(), print_layout=self._print(),
+            inbox_search=self._search(),
         )
         return process
 
@@ -512,6 +514,17 @@ class ProcessCompiler:
         for index, column in enumerate(inbox["columns"]):
             self.ctx.ref(column, known, "column", ["inbox", "columns", index])
         return tuple(inbox["columns"])
+
+    def _search(self) -> tuple[str, ...]:
+        names = (self.data.get("inbox") or {}).get("search", [])
+        for index, name in enumerate(names):
+            if self.ctx.ref(name, self.field_ids, "field", ["inbox", "search", index]):
+                kind = next(f.get("type") for f in self.data["fields"] if f["id"] == name)
+                if kind not in _SEARCHABLE:
+                    self.ctx.problem(["inbox", "search", index], "E211",
+                                     f"search field '{name}' is a {kind} field; the inbox "
+                                     "searches text", "name a text, e-mail or phone field")
+        return tuple(names)
 
     def _print(self) -> PrintLayout | None:
         layout = self.data.get("print")

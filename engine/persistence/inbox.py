@@ -31,6 +31,8 @@ class Filters:
     overdue: bool | None = None
     open: bool | None = True
     number: str | None = None  # a part of the case number
+    text: str | None = None  # a part of the number or of one of ``text_fields`` (any case)
+    text_fields: tuple[str, ...] = ()  # the processes' inbox search fields
     mine: bool = True  # only the user's own cases and their roles' queues
 
 
@@ -82,6 +84,10 @@ def _conditions(filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
         where.append(late if filters.overdue else or_(CaseRow.next_due_at.is_(None), ~late))
     if filters.number:
         where.append(CaseRow.number.contains(filters.number, autoescape=True))
+    if filters.text:
+        where.append(or_(CaseRow.number.icontains(filters.text, autoescape=True), *(
+            CaseRow.values[name].as_string().icontains(filters.text, autoescape=True)
+            for name in filters.text_fields)))
     return where
 
 

@@ -102,6 +102,19 @@ def test_the_inbox_lists_a_roles_open_cases_soonest_due_first_with_paging(world:
     assert by_state.total == 0
 
 
+def test_the_inbox_search_finds_a_customer_in_the_search_fields_whatever_the_case(
+        world: World) -> None:
+    first = open_complaint(world, complainant_org="Klinikum Nord").number
+    open_complaint(world, complainant_org="市第一人民医院")
+    fields = world.definition.process("complaint").inbox_search
+    search = world.service.list_cases
+    found = search(world.user("quality"), Filters(text="klinikum", text_fields=fields))
+    assert [r.number for r in found.rows] == [first]
+    by_number = search(world.user("quality"), Filters(text=first[-4:], text_fields=fields))
+    assert [r.number for r in by_number.rows] == [first]
+    assert search(world.user("quality"), Filters(text="50%_", text_fields=fields)).total == 0
+
+
 def test_a_voided_case_keeps_its_history_and_leaves_the_inbox(world: World) -> None:
     case = open_complaint(world)
     with pytest.raises(Refused) as refused:
