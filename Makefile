@@ -3,7 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint bench bench-db clean
+# Debian packages the tests need: Chromium for the browser tests (never a downloaded browser)
+# and a CJK font for PDFs in Chinese. Installed when missing (as root, or through sudo).
+SYSTEM_PACKAGES := chromium fonts-wqy-zenhei
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system run test lint bench bench-db bench-web translations clean
 
 $(BIN)/qmsflow: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +17,15 @@ $(BIN)/qmsflow: pyproject.toml
 	touch $@
 
 setup: $(BIN)/qmsflow
+
+system:
+	@missing=""; for package in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 # The main job: validate every bundled definition set, run every bundled scenario, then bring
 # the database up to date, publish the default set and verify the audit trail.
@@ -26,7 +40,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
+test: lint system
 	$(BIN)/pytest -n auto
 
 bench: setup
@@ -36,6 +50,12 @@ bench: setup
 bench-db: setup
 	$(BIN)/python bench/seed.py --fresh
 	$(BIN)/python bench/persistence_bench.py
+
+# Re-extract the UI strings, merge them into each catalog, compile (commit the .po and .mo).
+translations: setup
+	$(BIN)/pybabel extract --no-location --sort-output -F web/babel.cfg -o web/translations/messages.pot web forms
+	$(BIN)/pybabel update --no-fuzzy-matching -i web/translations/messages.pot -d web/translations -l zh_Hans_CN
+	$(BIN)/pybabel compile --statistics -d web/translations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

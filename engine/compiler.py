@@ -20,6 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from .calendar import BusinessCalendar, CalendarSpec, OfficialYear, WorkingWindow
 from .expressions import Expression, ExpressionError, compile_expression, unknown_names
 from .model import (
+    Choice,
     Department,
     Labels,
     Measure,
@@ -137,7 +138,10 @@ def compile_organisation(doc: Document, problems: list[Problem]) -> Organisation
             ctx.ref(role_id, roles, "role", [key, index])
     return Organisation(locales, data["timezone"], data["calendar"], frozen_map(roles),
                         frozen_map(departments), tuple(data.get("void_roles", [])),
-                        tuple(data.get("admin_roles", [])))
+                        tuple(data.get("admin_roles", [])), frozen_map({
+                            m["id"]: Choice(m["id"], ctx.labels(m["label"], [
+                                "signature_meanings", i, "label"]))
+                            for i, m in enumerate(data.get("signature_meanings", []))}))
 
 
 def _time(text: str) -> time:

@@ -31,11 +31,16 @@ __all__ = ["Event", "Outcome", "Reason", "Refused", "apply", "available", "case_
 
 @dataclass(frozen=True)
 class Reason:
-    """One unmet rule: a stable code, a message for the person, and the field it concerns."""
+    """One unmet rule: a stable code, a message for the person, and the field it concerns.
+
+    ``details`` are the facts behind the message as (name, text) pairs (e.g. ``needed``,
+    ``amount`` and ``limit`` of an authority refusal), so a screen can word it in any language.
+    """
 
     code: str
     message: str
     field: str | None = None
+    details: tuple[tuple[str, str], ...] = ()
 
 
 class Refused(Exception):
@@ -119,8 +124,9 @@ class _Step:
         self.reasons: list[Reason] = []
         self.values: dict[str, Any] = dict(case.values) if case else {}
 
-    def refuse(self, code: str, message: str, name: str | None = None) -> None:
-        self.reasons.append(Reason(code, message, name))
+    def refuse(self, code: str, message: str, name: str | None = None,
+               **details: str) -> None:
+        self.reasons.append(Reason(code, message, name, tuple(details.items())))
 
     def check(self, inputs: Mapping[str, Any], signature: Signature | None,
               reason: str | None, inputs_given: bool = True) -> None:
@@ -132,20 +138,22 @@ class _Step:
                         + ", ".join(step.sources))
         if not set(step.roles) & actor.roles:
             self.refuse("role", f"needs one of the roles {', '.join(step.roles)}; "
-                        f"{actor.name} has {', '.join(sorted(actor.roles)) or 'none'}")
+                        f"{actor.name} has {', '.join(sorted(actor.roles)) or 'none'}",
+                        roles=",".join(step.roles))
         for other in step.not_by:
             if case and any(r.step == other and r.actor == actor.id for r in case.steps):
                 label = self.process.step(other)
                 shown = text(label.label, "en") if label else other
                 self.refuse("separation", f"{actor.name} took '{shown}' ({other}) on this case "
-                            "and may not also take this step: someone else must")
+                            "and may not also take this step: someone else must", step=other)
         if inputs_given:
             self._inputs(inputs)
         ctx = self.context()
         if step.condition is not None:
             try:
                 if not step.condition.test(ctx):
-                    self.refuse("condition", f"condition not met: {step.condition.source}")
+                    self.refuse("condition", f"condition not met: {step.condition.source}",
+                                condition=step.condition.source)
             except EvaluationError as error:
                 self.refuse("condition", str(error))
         if step.authority:
@@ -207,10 +215,12 @@ class _Step:
         needed = tier_for(matrix, amount)
         if not holds:
             self.refuse("authority", f"{self.actor.name} holds no tier of "
-                        f"'{text(matrix.label, 'en')}'; needs {needed.role}")
+                        f"'{text(matrix.label, 'en')}'; needs {needed.role}",
+                        needed=needed.role)
         elif limit is not None and amount is not None and amount > limit:
             self.refuse("authority", f"needs {needed.role}: amount {_money(amount)} above "
-                        f"your limit {_money(limit)}", matrix.field)
+                        f"your limit {_money(limit)}", matrix.field, needed=needed.role,
+                        amount=_money(amount), limit=_money(limit))
 
     def changed(self) -> list[str]:
         old = self.case.values if self.case else {}

@@ -67,6 +67,7 @@ class Organisation:
     departments: Mapping[str, Department]
     void_roles: tuple[str, ...] = ()
     admin_roles: tuple[str, ...] = ()
+    signature_meanings: Mapping[str, Choice] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -26,20 +25,18 @@ from qmsflow.engine.model import DefinitionSet, text
 from qmsflow.engine.persistence import audit, schema, users, versions
 from qmsflow.engine.persistence.db import (
     DatabaseError,
-    Sessions,
-    connect,
     database_url,
     explain,
-    session_factory,
     shown_url,
 )
 from qmsflow.engine.persistence.service import CaseService, NotFound, utc_now
 from qmsflow.engine.persistence.store import Conflict
 from qmsflow.engine.problems import DefinitionError
 
+from .runtime import DEFAULT_DEFINITIONS, Runtime
+
 P = ParamSpec("P")
 R = TypeVar("R")
-DEFAULT_DEFINITIONS = "definitions/default"
 
 
 class CommandError(click.ClickException):
@@ -72,31 +69,14 @@ def _shown_url() -> str:
     return shown_url(database_url())
 
 
-@dataclass
-class Runtime:
-    """The database and definitions a command works with."""
-
-    engine: Any  # the database engine, disposed when the command ends
-    sessions: Sessions
-    definitions_path: Path
-
-    def definition(self) -> DefinitionSet:
-        return load(self.definitions_path)
-
-    def service(self) -> CaseService:
-        return CaseService(self.sessions, versions.Versions(), self.definition())
-
-
 def runtime() -> Runtime:
     """The runtime of the running command: made on first use, closed when the command ends."""
     root = click.get_current_context().find_root()
     found = root.meta.get("qmsflow.runtime")
     if isinstance(found, Runtime):
         return found
-    engine = connect()
-    root.call_on_close(engine.dispose)
-    made = Runtime(engine, session_factory(engine),
-                   Path(os.environ.get("QMSFLOW_DEFINITIONS", DEFAULT_DEFINITIONS)))
+    made = Runtime(None, os.environ.get("QMSFLOW_DEFINITIONS", DEFAULT_DEFINITIONS))
+    root.call_on_close(made.close)
     root.meta["qmsflow.runtime"] = made
     return made
 
@@ -257,7 +237,7 @@ def cases_migrate(from_version: str, to_version: str, pairs: tuple[str, ...],
                   by_user: str | None, dry_run: bool) -> None:
     """Move open cases from one definition version to another; cases that do not fit stay,
     listed with the reasons."""
-    service = runtime().service()
+    service = runtime().service
     plans = service.migrate(from_version, to_version, _state_map(pairs), by=_cli_by(by_user),
                             dry_run=dry_run, client="cli")
     refused = [p for p in plans if p.case is None]
@@ -281,7 +261,7 @@ def cases_migrate(from_version: str, to_version: str, pairs: tuple[str, ...],
 @friendly
 def cases_void(number: str, reason: str, by_user: str) -> None:
     """Void case NUMBER: it leaves inboxes and reports and stays readable with its history."""
-    runtime().service().void_case(number, by_user, reason, client="cli")
+    runtime().service.void_case(number, by_user, reason, client="cli")
     click.echo(f"{number} voided")
 
 
@@ -305,7 +285,7 @@ def users_add(user_id: str, name: str, roles: tuple[str, ...], departments: tupl
               locale: str | None, email: str | None, password_stdin: bool) -> None:
     """Add a user."""
     rt = runtime()
-    definition = rt.definition()
+    definition = rt.definition
     password = _password(password_stdin)
     with rt.sessions.begin() as session:
         users.add(session, definition, user_id, name, roles, password, utc_now(),
@@ -340,7 +320,7 @@ def users_set_password(user_id: str, password_stdin: bool) -> None:
 @friendly
 def users_list() -> None:
     """Every account, disabled ones marked."""
-    definition = runtime().definition()
+    definition = runtime().definition
     with runtime().sessions() as session:
         for user in users.listed(session):
             status = "disabled" if user.disabled else (

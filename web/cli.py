@@ -19,6 +19,8 @@ from qmsflow.engine.problems import DefinitionError, Problem
 from qmsflow.engine.scenario import run
 from qmsflow.engine.schemas import schema_texts
 from qmsflow.web.admin_cli import COMMANDS
+from qmsflow.web.demo import demo
+from qmsflow.web.serve_cli import serve
 
 FORMATS = click.Choice(["text", "json", "github"])
 
@@ -146,5 +148,5 @@ def _load_or_exit(path: Path):  # type: ignore[no-untyped-def]
         sys.exit(1)
 
 
-for _command in COMMANDS:
+for _command in (*COMMANDS, serve, demo):
     main.add_command(_command)

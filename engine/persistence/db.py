@@ -23,6 +23,10 @@ Sessions = sessionmaker[Session]
 DatabaseError = DBAPIError  # what a missing server, schema or table raises
 
 
+class DatabaseUrlError(ValueError):
+    """A database URL that cannot be used: it does not parse, or names an unknown driver."""
+
+
 def shown_url(url: str) -> str:
     """``url`` as it may be printed: without its password."""
     return make_url(url).render_as_string(hide_password=True)

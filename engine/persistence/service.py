@@ -118,6 +118,25 @@ class CaseService:
                 failure = error  # leave the block normally so the failure count is committed
         raise failure
 
+    def user(self, user_id: str) -> User | None:
+        """The account ``user_id`` when it exists and is not disabled (e.g. for a session)."""
+        with self.transaction() as session:
+            user = session.get(User, user_id)
+            return None if user is None or user.disabled else user
+
+    def people(self) -> list[Actor]:
+        """Every active account as the engine sees it (who may be picked in a user field)."""
+        with self.transaction() as session:
+            return [users.actor(user) for user in users.listed(session, include_disabled=False)]
+
+    def definition(self, version: str) -> DefinitionSet:
+        """The compiled definition set of a stored version (cached once compiled)."""
+        known = self.versions.known(version)
+        if known is not None:
+            return known  # no transaction: on SQLite even a read takes the write lock
+        with self.transaction() as session:
+            return self.versions.get(session, version)
+
     def _actor(self, session: Session, user_id: str) -> tuple[User, Actor]:
         user = session.get(User, user_id)
         actor = self._active(user, user_id)

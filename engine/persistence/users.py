@@ -36,7 +36,16 @@ class UserError(Exception):
 
 
 class AuthenticationFailed(UserError):
-    """Wrong id or password, a disabled account or a locked one."""
+    """Wrong id or password, a disabled account or a locked one.
+
+    ``why`` says which ("wrong", "disabled" or "locked"; ``until`` for a lock), so a screen
+    can say it in the user's language.
+    """
+
+    def __init__(self, message: str, why: str = "wrong", until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.why = why
+        self.until = until
 
 
 
@@ -142,12 +151,12 @@ def authenticate(session: Session, user_id: str, password: str, now: datetime,
     if user is None or user.password_hash is None:
         raise refused
     if user.disabled:
-        raise AuthenticationFailed(f"the account '{user_id}' is disabled")
+        raise AuthenticationFailed(f"the account '{user_id}' is disabled", "disabled")
     if user.locked_until is not None and user.locked_until > now:
         raise AuthenticationFailed(
             f"the account '{user_id}' is locked after {MAX_FAILURES} wrong passwords until "
             f"{user.locked_until:%Y-%m-%d %H:%M} UTC; an administrator can unlock it by "
-            "setting a new password")
+            "setting a new password", "locked", user.locked_until)
     try:
         hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -58,6 +58,10 @@ class Versions:
         """Keep an already compiled set (e.g. the one this deployment serves)."""
         self._compiled[definition.version] = definition
 
+    def known(self, version: str) -> DefinitionSet | None:
+        """The compiled set of the full hash ``version`` if it is already compiled."""
+        return self._compiled.get(version)
+
     def get(self, session: Session, version: str) -> DefinitionSet:
         """The compiled set of ``version`` (a full hash or a unique prefix of one)."""
         if version in self._compiled:

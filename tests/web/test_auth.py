@@ -1,0 +1,131 @@
+"""Signing in and out, sessions, languages, and the application's own safety settings."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from qmsflow.web.app import ConfigurationError, create_app
+
+from ..persistence.conftest import World
+from .conftest import Auth, make_app, text_of
+
+
+def test_every_page_but_the_login_sends_a_stranger_to_sign_in(client: FlaskClient) -> None:
+    for path in ("/", "/new", "/cases/KS-2026-03-0001", "/admin/"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_a_user_signs_in_sees_their_name_and_signs_out(client: FlaskClient, auth: Auth) -> None:
+    response = auth.login("quality")
+    assert response.status_code == 302
+    assert "Quality User" in text_of(client.get("/"))
+    auth.logout()
+    assert client.get("/").status_code == 302
+
+
+def test_a_wrong_password_is_refused_without_saying_whether_the_user_exists(
+        client: FlaskClient, auth: Auth) -> None:
+    wrong = text_of(auth.login("quality", password="not the password"))
+    unknown = text_of(client.post("/login", data={"user_id": "nobody", "password": "x"}))
+    assert "Wrong user ID or password." in wrong
+    assert "Wrong user ID or password." in unknown
+
+
+def test_five_wrong_passwords_lock_the_account_and_the_page_says_until_when(
+        auth: Auth) -> None:
+    for _ in range(5):
+        auth.login("quality", password="not the password")
+    page = text_of(auth.login("quality"))
+    assert "locked after too many wrong passwords until 2026-03-02 10:15" in page
+
+
+def test_the_login_returns_to_the_page_asked_for_but_never_to_another_site(
+        client: FlaskClient, world: World) -> None:
+    data = {"user_id": world.user("sales"), "password": "correct horse battery"}
+    assert client.post("/login?next=/new", data=data).headers["Location"] == "/new"
+    client.post("/logout")
+    evil = client.post("/login?next=//evil.example/", data=data)
+    assert evil.headers["Location"] == "/"
+
+
+def test_a_session_idle_longer_than_the_timeout_is_signed_out_on_the_server(
+        client: FlaskClient, auth: Auth, monkeypatch: pytest.MonkeyPatch) -> None:
+    auth.login("sales")
+    assert client.get("/").status_code == 200
+    later = time.time() + 31 * 60
+    monkeypatch.setattr(time, "time", lambda: later)
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "signed out after 30 minutes without activity" in text_of(
+        client.get(response.headers["Location"]))
+
+
+def test_the_language_switch_shows_the_screens_and_the_definitions_in_chinese(
+        client: FlaskClient, auth: Auth) -> None:
+    auth.login("sales", locale="zh-CN")
+    page = text_of(client.get("/new"))
+    assert "新建案件" in page and "客户投诉" in page and "登记投诉" in page
+    client.post("/language", data={"locale": "en", "next": "/new"})
+    page = text_of(client.get("/new"))
+    assert "New case" in page and "Register complaint" in page
+
+
+def test_a_post_without_its_csrf_token_is_refused_and_saves_nothing(
+        world: World, tmp_path: Path) -> None:
+    app = make_app(world, tmp_path, WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    response = client.post("/login", data={"user_id": world.user("sales"),
+                                           "password": "correct horse battery"})
+    assert response.status_code == 400
+    assert "The form has expired" in text_of(response)
+    assert client.get("/").status_code == 302  # not signed in
+    app.extensions["qmsflow"].close()
+
+
+def test_pages_carry_the_security_headers_and_a_session_cookie_only_for_http(
+        client: FlaskClient, auth: Auth) -> None:
+    response = auth.login("sales")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = client.get("/")
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_production_refuses_the_built_in_secret_key_and_sets_secure_cookies(
+        world: World, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        make_app(world, tmp_path, ENV="production",
+                 SECRET_KEY="qmsflow-development-key-do-not-use-in-production")
+    assert "QMSFLOW_SECRET_KEY" in str(refused.value)
+    app = make_app(world, tmp_path, ENV="production", SECRET_KEY="a-long-random-value")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    app.extensions["qmsflow"].close()
+
+
+def test_a_broken_definition_set_stops_the_start_with_its_problems(
+        world: World, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        create_app({"DATABASE_URL": world.database.url, "DEFINITIONS": str(tmp_path / "none"),
+                    "SECRET_KEY": "x"})
+    assert "has problems" in str(refused.value)
+    assert "E104 $: no such definition folder" in str(refused.value)
+
+
+def test_the_access_log_keeps_no_search_terms(app: Flask, caplog: pytest.LogCaptureFixture
+                                              ) -> None:
+    logger = logging.getLogger("werkzeug")
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logger.info('%s - - [%s] "%s" %s -', "127.0.0.1", "now",
+                    "GET /?q=%E7%8E%8B%E8%8A%B3 HTTP/1.1", "200")
+    assert "GET / HTTP/1.1" in caplog.text
+    assert "q=" not in caplog.text

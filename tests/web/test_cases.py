@@ -1,0 +1,283 @@
+"""The case screens as staff use them: inbox, intake, case page, step forms and refusals."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from ..persistence.conftest import PASSWORD, World
+from .conftest import Auth, text_of
+
+INTAKE = {"channel": "phone", "received_at": "2026-03-02T09:30", "complainant_name": "王芳",
+          "complainant_org": "市第一人民医院", "market": "domestic",
+          "complainant_phone": "+86 21 5555 0100", "product_model": "MX-200",
+          "batch_number": "B2026-02-031", "description": "监护仪屏幕在使用中间歇性闪烁",
+          "patient_involved": "no"}
+
+# The complaint's steps up to approval, as each role fills them in (web form values).
+TO_APPROVAL: list[tuple[str, str, dict[str, Any]]] = [
+    ("quality", "confirm_complaint", {"is_complaint": "yes", "screening_rationale": "设备故障"}),
+    ("quality", "classify", {"category": "malfunction", "batch_number": "B2026-02-031",
+                             "report_cn": "not_reportable",
+                             "report_us": "not_reportable", "report_eu": "not_reportable",
+                             "reportability_rationale": "未造成伤害。"}),
+    ("gm_office", "accept", {"joint_inspection": "no"}),
+    ("quality", "report_investigation", {"investigated": "yes", "findings": "背光板虚焊",
+                                         "root_cause": "回流焊温度曲线偏低",
+                                         "recall_needed": "no", "password": PASSWORD}),
+    ("quality", "judge_responsibility", {"established": "yes", "responsible_department":
+                                         "production", "cause": "production",
+                                         "improvement_tracked": "no"}),
+]
+
+
+@dataclass
+class Desk:
+    """A person at the screen: signs in as a role and fills in forms."""
+
+    client: FlaskClient
+    auth: Auth
+    world: World
+
+    def as_(self, role: str, locale: str = "en") -> Desk:
+        self.auth.logout()
+        self.auth.login(role, locale=locale)
+        return self
+
+    def register(self, **changes: Any) -> str:
+        self.as_("sales")
+        data = {**INTAKE, **changes, "password": PASSWORD}
+        response = self.client.post("/new/complaint/register", data=data)
+        assert response.status_code == 303, text_of(response)
+        return response.headers["Location"].rsplit("/", 1)[-1]
+
+    def version(self, number: str) -> int:
+        return self.world.service.read_case(number).case.row_version
+
+    def act(self, number: str, step: str, data: dict[str, Any],
+            version: int | None = None) -> TestResponse:
+        form = {"row_version": str(self.version(number) if version is None else version),
+                **data}
+        return self.client.post(f"/cases/{number}/do/{step}", data=form)
+
+    def take(self, number: str, steps: list[tuple[str, str, dict[str, Any]]]) -> None:
+        for role, step, data in steps:
+            response = self.as_(role).act(number, step, data)
+            assert response.status_code == 303, (step, text_of(response))
+
+    def to_approval(self, amount: str) -> str:
+        number = self.register()
+        self.take(number, [*TO_APPROVAL, ("technical", "propose_plan", {
+            "countermeasure": "更换整批并赔偿停机损失", "handling": ["replace", "compensate"],
+            "compensation_amount": amount})])
+        return number
+
+
+@pytest.fixture
+def desk(client: FlaskClient, auth: Auth, world: World) -> Desk:
+    return Desk(client, auth, world)
+
+
+def test_a_complaint_filed_through_the_form_is_registered_signed_and_in_the_queue(
+        desk: Desk, client: FlaskClient) -> None:
+    number = desk.register()
+    page = text_of(client.get(f"/cases/{number}"))
+    assert f"{number} Customer complaint · Registered" in page
+    assert "Sales User Authored Register complaint 2026-03-02 10:00 (Asia/Shanghai)" in page
+    desk.as_("quality")
+    inbox = text_of(client.get("/"))
+    assert number in inbox and "市第一人民医院" in inbox and "MX-200" in inbox
+
+
+def test_bad_intake_input_comes_back_with_everything_typed_and_a_message_per_field(
+        desk: Desk, client: FlaskClient, world: World) -> None:
+    desk.as_("sales")
+    data = {**INTAKE, "complainant_name": "", "complainant_email": "not-an-address",
+            "quantity": "-3", "password": PASSWORD}
+    response = client.post("/new/complaint/register", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "市第一人民医院" in html and "监护仪屏幕在使用中间歇性闪烁" in html
+    assert "not-an-address" in html
+    assert len(re.findall(r'aria-invalid="true"', html)) >= 3
+    assert world.service.list_cases(world.user("quality")).total == 0
+
+
+def test_intake_errors_are_in_chinese_for_a_chinese_user(desk: Desk, client: FlaskClient
+                                                         ) -> None:
+    desk.as_("sales", locale="zh-CN")
+    response = client.post("/new/complaint/register",
+                           data={**INTAKE, "complainant_name": "", "password": PASSWORD})
+    page = text_of(response)
+    assert response.status_code == 422
+    assert "部分字段需要修改，请查看下方提示。" in page
+    assert "投诉人 * 该字段是必填字段。" in page
+
+
+def test_a_wrong_signature_password_saves_nothing_and_says_why(desk: Desk, client: FlaskClient,
+                                                               world: World) -> None:
+    desk.as_("sales")
+    response = client.post("/new/complaint/register",
+                           data={**INTAKE, "password": "not my password"})
+    assert response.status_code == 422
+    assert "The password is wrong, so the signature was not given" in text_of(response)
+    assert world.service.list_cases(world.user("quality")).total == 0
+
+
+def test_the_case_page_explains_an_action_refused_for_lack_of_authority(
+        desk: Desk, client: FlaskClient) -> None:
+    number = desk.to_approval("80000")
+    desk.as_("sales_manager")
+    page = text_of(client.get(f"/cases/{number}"))
+    assert "Approve the plan Needs" in page
+    assert "amount 80,000 above your limit 5,000" in page
+    response = desk.act(number, "approve_plan", {"password": PASSWORD})
+    assert response.status_code == 422
+    assert "amount 80,000 above your limit 5,000" in text_of(response)
+
+
+def test_a_complaint_goes_from_intake_to_closure_with_signatures_in_its_history(
+        desk: Desk, client: FlaskClient) -> None:
+    number = desk.to_approval("3000")
+    desk.take(number, [
+        ("sales_manager", "approve_plan", {"password": PASSWORD}),
+        ("sales", "record_reply", {"reply_method": "letter", "reply_summary": "已书面答复",
+                                   "customer_accepts": "yes"}),
+        ("quality_manager", "close", {"password": PASSWORD}),
+    ])
+    page = text_of(client.get(f"/cases/{number}"))
+    assert "Customer complaint · Closed" in page
+    assert "Nothing more can be done on this case." in page
+    for meaning in ("Authored", "Approved", "Signed off and closed"):
+        assert meaning in page
+    assert "Compensation amount CNY 3,000.00" in page
+
+
+def test_a_stale_form_is_refused_keeps_the_input_and_changes_nothing(
+        desk: Desk, world: World) -> None:
+    number = desk.register()
+    stale = desk.version(number)
+    desk.take(number, TO_APPROVAL[:1])
+    before = world.service.read_case(number)
+    response = desk.as_("quality").act(number, "classify", {
+        **TO_APPROVAL[1][2], "reportability_rationale": "我写的理由"}, version=stale)
+    assert response.status_code == 409
+    assert "Someone else changed this case" in text_of(response)
+    assert "我写的理由" in response.get_data(as_text=True)
+    after = world.service.read_case(number)
+    assert after.case == before.case and len(after.events) == len(before.events)
+
+
+def test_a_post_with_a_field_the_form_does_not_have_is_refused(desk: Desk, world: World
+                                                               ) -> None:
+    number = desk.register()
+    response = desk.as_("quality").act(number, "confirm_complaint", {
+        **TO_APPROVAL[0][2], "compensation_amount": "1000000"})
+    assert response.status_code == 400
+    assert "fields it does not have (compensation_amount)" in text_of(response)
+    assert world.service.read_case(number).case.state == "registered"
+
+
+def test_a_value_outside_the_choices_is_refused_with_a_message(desk: Desk, world: World
+                                                               ) -> None:
+    number = desk.register()
+    desk.take(number, TO_APPROVAL[:1])
+    response = desk.as_("quality").act(number, "classify", {**TO_APPROVAL[1][2],
+                                                            "report_cn": "never"})
+    assert response.status_code == 422
+    assert world.service.read_case(number).case.state == "classification"
+
+
+def test_a_role_without_the_step_is_refused_whatever_it_posts(desk: Desk, world: World) -> None:
+    number = desk.register()
+    response = desk.as_("finance").act(number, "confirm_complaint", TO_APPROVAL[0][2])
+    assert response.status_code == 422
+    assert "Needs the role Quality engineer, Quality manager." in text_of(response)
+    assert world.service.read_case(number).case.state == "registered"
+
+
+def test_the_inbox_filters_searches_and_pages(desk: Desk, client: FlaskClient, world: World
+                                              ) -> None:
+    first = desk.register(complainant_org="Klinikum Nord")
+    desk.register()
+    desk.register()
+    desk.as_("quality")
+    assert first in text_of(client.get("/?q=klinikum"))
+    assert text_of(client.get("/?q=klinikum")).count("KS-2026-03-") == 1
+    assert "3 cases" in text_of(client.get("/"))
+    desk.client.application.config["PER_PAGE"] = 2
+    paged = text_of(client.get("/"))
+    assert "Page 1 of 2" in paged
+    assert "Page 2 of 2" in text_of(client.get("/?page=2"))
+    by_state = text_of(client.get("/?process=complaint&state=closed"))
+    assert "No cases match." in by_state
+
+
+def test_overdue_and_soon_due_cases_are_highlighted(desk: Desk, client: FlaskClient,
+                                                    world: World) -> None:
+    number = desk.register()
+    desk.take(number, TO_APPROVAL[:3])  # acceptance starts the closure clock
+    desk.as_("quality")
+    assert 'class="overdue"' not in client.get("/").get_data(as_text=True)
+    world.clock.advance(days=30)
+    html = client.get("/").get_data(as_text=True)
+    assert 'class="overdue"' in html
+    assert "overdue" in text_of(client.get(f"/cases/{number}"))
+    assert "overdue" in text_of(client.get("/?overdue=1"))
+
+
+def test_the_case_page_shows_deadlines_with_working_time_left(desk: Desk, client: FlaskClient
+                                                              ) -> None:
+    number = desk.register()
+    desk.take(number, TO_APPROVAL[:3])
+    page = text_of(client.get(f"/cases/{number}"))
+    assert "Deadlines" in page and "left" in page
+
+
+def test_a_customer_who_does_not_accept_opens_a_linked_follow_up(desk: Desk,
+                                                                 client: FlaskClient) -> None:
+    number = desk.to_approval("3000")
+    desk.take(number, [
+        ("sales_manager", "approve_plan", {"password": PASSWORD}),
+        ("sales", "record_reply", {"reply_method": "phone", "reply_summary": "客户不满意",
+                                   "customer_accepts": "no"}),
+        ("sales", "customer_not_accepting", {"password": PASSWORD}),
+    ])
+    page = text_of(client.get(f"/cases/{number}"))
+    follow_up = re.search(r"Linked cases Customer complaint (KS-\S+)", page)
+    assert follow_up is not None
+    assert number in text_of(client.get(f"/cases/{follow_up.group(1)}"))
+
+
+def test_an_attached_file_is_stored_and_downloaded_but_a_program_is_refused(
+        desk: Desk, client: FlaskClient) -> None:
+    desk.as_("sales")
+    refused = client.post("/new/complaint/register", data={
+        **INTAKE, "password": PASSWORD, "evidence": (io.BytesIO(b"MZ..."), "tool.exe")})
+    assert refused.status_code == 422
+    assert "Files of this type are not accepted" in text_of(refused)
+    response = client.post("/new/complaint/register", data={
+        **INTAKE, "password": PASSWORD, "evidence": (io.BytesIO(b"%PDF-1.4 letter"),
+                                                     "来函 letter.pdf")})
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    link = re.search(r'href="(/files/[0-9a-f]{64}/[^"]+)"', page)
+    assert link is not None
+    download = client.get(link.group(1))
+    assert download.data == b"%PDF-1.4 letter"
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    download.close()  # send_file streams the stored file
+
+
+def test_only_the_processes_a_role_may_open_are_offered(desk: Desk, client: FlaskClient) -> None:
+    desk.as_("finance")
+    assert "Your roles do not open cases of any process." in text_of(client.get("/new"))
+    assert client.get("/new/complaint/register").status_code == 403
+    assert client.get("/new/complaint/nothing").status_code == 404
+    assert client.get("/cases/KS-1999-01-0001").status_code == 404

@@ -1,0 +1,202 @@
+"""The Flask application factory: configuration, extensions, blueprints, security.
+
+Configuration comes, in order, from defaults, ``instance/qmsflow.cfg`` (a Python file), the
+environment (``QMSFLOW_*`` variables, e.g. ``QMSFLOW_SECRET_KEY``, ``QMSFLOW_DEFINITIONS``,
+``QMSFLOW_ENV=production``; and ``DATABASE_URL``), and last the mapping a caller passes (tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, render_template, request
+from flask_babel import Babel
+from flask_babel import gettext as _
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from qmsflow.engine.persistence.db import database_url
+from qmsflow.engine.problems import DefinitionError
+
+from . import i18n
+from .runtime import DEFAULT_DEFINITIONS, Runtime
+
+DEFAULT_SECRET = "qmsflow-development-key-do-not-use-in-production"
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": DEFAULT_SECRET,
+    "ENV": "development",  # "production" turns on secure cookies and refuses the default key
+    "DEFINITIONS": DEFAULT_DEFINITIONS,
+    "DATABASE_URL": None,  # None: DATABASE_URL from the environment, else SQLite in instance/
+    "SESSION_TIMEOUT_MINUTES": 30,  # inactivity log-off
+    "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
+    "PER_PAGE": 25,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SECURE": None,  # None: secure (HTTPS only) in production
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "qmsflow_session",
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session, which times out
+    "BABEL_DEFAULT_LOCALE": "zh_CN",
+}
+
+
+class ConfigurationError(RuntimeError):
+    """The application cannot start as configured; the message says what to change."""
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the qmsflow web application.
+
+    ``config`` overrides everything else (tests pass a database URL, a definition folder, a
+    clock under ``CLOCK``, a cheaper password hasher under ``HASHER`` and the already compiled
+    set under ``COMPILED``).
+    """
+    instance = Path(os.environ.get("QMSFLOW_INSTANCE", "instance")).resolve()
+    app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    # load the instance config, if it exists, then the environment, when not testing
+    if config is None:
+        app.config.from_pyfile("qmsflow.cfg", silent=True)
+        app.config.from_prefixed_env("QMSFLOW")
+        if os.environ.get("DATABASE_URL"):
+            app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    else:
+        app.config.from_mapping(config)
+    _check(app)
+    app.config.setdefault("UPLOAD_FOLDER", str(instance / "uploads"))
+    app.config["MAX_CONTENT_LENGTH"] = app.config["UPLOAD_MAX_BYTES"] + 1024 * 1024
+    # The cookie outlives the inactivity limit so that the server, which checks the time of
+    # the last request itself (auth.inactivity), can say why the user was signed out.
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        minutes=app.config["SESSION_TIMEOUT_MINUTES"] + 12 * 60)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
+
+    runtime = _runtime(app)
+    app.extensions["qmsflow"] = runtime
+
+    CSRFProtect(app)
+    Babel(app, locale_selector=i18n.select_locale,
+          default_translation_directories=str(Path(__file__).parent / "translations"))
+    login = LoginManager(app)
+    login.session_protection = "strong"
+    from .auth import bp as auth_bp
+    from .auth import load_account, needs_login
+    login.user_loader(load_account)
+    login.unauthorized_handler(needs_login)
+
+    from .admin import bp as admin_bp
+    from .cases import bp as cases_bp
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(admin_bp)
+    i18n.init_app(app)
+    _errors(app)
+    app.after_request(_secure_headers)
+    logging.getLogger("werkzeug").addFilter(_NoQueryStrings())
+    return app
+
+
+def _check(app: Flask) -> None:
+    if app.config["ENV"] == "production" and app.config["SECRET_KEY"] in (DEFAULT_SECRET, "",
+                                                                          None):
+        raise ConfigurationError(
+            "refusing to start in production with the built-in secret key: set "
+            "QMSFLOW_SECRET_KEY to a long random value (e.g. the output of "
+            "'python -c \"import secrets; print(secrets.token_hex(32))\"')")
+
+
+def _runtime(app: Flask) -> Runtime:
+    url = app.config["DATABASE_URL"] or database_url(
+        {**os.environ, "QMSFLOW_INSTANCE": app.instance_path})
+    options = {key: app.config[key] for key in ("CLOCK", "HASHER", "COMPILED")
+               if key in app.config}
+    runtime = Runtime(url, app.config["DEFINITIONS"],
+                      **{name.lower(): value for name, value in options.items()})
+    try:
+        runtime.definition  # noqa: B018 - compile now: a broken set must stop the start-up
+    except DefinitionError as error:
+        raise ConfigurationError(
+            f"the definition set {app.config['DEFINITIONS']} has problems; fix them (see "
+            "'qmsflow validate') before serving:\n"
+            + "\n".join(str(problem) for problem in error.problems)) from None
+    except FileNotFoundError as error:
+        raise ConfigurationError(
+            f"no definition set at {app.config['DEFINITIONS']}: set QMSFLOW_DEFINITIONS to "
+            f"the folder of the set to serve ({error})") from None
+    return runtime
+
+
+def _errors(app: Flask) -> None:
+    """Error pages in the user's language; never a traceback."""
+
+    def page(status: int, title: str, message: str) -> tuple[str, int]:
+        return render_template("error.html", status=status, title=title,
+                               message=message), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(_error: CSRFError) -> tuple[str, int]:
+        return page(400, _("The form has expired"), _(
+            "Your session ended or the page was open too long, so the form could not be "
+            "accepted. Nothing was saved. Go back, reload the page and send it again: your "
+            "browser still shows what you typed."))
+
+    @app.errorhandler(403)
+    def forbidden(_error: Exception) -> tuple[str, int]:
+        return page(403, _("Not allowed"), _("Your roles do not allow this page."))
+
+    @app.errorhandler(404)
+    def not_found(_error: Exception) -> tuple[str, int]:
+        return page(404, _("Not found"), _("There is no such page or case. Check the "
+                                           "address or the case number."))
+
+    @app.errorhandler(413)
+    def too_large(_error: Exception) -> tuple[str, int]:
+        limit = app.config["UPLOAD_MAX_BYTES"] // (1024 * 1024)
+        return page(413, _("The upload is too large"), _(
+            "Files may be at most %(limit)s MB. Nothing was saved; go back and attach a "
+            "smaller file.", limit=limit))
+
+    @app.errorhandler(500)
+    def failed(_error: Exception) -> tuple[str, int]:
+        return page(500, _("Something went wrong"), _(
+            "The server could not finish this request and saved nothing. Try again; if it "
+            "happens again, tell your quality administrator the time it happened."))
+
+
+# Scripts only from this server; WebAssembly for the diagram renderer; style attributes carry
+# the form grid's column count.
+_CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+
+
+def _secure_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", _CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype in ("text/html", "application/pdf") and not request.path.startswith(
+            "/static/"):
+        # Case data is personal and confidential: no copies in shared caches or history.
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+class _NoQueryStrings(logging.Filter):
+    """Drop query strings from the development server's access log: a search for a
+    customer's name is personal data, and logs are kept and shared."""
+
+    _QUERY = re.compile(r"\?[^ \"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(self._QUERY.sub("", arg) if isinstance(arg, str) else arg
+                                for arg in record.args)
+        return True

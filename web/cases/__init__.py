@@ -1,0 +1,289 @@
+"""Working cases: the inbox, new cases, the case page and the step forms.
+
+Every screen is generated from the definitions. The browser only helps: each post is checked
+by the engine and the case service on the server (roles, state, conditions, authority,
+signatures, the row version the user saw), and a refused post changes nothing and shows the
+form again with everything the user typed and a message per field.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as BaseResponse
+
+from qmsflow import forms
+from qmsflow.engine import machine
+from qmsflow.engine.cases import Case
+from qmsflow.engine.machine import Refused
+from qmsflow.engine.model import DefinitionSet, Process, Transition
+from qmsflow.engine.persistence import AuthenticationFailed, Conflict, Filters, NotFound
+from qmsflow.engine.persistence.store import to_case
+from qmsflow.engine.values import is_empty
+
+from .. import explain, uploads
+from ..auth import service
+from ..i18n import definition as served
+from ..i18n import label, locale
+from . import views
+
+bp = Blueprint("cases", __name__, template_folder="templates")
+
+# Names a step form may post besides its fields.
+CONTROL_NAMES = frozenset({"csrf_token", "row_version", "password", "reason", "submit"})
+
+
+def _client() -> str:
+    """Where a step came from, for the audit trail (the address, never a cookie)."""
+    return f"web {request.remote_addr or ''}".strip()
+
+
+@bp.route("/")
+@login_required
+def inbox() -> str:
+    """The user's cases and their roles' queues, soonest due first, with filters."""
+    definition = served()
+    args = request.args
+    processes = definition.processes
+    process_id = args.get("process") if args.get("process") in processes else None
+    scope = args.get("scope", "mine")
+    status = args.get("status", "open")
+    overdue = {"1": True, "0": False}.get(args.get("overdue", ""))
+    text_fields = tuple(dict.fromkeys(name for p in processes.values()
+                                      for name in p.inbox_search))
+    filters = Filters(process=process_id, state=args.get("state") or None,
+                      category=args.get("category") or None,
+                      priority=args.get("priority") or None, overdue=overdue,
+                      open={"open": True, "finished": False}.get(status),
+                      text=(args.get("q") or "").strip() or None, text_fields=text_fields,
+                      mine=scope != "all")
+    page_number = max(1, args.get("page", 1, type=int) or 1)
+    page = service().list_cases(current_user.id, filters, page_number,
+                                current_app.config["PER_PAGE"])
+    now = service().now()
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in page.rows:
+        case_definition = service().definition(row.version)
+        case = to_case(case_definition, row)
+        process = case_definition.process(case.process)
+        groups[case.process].append({
+            "number": case.number,
+            "urgency": views.urgency(case, now).css,
+            "cells": [views.column(process, case, name, now) for name in process.inbox_columns],
+        })
+    tables = [{"process": processes[pid], "columns": [
+        views.column_title(processes[pid], name) for name in processes[pid].inbox_columns],
+        "keys": processes[pid].inbox_columns, "rows": rows}
+        for pid, rows in groups.items() if pid in processes]
+    return render_template("cases/inbox.html", tables=tables, page=page, args=args,
+                           processes=processes, chosen=processes.get(process_id or ""),
+                           scope=scope, status=status,
+                           page_url=lambda n: url_for("cases.inbox", **{**args, "page": n}))
+
+
+@bp.route("/new")
+@login_required
+def new() -> str:
+    """The intake forms this user may open, per process."""
+    startable = [(process, [step for step in process.starts.values()
+                            if set(step.roles) & current_user.roles])
+                 for process in served().processes.values()]
+    return render_template("cases/new.html",
+                           startable=[(p, steps) for p, steps in startable if steps])
+
+
+@bp.route("/new/<process_id>/<step_id>", methods=["GET", "POST"])
+@login_required
+def start(process_id: str, step_id: str) -> str | BaseResponse | tuple[str, int]:
+    """Open a new case through a start step's form."""
+    definition = served()
+    process = definition.processes.get(process_id)
+    step = process.starts.get(step_id) if process else None
+    if process is None or step is None:
+        abort(404)
+    if not set(step.roles) & current_user.roles:
+        abort(403)
+    return _step(definition, process, step, None)
+
+
+@bp.route("/cases/<number>")
+@login_required
+def case(number: str) -> str:
+    """A case: fields by section, state and owner, clocks, actions, links and history."""
+    found = _read(number)
+    definition, current = found.definition, found.case
+    process = definition.process(current.process)
+    now = service().now()
+    actions = []
+    if found.voided_at is None and not process.states[current.state].final:
+        for step_id, reasons in machine.available(definition, current, current_user.actor,
+                                                  now).items():
+            step = process.transitions[step_id]
+            actions.append({"step": step, "allowed": not reasons,
+                            "why": explain.reasons(process, reasons)})
+    actions.sort(key=lambda a: not a["allowed"])
+    signatures = [{"name": s.signer_name, "at": s.signed_at, "meaning": s.meaning,
+                   "step": _step_label(process, s.step), "invalid": s.invalidated_at,
+                   "invalid_why": s.invalidated_by} for s in found.signatures]
+    return render_template(
+        "cases/case.html", found=found, case=current, process=process,
+        state=process.states[current.state], actions=actions,
+        sections=views.sections(process, current),
+        clocks=views.clocks(definition, current, now),
+        owner=views.role_label(current.assignee_role), history=views.history(process, found),
+        signatures=signatures, urgency=views.urgency(current, now).css,
+        processes=definition.processes)
+
+
+def _step_label(process: Process, step_id: str) -> str:
+    step = process.step(step_id)
+    return label(step.label) if step else step_id
+
+
+@bp.route("/cases/<number>/do/<step_id>", methods=["GET", "POST"])
+@login_required
+def act(number: str, step_id: str) -> str | BaseResponse | tuple[str, int]:
+    """A step's form on a case: fields, signature and reason as the step asks."""
+    found = _read(number)
+    process = found.definition.process(found.case.process)
+    step = process.transitions.get(step_id)
+    if step is None:
+        abort(404)
+    return _step(found.definition, process, step, found.case)
+
+
+def _read(number: str) -> Any:
+    try:
+        return service().read_case(number)
+    except NotFound:
+        abort(404)
+
+
+def _step(definition: DefinitionSet, process: Process, step: Transition,
+          case: Case | None) -> str | BaseResponse | tuple[str, int]:
+    """Show a step's form, or take the step from a posted one."""
+    form_class = forms.build_form(
+        definition, process, step, locale(), people=service().people(), base=FlaskForm,
+        gettext=_, uploads=forms.FileLimits(current_app.config["UPLOAD_MAX_BYTES"]))
+    # What conditions read: the case's values, state and clocks (a new case: its defaults).
+    values: dict[str, Any] = (machine.context(process, case.values, case) if case
+                              else dict(process.defaults()))
+    form = form_class()
+    problems: list[str] = []
+    status = 200
+    if case is not None and request.method == "GET":
+        # Start from what the case holds: a step re-asking a field shows its current value.
+        form = form_class(data=form_class.initial(values))
+    if request.method == "POST":
+        status, problems, done = _take(definition, process, step, case, form, values)
+        if done is not None:
+            return done
+    refused: list[str] = []
+    if case is not None and request.method == "GET":
+        why = machine.available(definition, case, current_user.actor, service().now()).get(
+            step.id, ())
+        refused = explain.reasons(process, [r for r in why if r.code != "signature"])
+    return render_template(
+        "cases/step.html", form=form, process=process, step=step, case=case, values=values,
+        display=lambda name: views.value_text(process, name, values.get(name)),
+        problems=problems, refused=refused,
+        row_version=request.environ.get("qmsflow.row_version") or request.form.get(
+            "row_version") or (case.row_version if case else ""),
+        needs_reason=step.reason_required or (case is not None and any(
+            process.fields[i.field].change_reason and not is_empty(case.values.get(i.field))
+            for i in step.inputs))), status
+
+
+def _take(definition: DefinitionSet, process: Process, step: Transition, case: Case | None,
+          form: Any, values: dict[str, Any]) -> tuple[int, list[str], BaseResponse | None]:
+    """Check a posted step form and take the step; (status, problems, redirect when done)."""
+    extra = forms.unexpected(type(form), [*request.form.keys(), *request.files.keys()],
+                             CONTROL_NAMES)
+    if extra:
+        return 400, [_("The form sent fields it does not have (%(names)s). Nothing was saved; "
+                       "reload the page and try again.", names=", ".join(extra))], None
+    if case is not None and not request.form.get("row_version", "").isdigit():
+        return 400, [_("The form did not say which version of the case you saw. Nothing was "
+                       "saved; reload the page and try again.")], None
+    if not forms.validate(form, values):
+        return 422, [_("Some fields need your attention: see the messages below.")], None
+    inputs = forms.inputs(form, values)
+    try:
+        inputs.update(_store_files(form))
+    except uploads.UploadRefused as error:
+        return 422, [str(error)], None
+    password = request.form.get("password") or None
+    reason = request.form.get("reason") or None
+    try:
+        if case is None:
+            result = service().create_case(process.id, step.id, current_user.id, inputs,
+                                           password=password, reason=reason, client=_client())
+        else:
+            result = service().apply_action(
+                case.number, step.id, current_user.id, inputs,
+                expected_version=int(request.form["row_version"]), password=password,
+                reason=reason, client=_client())
+    except Refused as refusal:
+        rest = forms.attach_reasons(form, refusal.reasons)
+        return 422, [_("The step was refused; nothing was saved."),
+                     *explain.reasons(process, rest)], None
+    except AuthenticationFailed as failure:
+        if failure.why == "locked":
+            message = _("Your account is now locked after too many wrong passwords; nothing "
+                        "was saved.")
+        else:
+            message = _("The password is wrong, so the signature was not given; nothing was "
+                        "saved.")
+        return 422, [message], None
+    except Conflict:
+        assert case is not None  # a new case cannot conflict
+        # Keep what the user typed, and let them send it again once they have seen the change.
+        current = service().read_case(case.number).case
+        values.update(current.values)
+        request.environ["qmsflow.row_version"] = current.row_version
+        return 409, [_("Someone else changed this case while you had it open, so nothing was "
+                       "saved. Open the case in another tab to see what changed; your input "
+                       "is kept below: check it and send it again.")], None
+    flash(_("%(step)s: done. Case %(number)s is now '%(state)s'.", step=label(step.label),
+            number=result.number, state=label(process.states[result.state].label)), "success")
+    return 303, [], redirect(url_for("cases.case", number=result.number), 303)
+
+
+def _store_files(form: Any) -> dict[str, str]:
+    folder = Path(current_app.config["UPLOAD_FOLDER"])
+    limits = forms.FileLimits(current_app.config["UPLOAD_MAX_BYTES"])
+    stored = {}
+    for name, upload in forms.files(form).items():
+        stored[name] = uploads.store(folder, upload.stream, upload.filename or "file",
+                                     limits.max_bytes, limits.extensions)
+    return stored
+
+
+@bp.route("/files/<digest>/<name>")
+@login_required
+def attachment(digest: str, name: str) -> BaseResponse:
+    """An attached file, always as a download."""
+    found = uploads.locate(Path(current_app.config["UPLOAD_FOLDER"]), f"{digest}/{name}")
+    if found is None:
+        abort(404)
+    path, download = found
+    return send_file(path, as_attachment=True, download_name=download)
+
+
+from . import printing  # noqa: E402,F401 - the printable form's routes join this blueprint

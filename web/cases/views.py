@@ -1,0 +1,271 @@
+"""What the case screens show, computed from engine objects: no Flask request handling here.
+
+Each function turns a case, its definition and its history into plain rows a template prints,
+in the request's language (labels come from the definitions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
+
+from qmsflow.engine import clocks as clock_ops
+from qmsflow.engine import values as value_ops
+from qmsflow.engine.cases import Case
+from qmsflow.engine.model import DefinitionSet, Process
+from qmsflow.engine.persistence import History
+
+from ..i18n import definition as served
+from ..i18n import label, local_time, locale
+
+# An open case whose earliest deadline is this close is highlighted as due soon when its
+# clock has no warning time of its own.
+SOON = timedelta(days=1)
+
+
+def category_label(process: Process, category: str | None) -> str:
+    """A category with its parents, e.g. 'Product quality / Malfunction'."""
+    if category is None or category not in process.categories:
+        return category or ""
+    return " / ".join(label(process.categories[part].label)
+                      for part in process.categories[category].path)
+
+
+def value_text(process: Process, name: str, value: Any) -> str:
+    """The display text of field ``name``."""
+    spec = process.fields.get(name)
+    if spec is None:
+        return "" if value is None else str(value)
+    if spec.type == "category":
+        return category_label(process, value)
+    if spec.type == "datetime" and isinstance(value, datetime):
+        return local_time(value)
+    return value_ops.display(spec, value, locale())
+
+
+@dataclass(frozen=True)
+class Urgency:
+    """How close a case is to its earliest deadline: '', 'soon' or 'overdue'."""
+
+    css: str
+    due: datetime | None
+
+
+def urgency(case: Case, now: datetime) -> Urgency:
+    """Overdue when a running clock is past due; soon when past its warning time."""
+    running = [c for c in case.clocks.values() if c.status == "running"]
+    if not running:
+        return Urgency("", None)
+    first = min(running, key=lambda c: c.due_at)
+    if first.due_at <= now:
+        return Urgency("overdue", first.due_at)
+    warn = first.warn_at or first.due_at - SOON
+    return Urgency("soon" if now >= warn else "", first.due_at)
+
+
+def column(process: Process, case: Case, name: str, now: datetime) -> str:
+    """One inbox cell: a field of the case or one of its attributes."""
+    if name == "number":
+        return case.number
+    if name == "state":
+        return label(process.states[case.state].label) if case.state in process.states else ""
+    if name == "priority":
+        found = [p for p in process.priorities if p.id == case.priority]
+        return label(found[0].label) if found else case.priority
+    if name == "due":
+        return local_time(urgency(case, now).due)
+    if name == "created_at":
+        return local_time(case.created_at)
+    if name == "assignee":
+        return case.assignee or role_label(case.assignee_role)
+    if name == "flags":
+        return ", ".join(label(process.flags[f].label) for f in sorted(case.flags)
+                         if f in process.flags)
+    return value_text(process, name, case.values.get(name))
+
+
+def column_title(process: Process, name: str) -> str:
+    """An inbox column heading."""
+    if name in process.fields:
+        return label(process.fields[name].label)
+    titles = {"number": _("Number"), "state": _("State"), "priority": _("Priority"),
+              "due": _("Due"), "created_at": _("Opened"), "assignee": _("With"),
+              "flags": _("Flags")}
+    return titles.get(name, name)
+
+
+def role_label(role_id: str | None) -> str:
+    """A role's label, or '' for none."""
+    if role_id is None:
+        return ""
+    role = served().organisation.roles.get(role_id)
+    return label(role.label) if role is not None else role_id
+
+
+@dataclass(frozen=True)
+class ShownSection:
+    """A section of the case page: its label and (label, text) of each filled field."""
+
+    id: str
+    label: str
+    fields: tuple[tuple[str, str, str], ...]  # (field id, label, text)
+
+
+def sections(process: Process, case: Case) -> list[ShownSection]:
+    """Every filled field of the case, grouped by the sections of the process's forms."""
+    result: list[ShownSection] = []
+    placed: set[str] = set()
+    seen: set[str] = set()
+    for form in process.forms.values():
+        for section in form.sections:
+            if section.id in seen:
+                continue
+            seen.add(section.id)
+            names = [f.field for f in section.fields if f.field not in placed]
+            placed |= set(names)
+            filled = _filled(process, case, names)
+            if filled:
+                result.append(ShownSection(section.id, label(section.label), filled))
+    rest = _filled(process, case, [n for n in process.fields if n not in placed])
+    if rest:
+            result.append(ShownSection("other", _("Other details"), rest))
+    return result
+
+
+def _filled(process: Process, case: Case, names: Iterable[str]) -> tuple[tuple[str, str, str],
+                                                                           ...]:
+    return tuple((name, label(process.fields[name].label),
+                  value_text(process, name, case.values.get(name)))
+                 for name in names if not value_ops.is_empty(case.values.get(name)))
+
+
+@dataclass(frozen=True)
+class ShownClock:
+    """A deadline as the case page shows it."""
+
+    label: str
+    variant: str
+    status: str
+    due: str
+    left: str
+    css: str
+    unofficial: tuple[int, ...]
+
+
+def clocks(definition: DefinitionSet, case: Case, now: datetime) -> list[ShownClock]:
+    """The case's clocks with due times and the working time left."""
+    process = definition.process(case.process)
+    result = []
+    for state in case.clocks.values():
+        spec = process.clocks.get(state.id)
+        variant = next((v for v in spec.variants if v.id == state.variant), None) if spec else None
+        status = {"running": _("running"), "paused": _("paused"),
+                  "stopped": _("stopped")}[state.status]
+        left = ""
+        css = ""
+        if state.status != "stopped":
+            remaining = clock_ops.time_left(definition, case.process, state, now)
+            left = _duration(remaining)
+            css = "overdue" if remaining <= timedelta(0) else (
+                "soon" if state.warn_at and now >= state.warn_at else "")
+        result.append(ShownClock(label(spec.label) if spec else state.id,
+                                 label(variant.label) if variant else state.variant, status,
+                                 local_time(state.due_at), left, css, state.unofficial_years))
+    return result
+
+
+def _duration(delta: timedelta) -> str:
+    late = delta < timedelta(0)
+    hours = abs(delta.total_seconds()) / 3600
+    amount = (_("%(days)s d %(hours)s h", days=int(hours // 24), hours=int(hours % 24))
+              if hours >= 24 else _("%(hours)s h %(minutes)s min", hours=int(hours),
+                                    minutes=int(hours * 60 % 60)))
+    return _("%(amount)s overdue", amount=amount) if late else _("%(amount)s left",
+                                                                 amount=amount)
+
+
+@dataclass(frozen=True)
+class ShownEvent:
+    """One line of the case history."""
+
+    at: str
+    who: str
+    what: str
+    field: str
+    old: str
+    new: str
+    reason: str
+    meaning: str
+
+
+def event_kinds() -> dict[str, str]:
+    """What each kind of audit entry is called on screen (kinds are the engine's, generic)."""
+    return {
+        "created": _("Opened"), "transition": _("Step taken"), "field_changed": _("Changed"),
+        "priority_changed": _("Priority set"), "flags_changed": _("Flags changed"),
+        "assigned": _("Routed"), "signed": _("Signed"), "notify": _("Notification"),
+        "open_case": _("Linked case opened"), "linked": _("Linked"),
+        "clock_running": _("Deadline started"), "clock_paused": _("Deadline paused"),
+        "clock_stopped": _("Deadline stopped"), "clock_changed": _("Deadline changed"),
+        "clock_warning": _("Deadline warning"), "clock_breach": _("Deadline missed"),
+        "escalation_failed": _("Escalation failed"), "voided": _("Voided"),
+        "migrated": _("Moved to a new definition version"),
+        "signature_invalidated": _("Signature no longer valid"),
+    }
+
+
+def _field_title(process: Process, name: str | None) -> str:
+    if name in process.fields:
+        return label(process.fields[name].label)
+    if name in process.clocks:
+        return label(process.clocks[name].label)
+    step = process.step(name or "")
+    if step is not None:
+        return label(step.label)
+    return {"state": _("State"), "priority": _("Priority"), "flags": _("Flags"),
+            "assignee_role": _("With")}.get(name or "", name or "")
+
+
+def history(process: Process, found: History) -> list[ShownEvent]:
+    """The audit trail of a case, oldest first, values as people read them."""
+    result = []
+    kinds = event_kinds()
+    for event in found.events:
+        step = process.step(str(event.data.get("step", ""))) if event.data else None
+        what = kinds.get(event.action, event.action)
+        if step is not None and event.action in ("transition", "created"):
+            what = label(step.label)
+        field = _field_title(process, event.field)
+        result.append(ShownEvent(
+            local_time(event.at), event.actor_name or "", what, field,
+            _raw(process, event.field, event.old), _raw(process, event.field, event.new),
+            event.reason or "", event.meaning or ""))
+    return result
+
+
+def _raw(process: Process, name: str | None, stored: Any) -> str:
+    """An audited value (stored as JSON) as text."""
+    if stored is None:
+        return ""
+    if name == "state" and stored in process.states:
+        return label(process.states[stored].label)
+    if name == "assignee_role":
+        return role_label(str(stored))
+    if name == "priority":
+        return next((label(p.label) for p in process.priorities if p.id == stored), str(stored))
+    spec = process.fields.get(name or "")
+    if spec is None:
+        if isinstance(stored, str) and len(stored) >= 19 and stored[10] == "T":
+            try:
+                return local_time(datetime.fromisoformat(stored))  # a clock's due time
+            except ValueError:
+                pass
+        return str(stored)
+    try:
+        return value_text(process, spec.id, value_ops.from_json(spec, stored, process))
+    except (ValueError, TypeError, KeyError):
+        return str(stored)

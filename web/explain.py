@@ -1,0 +1,63 @@
+"""Refusals in the user's language.
+
+The engine refuses with reasons that carry a stable code, an English message and, for some
+codes, the facts behind them (``Reason.details``). Screens show the reason in the user's
+language when the code and facts allow it, and the engine's own message otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask_babel import gettext as _
+
+from qmsflow.engine.machine import Reason
+from qmsflow.engine.model import Process
+
+from .i18n import label
+
+
+def reason(process: Process | None, why: Reason) -> str:
+    """One refusal reason as a sentence in the request's language."""
+    facts = dict(why.details)
+    field = process.fields.get(why.field) if process is not None and why.field else None
+    name = label(field.label) if field is not None else (why.field or "")
+    role_names = ", ".join(_role(process, r) for r in facts.get("roles", "").split(",") if r)
+    if why.code == "missing" and field is not None:
+        return _("%(field)s is required.", field=name)
+    if why.code == "role" and role_names:
+        return _("Needs the role %(roles)s.", roles=role_names)
+    if why.code == "authority" and "needed" in facts:
+        needed = _role(process, facts["needed"])
+        if facts.get("limit"):
+            return _("Needs %(needed)s: amount %(amount)s above your limit %(limit)s.",
+                     needed=needed, amount=facts.get("amount", ""), limit=facts["limit"])
+        return _("Needs %(needed)s: you hold no approval tier for this amount.", needed=needed)
+    if why.code == "separation" and "step" in facts:
+        step = process.step(facts["step"]) if process is not None else None
+        return _("You took the step '%(step)s' on this case; someone else must take this one "
+                 "(separation of duties).", step=label(step.label) if step else facts["step"])
+    if why.code == "condition":
+        return _("The case does not meet this step's condition: %(condition)s",
+                 condition=facts.get("condition", why.message))
+    if why.code == "signature":
+        return _("Needs your electronic signature: enter your password again.")
+    if why.code == "reason":
+        return _("Needs a reason.")
+    if why.code == "final":
+        return _("The case is finished; nothing more can be done.")
+    if why.code == "voided":
+        return _("The case was voided.")
+    return why.message
+
+
+def reasons(process: Process | None, why: Iterable[Reason]) -> list[str]:
+    """Every reason as a sentence, without repeats."""
+    return list(dict.fromkeys(reason(process, item) for item in why))
+
+
+def _role(process: Process | None, role_id: str) -> str:
+    from .i18n import definition
+
+    role = definition().organisation.roles.get(role_id)
+    return label(role.label) if role is not None else role_id

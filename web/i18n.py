@@ -1,0 +1,92 @@
+"""Languages: which one a request gets, and labels from the definitions in it.
+
+Definitions name locales as BCP 47 tags (``zh-CN``); Babel names them ``zh_CN``. UI strings come
+from the message catalogs in ``translations/``; every label of a case, field or step comes from
+the definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, g, session
+from flask import request as flask_request
+from flask_login import current_user
+
+from qmsflow.engine.model import DefinitionSet, text
+
+# How each locale names itself in the language switch.
+NATIVE_NAMES = {"zh-CN": "中文", "en": "English"}
+
+
+def definition() -> DefinitionSet:
+    """The definition set this deployment serves."""
+    runtime = current_app.extensions["qmsflow"]
+    result: DefinitionSet = runtime.definition
+    return result
+
+
+def locales() -> tuple[str, ...]:
+    """The locales the served organisation works in, preferred first."""
+    return definition().organisation.locales
+
+
+def locale() -> str:
+    """The request's locale as the definitions name it (e.g. ``zh-CN``)."""
+    if "locale" not in g:
+        g.locale = _choose()
+    chosen: str = g.locale
+    return chosen
+
+
+def _choose() -> str:
+    known = locales()
+    chosen = session.get("locale")
+    if chosen in known:
+        return str(chosen)
+    if current_user and current_user.is_authenticated and current_user.locale in known:
+        return str(current_user.locale)
+    if flask_request:
+        best = flask_request.accept_languages.best_match(
+            [*known, *(tag.replace("-", "_") for tag in known)])
+        if best:
+            return best.replace("_", "-")
+    return known[0]
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector: the request's locale in Babel's spelling."""
+    return locale().replace("-", "_")
+
+
+def label(labels: Mapping[str, str] | None) -> str:
+    """A definition label in the request's locale."""
+    return text(labels or {}, locale())
+
+
+def local_time(moment: datetime | None, with_zone: bool = False) -> str:
+    """A UTC time in the organisation's time zone, as staff read it."""
+    if moment is None:
+        return ""
+    zone = definition().organisation.timezone
+    shown = moment.astimezone(ZoneInfo(zone))
+    return shown.strftime("%Y-%m-%d %H:%M") + (f" ({zone})" if with_zone else "")
+
+
+def meaning_label(meaning: str) -> str:
+    """A signature meaning as the organisation labels it (its id when it has no label)."""
+    found = definition().organisation.signature_meanings.get(meaning)
+    return label(found.label) if found is not None else meaning
+
+
+def init_app(app: Flask) -> None:
+    """Template helpers: ``t(labels)``, ``locale()``, ``local_time(dt)``, the locales."""
+
+    @app.context_processor
+    def helpers() -> dict[str, Any]:
+        return {"t": label, "locale": locale, "local_time": local_time,
+                "locales": locales, "native_names": NATIVE_NAMES,
+                "organisation": definition().organisation, "meaning_label": meaning_label}

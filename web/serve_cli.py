@@ -1,0 +1,25 @@
+"""``qmsflow serve``: the development server (production runs gunicorn, see the README)."""
+
+from __future__ import annotations
+
+import click
+
+from .app import ConfigurationError, create_app
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, help="Port to listen on.")
+@click.option("--debug", is_flag=True, help="Reload on code changes and show the debugger "
+                                             "(never on a network others can reach).")
+def serve(host: str, port: int, debug: bool) -> None:
+    """Serve the web application with Flask's development server.
+
+    Reads DATABASE_URL, QMSFLOW_DEFINITIONS, QMSFLOW_SECRET_KEY and instance/qmsflow.cfg.
+    """
+    try:
+        app = create_app()
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"qmsflow serves {app.config['DEFINITIONS']} at http://{host}:{port}/")
+    app.run(host=host, port=port, debug=debug, use_reloader=debug)
