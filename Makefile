@@ -27,14 +27,16 @@ system:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# The main job: validate every bundled definition set, run every bundled scenario, then bring
-# the database up to date, publish the default set and verify the audit trail.
+# The main job: validate every bundled definition set and run every bundled scenario, then set
+# up the SQLite database in instance/ with the default definitions and demo data (one user per
+# role, cases in every state), verify its audit trail, and serve the web application: the URL
+# and the logins are printed. Stop the server with Ctrl+C.
 run: setup
 	$(BIN)/qmsflow validate definitions/default definitions/examples/*/
 	$(BIN)/qmsflow simulate --quiet scenarios
-	$(BIN)/qmsflow db upgrade
-	$(BIN)/qmsflow definitions publish definitions/default
+	$(BIN)/qmsflow demo --no-serve
 	$(BIN)/qmsflow audit verify
+	$(BIN)/qmsflow demo
 
 lint: setup
 	$(BIN)/ruff check .

@@ -257,10 +257,14 @@ class CaseService:
                 new=True, reason=reason, version=row.version, data={"state": row.state})],
                 client, {"voided_at": now, "void_reason": reason})
 
-    def read_case(self, number: str) -> History:
-        """The case with its whole audit trail and signatures, oldest first."""
+    def read_case(self, number: str, history: bool = True) -> History:
+        """The case with its whole audit trail and signatures, oldest first (without them
+        when ``history`` is False: a form needs only the case)."""
         with self.transaction() as session:
             row, definition = self._load(session, number)
+            if not history:
+                return History(store.to_case(definition, row), definition, row.voided_at,
+                               row.void_reason)
             events = session.execute(select(AuditEvent).where(AuditEvent.case_id == row.id)
                                      .order_by(AuditEvent.id)).scalars().all()
             signed = session.execute(select(SignatureRow).where(SignatureRow.case_id == row.id)

@@ -33,7 +33,13 @@ from qmsflow.engine import machine
 from qmsflow.engine.cases import Case
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet, Process, Transition
-from qmsflow.engine.persistence import AuthenticationFailed, Conflict, Filters, NotFound
+from qmsflow.engine.persistence import (
+    AuthenticationFailed,
+    Conflict,
+    Filters,
+    History,
+    NotFound,
+)
 from qmsflow.engine.persistence.store import to_case
 from qmsflow.engine.values import is_empty
 
@@ -160,7 +166,7 @@ def _step_label(process: Process, step_id: str) -> str:
 @login_required
 def act(number: str, step_id: str) -> str | BaseResponse | tuple[str, int]:
     """A step's form on a case: fields, signature and reason as the step asks."""
-    found = _read(number)
+    found = _read(number, history=False)
     process = found.definition.process(found.case.process)
     step = process.transitions.get(step_id)
     if step is None:
@@ -168,9 +174,9 @@ def act(number: str, step_id: str) -> str | BaseResponse | tuple[str, int]:
     return _step(found.definition, process, step, found.case)
 
 
-def _read(number: str) -> Any:
+def _read(number: str, history: bool = True) -> History:
     try:
-        return service().read_case(number)
+        return service().read_case(number, history)
     except NotFound:
         abort(404)
 

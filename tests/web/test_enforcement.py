@@ -1,0 +1,278 @@
+"""Every rule holds on the server whatever the browser sends.
+
+Three sweeps: every route for a stranger and for every role; every transition posted by every
+role on a case in every state; and every approval step posted by every role with amounts on,
+just below and just above each authority tier's limit. A refused post must change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from flask import Flask, url_for
+from flask.testing import FlaskClient
+
+from qmsflow.engine.model import DefinitionSet, Process
+from qmsflow.web import create_app
+from qmsflow.web.demo import DemoSummary, DemoUser, seed
+from qmsflow.web.runtime import Runtime
+
+from ..conftest import DEFAULT_SET
+from ..persistence.conftest import CHEAP, PASSWORD, World, to_investigation
+from .conftest import make_app
+
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+ANYONE = "(signed out)"
+
+
+@dataclass
+class Demo:
+    """A database with cases resting in every state, its app and one client per user."""
+
+    app: Flask
+    runtime: Runtime
+    summary: DemoSummary
+    clients: dict[str, FlaskClient]
+
+    def number_in(self, process: str, state: str) -> str:
+        page = self.runtime.service.list_cases(
+            self.summary.users[0].id, _filters(process, state))
+        return page.rows[0].number
+
+
+def _filters(process: str, state: str) -> object:
+    from qmsflow.engine.persistence import Filters
+
+    return Filters(process=process, state=state, open=None, mine=False)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, default_set: DefinitionSet
+         ) -> Iterator[Demo]:
+    folder = tmp_path_factory.mktemp("enforcement")
+    url = f"sqlite:///{folder / 'demo.sqlite3'}"
+    runtime = Runtime(url, DEFAULT_SET, clock=lambda: NOW, hasher=CHEAP, compiled=default_set)
+    summary = seed(runtime, NOW, quiet=True, hasher=CHEAP)
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": url,
+                      "DEFINITIONS": str(DEFAULT_SET), "COMPILED": default_set,
+                      "CLOCK": lambda: NOW, "HASHER": CHEAP, "WTF_CSRF_ENABLED": False,
+                      "UPLOAD_FOLDER": str(folder / "uploads")})
+    clients = {}
+    for user in summary.users:
+        client = app.test_client()
+        assert user.password is not None
+        signed_in = client.post("/login", data={"user_id": user.id, "password": user.password})
+        assert signed_in.status_code == 302, user.id
+        clients[user.id] = client
+    clients[ANYONE] = app.test_client()
+    yield Demo(app, runtime, summary, clients)
+    app.extensions["qmsflow"].close()
+    runtime.close()
+
+
+def _users(demo: Demo) -> list[DemoUser]:
+    return [u for u in demo.summary.users if len(u.roles) == 1]  # one user per role
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+Expect = Callable[[frozenset[str], dict[str, str]], int]
+
+
+def _by_step_role(definition: DefinitionSet) -> Expect:
+    def expect(roles: frozenset[str], args: dict[str, str]) -> int:
+        step = definition.process(args["process_id"]).starts[args["step_id"]]
+        return 200 if roles & set(step.roles) else 403
+    return expect
+
+
+def _admin_only(definition: DefinitionSet) -> Expect:
+    admins = set(definition.organisation.admin_roles)
+    return lambda roles, _args: 200 if roles & admins else 403
+
+
+def _always(status: int) -> Expect:
+    return lambda _roles, _args: status
+
+
+def _expectations(definition: DefinitionSet) -> dict[str, Expect]:
+    """What a GET of each endpoint answers a signed-in user with these roles.
+
+    A new route must be added here, with who may see it: the test fails until it is.
+    """
+    return {
+        "auth.login": _always(200), "auth.logout": _always(405),
+        "auth.language": _always(405), "cases.inbox": _always(200), "cases.new": _always(200),
+        "cases.start": _by_step_role(definition), "cases.case": _always(200),
+        # A step's form opens for everyone: it explains why the step is refused, if it is.
+        "cases.act": _always(200), "cases.printable": _always(200), "cases.pdf": _always(200),
+        "cases.attachment": _always(404),
+        "admin.index": _admin_only(definition), "admin.process": _admin_only(definition),
+        "admin.version": _admin_only(definition), "admin.validate": _admin_only(definition),
+        "admin.preview": _admin_only(definition),
+    }
+
+
+def _urls(demo: Demo, definition: DefinitionSet) -> list[tuple[str, str, dict[str, str]]]:
+    """(endpoint, url, arguments) for every route, with real arguments from the definitions."""
+    number = demo.number_in("complaint", "approval")
+    samples: dict[frozenset[str], list[dict[str, str]]] = {
+        frozenset(): [{}],
+        frozenset({"number"}): [{"number": number}],
+        frozenset({"process_id", "step_id"}): [
+            {"process_id": p.id, "step_id": s}
+            for p in definition.processes.values() for s in p.starts],
+        frozenset({"number", "step_id"}): [
+            {"number": number, "step_id": s} for s in definition.process("complaint").transitions],
+        frozenset({"process_id"}): [{"process_id": p} for p in definition.processes],
+        frozenset({"digest", "name"}): [{"digest": "0" * 64, "name": "missing.pdf"}],
+        frozenset({"version"}): [{"version": definition.version}],
+    }
+    found = []
+    with demo.app.test_request_context():
+        for rule in demo.app.url_map.iter_rules():
+            if rule.endpoint == "static":
+                continue
+            arguments = frozenset(rule.arguments)
+            assert arguments in samples, f"add sample arguments for {rule.rule} to the test"
+            found += [(rule.endpoint, url_for(rule.endpoint, **args), args)
+                      for args in samples[arguments]]
+    return found
+
+
+def test_every_route_sends_a_stranger_to_sign_in(demo: Demo, default_set: DefinitionSet
+                                                 ) -> None:
+    stranger = demo.clients[ANYONE]
+    for endpoint, url, _args in _urls(demo, default_set):
+        if endpoint in ("auth.login", "auth.language", "auth.logout"):
+            continue
+        response = stranger.get(url)
+        assert (response.status_code, response.headers.get("Location", "")[:13]) == (
+            302, "/login?next=/"), url
+
+
+def test_every_route_answers_every_role_as_its_rules_say(demo: Demo,
+                                                         default_set: DefinitionSet) -> None:
+    expectations = _expectations(default_set)
+    urls = _urls(demo, default_set)
+    assert {e for e, _u, _a in urls} == set(expectations), "every route needs an expectation"
+    wrong = []
+    for user in _users(demo):
+        client = demo.clients[user.id]
+        for endpoint, url, args in urls:
+            if endpoint == "cases.pdf" and user is not _users(demo)[0]:
+                continue  # one PDF is enough: it is the same page for everyone
+            expected = expectations[endpoint](frozenset(user.roles), args)
+            got = client.get(url).status_code
+            if got != expected:
+                wrong.append((user.id, url, expected, got))
+    assert wrong == []
+
+
+# -- transitions × roles × states --------------------------------------------------------------
+
+def _snapshot(demo: Demo) -> dict[str, tuple[int, int]]:
+    """Each case's row version and number of audit entries."""
+    service = demo.runtime.service
+    numbers = [r.number for r in service.list_cases(
+        demo.summary.users[0].id, _filters_all(), per_page=500).rows]
+    result = {}
+    for number in numbers:
+        found = service.read_case(number)
+        result[number] = (found.case.row_version, len(found.events))
+    return result
+
+
+def _filters_all() -> object:
+    from qmsflow.engine.persistence import Filters
+
+    return Filters(open=None, mine=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("process_id", ["complaint", "service_request"])
+def test_every_transition_is_refused_to_each_role_and_state_that_may_not_take_it(
+        demo: Demo, default_set: DefinitionSet, process_id: str) -> None:
+    process: Process = default_set.process(process_id)
+    before = _snapshot(demo)
+    refused = 0
+    for state in process.states:
+        if (process_id, state) not in demo.summary.held:
+            continue
+        number = demo.number_in(process_id, state)
+        version = str(before[number][0])
+        for step in process.transitions.values():
+            for user in _users(demo):
+                may = bool(set(user.roles) & set(step.roles)) and state in step.sources
+                if may and not process.states[state].final:
+                    continue  # allowed steps are taken in test_cases and the browser tests
+                response = demo.clients[user.id].post(
+                    f"/cases/{number}/do/{step.id}",
+                    data={"row_version": version, "password": user.password or ""})
+                assert response.status_code == 422, (user.id, number, step.id)
+                refused += 1
+    assert refused > 100
+    assert _snapshot(demo) == before  # nothing changed anywhere
+
+
+# -- authority limits --------------------------------------------------------------------------
+
+def _amounts(process: Process) -> list[Decimal]:
+    """Every amount on, just below and just above each finite tier limit, and the largest."""
+    limits = [t.limit for a in process.authorities.values() for t in a.tiers if t.limit]
+    cent = Decimal("0.01")
+    return sorted({a for limit in limits for a in (limit - cent, limit, limit + cent)}
+                  | {Decimal(10_000_000)})
+
+
+def _to_approval(world: World, amount: Decimal) -> str:
+    number = to_investigation(world)
+    steps = [
+        ("quality", "report_investigation", {"investigated": True, "findings": "背光板虚焊",
+                                             "root_cause": "回流焊温度偏低",
+                                             "recall_needed": False}, PASSWORD),
+        ("quality", "judge_responsibility", {"established": True, "responsible_department":
+                                             "production", "cause": "production",
+                                             "improvement_tracked": False}, None),
+        ("technical", "propose_plan", {"countermeasure": "更换并补偿",
+                                       "handling": ["replace", "compensate"],
+                                       "compensation_amount": str(amount)}, None),
+    ]
+    for role, action, inputs, password in steps:
+        world.service.apply_action(number, action, world.user(role), inputs, password=password)
+    return number
+
+
+@pytest.mark.slow
+def test_an_approval_is_taken_exactly_by_the_roles_whose_limit_covers_the_amount(
+        world: World, tmp_path: Path) -> None:
+    app = make_app(world, tmp_path)
+    process = world.definition.process("complaint")
+    step = next(s for s in process.transitions.values() if s.authority)
+    matrix = process.authorities[step.authority or ""]
+    clients = {}
+    for role in world.definition.organisation.roles:
+        clients[role] = app.test_client()
+        clients[role].post("/login", data={"user_id": world.user(role), "password": PASSWORD})
+    outcomes = []
+    for amount in _amounts(process):
+        for role in world.definition.organisation.roles:
+            limits = [t.limit for t in matrix.tiers if t.role == role]
+            covered = bool(limits) and any(limit is None or amount <= limit for limit in limits)
+            allowed = covered and role in step.roles
+            number = _to_approval(world, amount)
+            version = world.service.read_case(number).case.row_version
+            response = clients[role].post(f"/cases/{number}/do/{step.id}", data={
+                "row_version": str(version), "password": PASSWORD})
+            after = world.service.read_case(number).case
+            outcomes.append((str(amount), role, response.status_code,
+                             after.row_version != version))
+            assert (response.status_code == 303) == allowed, (str(amount), role)
+            assert (after.row_version != version) == allowed, (str(amount), role)
+    assert any(taken for *_rest, taken in outcomes)
+    app.extensions["qmsflow"].close()
