@@ -69,6 +69,7 @@ from urllib.parse import quote, urlencode
 
 import psycopg
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -76,7 +77,7 @@ from qmsflow.engine.loader import load
 from qmsflow.engine.model import Transition
 from qmsflow.engine.persistence import audit, schema, users
 from qmsflow.engine.persistence.db import connect, session_factory, transaction
-from qmsflow.engine.persistence.models import User
+from qmsflow.engine.persistence.models import AuditEvent, AuditHead, CaseRow, User
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -200,9 +201,9 @@ def check_written(url: str, before: tuple[int, str]) -> str:
     problems: list[str] = []
     try:
         with transaction(session_factory(engine)) as session:
-            rows = session.execute(audit.select(audit.AuditEvent).where(
-                audit.AuditEvent.id > before[0]).order_by(audit.AuditEvent.id)).scalars().all()
-            head = session.get(audit.AuditHead, 1)
+            rows = session.execute(select(AuditEvent).where(
+                AuditEvent.id > before[0]).order_by(AuditEvent.id)).scalars().all()
+            head = session.get(AuditHead, 1)
             expected_id, prev = before[0] + 1, before[1]
             case_last: dict[int, tuple[int, str, str]] = {}  # case -> (seq, hash, first prev)
             case_first: dict[int, int] = {}
@@ -228,15 +229,15 @@ def check_written(url: str, before: tuple[int, str]) -> str:
             # case's head.
             for case_id, (seq, last_hash, first_prev) in case_last.items():
                 first = case_first[case_id]
-                earlier = session.execute(audit.select(audit.AuditEvent.hash).where(
-                    audit.AuditEvent.case_id == case_id,
-                    audit.AuditEvent.case_seq == first - 1)).scalar_one_or_none()
+                earlier = session.execute(select(AuditEvent.hash).where(
+                    AuditEvent.case_id == case_id,
+                    AuditEvent.case_seq == first - 1)).scalar_one_or_none()
                 if (earlier or audit.GENESIS) != first_prev:
                     problems.append(f"case {case_id}: its first new entry does not follow the "
                                     "one before")
-                stored = session.execute(audit.select(
-                    audit.CaseRow.audit_count, audit.CaseRow.audit_hash).where(
-                    audit.CaseRow.id == case_id)).one()
+                stored = session.execute(select(
+                    CaseRow.audit_count, CaseRow.audit_hash).where(
+                    CaseRow.id == case_id)).one()
                 if (stored.audit_count, stored.audit_hash) != (seq, last_hash):
                     problems.append(f"case {case_id}: its stored chain head is not its last "
                                     "entry")

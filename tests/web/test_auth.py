@@ -83,7 +83,8 @@ def test_a_post_without_its_csrf_token_is_refused_and_saves_nothing(
     app = make_app(world, tmp_path, WTF_CSRF_ENABLED=True)
     client = app.test_client()
     response = client.post("/login", data={"user_id": world.user("sales"),
-                                           "password": "correct horse battery"})
+                                           "password": "correct horse battery"},
+                           headers={"Accept-Language": "en"})
     assert response.status_code == 400
     assert "The form has expired" in text_of(response)
     assert client.get("/").status_code == 302  # not signed in

@@ -36,6 +36,7 @@ from qmsflow.engine.persistence.service import CaseService
 from .. import i18n
 
 bp = Blueprint("auth", __name__, template_folder="templates")
+SEEN_RESOLUTION = 60  # seconds: how exactly the time of the last request is kept
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,9 @@ def inactivity() -> Response | BaseResponse | None:
               "warning")
         return redirect(url_for("auth.login", next=request.full_path
                                 if request.method == "GET" else request.path))
-    session["seen"] = now
+    if now - seen > SEEN_RESOLUTION:
+        # Rewritten at most once a minute: a new cookie on every response costs every request.
+        session["seen"] = now
     session.permanent = True
     return None
 

@@ -184,8 +184,12 @@ def _read(number: str, history: bool = True) -> History:
 def _step(definition: DefinitionSet, process: Process, step: Transition,
           case: Case | None) -> str | BaseResponse | tuple[str, int]:
     """Show a step's form, or take the step from a posted one."""
+    # Only a form with a user picker needs the list of people (one query fewer otherwise).
+    pickers = any(item.spec.type == "user"
+                  for _section, item in forms.step_layout(process, step).editable().values())
     form_class = forms.build_form(
-        definition, process, step, locale(), people=service().people(), base=FlaskForm,
+        definition, process, step, locale(), people=service().people() if pickers else (),
+        base=FlaskForm,
         gettext=_, uploads=forms.FileLimits(current_app.config["UPLOAD_MAX_BYTES"]))
     # What conditions read: the case's values, state and clocks (a new case: its defaults).
     values: dict[str, Any] = (machine.context(process, case.values, case) if case
