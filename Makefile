@@ -53,6 +53,11 @@ bench-db: setup
 	$(BIN)/python bench/seed.py --fresh
 	$(BIN)/python bench/persistence_bench.py
 
+# Needs wrk (Debian package, installed when missing) and the database seeded by bench-db.
+bench-web: setup
+	@command -v wrk >/dev/null || $(MAKE) system SYSTEM_PACKAGES=wrk
+	$(BIN)/python bench/web_bench.py
+
 # Re-extract the UI strings, merge them into each catalog, compile (commit the .po and .mo).
 translations: setup
 	$(BIN)/pybabel extract --no-location --sort-output -F web/babel.cfg -o web/translations/messages.pot web forms

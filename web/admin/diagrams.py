@@ -104,5 +104,6 @@ def process(process_id: str) -> str:
     return render_template(
         "admin/process.html", definition=definition, process=found,
         is_served=definition.version == served().version,
-        dot=graph.dot(found, here), mermaid=graph.mermaid(found, here),
+        dot=graph.dot(found, here, definition.organisation),
+        mermaid=graph.mermaid(found, here, definition.organisation),
         states=states(definition, found), steps=steps(definition, found))
