@@ -7,11 +7,14 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
 from qmsflow.web.app import ConfigurationError, create_app
+from qmsflow.web.cli import main
 
+from ..conftest import DEFAULT_SET
 from ..persistence.conftest import World
 from .conftest import Auth, make_app, text_of
 
@@ -130,3 +133,30 @@ def test_the_access_log_keeps_no_search_terms(app: Flask, caplog: pytest.LogCapt
                     "GET /?q=%E7%8E%8B%E8%8A%B3 HTTP/1.1", "200")
     assert "GET / HTTP/1.1" in caplog.text
     assert "q=" not in caplog.text
+
+
+def test_configuration_comes_from_the_instance_file_then_the_environment(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "qmsflow.cfg").write_text(
+        f'SECRET_KEY = "from-the-instance-file"\nDATABASE_URL = "{world.database.url}"\n'
+        'SESSION_TIMEOUT_MINUTES = 10\n', encoding="utf-8")
+    monkeypatch.setenv("QMSFLOW_INSTANCE", str(tmp_path))
+    monkeypatch.setenv("QMSFLOW_SESSION_TIMEOUT_MINUTES", "5")
+    monkeypatch.setenv("QMSFLOW_DEFINITIONS", str(DEFAULT_SET))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "from-the-instance-file"
+    assert app.config["SESSION_TIMEOUT_MINUTES"] == 5  # the environment wins
+    assert app.config["UPLOAD_FOLDER"] == str(tmp_path / "uploads")
+    app.extensions["qmsflow"].close()
+
+
+def test_serve_refuses_to_start_in_production_with_the_built_in_key_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("QMSFLOW_INSTANCE", str(tmp_path))
+    monkeypatch.setenv("QMSFLOW_ENV", "production")
+    monkeypatch.delenv("QMSFLOW_SECRET_KEY", raising=False)
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 1
+    assert "refusing to start in production with the built-in secret key" in result.output
+    assert "Traceback" not in result.output
