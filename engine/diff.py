@@ -234,7 +234,8 @@ _PRINT = (_asp("title", compare=_label), _asp("sections", compare=_members),
 _ORGANISATION = (_asp("locales"), _asp("timezone", "time zone"),
                  _asp("calendar", "default calendar"),
                  ("roles who may void a case", lambda o: o.void_roles, _from_to),
-                 ("roles who administer definitions", lambda o: o.admin_roles, _from_to))
+                 ("roles who administer definitions", lambda o: o.admin_roles, _from_to),
+                 ("signature meanings", lambda o: tuple(o.signature_meanings), _from_to))
 _ROLE = (_LABEL, _asp("department"))
 _TEMPLATE = (_LABEL, _asp("subject", compare=_label), _asp("body", compare=_changed),
              _asp("channel"))

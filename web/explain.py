@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from qmsflow.engine.machine import Reason
 from qmsflow.engine.model import Process
 
-from .i18n import label
+from .i18n import label, role_label
 
 
 def reason(process: Process | None, why: Reason) -> str:
@@ -22,13 +22,13 @@ def reason(process: Process | None, why: Reason) -> str:
     facts = dict(why.details)
     field = process.fields.get(why.field) if process is not None and why.field else None
     name = label(field.label) if field is not None else (why.field or "")
-    role_names = ", ".join(_role(process, r) for r in facts.get("roles", "").split(",") if r)
+    role_names = ", ".join(role_label(r) for r in facts.get("roles", "").split(",") if r)
     if why.code == "missing" and field is not None:
         return _("%(field)s is required.", field=name)
     if why.code == "role" and role_names:
         return _("Needs the role %(roles)s.", roles=role_names)
     if why.code == "authority" and "needed" in facts:
-        needed = _role(process, facts["needed"])
+        needed = role_label(facts["needed"])
         if facts.get("limit"):
             return _("Needs %(needed)s: amount %(amount)s above your limit %(limit)s.",
                      needed=needed, amount=facts.get("amount", ""), limit=facts["limit"])
@@ -55,9 +55,3 @@ def reasons(process: Process | None, why: Iterable[Reason]) -> list[str]:
     """Every reason as a sentence, without repeats."""
     return list(dict.fromkeys(reason(process, item) for item in why))
 
-
-def _role(process: Process | None, role_id: str) -> str:
-    from .i18n import definition
-
-    role = definition().organisation.roles.get(role_id)
-    return label(role.label) if role is not None else role_id

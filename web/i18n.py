@@ -67,6 +67,14 @@ def label(labels: Mapping[str, str] | None) -> str:
     return text(labels or {}, locale())
 
 
+def role_label(role_id: str | None) -> str:
+    """A role by its label in the request's locale ('' for none, the id for an unknown one)."""
+    if role_id is None:
+        return ""
+    role = definition().organisation.roles.get(role_id)
+    return label(role.label) if role is not None else role_id
+
+
 def local_time(moment: datetime | None, with_zone: bool = False) -> str:
     """A UTC time in the organisation's time zone, as staff read it."""
     if moment is None:

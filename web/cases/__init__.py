@@ -46,7 +46,7 @@ from qmsflow.engine.values import is_empty
 from .. import explain, uploads
 from ..auth import service
 from ..i18n import definition as served
-from ..i18n import label, locale
+from ..i18n import label, locale, role_label
 from . import views
 
 bp = Blueprint("cases", __name__, template_folder="templates")
@@ -152,7 +152,7 @@ def case(number: str) -> str:
         state=process.states[current.state], actions=actions,
         sections=views.sections(process, current),
         clocks=views.clocks(definition, current, now),
-        owner=views.role_label(current.assignee_role), history=views.history(process, found),
+        owner=role_label(current.assignee_role), history=views.history(process, found),
         signatures=signatures, urgency=views.urgency(current, now).css,
         processes=definition.processes)
 

@@ -26,7 +26,7 @@ from qmsflow.engine.model import Process
 from qmsflow.engine.persistence import History, NotFound
 
 from ..auth import service
-from ..i18n import label, local_time, meaning_label
+from ..i18n import label, local_time, meaning_label, role_label
 from . import bp, views
 
 # Field types that take a whole row of the printed table: they hold paragraphs.
@@ -138,7 +138,7 @@ def _page(number: str) -> str | tuple[str, int]:
         "cases/print.html", found=found, case=case, process=process, layout=layout,
         title=label(layout.title), state=label(state.label) if state else case.state,
         priority=label(priority.label) if priority else (case.priority or ""),
-        owner=views.role_label(case.assignee_role),
+        owner=role_label(case.assignee_role),
         sections=printed_sections(process, dict(case.values)),
         signatures=printed_signatures(process, found),
         copies=[label(copy.label) for copy in layout.copies], note=label(layout.note),

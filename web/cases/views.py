@@ -19,8 +19,7 @@ from qmsflow.engine.cases import Case
 from qmsflow.engine.model import DefinitionSet, Process
 from qmsflow.engine.persistence import History
 
-from ..i18n import definition as served
-from ..i18n import label, local_time, locale
+from ..i18n import label, local_time, locale, role_label
 
 # An open case whose earliest deadline is this close is highlighted as due soon when its
 # clock has no warning time of its own.
@@ -96,14 +95,6 @@ def column_title(process: Process, name: str) -> str:
               "due": _("Due"), "created_at": _("Opened"), "assignee": _("With"),
               "flags": _("Flags")}
     return titles.get(name, name)
-
-
-def role_label(role_id: str | None) -> str:
-    """A role's label, or '' for none."""
-    if role_id is None:
-        return ""
-    role = served().organisation.roles.get(role_id)
-    return label(role.label) if role is not None else role_id
 
 
 @dataclass(frozen=True)
