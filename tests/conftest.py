@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -22,6 +24,24 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "definitions" / "default"
 EXAMPLE_SETS = sorted(p.parent for p in (ROOT / "definitions" / "examples").glob("*/set.yaml"))
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Debian Chromium for the session (per xdist worker), shared by every browser
+    test: Playwright's sync API runs one event loop per process, so there is only one."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM} ('make test' installs Debian's package)")
+    # Chromium refuses to start its sandbox as root (containers, CI).
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(scope="session")

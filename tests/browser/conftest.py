@@ -7,7 +7,6 @@ with the reason, only where playwright or that browser is missing; CI has both.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -22,27 +21,11 @@ from ..persistence.conftest import PASSWORD, World
 from ..web import conftest as web
 from ..web.conftest import make_app
 
-CHROMIUM = "/usr/bin/chromium"
-
 # The web tests' database fixtures, shared: a fresh SQLite database per test with the default
 # set published and one user per role.
 sqlite_template = web.sqlite_template
 clock = web.clock
 world = web.world
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the session (per xdist worker)."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    # Chromium refuses to start its sandbox as root (containers, CI).
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,20 +16,6 @@ from ..conftest import ROOT
 pytestmark = pytest.mark.slow
 
 SCRIPT = (ROOT / "web" / "static" / "js" / "forms.js").read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    with sync_api.sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=executable,
-                                                  args=["--no-sandbox"])
-        except Exception as error:  # no browser installed for playwright
-            pytest.skip(f"no Chromium to run: {error}")
-        yield launched
-        launched.close()
 
 
 def page_for(browser: Any, definition: DefinitionSet, process_id: str, step_id: str,
