@@ -262,6 +262,7 @@ def test_an_attached_file_is_stored_and_downloaded_but_a_program_is_refused(
         **INTAKE, "password": PASSWORD, "evidence": (io.BytesIO(b"MZ..."), "tool.exe")})
     assert refused.status_code == 422
     assert "Files of this type are not accepted" in text_of(refused)
+    assert "Choose your files again" in text_of(refused)
     response = client.post("/new/complaint/register", data={
         **INTAKE, "password": PASSWORD, "evidence": (io.BytesIO(b"%PDF-1.4 letter"),
                                                      "来函 letter.pdf")})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import uuid
 from collections.abc import Iterator
@@ -21,7 +20,6 @@ from qmsflow.engine.persistence.models import AuditEvent, CaseRow, SignatureRow,
 from qmsflow.engine.persistence.users import MIN_PASSWORD
 from qmsflow.engine.scenario import run
 from qmsflow.web import create_app
-from qmsflow.web import demo as demo_module
 from qmsflow.web.demo import DemoSummary, demo, demo_password, seed
 from qmsflow.web.runtime import Runtime
 
@@ -179,17 +177,6 @@ def test_demo_passwords_are_stable_and_never_contain_the_id() -> None:
         assert password == demo_password(user_id)
         assert user_id not in password
         assert len(password) >= MIN_PASSWORD
-
-
-def test_the_module_names_no_role_state_or_process_of_the_bundled_set(
-        default_set: DefinitionSet) -> None:
-    ids = set(default_set.organisation.roles) | set(default_set.processes)
-    for process in default_set.processes.values():
-        ids |= set(process.states) | set(process.transitions) | set(process.starts)
-    tree = ast.parse(Path(demo_module.__file__).read_text(encoding="utf-8"))
-    constants = {node.value for node in ast.walk(tree)
-                 if isinstance(node, ast.Constant) and isinstance(node.value, str)}
-    assert constants & ids == set()
 
 
 # -- the command -------------------------------------------------------------------------------

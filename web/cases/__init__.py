@@ -204,6 +204,9 @@ def _step(definition: DefinitionSet, process: Process, step: Transition,
         status, problems, done = _take(definition, process, step, case, form, values)
         if done is not None:
             return done
+        if any(upload.filename for upload in request.files.values()):
+            problems.append(_("Choose your files again: a browser never keeps a chosen file "
+                              "when a form comes back."))
     refused: list[str] = []
     if case is not None and request.method == "GET":
         why = machine.available(definition, case, current_user.actor, service().now()).get(
