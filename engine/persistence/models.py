@@ -234,3 +234,55 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     case_prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxMessage(Base):
+    """A notification, written in the transaction of the change that caused it.
+
+    E-mails are sent afterwards by the outbox worker (``status`` pending → sent, or failed
+    after the last retry); in-app notifications are shown on the recipient's inbox until read.
+    The subject and body are rendered when the row is written, so the record shows exactly
+    what was said. ``key`` makes a notification unique: the same event never notifies the
+    same recipient twice, even if a step is replayed.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The worker's queue: pending e-mails, oldest due attempt first.
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_user", "user_id", "channel", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_number: Mapped[str | None] = mapped_column(String(100))
+    template: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(20))  # email or in_app
+    recipient: Mapped[str] = mapped_column(String(320))  # an address, or a user id in-app
+    user_id: Mapped[str | None] = mapped_column(String(100))
+    locale: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # pending, sent, failed; in_app: unread, read
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token of an integration user for the JSON API; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

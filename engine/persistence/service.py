@@ -222,15 +222,20 @@ class CaseService:
     def escalate_case(self, number: str) -> Outcome:
         """Run the due warning and breach actions of one case's clocks, each exactly once."""
         with self.transaction() as session:
-            now = self.now()
-            row, definition = self._load(session, number)
-            case = store.to_case(definition, row)
-            outcome = escalate(definition, case, now)
-            if outcome.events:
-                sweep = Actor("", SWEEP, frozenset())
-                self._save(session, definition, _Stored(row, case), outcome, sweep, now,
-                           "sweep")
-            return outcome
+            row, _ = self._load(session, number)
+            return self.escalate_row(session, row, self.now())
+
+    def escalate_row(self, session: Session, row: CaseRow, now: datetime) -> Outcome:
+        """Escalate the case of ``row`` inside the caller's transaction (the deadline sweep's
+        batch), which must hold the row's lock: its clocks say what was already done, so a
+        warning or breach that another sweeper committed first is not done again."""
+        definition = self.versions.get(session, row.version)
+        case = store.to_case(definition, row)
+        outcome = escalate(definition, case, now)
+        if outcome.events:
+            sweep = Actor("", SWEEP, frozenset())
+            self._save(session, definition, _Stored(row, case), outcome, sweep, now, "sweep")
+        return outcome
 
     def void_case(self, number: str, user_id: str, reason: str, *,
                   client: str | None = None) -> None:
