@@ -226,8 +226,9 @@ def compile_calendar(doc: Document, problems: list[Problem],
         return None
 
 
-#: Names a notification template may read besides the fields of the processes.
-TEMPLATE_NAMES = frozenset({"case", "clock", "recipient"})
+#: Names a notification template may read besides the fields of the processes: the case, the
+#: clock that warned or breached, the person it goes to, and the customer's link to a survey.
+TEMPLATE_NAMES = frozenset({"case", "clock", "recipient", "survey_url"})
 
 
 def compile_templates(doc: Document, problems: list[Problem], locales: tuple[str, ...],
@@ -252,7 +253,7 @@ def compile_templates(doc: Document, problems: list[Problem], locales: tuple[str
                     ctx.problem([*here, key, locale], "X302",
                                 f"template reads '{name}', which is no field of any process",
                                 did_you_mean(name, known) or
-                                "templates read field ids, case, clock and recipient")
+                                "templates read field ids, case, clock, recipient and survey_url")
         result[item["id"]] = Template(
             item["id"], ctx.labels(item.get("label"), [*here, "label"]),
             ctx.labels(item["subject"], [*here, "subject"]),
@@ -262,11 +263,32 @@ def compile_templates(doc: Document, problems: list[Problem], locales: tuple[str
 
 def compile_reports(doc: Document, problems: list[Problem], locales: tuple[str, ...],
                     processes: Mapping[str, Process]) -> dict[str, Report]:
-    """Compile report definitions against the processes they count."""
+    """Compile report definitions against the processes they count.
+
+    Reports are computed by the database, so each condition must translate to SQL
+    (:mod:`.report_terms`): one that cannot is reported here (X304), at load time, rather than
+    when someone first opens the report.
+    """
+    from .report_terms import ReportConditionError, condition_term  # only reports need it
+
     ctx = CompileContext(doc, problems, locales)
     ctx.unique(doc.data["reports"], ["reports"], "report")
     result: dict[str, Report] = {}
     attributes = {"created_at", "closed_at", "state", "priority", "category", "assignee"}
+    moments = {"created_at", "closed_at"}
+
+    def condition(source: Any, path: list[str | int], process: Process,
+                  names: Collection[str]) -> Expression | None:
+        expr = ctx.expression(source, path, names)
+        if expr is None or unknown_names(expr, names):
+            return expr  # already reported (X301, X302)
+        try:
+            condition_term(expr, process)
+        except ReportConditionError as error:
+            ctx.problem(path, "X304", f"expression {source!r} cannot be computed by the "
+                        f"database for a report: {error.message}", error.hint)
+        return expr
+
     for index, item in enumerate(doc.data["reports"]):
         here: list[str | int] = ["reports", index]
         process = processes.get(item["process"])
@@ -275,11 +297,26 @@ def compile_reports(doc: Document, problems: list[Problem], locales: tuple[str, 
         known = set(process.fields) | attributes
         names = set(process.fields) | CASE_ATTRIBUTES
         period = item.get("period", {})
-        if period:
-            ctx.ref(period["field"], known, "field", [*here, "period", "field"])
+        if period and ctx.ref(period["field"], known, "field", [*here, "period", "field"]):
+            spec = process.fields.get(period["field"])
+            if period["field"] not in moments and (
+                    spec is None or spec.type not in ("date", "datetime")):
+                ctx.problem([*here, "period", "field"], "E207",
+                            f"the period cannot be taken on '{period['field']}': it is not a "
+                            "date", "use closed_at, created_at or a date or datetime field")
         dims = []
         for j, dim in enumerate(item.get("dimensions", [])):
-            ctx.ref(dim["field"], known, "field", [*here, "dimensions", j, "field"])
+            where_dim: list[str | int] = [*here, "dimensions", j, "field"]
+            if ctx.ref(dim["field"], known, "field", where_dim):
+                spec = process.fields.get(dim["field"])
+                grouped = spec.type if spec is not None and dim["field"] not in attributes \
+                    else None
+                if dim["field"] in moments or grouped in (
+                        "multi_choice", "long_text", "file", "date", "datetime"):
+                    ctx.problem(where_dim, "E207",
+                                f"cases cannot be grouped by '{dim['field']}' "
+                                f"({grouped or 'a time'})",
+                                "group by a choice, category, yes/no, user or short text field")
             dims.append((dim["id"], dim["field"]))
         measures = []
         for j, measure in enumerate(item["measures"]):
@@ -297,14 +334,13 @@ def compile_reports(doc: Document, problems: list[Problem], locales: tuple[str, 
             measures.append(Measure(
                 measure["id"], ctx.labels(measure.get("label"), [*where, "label"]),
                 measure["aggregate"], measure.get("field"),
-                ctx.expression(measure.get("if"), [*where, "if"], names),
+                condition(measure.get("if"), [*where, "if"], process, names),
                 Decimal(str(target["min"])) if "min" in target else None,
                 Decimal(str(target["max"])) if "max" in target else None,
                 measure.get("format", "number")))
         result[item["id"]] = Report(
             item["id"], ctx.labels(item["label"], [*here, "label"]), item["process"],
             period.get("field"), period.get("every"), period.get("due_day"),
-            ctx.expression(item.get("filter"), [*here, "filter"], names), tuple(dims),
+            condition(item.get("filter"), [*here, "filter"], process, names), tuple(dims),
             tuple(measures))
     return result
-

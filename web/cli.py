@@ -21,6 +21,7 @@ from qmsflow.engine.schemas import schema_texts
 from qmsflow.web.admin_cli import COMMANDS
 from qmsflow.web.demo import demo
 from qmsflow.web.serve_cli import serve
+from qmsflow.web.worker_cli import COMMANDS as WORKER_COMMANDS
 
 FORMATS = click.Choice(["text", "json", "github"])
 
@@ -148,5 +149,5 @@ def _load_or_exit(path: Path):  # type: ignore[no-untyped-def]
         sys.exit(1)
 
 
-for _command in (*COMMANDS, serve, demo):
+for _command in (*COMMANDS, *WORKER_COMMANDS, serve, demo):
     main.add_command(_command)

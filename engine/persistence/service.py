@@ -28,7 +28,7 @@ from ..machine import Reason, Refused
 from ..migration import Plan, plan
 from ..model import DefinitionSet, Process
 from ..values import is_empty
-from . import audit, inbox, signatures, store, users
+from . import audit, inbox, outbox, signatures, store, users
 from .db import transaction
 from .inbox import Filters, Page
 from .models import AuditEvent, CaseRow, DefinitionVersion, SignatureRow, User
@@ -93,6 +93,9 @@ class CaseService:
         self.clock = clock
         self.hasher = hasher
         self._published = False
+        #: Makes the customer's survey link for notifications (set by the web layer, which
+        #: holds the signing key); without it a survey's e-mail carries no link.
+        self.survey_link: outbox.SurveyLink | None = None
         versions.remember(current)
 
     def transaction(self) -> AbstractContextManager[Session]:
@@ -411,6 +414,8 @@ class CaseService:
                       "row_version": case.row_version}))
         case_id = self._write(session, definition, stored, case, entries, client,
                               {"valid_signatures": valid})
+        outbox.enqueue(session, definition, case, case_id, outcome.events, now,
+                       self.survey_link)
         if signature is not None:
             signatures.sign(session, definition, case_id, case, action, actor,
                             signature.meaning, now)
@@ -449,8 +454,10 @@ class CaseService:
             "linked", "case", now, actor.id or None, actor.name, field="links",
             new=linked.case.number, version=definition.version,
             data={"relation": str(event.data["relation"]), "process": process.id}))
-        self._write(session, definition, None, linked.case,
-                    self._entries(definition, linked, actor), client)
+        linked_id = self._write(session, definition, None, linked.case,
+                                self._entries(definition, linked, actor), client)
+        outbox.enqueue(session, definition, linked.case, linked_id, linked.events, now,
+                       self.survey_link)
         return source
 
 

@@ -1,0 +1,119 @@
+"""Notifications: who a ``notify`` effect reaches, and what it says, in each reader's language.
+
+A step, a warning or a breach records a ``notify`` event (template and recipients). The
+persistence layer turns each event into outbox messages in the same transaction, with the
+subject and body rendered here from the definition's templates. Rendering is pure: templates
+run in Jinja2's immutable sandbox, on a context of display values (choice labels, local times),
+so a template can never reach Python objects or change the case.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .cases import Case
+from .model import DefinitionSet, Template, text
+from .values import display
+
+RecipientKind = Literal["role", "field", "assignee", "creator"]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One ``to`` entry of a notify effect: a role's members, an e-mail field's address, the
+    case's assignee (the person, else the queue's members) or whoever opened the case."""
+
+    kind: RecipientKind
+    name: str = ""
+
+    @classmethod
+    def parse(cls, spec: str) -> Recipient:
+        """``role:<id>``, ``field:<id>``, ``assignee`` or ``creator`` (the schema allows no
+        other form)."""
+        prefix, _, name = spec.partition(":")
+        if prefix in ("role", "field"):
+            return cls(prefix, name)  # type: ignore[arg-type]
+        if spec in ("assignee", "creator"):
+            return cls(spec)  # type: ignore[arg-type]
+        raise ValueError(f"unknown recipient {spec!r}: write role:<id>, field:<id>, assignee "
+                         "or creator")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A notification's subject and body in one locale."""
+
+    subject: str
+    body: str
+
+
+class RenderFailed(Exception):
+    """A template that fails at run time (e.g. arithmetic on an empty field)."""
+
+
+_ENV = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined,
+                                     keep_trailing_newline=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(source: str) -> Any:
+    # Sources were checked when the definition set loaded; compiling is cached per text.
+    return _ENV.from_string(source)
+
+
+def _local(definition: DefinitionSet, moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    zone = ZoneInfo(definition.organisation.timezone)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def context(definition: DefinitionSet, case: Case, locale: str, *,
+            clock: str | None = None, recipient: str = "",
+            survey_url: str = "") -> dict[str, Any]:
+    """What a template reads: every field of the process as a person reads it in ``locale``
+    (empty fields are ''), ``case``, ``clock`` (for a warning or breach), ``recipient`` (the
+    name of the person it goes to) and ``survey_url``."""
+    process = definition.process(case.process)
+    values: dict[str, Any] = {
+        name: display(spec, case.values.get(name), locale) if spec.type != "datetime"
+        else _local(definition, case.values.get(name))
+        for name, spec in process.fields.items()}
+    state = process.states[case.state]
+    priority = next((p for p in process.priorities if p.id == case.priority), None)
+    role = definition.organisation.roles.get(case.assignee_role or "")
+    values["case"] = {
+        "number": case.number, "process": text(process.label, locale),
+        "state": case.state, "state_label": text(state.label, locale),
+        "priority": text(priority.label, locale) if priority else case.priority,
+        "assignee_role": text(role.label, locale) if role else "",
+        "created_at": _local(definition, case.created_at),
+        "closed_at": _local(definition, case.closed_at)}
+    values["clock"] = {}
+    if clock is not None and clock in case.clocks:
+        state_of = case.clocks[clock]
+        values["clock"] = {"label": text(process.clocks[clock].label, locale),
+                           "due_at": _local(definition, state_of.due_at),
+                           "warn_at": _local(definition, state_of.warn_at)}
+    values["recipient"] = recipient
+    values["survey_url"] = survey_url
+    return values
+
+
+def render(template: Template, locale: str, values: Mapping[str, Any]) -> Rendered:
+    """The template's subject and body in ``locale`` (falling back to a locale it has)."""
+    try:
+        subject = _compiled(text(template.subject, locale)).render(values)
+        body = _compiled(text(template.body, locale)).render(values)
+    except TemplateError as error:
+        raise RenderFailed(f"template {template.id!r} ({locale}): {error}") from error
+    # A subject is one line: a mail header cannot hold a line break.
+    return Rendered(" ".join(subject.split()), body.strip() + "\n")
