@@ -31,7 +31,7 @@ from ..values import is_empty
 from . import audit, inbox, outbox, signatures, store, users
 from .db import transaction
 from .inbox import Filters, Page
-from .models import AuditEvent, CaseRow, DefinitionVersion, SignatureRow, User
+from .models import AuditEvent, CaseRow, DefinitionVersion, OutboxMessage, SignatureRow, User
 from .versions import Versions
 
 Clock = Callable[[], datetime]
@@ -279,6 +279,19 @@ class CaseService:
                                      .order_by(SignatureRow.id)).scalars().all()
             return History(store.to_case(definition, row), definition, row.voided_at,
                            row.void_reason, tuple(events), tuple(signed))
+
+    def notifications(self, user_id: str, limit: int = 20
+                      ) -> tuple[list[OutboxMessage], int]:
+        """A user's newest unread in-app notifications, and how many are unread in all."""
+        with self.transaction() as session:
+            rows, count = outbox.unread(session, user_id, limit)
+            session.expunge_all()  # read after the transaction: plain, detached rows
+            return rows, count
+
+    def mark_read(self, user_id: str, ids: list[int] | None = None) -> int:
+        """Mark a user's in-app notifications read (all when ``ids`` is None); how many."""
+        with self.transaction() as session:
+            return outbox.mark_read(session, user_id, ids, self.now())
 
     def list_cases(self, user_id: str, filters: Filters = inbox.INBOX, page: int = 1,
                    per_page: int = 50) -> Page:

@@ -282,3 +282,14 @@ def test_only_the_processes_a_role_may_open_are_offered(desk: Desk, client: Flas
     assert client.get("/new/complaint/register").status_code == 403
     assert client.get("/new/complaint/nothing").status_code == 404
     assert client.get("/cases/KS-1999-01-0001").status_code == 404
+
+
+
+def test_the_inbox_shows_new_notifications_until_they_are_marked_read(desk: Desk,
+                                                                     client: FlaskClient) -> None:
+    number = desk.register()
+    desk.as_("quality", locale="zh-CN")
+    page = text_of(client.get("/"))
+    assert "1 条新通知" in page and f"{number} 待您处理：已登记" in page
+    client.post("/notifications/read")
+    assert "新通知" not in text_of(client.get("/"))

@@ -97,10 +97,22 @@ def inbox() -> str:
         views.column_title(processes[pid], name) for name in processes[pid].inbox_columns],
         "keys": processes[pid].inbox_columns, "rows": rows}
         for pid, rows in groups.items() if pid in processes]
+    # New notifications head the plain inbox; a search or a filtered list shows cases only.
+    notices, unread = service().notifications(current_user.id) if not args else ([], 0)
     return render_template("cases/inbox.html", tables=tables, page=page, args=args,
+                           notices=notices, unread=unread,
                            processes=processes, chosen=processes.get(process_id or ""),
                            scope=scope, status=status,
                            page_url=lambda n: url_for("cases.inbox", **{**args, "page": n}))
+
+
+@bp.route("/notifications/read", methods=["POST"])
+@login_required
+def notifications_read() -> BaseResponse:
+    """Mark the user's in-app notifications read (one, or all of them)."""
+    one = request.form.get("id", type=int)
+    service().mark_read(current_user.id, [one] if one else None)
+    return redirect(url_for("cases.inbox"))
 
 
 @bp.route("/new")
