@@ -16,7 +16,7 @@ from . import clocks as clock_ops
 from .cases import Case, ClockState
 from .events import Event
 from .expressions import EvaluationError
-from .model import DefinitionSet, Effect, Process, frozen_map
+from .model import DefinitionSet, Effect, Process, Survey, frozen_map
 from .values import ValueProblem, coerce
 
 
@@ -70,6 +70,13 @@ def run_effects(definition: DefinitionSet, process: Process, case: Case,
             draft.notifications.append(Event("notify", now, actor_id, frozen_map({
                 "template": effect.spec["template"], "to": tuple(effect.spec["to"]),
                 **origin})))
+        elif effect.kind == "survey":
+            # The customer's invitation is a notification like any other; "survey" tells the
+            # outbox to give its template the signed link, which expires at "valid_until".
+            survey = process.surveys[str(effect.spec)]
+            draft.notifications.append(Event("notify", now, actor_id, frozen_map({
+                "template": survey.template, "to": (survey.to,), "survey": survey.id,
+                "valid_until": survey_expiry(definition, survey, now), **origin})))
         elif effect.kind == "open_case":
             pairs = [(n, n) for n in effect.spec.get("copy", ())]
             pairs += list(effect.spec.get("map", {}).items())
@@ -78,6 +85,12 @@ def run_effects(definition: DefinitionSet, process: Process, case: Case,
             draft.opened.append(Event("open_case", now, actor_id, frozen_map({
                 "process": effect.spec["process"], "relation": effect.spec["relation"],
                 "values": frozen_map(copied), "from": case.number})))
+
+
+def survey_expiry(definition: DefinitionSet, survey: Survey, sent_at: datetime) -> datetime:
+    """Until when a survey sent at ``sent_at`` may be answered (its ``valid_for`` on its
+    calendar)."""
+    return clock_ops.add(definition.calendars[survey.calendar], sent_at, survey.valid_for).at
 
 
 def priority_effect(process: Process, effect: Effect, current: str, override: str | None,

@@ -480,3 +480,13 @@ def unknown_names(expression: Expression, known: Collection[str]) -> list[tuple[
         matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
         result.append((name, matches[0] if matches else None))
     return result
+
+
+def syntax_tree(source: str) -> nodes.Expr:
+    """The parsed tree of a condition, for tools that translate conditions (report SQL).
+
+    Parsed exactly as :func:`compile_expression` parses it; call that first, since only a
+    checked source is guaranteed to stay inside the language. Each call returns a new tree:
+    Jinja's nodes are mutable, so none is shared.
+    """
+    return _parse(source)

@@ -167,8 +167,8 @@ class Effect:
     """Something a step, warning or breach does; ``kind`` names which, ``spec`` the details."""
 
     kind: Literal["set", "notify", "assign", "priority", "raise_priority", "flag", "clock",
-                  "open_case"]
-    spec: Any  # a read-only mapping, or the scalar of 'priority' / 'raise_priority'
+                  "open_case", "survey"]
+    spec: Any  # a read-only mapping, or the scalar of 'priority' / 'raise_priority' / 'survey'
     expressions: Mapping[str, Expression] = field(default_factory=dict)
     condition: Expression | None = None  # 'when': the effect applies only when it holds
 
@@ -279,6 +279,33 @@ class Form:
 
 
 @dataclass(frozen=True)
+class Survey:
+    """A short form the customer answers by a signed, expiring link, without an account.
+
+    A step sends it (effect ``survey``): the invitation goes to the e-mail address in field
+    ``to`` through notification ``template``, and may be answered once within ``valid_for``
+    (counted on ``calendar``) after that step. The answer sets the ``inputs``, which ``form``
+    lays out, and runs ``effects``; it never moves the case to another state.
+    """
+
+    id: str
+    label: Labels
+    form: str
+    inputs: tuple[Input, ...]
+    to: str  # the recipient, as a notify effect names it: 'field:<e-mail field id>'
+    template: str
+    valid_for: Duration
+    calendar: str
+    effects: tuple[Effect, ...]
+    description: Labels = field(default_factory=dict)
+
+    @property
+    def step_id(self) -> str:
+        """The id its answer is recorded under in a case's steps (one answer per case)."""
+        return f"survey:{self.id}"
+
+
+@dataclass(frozen=True)
 class PrintLayout:
     """The printable case form."""
 
@@ -312,6 +339,7 @@ class Process:
     inbox_columns: tuple[str, ...]
     print_layout: PrintLayout | None
     inbox_search: tuple[str, ...] = ()  # text fields the inbox search looks in
+    surveys: Mapping[str, Survey] = field(default_factory=dict)
 
     def step(self, step_id: str) -> Transition | None:
         """A start or ordinary transition by id."""

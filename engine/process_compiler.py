@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from .compiler import CASE_ATTRIBUTES, NUMERIC_TYPES, CompileContext
 from .decisions import may_overlap
@@ -37,6 +37,7 @@ from .model import (
     Process,
     Section,
     State,
+    Survey,
     Tier,
     Transition,
     ValueTest,
@@ -46,6 +47,19 @@ from .problems import Problem
 from .sources import Document
 
 _SEARCHABLE = ("text", "long_text", "email", "phone")
+#: Field types a survey link never shows nor asks for: the customer sees no staff member's
+#: identity and uploads nothing (the link is not an account).
+_NOT_FOR_CUSTOMERS = ("user", "file")
+_PUBLIC_HINT = "a survey link is no login: show only what anyone holding it may read"
+#: Effects that may not appear where: a deadline cannot send a survey (a step records when it
+#: was sent), and a customer's answer never moves, routes or times the case, nor sends another.
+_EffectPlace = Literal["step", "clock", "survey"]
+_NOT_HERE: Mapping[str, Mapping[str, str]] = {
+    "clock": {"survey": "a deadline's warning or breach cannot send a survey"},
+    "survey": {"survey": "a survey answer cannot send another survey",
+               "assign": "a survey answer cannot route the case to a queue",
+               "clock": "a survey answer cannot start, stop, pause or resume a deadline"},
+}
 
 class ProcessCompiler:
     """Compiles one process document against the organisation, calendars and templates."""
@@ -82,7 +96,7 @@ class ProcessCompiler:
         for key, what in (("fields", "field"), ("states", "state"), ("transitions", "transition"),
                           ("start", "start step"), ("priorities", "priority"), ("flags", "flag"),
                           ("authority", "authority matrix"), ("clocks", "clock"),
-                          ("forms", "form")):
+                          ("forms", "form"), ("surveys", "survey")):
             ctx.unique(data.get(key, []), [key], what)
         self.field_ids = {f["id"] for f in data["fields"]}
         self.names = self.field_ids | CASE_ATTRIBUTES
@@ -92,6 +106,7 @@ class ProcessCompiler:
         self.clock_ids = {c["id"] for c in data.get("clocks", [])}
         self.form_ids = {f["id"] for f in data.get("forms", [])}
         self.authority_ids = {a["id"] for a in data.get("authority", [])}
+        self.survey_ids = {s["id"] for s in data.get("surveys", [])}
         step_ids = [t["id"] for t in [*data["start"], *data["transitions"]]]
         self.step_ids = set(step_ids)
         for clash in sorted({s for s in step_ids if step_ids.count(s) > 1}):
@@ -114,6 +129,7 @@ class ProcessCompiler:
         transitions = {t["id"]: self._transition(t, ["transitions", i], False, fields)
                        for i, t in enumerate(data["transitions"])}
         self._graph_checks(states, starts, transitions)
+        forms = self._forms(starts, transitions)
         process = Process(
             id=data["id"], label=self._labels(data, []),
             case_number_format=data["case_number"]["format"],
@@ -127,9 +143,9 @@ class ProcessCompiler:
             category_field=category_field, priority_table=self._priority_table(fields),
             states=frozen_map(states), starts=frozen_map(starts),
             transitions=frozen_map(transitions), authorities=frozen_map(self._authorities(fields)),
-            clocks=frozen_map(self._clocks()), forms=frozen_map(self._forms(starts, transitions)),
+            clocks=frozen_map(self._clocks()), forms=frozen_map(forms),
             inbox_columns=self._inbox(), print_layout=self._print(),
-            inbox_search=self._search(),
+            inbox_search=self._search(), surveys=frozen_map(self._surveys(fields, forms)),
         )
         return process
 
@@ -239,18 +255,7 @@ class ProcessCompiler:
         for index, state in enumerate(sources):
             ctx.ref(state, self.state_ids, "state", [*here, "from", index])
         ctx.ref(item["to"], self.state_ids, "state", [*here, "to"])
-        inputs: list[Input] = []
-        for index, entry in enumerate(item.get("inputs", [])):
-            name = entry if isinstance(entry, str) else entry["id"]
-            path = [*here, "inputs", index]
-            ctx.ref(name, self.field_ids, "field", path)
-            required = True if isinstance(entry, str) else entry.get("required", True)
-            if not isinstance(required, bool):
-                required = self._expr(required, [*path, "required"]) or True
-            elif isinstance(entry, str) and name in fields:
-                # A bare id takes the field's own rule: required always, or by condition.
-                required = fields[name].required
-            inputs.append(Input(name, required))
+        inputs = self._inputs(item.get("inputs", []), [*here, "inputs"], fields)
         for index, name in enumerate(item.get("not_by", [])):
             ctx.ref(name, self.step_ids, "step", [*here, "not_by", index])
         ctx.ref(item.get("form"), self.form_ids, "form", [*here, "form"])
@@ -259,7 +264,7 @@ class ProcessCompiler:
         return Transition(
             id=item["id"], label=self._labels(item, here), sources=sources, target=item["to"],
             roles=self._roles(item["roles"], [*here, "roles"]),
-            condition=self._expr(item.get("if"), [*here, "if"]), inputs=tuple(inputs),
+            condition=self._expr(item.get("if"), [*here, "if"]), inputs=inputs,
             form=item.get("form"),
             effects=self._effects(item.get("effects", []), [*here, "effects"]),
             signature=item.get("signature"), not_by=tuple(item.get("not_by", [])),
@@ -267,7 +272,24 @@ class ProcessCompiler:
             start=start,
         )
 
-    def _effects(self, items: list[Any], path: list[str | int]) -> tuple[Effect, ...]:
+    def _inputs(self, entries: list[Any], path: list[str | int],
+                fields: Mapping[str, Field]) -> tuple[Input, ...]:
+        inputs: list[Input] = []
+        for index, entry in enumerate(entries):
+            name = entry if isinstance(entry, str) else entry["id"]
+            here = [*path, index]
+            self.ctx.ref(name, self.field_ids, "field", here)
+            required = True if isinstance(entry, str) else entry.get("required", True)
+            if not isinstance(required, bool):
+                required = self._expr(required, [*here, "required"]) or True
+            elif isinstance(entry, str) and name in fields:
+                # A bare id takes the field's own rule: required always, or by condition.
+                required = fields[name].required
+            inputs.append(Input(name, required))
+        return tuple(inputs)
+
+    def _effects(self, items: list[Any], path: list[str | int],
+                 place: _EffectPlace = "step") -> tuple[Effect, ...]:
         ctx = self.ctx
         effects: list[Effect] = []
         for index, item in enumerate(items):
@@ -281,6 +303,13 @@ class ProcessCompiler:
             kind = actions[0]
             spec = item[kind]
             here = [*path, index, kind]
+            refused = _NOT_HERE.get(place, {}).get(kind)
+            if refused is not None:
+                ctx.problem(here, "E216", refused,
+                            "send surveys from a step's effects" if place == "clock" else
+                            "an answer sets values, flags, priority, notifies and opens cases; "
+                            "a step staff take afterwards does the rest")
+                continue
             condition = self._expr(item.get("when"), [*path, index, "when"])
             exprs: dict[str, Expression] = {}
             if kind == "set":
@@ -310,6 +339,8 @@ class ProcessCompiler:
                 for key, names in spec.items():
                     for j, name in enumerate(names):
                         ctx.ref(name, self.clock_ids, "clock", [*here, key, j])
+            elif kind == "survey":
+                ctx.ref(spec, self.survey_ids, "survey", here)
             elif kind == "open_case":
                 target = self.processes.get(spec["process"], ())
                 ctx.ref(spec["process"], self.processes, "process", [*here, "process"])
@@ -465,8 +496,8 @@ class ProcessCompiler:
                 item["id"], self._labels(item, here), tuple(item["start_on"]),
                 tuple(item["stop_on"]), tuple(item.get("pause_on", [])),
                 tuple(item.get("resume_on", [])), tuple(variants),
-                self._effects(item.get("on_warning", []), [*here, "on_warning"]),
-                self._effects(item.get("on_breach", []), [*here, "on_breach"]))
+                self._effects(item.get("on_warning", []), [*here, "on_warning"], "clock"),
+                self._effects(item.get("on_breach", []), [*here, "on_breach"], "clock"))
         return result
 
     def _forms(self, starts: Mapping[str, Transition],
@@ -504,6 +535,80 @@ class ProcessCompiler:
                                      f"form '{form.id}' does not offer input '{name}' of step "
                                      f"'{step.id}'", f"add '{name}' to an editable section")
         return result
+
+    def _surveys(self, fields: Mapping[str, Field], forms: Mapping[str, Form]
+                 ) -> dict[str, Survey]:
+        ctx = self.ctx
+        result: dict[str, Survey] = {}
+        for index, item in enumerate(self.data.get("surveys", [])):
+            here: list[str | int] = ["surveys", index]
+            inputs = self._inputs(item["inputs"], [*here, "inputs"], fields)
+            for j, entry in enumerate(inputs):
+                spec = fields.get(entry.field)
+                if spec is not None and spec.type in _NOT_FOR_CUSTOMERS:
+                    ctx.problem([*here, "inputs", j], "E215",
+                                f"survey '{item['id']}' asks the customer for '{spec.id}', a "
+                                f"{spec.type} field", "a survey link asks for no person and "
+                                "no upload: let staff record it in a step")
+            recipient = item["to"].partition(":")[2]
+            if (ctx.ref(recipient, self.field_ids, "field", [*here, "to"])
+                    and fields[recipient].type != "email"):
+                ctx.problem([*here, "to"], "E207",
+                            f"survey recipient '{recipient}' is a {fields[recipient].type} "
+                            "field; the link goes by e-mail", "name an e-mail field")
+            ctx.ref(item["template"], self.templates, "notification template",
+                    [*here, "template"])
+            calendar = item.get("calendar", self.org.calendar)
+            if "calendar" in item:  # the organisation's own is checked once, there
+                ctx.ref(calendar, self.calendars, "calendar", [*here, "calendar"])
+            valid_for = _duration(item["valid_for"])
+            if valid_for.amount <= 0:
+                ctx.problem([*here, "valid_for"], "E207",
+                            f"survey '{item['id']}' is valid for no time: no one could answer it",
+                            "give a positive duration, e.g. {calendar_days: 14}")
+            if ctx.ref(item["form"], self.form_ids, "form", [*here, "form"]):
+                self._survey_form(item["id"], forms[item["form"]], inputs, fields,
+                                  [*here, "form"])
+            result[item["id"]] = Survey(
+                id=item["id"], label=self._labels(item, here), form=item["form"],
+                inputs=inputs, to=item["to"], template=item["template"], valid_for=valid_for,
+                calendar=calendar,
+                effects=self._effects(item.get("effects", []), [*here, "effects"], "survey"),
+                description=self.ctx.labels(item.get("description"), [*here, "description"]))
+        return result
+
+    def _survey_form(self, survey: str, form: Form, inputs: tuple[Input, ...],
+                     fields: Mapping[str, Field], path: list[str | int]) -> None:
+        """A survey's form offers every input and shows nothing a stranger may not read.
+
+        Anyone holding the link sees the form: fields that are not inputs are shown with their
+        values, and the browser receives the values its show/hide conditions read.
+        """
+        offered = {f.field for s in form.sections if not s.read_only
+                   for f in s.fields if not f.read_only}
+        for name in [i.field for i in inputs if i.field not in offered]:
+            self.ctx.problem(path, "E210", f"form '{form.id}' does not offer input '{name}' of "
+                             f"survey '{survey}'", f"add '{name}' to an editable section")
+        where: list[str | int] = ["forms", next(
+            i for i, f in enumerate(self.data.get("forms", [])) if f["id"] == form.id)]
+        asked = {i.field for i in inputs}
+        private = {name: "personal data (pii)" if spec.pii else f"a {spec.type} field"
+                   for name, spec in fields.items()
+                   if spec.pii or spec.type in _NOT_FOR_CUSTOMERS}
+        for j, section in enumerate(form.sections):
+            here: list[str | int] = [*where, "sections", j]
+            conditions = [(section.show_if, [*here, "show_if"])]
+            for k, placed in enumerate(section.fields):
+                if placed.field in private and placed.field not in asked:
+                    self.ctx.problem([*here, "fields", k], "E215",
+                                     f"survey '{survey}' shows the customer '{placed.field}', "
+                                     f"{private[placed.field]}", _PUBLIC_HINT)
+                conditions.append((placed.show_if, [*here, "fields", k, "show_if"]))
+            for condition, at in conditions:
+                for name in sorted(condition.names & set(private) if condition else ()):
+                    self.ctx.problem(at, "E215", f"survey '{survey}' would send the customer's "
+                                     f"browser '{name}', {private[name]}: this condition "
+                                     "reads it", _PUBLIC_HINT)
 
     def _inbox(self) -> tuple[str, ...]:
         inbox = self.data.get("inbox")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,6 +17,7 @@ from .model import Field, Process, text
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,24}$")
+_LARGEST = Decimal("1e15")
 _TRUE = {"true", "yes", "y", "1", "on", "是"}
 _FALSE = {"false", "no", "n", "0", "off", "否"}
 
@@ -65,6 +66,9 @@ def coerce(spec: Field, raw: Any, process: Process | None = None) -> Any:
             raise ValueProblem(f"{raw!r} is not a number") from None
         if not value.is_finite():
             raise ValueProblem(f"{raw!r} is not a number")
+        if abs(value) >= _LARGEST:
+            # Beyond any real amount; it would also overflow decimal arithmetic and storage.
+            raise ValueProblem(f"{raw!r} is too large: at most 15 digits before the point")
         if kind == "money" and value != value.quantize(Decimal("0.01")):
             raise ValueProblem("an amount has at most 2 decimal places")
         return _check_range(spec, value)
@@ -93,6 +97,11 @@ def coerce(spec: Field, raw: Any, process: Process | None = None) -> Any:
         if value.tzinfo is None or value.utcoffset() is None:
             # A time without its zone is ambiguous across sites and cannot be compared safely.
             raise ValueProblem(f"{raw!r} has no time zone: add the offset, e.g. +08:00")
+        try:
+            # Stored in UTC: a time at the very edge of year 1 or 9999 has no UTC equivalent.
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueProblem(f"{raw!r} is out of range") from None
         return value
     if kind == "choice":
         if not isinstance(raw, str) or raw not in spec.choices:

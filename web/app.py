@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_NAME": "qmsflow_session",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session, which times out
     "BABEL_DEFAULT_LOCALE": "zh_CN",
+    "PUBLIC_URL": "http://127.0.0.1:5000",  # where customers' survey links point
 }
 
 
@@ -81,7 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     runtime = _runtime(app)
     app.extensions["qmsflow"] = runtime
 
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     Babel(app, locale_selector=i18n.select_locale,
           default_translation_directories=str(Path(__file__).parent / "translations"))
     login = LoginManager(app)
@@ -92,10 +93,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login.unauthorized_handler(needs_login)
 
     from .admin import bp as admin_bp
+    from .api import bp as api_bp
     from .cases import bp as cases_bp
+    from .feedback import bp as feedback_bp
+    from .reports import bp as reports_bp
     app.register_blueprint(auth_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(feedback_bp)  # customers' survey links: no login, token-signed
+    app.register_blueprint(csrf.exempt(api_bp))  # bearer tokens, no cookies: nothing to forge
     i18n.init_app(app)
     _errors(app)
     app.after_request(_secure_headers)

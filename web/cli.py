@@ -18,9 +18,12 @@ from qmsflow.engine.loader import check, load
 from qmsflow.engine.problems import DefinitionError, Problem
 from qmsflow.engine.scenario import run
 from qmsflow.engine.schemas import schema_texts
-from qmsflow.web.admin_cli import COMMANDS
+from qmsflow.web.admin_cli import COMMANDS, users_group
+from qmsflow.web.api.cli import token
 from qmsflow.web.demo import demo
+from qmsflow.web.report_cli import report
 from qmsflow.web.serve_cli import serve
+from qmsflow.web.sweep_cli import sweep_command
 from qmsflow.web.worker_cli import COMMANDS as WORKER_COMMANDS
 
 FORMATS = click.Choice(["text", "json", "github"])
@@ -149,5 +152,7 @@ def _load_or_exit(path: Path):  # type: ignore[no-untyped-def]
         sys.exit(1)
 
 
-for _command in (*COMMANDS, *WORKER_COMMANDS, serve, demo):
+for _command in (*COMMANDS, *WORKER_COMMANDS, sweep_command, serve, demo):
     main.add_command(_command)
+users_group.add_command(token)
+main.add_command(report)

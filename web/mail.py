@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -117,10 +118,8 @@ class SmtpSender:
     def close(self) -> None:
         """Say goodbye to the server (quietly: the connection may already be gone)."""
         if self._smtp is not None:
-            try:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
             self._smtp = None
 
     def __enter__(self) -> SmtpSender:

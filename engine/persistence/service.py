@@ -240,6 +240,28 @@ class CaseService:
             self._save(session, definition, _Stored(row, case), outcome, sweep, now, "sweep")
         return outcome
 
+    def answer_survey(self, number: str, survey_id: str, inputs: Mapping[str, Any], *,
+                      client: str | None = None) -> Case:
+        """Record the customer's answer to survey ``survey_id`` of case ``number``.
+
+        The caller has checked the signed link that names the case and the survey; no
+        account acts, and the audit entries name the link as the source. One transaction:
+        refused like a step (already answered, never sent, expired, invalid input, a voided
+        case), and a concurrent answer is a conflict, so a survey is never answered twice.
+        """
+        from ..surveys import answer, respondent
+
+        with self.transaction() as session:
+            now = self.now()
+            row, definition = self._load(session, number)
+            if row.voided_at is not None:
+                raise Refused(f"survey:{survey_id}", row.state, [Reason(
+                    "voided", f"case {number} was voided on {row.voided_at:%Y-%m-%d}")])
+            case = store.to_case(definition, row)
+            outcome = answer(definition, case, survey_id, inputs, now)
+            return self._save(session, definition, _Stored(row, case), outcome,
+                              respondent(survey_id), now, client or "survey link")
+
     def void_case(self, number: str, user_id: str, reason: str, *,
                   client: str | None = None) -> None:
         """Void a case (its deletion, 21 CFR 11.10(e)): it leaves inboxes and reports, and

@@ -67,3 +67,15 @@ def test_values_are_shown_in_the_readers_language(default_set: DefinitionSet) ->
         "Repair, Compensate")
     assert display(field(default_set, "compensation_amount"), Decimal("80000"), "en") == (
         "CNY 80,000.00")
+
+
+def test_an_amount_beyond_fifteen_digits_is_refused_with_a_message_not_a_crash() -> None:
+    spec = Field("compensation", "money", {"en": "Compensation"}, currency="CNY")
+    with pytest.raises(ValueProblem, match="too large"):
+        coerce(spec, "1e30")
+
+
+def test_a_time_that_cannot_be_stored_in_utc_is_refused_as_out_of_range() -> None:
+    spec = Field("received_at", "datetime", {"en": "Received"})
+    with pytest.raises(ValueProblem, match="out of range"):
+        coerce(spec, "0001-01-01T00:30:00+08:00")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 from dataclasses import dataclass
 from typing import Any
 
@@ -293,3 +294,25 @@ def test_the_inbox_shows_new_notifications_until_they_are_marked_read(desk: Desk
     assert "1 条新通知" in page and f"{number} 待您处理：已登记" in page
     client.post("/notifications/read")
     assert "新通知" not in text_of(client.get("/"))
+
+
+def test_waiting_for_the_customer_pauses_the_deadline_and_resuming_moves_it_by_the_wait(
+        desk: Desk, client: FlaskClient, world: World) -> None:
+    number = desk.register()
+    desk.take(number, TO_APPROVAL[:3])  # investigation: the closure deadline runs
+    due_before = world.service.read_case(number, history=False).case.clocks
+    desk.take(number, [("quality", "wait_for_customer", {"waiting_reason": "寄回故障设备"})])
+    page = text_of(client.get(f"/cases/{number}"))
+    assert "paused" in page and "left" in page
+    left_when_paused = world.service.read_case(number, history=False).case.clocks
+
+    world.clock.advance(days=7)  # a week of waiting costs no working time
+    later = text_of(client.get(f"/cases/{number}"))
+    assert re.findall(r"\d[^|]{0,30}? left", later) == re.findall(r"\d[^|]{0,30}? left", page)
+    desk.take(number, [("quality", "customer_responded", {})])
+    after = world.service.read_case(number, history=False).case.clocks
+    for cid, clock in after.items():
+        if left_when_paused[cid].status == "paused":
+            assert clock.status == "running"
+            assert clock.due_at > due_before[cid].due_at + timedelta(days=6)
+    assert "running" in text_of(client.get(f"/cases/{number}"))

@@ -37,7 +37,7 @@ class Mailbox:
     offered: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         with self.lock:
             self.offered += 1
             offered = self.offered

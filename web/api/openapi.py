@@ -1,0 +1,558 @@
+"""The OpenAPI 3.1 document of the JSON API, generated from the served definition set.
+
+Shape: one path per start step of each process (``/processes/{process}/starts/{step}``) and one
+per step of each process (``/processes/{process}/cases/{number}/steps/{step}``), each with a
+request schema of its own, named ``{process}.{step}.Request``. Integrators use this better than
+one path with a discriminated union of every step: a code generator makes one typed method per
+step with exactly its fields; the documentation of a step shows its label, help, roles,
+condition, signature and approval authority beside the fields, instead of a union of forty
+shapes; and a step id needs to be unique only within its process (both bundled processes have a
+step ``close``, with different fields), which a union keyed by step id could not express. Where
+the shape depends on data rather than the URL, reading a case, the response is a union with a
+discriminator on ``process``.
+
+A request body is ``{"values": {...}, "expected_version": N, "password": "...", "reason":
+"..."}``: the step's inputs live in ``values``, so a field id chosen by a definition author can
+never collide with the API's own keys (a field called ``reason`` is a plausible id).
+
+Requests are typed strictly (enums, lengths, bounds, patterns), responses by type only: a case
+that runs on an older definition version may hold a choice, state or field the served version
+no longer has, and its response must still conform. :func:`json_type` is the one table of JSON
+types per field type: the document and the server's type check both read it, so they agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from qmsflow.engine import values as value_ops
+from qmsflow.engine.expressions import Expression
+from qmsflow.engine.model import DefinitionSet, Field, Labels, Process, Transition
+
+OPENAPI = "3.1.0"
+PER_PAGE = 50
+MAX_PER_PAGE = 200
+MAX_PAGE = 100_000
+MAX_SEARCH = 200
+# A decimal number written as text, the form responses use (the server also takes commas).
+DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"
+# The engine's own phone check, so that the document and the check cannot drift apart.
+PHONE = value_ops._PHONE.pattern
+
+# JSON type of each field type's value ("file" is absent: the API takes no files).
+_JSON_TYPES: dict[str, tuple[str, ...]] = {
+    "text": ("string",), "long_text": ("string",), "email": ("string",), "phone": ("string",),
+    "user": ("string",), "date": ("string",), "datetime": ("string",), "choice": ("string",),
+    "category": ("string",), "integer": ("integer",), "decimal": ("number", "string"),
+    "money": ("number", "string"), "yes_no": ("boolean",), "multi_choice": ("array",),
+}
+_FORMATS = {"email": "email", "date": "date", "datetime": "date-time"}
+
+
+def json_type(spec: Field) -> tuple[str, ...]:
+    """The JSON types a value of ``spec`` may have in a request (empty: not accepted)."""
+    return _JSON_TYPES.get(spec.type, ())
+
+
+def accepted(process: Process, step: Transition) -> list[str]:
+    """The inputs of ``step`` the API takes: every one but files."""
+    return [item.field for item in step.inputs if json_type(process.fields[item.field])]
+
+
+def files(process: Process, step: Transition) -> list[str]:
+    """The inputs of ``step`` the API cannot take (files: upload them in the web application)."""
+    return [item.field for item in step.inputs if not json_type(process.fields[item.field])]
+
+
+def envelope(step: Transition) -> dict[str, bool]:
+    """The keys of a request body besides ``values``, each with whether it is required."""
+    keys: dict[str, bool] = {}
+    if not step.start:
+        keys["expected_version"] = True
+    if step.signature:
+        keys["password"] = True
+    if not step.start or step.reason_required:
+        # A step may need a reason without asking for one: changing a field whose changes
+        # need a reason (change_reason) does.
+        keys["reason"] = step.reason_required
+    return keys
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _lines(*parts: str) -> str:
+    return "\n\n".join(part for part in parts if part)
+
+
+def _both(labels: Mapping[str, str] | None, locales: Iterable[str]) -> str:
+    """A label in every locale of the organisation, e.g. '投诉渠道 / Channel'."""
+    if not labels:
+        return ""
+    return " / ".join(dict.fromkeys(labels[loc] for loc in locales if labels.get(loc)))
+
+
+class _Writer:
+    """Builds the document for one definition set."""
+
+    def __init__(self, definition: DefinitionSet) -> None:
+        self.definition = definition
+        self.locales = definition.organisation.locales
+
+    def words(self, labels: Labels | None) -> str:
+        return _both(labels, self.locales)
+
+    def role_names(self, roles: Iterable[str]) -> str:
+        known = self.definition.organisation.roles
+        return ", ".join(f"`{r}` ({self.words(known[r].label)})" if r in known else f"`{r}`"
+                         for r in roles)
+
+    # -- fields -------------------------------------------------------------------------------
+
+    def field(self, process: Process, spec: Field, *, request: bool,
+              condition: str | None = None, required: bool = False) -> dict[str, Any]:
+        """The schema of one field's value; null (not given, or cleared) unless ``required``."""
+        kinds = list(json_type(spec) if request else _stored_type(spec))
+        schema: dict[str, Any] = {"type": kinds[0] if required and len(kinds) == 1 else
+                                  kinds if required else [*kinds, "null"]}
+        notes = [self.words(spec.label), self.words(spec.help)]
+        if spec.type in _FORMATS:
+            schema["format"] = _FORMATS[spec.type]
+        if spec.pii:
+            notes.append("Personal data.")
+        if spec.type == "file":
+            notes.append("A file attached in the web application (its stored name). The API "
+                         "neither takes nor serves files.")
+        if spec.type == "datetime":
+            notes.append("With its UTC offset, e.g. `2026-03-02T09:30:00+08:00`.")
+        if spec.type in ("decimal", "money"):
+            notes.append("A number, or a decimal number as text (exact: `\"1234.50\"`)"
+                         if request else "A decimal number as text (exact).")
+            if spec.type == "money":
+                notes.append("At most 2 decimal places"
+                             + (f"; in {spec.currency}." if spec.currency else "."))
+        if spec.type == "user":
+            notes.append("The id of an active user" + (
+                f" holding one of the roles {self.role_names(spec.roles)}." if spec.roles
+                else "."))
+        choices = self._choices(process, spec)
+        if choices:
+            notes.append("Choices: " + "; ".join(f"`{cid}` {words}" for cid, words in choices))
+        if request:
+            self._rules(process, spec, schema, [cid for cid, _ in choices], notes, required)
+        if condition:
+            notes.append(f"Required when: `{condition}`.")
+        schema["description"] = _lines(*notes)
+        return schema
+
+    def _choices(self, process: Process, spec: Field) -> list[tuple[str, str]]:
+        if spec.type in ("choice", "multi_choice"):
+            return [(cid, self.words(choice.label)) for cid, choice in spec.choices.items()]
+        if spec.type == "category":
+            result = []
+            for cid, category in process.categories.items():
+                extra = (f" (needs {', '.join(category.required_fields)})"
+                         if category.required_fields else "")
+                path = " › ".join(self.words(process.categories[p].label) for p in category.path)
+                result.append((cid, f"{path}{extra}"))
+            return result
+        return []
+
+    def _rules(self, process: Process, spec: Field, schema: dict[str, Any], ids: list[str],
+               notes: list[str], required: bool) -> None:
+        """The validation rules of a request value, as JSON Schema keywords where they fit."""
+        if spec.type in ("choice", "category"):
+            schema["enum"] = ids if required else [*ids, None]
+        if spec.type == "multi_choice":
+            schema["items"] = {"type": "string", "enum": ids}
+            schema["uniqueItems"] = True
+        if spec.type in ("text", "long_text", "email", "phone"):
+            if spec.min_length is not None:
+                schema["minLength"] = spec.min_length
+            if spec.max_length is not None:
+                schema["maxLength"] = spec.max_length
+            if spec.pattern:
+                schema["pattern"] = f"^(?:{spec.pattern})$"  # the engine matches it whole
+            elif spec.type == "phone":
+                schema["pattern"] = PHONE
+        if spec.type in ("integer", "decimal", "money"):
+            for key, bound in (("minimum", spec.minimum), ("maximum", spec.maximum)):
+                if isinstance(bound, Decimal):
+                    schema[key] = _number(bound)
+            if spec.type != "integer":
+                schema["pattern"] = DECIMAL_TEXT  # for text; the bounds hold for numbers
+        if spec.type == "date":
+            if isinstance(spec.minimum, str):
+                notes.append(f"From {spec.minimum}.")
+            if isinstance(spec.maximum, str):
+                notes.append(f"Until {spec.maximum}.")
+
+    def values(self, process: Process) -> dict[str, Any]:
+        """Every field of a case of ``process``, typed, as responses give them."""
+        return {
+            "type": "object",
+            "description": _lines(
+                f"The field values of a case of {self.words(process.label)}.",
+                "Fields without a value are absent or null. A case that runs on an older "
+                "definition version may hold fields this version no longer has."),
+            "properties": {name: self.field(process, spec, request=False)
+                           for name, spec in process.fields.items()},
+        }
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def request(self, process: Process, step: Transition) -> dict[str, Any]:
+        """The request body of a start step or step."""
+        names = accepted(process, step)
+        conditions = {item.field: item.required for item in step.inputs}
+        values: dict[str, Any] = {
+            "type": "object", "additionalProperties": False,
+            "description": "The step's inputs, by field id.",
+            "properties": {name: self.field(
+                process, process.fields[name], request=True,
+                condition=_condition(conditions[name]), required=conditions[name] is True)
+                for name in names},
+        }
+        required = [name for name in names if conditions[name] is True]
+        if required:
+            values["required"] = required
+        keys = envelope(step)
+        properties: dict[str, Any] = {"values": values}
+        described = {
+            "expected_version": {"type": "integer", "minimum": 0, "description": (
+                "The `row_version` of the case as you read it. If the case changed since, "
+                "the step is refused with 409 and nothing is saved.")},
+            "password": {"type": "string", "minLength": 1, "description": (
+                f"Your password again: this step is signed electronically with the meaning "
+                f"`{step.signature}` (21 CFR 11.200).")},
+            "reason": {"type": "string", "minLength": 1, "description": (
+                "Why: kept in the audit trail. Required by this step"
+                if step.reason_required else
+                "Why: kept in the audit trail. Needed when you change a field whose changes "
+                "need a reason.")},
+        }
+        properties.update({key: described[key] for key in keys})
+        schema: dict[str, Any] = {
+            "type": "object", "additionalProperties": False, "properties": properties,
+            "description": f"{self.words(step.label)}: the request body."}
+        required_keys = [*(["values"] if required else []),
+                         *(key for key, needed in keys.items() if needed)]
+        if required_keys:
+            schema["required"] = required_keys
+        return schema
+
+    def step_notes(self, process: Process, step: Transition) -> str:
+        """What a step does and what it asks, for its operation's description."""
+        states = process.states
+        target = states[step.target]
+        notes = [
+            "Opens a new case" if step.start else
+            "From " + ", ".join(f"`{s}` ({self.words(states[s].label)})" for s in step.sources),
+            f"to `{step.target}` ({self.words(target.label)}).",
+        ]
+        parts = [" ".join(notes), f"Roles: {self.role_names(step.roles)}."]
+        if step.condition is not None:
+            parts.append(f"Only when: `{step.condition.source}`.")
+        if step.not_by:
+            parts.append("Not by whoever took: " + ", ".join(f"`{s}`" for s in step.not_by)
+                         + " (separation of duties).")
+        if step.authority:
+            matrix = process.authorities[step.authority]
+            tiers = "; ".join(
+                f"{self.role_names([tier.role])} "
+                + ("without limit" if tier.limit is None else f"up to {tier.limit:,}")
+                for tier in matrix.tiers)
+            parts.append(f"Approval authority {self.words(matrix.label)} over "
+                         f"`{matrix.field}`: {tiers}. Refused with 403 above your limit.")
+        if step.signature:
+            parts.append(f"Electronic signature `{step.signature}`: send `password`.")
+        if step.reason_required:
+            parts.append("Needs a `reason`.")
+        missing = files(process, step)
+        if missing:
+            parts.append("File inputs are not taken by the API: "
+                         + ", ".join(f"`{name}`" for name in missing)
+                         + ". Where one is required, take this step in the web application.")
+        return _lines(*parts)
+
+
+def _condition(required: bool | Expression) -> str | None:
+    return None if isinstance(required, bool) else required.source
+
+
+def _stored_type(spec: Field) -> tuple[str, ...]:
+    """The JSON type of a stored value (responses: decimals are text, files their name)."""
+    if spec.type in ("decimal", "money", "file"):
+        return ("string",)
+    return json_type(spec)
+
+
+def labels_schema() -> dict[str, Any]:
+    """A text per locale."""
+    return {"type": "object", "additionalProperties": {"type": "string"},
+            "description": "The text in each locale, e.g. `{\"zh-CN\": \"…\", \"en\": \"…\"}`."}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def _nullable(kind: str, fmt: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": [kind, "null"]}
+    if fmt:
+        schema["format"] = fmt
+    return schema
+
+
+TIME = {"type": "string", "format": "date-time"}
+STRING = {"type": "string"}
+PROBLEM_TYPES = ("malformed", "unauthenticated", "forbidden", "not-found", "method",
+                 "conflict", "too-large", "media-type", "refused", "unavailable", "failed")
+
+
+def _objects(required: Iterable[str] | None = None, **properties: Any) -> dict[str, Any]:
+    """An object schema: every property required unless ``required`` names them."""
+    return {"type": "object", "properties": properties,
+            "required": list(required if required is not None else properties)}
+
+
+def _common() -> dict[str, Any]:
+    """The schemas every definition set shares."""
+    reason = _objects(
+        ["code", "detail"], code={"type": "string", "description": (
+            "Stable code: role, authority, separation, state, final, voided, condition, "
+            "missing, invalid, unexpected, type, files, signature, password, reason, "
+            "version, parameter, body.")},
+        detail={"type": "string", "description": "For a person, in the request's language."},
+        field=_nullable("string") | {"description": "The field it concerns, if any."},
+        pointer={"type": "string", "description": "JSON pointer into the request body."},
+        parameter={"type": "string", "description": "The query parameter it concerns."},
+        facts={"type": "object", "additionalProperties": {"type": "string"},
+               "description": "The facts behind it, e.g. `needed`, `amount` and `limit` of "
+                              "an approval authority refusal."})
+    problem = _objects(
+        ["type", "title", "status", "detail"],
+        type={"type": "string", "description": "`urn:qmsflow:problem:` and one of: "
+                                               + ", ".join(PROBLEM_TYPES) + "."},
+        title=STRING, status={"type": "integer"},
+        detail={"type": "string", "description": "What happened and what to do."},
+        instance=STRING, errors=_array(_ref("Reason")),
+        current_version={"type": "integer", "description": "409: the case's row version now."})
+    problem["description"] = "An error (RFC 9457): nothing was saved."
+    clock = _objects(
+        id=STRING, label=labels_schema(), variant=STRING,
+        status={"type": "string", "enum": ["running", "paused", "stopped"]},
+        started_at=TIME, due_at=TIME, warn_at=_nullable("string", "date-time"),
+        paused_at=_nullable("string", "date-time"), stopped_at=_nullable("string", "date-time"),
+        late={"type": "boolean", "description": "Running and past its due time."},
+        warned={"type": "boolean"}, breached={"type": "boolean"},
+        unofficial_years=_array({"type": "integer"}) | {
+            "description": "Years without an official holiday schedule the due time crosses."})
+    link = _objects(relation=STRING, process=STRING, number=STRING, href=STRING)
+    action = _objects(
+        step=STRING, label=labels_schema(),
+        allowed={"type": "boolean", "description": "Whether you may take it now (inputs "
+                                                   "are judged when you send them)."},
+        reasons=_array(_ref("Reason")), signature=_nullable("string"),
+        reason_required={"type": "boolean"},
+        href={"type": "string", "description": "Where to POST the step."})
+    summary = _objects(
+        number=STRING, process=STRING, version=STRING, row_version={"type": "integer"},
+        state=STRING, state_label=labels_schema(), priority=STRING, flags=_array(STRING),
+        category=_nullable("string"), assignee_role=_nullable("string"),
+        assignee=_nullable("string"), due_at=_nullable("string", "date-time"),
+        overdue={"type": "boolean"}, created_at=TIME, updated_at=TIME,
+        closed_at=_nullable("string", "date-time"), href=STRING)
+    listing = _objects(
+        cases=_array(_ref("CaseSummary")), page={"type": "integer"},
+        per_page={"type": "integer"}, pages={"type": "integer"},
+        total={"type": "integer", "description": "Matching cases, counted up to 1000."},
+        more={"type": "boolean", "description": "More than `total` match."},
+        next=_nullable("string") | {"description": "The next page, if any."})
+    return {"Reason": reason, "Problem": problem, "Clock": clock, "Link": link,
+            "Action": action, "CaseSummary": summary, "CaseList": listing}
+
+
+def _case(writer: _Writer, process: Process) -> dict[str, Any]:
+    words = writer.words
+    schema = _objects(
+        number=STRING, process={"type": "string", "const": process.id},
+        version={"type": "string", "description": "The definition version the case runs on."},
+        row_version={"type": "integer", "description": "Send it as `expected_version` with "
+                                                      "a step."},
+        state={"type": "string", "description": "; ".join(
+            f"`{sid}` {words(state.label)}" for sid, state in process.states.items())},
+        state_label=labels_schema(), final={"type": "boolean"},
+        priority={"type": "string", "description": "; ".join(
+            f"`{p.id}` {words(p.label)}" for p in process.priorities)},
+        flags=_array(STRING) | {"description": "; ".join(
+            f"`{fid}` {words(flag.label)}" for fid, flag in process.flags.items())},
+        category=_nullable("string"), assignee_role=_nullable("string"),
+        assignee=_nullable("string"), created_at=TIME, updated_at=TIME,
+        closed_at=_nullable("string", "date-time"), voided_at=_nullable("string", "date-time"),
+        void_reason=_nullable("string"), values=_ref(f"{process.id}.Values"),
+        clocks=_array(_ref("Clock")), links=_array(_ref("Link")),
+        actions=_array(_ref("Action")) | {
+            "description": "The steps from the case's state: those you may take now "
+                           "(`allowed`) and, for the others, why not."},
+        href=STRING)
+    schema["description"] = f"A case of {words(process.label)}."
+    return schema
+
+
+_ERRORS = {
+    "400": ("Malformed", "The body is not JSON, not an object, or has a value of the wrong "
+                         "type, a key the step does not take, or a bad query parameter."),
+    "401": ("Unauthenticated", "No token, or a token that is unknown, revoked, or whose user "
+                               "is disabled."),
+    "403": ("Forbidden", "Not allowed: your roles, approval limit or separation of duties "
+                         "(the reasons say which)."),
+    "404": ("NotFound", "No such case, process or step."),
+    "409": ("Conflict", "The case changed since you read it (`expected_version`)."),
+    "413": ("TooLarge", "The body is too large."),
+    "415": ("MediaType", "The body is not sent as `application/json`."),
+    "422": ("Refused", "Refused by the rules or invalid values; `errors` has one entry per "
+                       "problem, with the field."),
+    "503": ("Unavailable", "The service cannot take this now (e.g. the definitions are not "
+                           "published, or the database is busy); nothing was saved."),
+}
+
+
+def _responses(ok: tuple[str, str, dict[str, Any]], codes: str,
+               headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    status, description, schema = ok
+    success: dict[str, Any] = {"description": description,
+                               "content": {"application/json": {"schema": schema}}}
+    if headers:
+        success["headers"] = headers
+    result = {status: success}
+    for code in codes.split():
+        result[code] = {"$ref": f"#/components/responses/{_ERRORS[code][0]}"}
+    return result
+
+
+def _list_parameters(definition: DefinitionSet) -> list[dict[str, Any]]:
+    def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "schema": schema,
+                "description": description}
+
+    states = sorted({s for p in definition.processes.values() for s in p.states})
+    return [
+        query("process", {"type": "string", "enum": list(definition.processes)}, "Process id."),
+        query("state", STRING, "State id: " + ", ".join(states) + "."),
+        query("category", STRING, "Category id (exactly; no sub-categories)."),
+        query("priority", STRING, "Priority id."),
+        query("overdue", {"type": "boolean"}, "Only cases past (true) or within (false) their "
+                                              "earliest running deadline."),
+        query("status", {"type": "string", "enum": ["open", "finished", "all"],
+                         "default": "open"}, "Open or finished cases, or both."),
+        query("scope", {"type": "string", "enum": ["mine", "all"], "default": "mine"},
+              "`mine`: your cases and your roles' queues; `all`: everyone's."),
+        query("q", {"type": "string", "maxLength": MAX_SEARCH},
+              "Text search in the case number and the processes' inbox search fields."),
+        query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+              "Page number."),
+        query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
+                           "default": PER_PAGE}, "Cases per page."),
+    ]
+
+
+NUMBER = {"name": "number", "in": "path", "required": True, "description": "The case number.",
+          "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[^/]+$"}}
+
+INTRODUCTION = """\
+Cases of the processes of this definition set: open one through a start step, read it, list
+cases, and take a step, with the same rules as the web application (roles, conditions,
+approval authority, electronic signatures, separation of duties, conflicts).
+
+**Authentication**: `Authorization: Bearer TOKEN`, a token an administrator issues for an
+integration user with `qmsflow users token add USER --label LABEL`. The token acts as that
+user, with their roles and limits; it stops working when revoked or when the user is disabled.
+
+**Errors** are `application/problem+json` (RFC 9457) with a `detail` a person can act on and,
+for refused inputs, `errors` with one entry per field. Messages follow `Accept-Language`
+(`zh-CN` or `en`), else the user's language. Nothing is saved when a request fails.
+
+**Taking a step**: read the case, send its `row_version` as `expected_version`; the case's
+`actions` say which steps you may take now and, for the others, why not."""
+
+
+def document(definition: DefinitionSet, server: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API for ``definition``, served under ``server``."""
+    writer = _Writer(definition)
+    schemas = _common()
+    paths: dict[str, Any] = {}
+    tags = [{"name": "cases", "description": "Reading and listing cases."}]
+    for process in definition.processes.values():
+        pid = process.id
+        tags.append({"name": pid, "description": writer.words(process.label)})
+        schemas[f"{pid}.Values"] = writer.values(process)
+        schemas[f"{pid}.Case"] = _case(writer, process)
+        for step in [*process.starts.values(), *process.transitions.values()]:
+            schemas[f"{pid}.{step.id}.Request"] = writer.request(process, step)
+            body = {"required": True, "content": {"application/json": {
+                "schema": _ref(f"{pid}.{step.id}.Request")}}}
+            common = {"tags": [pid], "summary": writer.words(step.label),
+                      "description": writer.step_notes(process, step), "requestBody": body}
+            if step.start:
+                paths[f"/processes/{pid}/starts/{step.id}"] = {"post": common | {
+                    "operationId": f"start.{pid}.{step.id}",
+                    "responses": _responses(
+                        ("201", "The new case.", _ref(f"{pid}.Case")),
+                        "400 401 403 404 413 415 422 503",
+                        {"Location": {"required": True, "description": "The case's address.",
+                                      "schema": STRING}})}}
+            else:
+                paths[f"/processes/{pid}/cases/{{number}}/steps/{step.id}"] = {"post": common | {
+                    "operationId": f"step.{pid}.{step.id}", "parameters": [NUMBER],
+                    "responses": _responses(("200", "The case after the step.",
+                                             _ref(f"{pid}.Case")),
+                                            "400 401 403 404 409 413 415 422 503")}}
+    schemas["Case"] = {
+        "oneOf": [_ref(f"{pid}.Case") for pid in definition.processes],
+        "discriminator": {"propertyName": "process", "mapping": {
+            pid: f"#/components/schemas/{pid}.Case" for pid in definition.processes}}}
+    paths["/cases"] = {"get": {
+        "tags": ["cases"], "operationId": "listCases", "summary": "List cases",
+        "description": "Your cases and your roles' queues by default, soonest due first.",
+        "parameters": _list_parameters(definition),
+        "responses": _responses(("200", "One page of cases.", _ref("CaseList")),
+                                "400 401 503")}}
+    paths["/cases/{number}"] = {"get": {
+        "tags": ["cases"], "operationId": "readCase", "summary": "Read a case",
+        "description": "Values, state, priority, flags, assignee, deadlines, links, and the "
+                       "steps you may take now.",
+        "parameters": [NUMBER],
+        "responses": _responses(("200", "The case.", _ref("Case")), "401 404 503")}}
+    paths["/openapi.json"] = {"get": {
+        "tags": ["cases"], "operationId": "openapi", "summary": "This document",
+        "security": [],
+        "responses": {"200": {"description": "The OpenAPI document.", "content": {
+            "application/json": {"schema": {"type": "object"}}}}}}}
+    problem = {"application/problem+json": {"schema": _ref("Problem")}}
+    responses = {name: {"description": description, "content": problem}
+                 for name, description in _ERRORS.values()}
+    responses["Unauthenticated"]["headers"] = {"WWW-Authenticate": {
+        "required": True, "schema": STRING, "description": "`Bearer realm=\"qmsflow\"`."}}
+    return {
+        "openapi": OPENAPI,
+        "info": {"title": f"{writer.words(definition.label)}: qmsflow API",
+                 "version": f"1 (definitions {definition.version[:12]})",
+                 "description": INTRODUCTION},
+        "servers": [{"url": server}],
+        "security": [{"bearer": []}],
+        "tags": tags,
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "A token from `qmsflow users token add USER --label LABEL`."}},
+            "schemas": schemas, "responses": responses},
+    }
