@@ -29,12 +29,15 @@ system:
 
 # The main job: validate every bundled definition set and run every bundled scenario, then set
 # up the SQLite database in instance/ with the default definitions and demo data (one user per
-# role, cases in every state), verify its audit trail, and serve the web application: the URL
+# role, cases in every state), run the deadline sweep, count the notifications waiting, verify
+# the audit trail, and serve the web application: the URL
 # and the logins are printed. Stop the server with Ctrl+C.
 run: setup
 	$(BIN)/qmsflow validate definitions/default definitions/examples/*/
 	$(BIN)/qmsflow simulate --quiet scenarios
 	$(BIN)/qmsflow demo --no-serve
+	$(BIN)/qmsflow sweep
+	$(BIN)/qmsflow outbox status
 	$(BIN)/qmsflow audit verify
 	$(BIN)/qmsflow demo
 
