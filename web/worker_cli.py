@@ -16,6 +16,7 @@ from types import FrameType
 import click
 
 from qmsflow.engine.persistence import outbox
+from qmsflow.engine.persistence.sweep import sweep
 
 from .admin_cli import CommandError, friendly, runtime
 from .mail import MailSettingsError, SmtpSender, SmtpSettings
@@ -72,8 +73,6 @@ def outbox_status() -> None:
 @friendly
 def worker(interval: float, batch: int, once: bool) -> None:
     """Run the deadline sweep and send notifications, again and again, until stopped."""
-    from qmsflow.engine.persistence.sweep import sweep  # noqa: PLC0415 - TODO: top level
-
     settings = _settings()
     stopping = False
 

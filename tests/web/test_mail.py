@@ -150,7 +150,7 @@ def test_a_worker_killed_while_sending_loses_nothing_and_sends_nothing_twice(
 
     mailbox.on_data = kill_on_the_fifth
     worker = qmsflow(world, env, "worker", "--interval", "0.2")
-    worker.wait(timeout=120)
+    worker.communicate(timeout=120)
     assert worker.returncode == -signal.SIGKILL
     assert len(mailbox.accepted) == 4
 
@@ -171,6 +171,7 @@ def test_the_worker_stops_cleanly_on_sigterm(world: World,
     worker = qmsflow(world, env, "worker", "--interval", "0.2")
     time.sleep(3)
     worker.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=30) == 0
+    worker.communicate(timeout=30)
+    assert worker.returncode == 0
 
 
