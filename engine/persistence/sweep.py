@@ -19,18 +19,24 @@ Why each escalation happens once, whatever runs at the same time:
 * Lock order: a step in the service takes the audit chain's head first and updates the case
   row after it. A sweep batch therefore takes the head *before* it locks any case row, never
   after; otherwise a sweep holding a row that a step is about to update, waiting for the head
-  that step holds, would deadlock with it. (Every writer of audit entries queues on that one
-  head anyway, so this costs sweepers no parallelism they could have had.)
+  that step holds, would deadlock with it. This costs sweepers no parallelism they could have
+  had: every writer of audit entries queues on that one head, and a batch holds it from its
+  first escalation to its commit anyway. Several sweepers share the work and take over from
+  one another when one stops, but their batches run one at a time.
 * SQLite has no row locks: every transaction takes the database's write lock when it begins
   (``BEGIN IMMEDIATE``, see :mod:`.db`), so batches run one after the other and a plain
   selection inside the batch's transaction already reads the current rows.
 
 A case the engine cannot escalate at all (its definition version does not load, its stored
-data does not fit its version, the database refuses its write) is rolled back alone, to a
-savepoint, and reported in :attr:`SweepResult.failures` with the reason and in the log; the
-batch goes on with the other cases and the failed case stays due, so the next sweep tries it
-again. An action that fails inside an escalation (a ``set`` whose expression fails) is not such
-a failure: the engine records it in the case's audit trail as ``escalation_failed``.
+data does not fit its version, the database refuses its write) is reported in
+:attr:`SweepResult.failures` with the reason, and in the log; the other cases of its batch are
+escalated and the failed case stays due, so the next sweep tries it again. A batch runs without
+savepoints (two round trips per case, a tenth of an escalation's time); when a case fails,
+the batch is rolled back and run again with a savepoint per case, so that only the failed
+case's writes are undone. A definition version that does not load is found before any write,
+and fails its cases without a second run. An action that fails inside an escalation (a ``set``
+whose expression fails) is not such a failure: the engine records it in the case's audit trail
+as ``escalation_failed``.
 """
 
 from __future__ import annotations
@@ -119,6 +125,15 @@ class _Tally:
     def handled(self) -> int:
         return self.escalated + len(self.failures)
 
+    def add(self, other: _Tally) -> None:
+        self.escalated += other.escalated
+        self.warnings += other.warnings
+        self.breaches += other.breaches
+        self.batches += other.batches
+        self.action_errors += other.action_errors
+        self.already_done += other.already_done
+        self.failures += other.failures
+
     def count(self, outcome: Outcome) -> None:
         if not outcome.events:
             self.already_done += 1
@@ -173,6 +188,10 @@ def claim(session: Session, ids: list[int], size: int, now: datetime) -> list[Ca
     return list(session.execute(query).scalars())
 
 
+class _RunAgain(Exception):
+    """A case failed in a batch run without savepoints: run the batch again with them."""
+
+
 def _reason(error: BaseException) -> str:
     lines = str(error).strip().splitlines() or [type(error).__name__]
     more = f" (and {len(lines) - 1} more line(s))" if len(lines) > 1 else ""
@@ -180,8 +199,9 @@ def _reason(error: BaseException) -> str:
 
 
 def _escalate(service: CaseService, session: Session, row: CaseRow, now: datetime,
-              tally: _Tally, broken: dict[str, str]) -> None:
-    """Escalate one claimed case, or record why it cannot be."""
+              tally: _Tally, broken: dict[str, str], careful: bool) -> None:
+    """Escalate one claimed case, or record why it cannot be (``careful``: in a savepoint;
+    otherwise a failure raises _RunAgain)."""
     if row.closed_at is not None or row.voided_at is not None:
         return  # the claim excludes them; this only keeps that promise visible here
     if row.version not in broken:
@@ -198,16 +218,23 @@ def _escalate(service: CaseService, session: Session, row: CaseRow, now: datetim
         tally.fail(row, broken[row.version])
         return
     try:
-        with session.begin_nested():  # a failure undoes this case's writes, not the batch's
+        if careful:
+            with session.begin_nested():  # a failure undoes this case's writes only
+                outcome = service.escalate_row(session, row, now)
+        else:
             outcome = service.escalate_row(session, row, now)
     except DBAPIError as error:
         if error.connection_invalidated:
             raise  # the database is gone, not this case: the batch rolls back
-        tally.fail(row, f"the database refused its escalation: {_reason(error.orig or error)}")
+        reason = f"the database refused its escalation: {_reason(error.orig or error)}"
     except Exception as error:  # whatever it is, one case must never stop the others
-        tally.fail(row, f"{type(error).__name__}: {_reason(error)}")
+        reason = f"{type(error).__name__}: {_reason(error)}"
     else:
         tally.count(outcome)
+        return
+    if not careful:
+        raise _RunAgain(reason)
+    tally.fail(row, reason)
 
 
 def sweep(service: CaseService, *, batch: int = DEFAULT_BATCH,
@@ -229,18 +256,26 @@ def sweep(service: CaseService, *, batch: int = DEFAULT_BATCH,
     with service.transaction() as session:
         ids = candidates(session, service.now())
     position = 0
+    careful = False
     while position < len(ids) and (limit is None or tally.handled < limit):
         size = batch if limit is None else min(batch, limit - tally.handled)
         window = ids[position:position + size * LOOKAHEAD]
-        with service.transaction() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                # The audit head before any case row: the service's lock order (see above).
-                session.execute(audit.LOCK_HEAD)
-            now = service.now()
-            rows = claim(session, window, size, now)
-            for row in rows:
-                _escalate(service, session, row, now, tally, broken)
-        tally.batches += bool(rows)
+        done = _Tally()  # this batch's counts: they stand only once it is committed
+        try:
+            with service.transaction() as session:
+                if session.get_bind().dialect.name == "postgresql":
+                    # The audit head before any case row: the service's lock order (above).
+                    session.execute(audit.LOCK_HEAD)
+                now = service.now()
+                rows = claim(session, window, size, now)
+                for row in rows:
+                    _escalate(service, session, row, now, done, broken, careful)
+        except _RunAgain:
+            careful = True  # rolled back: the same window again, a savepoint per case
+            continue
+        careful = False
+        done.batches = bool(rows)
+        tally.add(done)
         if len(rows) < size:
             # Every case of the window that is still due and free was in this batch.
             position += len(window)
