@@ -55,8 +55,8 @@ class Server:
                "QMSFLOW_SECRET_KEY": "reliability-test-key", "QMSFLOW_INSTANCE": "/nonexistent"}
         self.process = subprocess.Popen(
             [GUNICORN, "-b", f"127.0.0.1:{self.port}", "-w", "2", "--timeout", "120",
-             "--access-logfile", "-", "qmsflow.web:create_app()"], cwd=ROOT, env=env, start_new_session=True,
-            stdout=self.log, stderr=self.log)
+             "--access-logfile", "-", "qmsflow.web:create_app()"], cwd=ROOT, env=env,
+            start_new_session=True, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
