@@ -10,13 +10,13 @@ so a template can never reach Python objects or change the case.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .cases import Case
@@ -76,17 +76,31 @@ def _local(definition: DefinitionSet, moment: datetime | None) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
+@functools.lru_cache(maxsize=1024)
+def _reads(sources: tuple[str, ...]) -> frozenset[str]:
+    return frozenset().union(*(meta.find_undeclared_variables(_ENV.parse(source))
+                               for source in sources))
+
+
+def reads(template: Template) -> frozenset[str]:
+    """The names a template reads in any of its locales (cached per text)."""
+    return _reads((*template.subject.values(), *template.body.values()))
+
+
 def context(definition: DefinitionSet, case: Case, locale: str, *,
-            clock: str | None = None, recipient: str = "",
-            survey_url: str = "") -> dict[str, Any]:
-    """What a template reads: every field of the process as a person reads it in ``locale``
+            clock: str | None = None, recipient: str = "", survey_url: str = "",
+            names: Collection[str] | None = None) -> dict[str, Any]:
+    """What a template reads: the fields of the process as a person reads them in ``locale``
     (empty fields are ''), ``case``, ``clock`` (for a warning or breach), ``recipient`` (the
-    name of the person it goes to) and ``survey_url``."""
+    name of the person it goes to) and ``survey_url``. ``names`` limits the fields to those a
+    template reads (see :func:`reads`): a case has dozens, a template reads a few."""
     process = definition.process(case.process)
+    fields = process.fields.items() if names is None else (
+        (name, process.fields[name]) for name in names if name in process.fields)
     values: dict[str, Any] = {
         name: display(spec, case.values.get(name), locale) if spec.type != "datetime"
         else _local(definition, case.values.get(name))
-        for name, spec in process.fields.items()}
+        for name, spec in fields}
     state = process.states[case.state]
     priority = next((p for p in process.priorities if p.id == case.priority), None)
     role = definition.organisation.roles.get(case.assignee_role or "")

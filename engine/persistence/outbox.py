@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..cases import Case
 from ..events import Event
 from ..model import DefinitionSet
-from ..notifications import Recipient, RenderFailed, context, render
+from ..notifications import Recipient, RenderFailed, context, reads, render
 from .db import transaction
 from .models import OutboxMessage, User
 
@@ -135,7 +135,7 @@ def enqueue(session: Session, definition: DefinitionSet, case: Case, case_id: in
                 try:
                     rendered = render(template, address.locale, context(
                         definition, case, address.locale, clock=str(clock) if clock else None,
-                        recipient=address.name, survey_url=link))
+                        recipient=address.name, survey_url=link, names=reads(template)))
                     subject, body = rendered.subject, rendered.body
                 except RenderFailed as failed:
                     error = str(failed)
