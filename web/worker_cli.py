@@ -16,7 +16,7 @@ from types import FrameType
 import click
 
 from qmsflow.engine.persistence import outbox
-from qmsflow.engine.persistence.sweep import sweep
+from qmsflow.engine.persistence.sweep import DEFAULT_BATCH, sweep
 
 from .admin_cli import CommandError, friendly, runtime
 from .mail import MailSettingsError, SmtpSender, SmtpSettings
@@ -68,7 +68,8 @@ def outbox_status() -> None:
 @click.command("worker")
 @click.option("--interval", default=30.0, show_default=True,
               help="Seconds to wait when there is nothing to do.")
-@click.option("--batch", default=100, show_default=True, help="Cases per sweep transaction.")
+@click.option("--batch", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(min=1),
+              help="Cases per sweep transaction.")
 @click.option("--once", is_flag=True, help="One sweep and one delivery, then stop.")
 @friendly
 def worker(interval: float, batch: int, once: bool) -> None:

@@ -58,7 +58,9 @@ if TYPE_CHECKING:
     from ..events import Outcome
     from .service import CaseService
 
-DEFAULT_BATCH = 100
+# Cases per transaction. Throughput is the same from 20 to 500 (measured); a smaller batch
+# holds the audit chain's head for less time, so a person's step waits less behind a sweep.
+DEFAULT_BATCH = 50
 # A claim looks this many batches ahead in the candidate list: when other sweepers took the
 # cases at its front, one claim still finds a full batch instead of one query per batch taken.
 LOOKAHEAD = 4
