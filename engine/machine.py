@@ -110,7 +110,7 @@ def _money(value: Decimal | None) -> str:
     return "unlimited" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-class _Step:
+class StepCheck:
     """Evaluates one step for one actor: the reasons it is refused, then its effects."""
 
     def __init__(self, definition: DefinitionSet, process: Process, step: Transition,
@@ -147,7 +147,7 @@ class _Step:
                 self.refuse("separation", f"{actor.name} took '{shown}' ({other}) on this case "
                             "and may not also take this step: someone else must", step=other)
         if inputs_given:
-            self._inputs(inputs)
+            self.check_inputs(inputs)
         ctx = self.context()
         if step.condition is not None:
             try:
@@ -176,7 +176,9 @@ class _Step:
                    if changed_needing_reason else "this step needs a reason")
             self.refuse("reason", why)
 
-    def _inputs(self, inputs: Mapping[str, Any]) -> None:
+    def check_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """Coerce the offered inputs into ``values`` and refuse unknown, invalid or missing
+        ones (the field rules every step, and a customer survey, share)."""
         offered = {i.field for i in self.step.inputs}
         for name in inputs:
             if name not in offered:
@@ -253,7 +255,7 @@ def available(definition: DefinitionSet, case: Case, actor: Actor,
     for step in process.transitions.values():
         if case.state not in step.sources:
             continue
-        evaluation = _Step(definition, process, step, case, actor, now)
+        evaluation = StepCheck(definition, process, step, case, actor, now)
         evaluation.check({}, Signature(actor.id, step.signature or "", True), "(checking)",
                          inputs_given=False)
         result[step.id] = tuple(evaluation.reasons)
@@ -274,7 +276,7 @@ def start(definition: DefinitionSet, process_id: str, action: str, actor: Actor,
                  state="", values=frozen_map(defaults), priority=process.default_priority,
                  flags=frozenset(), assignee_role=None, created_at=now, updated_at=now,
                  row_version=0)
-    evaluation = _Step(definition, process, step, None, actor, now)
+    evaluation = StepCheck(definition, process, step, None, actor, now)
     evaluation.values = dict(defaults)
     evaluation.check(inputs, signature, reason)
     if evaluation.reasons:
@@ -298,7 +300,7 @@ def apply(definition: DefinitionSet, case: Case, action: str, actor: Actor,
     if process.states[case.state].final:
         raise Refused(action, case.state, [Reason(
             "final", f"case {case.number} is finished ({case.state}); nothing more can be done")])
-    evaluation = _Step(definition, process, step, case, actor, now)
+    evaluation = StepCheck(definition, process, step, case, actor, now)
     evaluation.check(inputs, signature, reason)
     if evaluation.reasons:
         raise Refused(action, case.state, evaluation.reasons)
@@ -306,7 +308,7 @@ def apply(definition: DefinitionSet, case: Case, action: str, actor: Actor,
 
 
 def _take(definition: DefinitionSet, process: Process, step: Transition, case: Case,
-          evaluation: _Step, actor: Actor, now: datetime, signature: Signature | None,
+          evaluation: StepCheck, actor: Actor, now: datetime, signature: Signature | None,
           reason: str | None) -> Outcome:
     draft = Draft(evaluation.values, set(case.flags), case.priority_override,
                    process.states[step.target].owner, dict(case.clocks))

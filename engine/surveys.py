@@ -120,12 +120,12 @@ def answer(definition: DefinitionSet, case: Case, survey_id: str, inputs: Mappin
                                 f"until {until:%Y-%m-%d %H:%M} UTC")
     customer = respondent(survey.id)
     # The step evaluator's own input checks: one set of field rules for staff and customers.
-    evaluation = machine._Step(definition, process, as_step(survey, case.state), case,
+    evaluation = machine.StepCheck(definition, process, as_step(survey, case.state), case,
                                customer, now)
     # The answer is the customer's alone: what staff recorded for the same fields (e.g. on
     # the phone) neither fills a required answer nor survives one left out.
     evaluation.values.update(dict.fromkeys((i.field for i in survey.inputs), None))
-    evaluation._inputs(inputs)
+    evaluation.check_inputs(inputs)
     if evaluation.reasons:
         raise Refused(step_id, case.state, evaluation.reasons)
     return _apply(definition, process, survey, case, evaluation.values, sent, until, now)

@@ -16,7 +16,8 @@ from typing import Any
 from .model import Field, Process, text
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,24}$")
+#: What a phone number looks like (also published in the API document).
+PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,24}$")
 _LARGEST = Decimal("1e15")
 _TRUE = {"true", "yes", "y", "1", "on", "是"}
 _FALSE = {"false", "no", "n", "0", "off", "否"}
@@ -43,7 +44,7 @@ def coerce(spec: Field, raw: Any, process: Process | None = None) -> Any:
         value: Any = raw.strip() if kind != "long_text" else raw
         if kind == "email" and not _EMAIL.match(value):
             raise ValueProblem(f"{value!r} is not an e-mail address")
-        if kind == "phone" and not _PHONE.match(value):
+        if kind == "phone" and not PHONE.match(value):
             raise ValueProblem(f"{value!r} is not a phone number")
         _check_length(spec, value)
         if spec.pattern and not re.fullmatch(spec.pattern, value):

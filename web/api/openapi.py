@@ -39,7 +39,7 @@ MAX_SEARCH = 200
 # A decimal number written as text, the form responses use (the server also takes commas).
 DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"
 # The engine's own phone check, so that the document and the check cannot drift apart.
-PHONE = value_ops._PHONE.pattern
+PHONE = value_ops.PHONE.pattern
 
 # JSON type of each field type's value ("file" is absent: the API takes no files).
 _JSON_TYPES: dict[str, tuple[str, ...]] = {
