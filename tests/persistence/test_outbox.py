@@ -13,6 +13,7 @@ from qmsflow.engine.persistence import outbox
 from qmsflow.engine.persistence.models import OutboxMessage, User
 
 from .conftest import World, open_complaint, to_investigation
+from .report_cases import closed_complaint
 
 
 def messages(world: World, **where: object) -> list[OutboxMessage]:
@@ -154,3 +155,11 @@ def test_two_workers_at_once_never_send_the_same_mail_twice(world: World) -> Non
     for worker in workers:
         worker.join()
     assert len(sent) == 20 and len(set(sent)) == 20
+
+
+def test_a_reply_by_letter_goes_to_the_complainant_worded_as_recorded(world: World) -> None:
+    number = closed_complaint(world, world.clock(), complainant_email="wang.fang@example.cn")
+    [letter] = messages(world, template="reply_letter")
+    assert (letter.recipient, letter.case_number) == ("wang.fang@example.cn", number)
+    assert letter.subject == f"关于您的投诉（编号 {number}）的答复"
+    assert "MX-200" in letter.body and "已答复。" in letter.body
