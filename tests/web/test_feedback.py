@@ -17,7 +17,7 @@ from qmsflow.web.feedback import tokens
 
 from ..persistence.conftest import Clock, World
 from ..persistence.test_surveys import HAPPY, UNHAPPY, closed_job
-from .conftest import make_app, text_of
+from .conftest import Auth, make_app, text_of
 
 SECRET = "test-secret"  # the web fixtures' SECRET_KEY
 CUSTOMER = "customer (survey link: satisfaction)"
@@ -95,6 +95,9 @@ def test_an_answer_lands_on_the_case_with_an_audit_entry_from_the_link(
         (None, CUSTOMER, "web 127.0.0.1")]
     satisfied = next(e for e in history.events if e.field == "satisfied" and e.new is True)
     assert satisfied.actor_name == CUSTOMER
+    auth = Auth(client, world)
+    auth.login("technical_manager")
+    assert "Survey answered by the customer" in text_of(client.get(f"/cases/{job.number}"))
 
 
 def test_a_dissatisfied_rating_opens_a_linked_complaint(

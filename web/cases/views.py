@@ -206,6 +206,7 @@ def event_kinds() -> dict[str, str]:
         "escalation_failed": _("Escalation failed"), "voided": _("Voided"),
         "migrated": _("Moved to a new definition version"),
         "signature_invalidated": _("Signature no longer valid"),
+        "survey_answered": _("Survey answered by the customer"),
     }
 
 
