@@ -305,7 +305,11 @@ def compile_reports(doc: Document, problems: list[Problem], locales: tuple[str, 
                             f"the period cannot be taken on '{period['field']}': it is not a "
                             "date", "use closed_at, created_at or a date or datetime field")
         dims = []
+        dim_labels: dict[str, Labels] = {}
         for j, dim in enumerate(item.get("dimensions", [])):
+            if dim.get("label"):
+                dim_labels[dim["id"]] = ctx.labels(dim["label"], [*here, "dimensions", j,
+                                                                  "label"])
             where_dim: list[str | int] = [*here, "dimensions", j, "field"]
             if ctx.ref(dim["field"], known, "field", where_dim):
                 spec = process.fields.get(dim["field"])
@@ -342,5 +346,5 @@ def compile_reports(doc: Document, problems: list[Problem], locales: tuple[str, 
             item["id"], ctx.labels(item["label"], [*here, "label"]), item["process"],
             period.get("field"), period.get("every"), period.get("due_day"),
             condition(item.get("filter"), [*here, "filter"], process, names), tuple(dims),
-            tuple(measures))
+            tuple(measures), frozen_map(dim_labels))
     return result

@@ -398,8 +398,9 @@ class Report:
     period_every: str | None
     due_day: int | None
     filter: Expression | None
-    dimensions: tuple[tuple[str, str], ...]
+    dimensions: tuple[tuple[str, str], ...]  # (dimension id, field it groups by)
     measures: tuple[Measure, ...]
+    dimension_labels: Mapping[str, Labels] = field(default_factory=dict)  # by dimension id
 
 
 @dataclass(frozen=True)

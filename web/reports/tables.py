@@ -154,21 +154,9 @@ def dimension_title(definition: DefinitionSet, report: Report, dimension: str, f
 def dimension_label(definition: DefinitionSet, report: Report, dimension: str,
                     field: str) -> Labels | None:
     """A dimension's label as the report definition gives it, else its field's label (None
-    for a case attribute without a label).
-
-    The compiled report keeps (id, field) pairs only, so the label is read from the stored
-    source document of the reports file.
-    """
-    for key, document in definition.source.items():
-        if not key.startswith("reports:") or not isinstance(document, Mapping):
-            continue
-        for item in document.get("reports", []):
-            if item.get("id") != report.id:
-                continue
-            for dim in item.get("dimensions", []):
-                if dim.get("id") == dimension and dim.get("label"):
-                    labels: Labels = dim["label"]
-                    return labels
+    for a case attribute without a label)."""
+    if dimension in report.dimension_labels:
+        return report.dimension_labels[dimension]
     spec = definition.process(report.process).fields.get(field)
     return spec.label if spec is not None else None
 
