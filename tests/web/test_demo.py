@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from qmsflow.engine.cases import Case
 from qmsflow.engine.model import DefinitionSet
-from qmsflow.engine.persistence import audit
+from qmsflow.engine.persistence import audit, reports
 from qmsflow.engine.persistence.models import AuditEvent, CaseRow, SignatureRow, User
 from qmsflow.engine.persistence.users import MIN_PASSWORD
 from qmsflow.engine.scenario import run
@@ -254,3 +254,17 @@ def test_fresh_refuses_a_postgresql_database_that_holds_cases() -> None:
         assert "already holds cases" in refused.output
     finally:
         _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_last_months_reports_have_closed_cases_to_count(
+        seeded: tuple[Runtime, DemoSummary], default_set: DefinitionSet) -> None:
+    runtime, _ = seeded
+    previous = reports.month(NOW.year, NOW.month - 1)  # February 2026
+    for result in reports.run_reports(runtime.sessions, default_set, previous):
+        assert result.total.count > 0, result.report
+    # Not only the cases of the last days: a whole history closes in the middle of the month.
+    with runtime.sessions() as session:
+        mid_month = session.execute(select(func.count()).select_from(CaseRow).where(
+            CaseRow.closed_at >= datetime(2026, 2, 1, tzinfo=UTC),
+            CaseRow.closed_at < datetime(2026, 2, 20, tzinfo=UTC))).scalar_one()
+    assert mid_month >= 10

@@ -32,6 +32,12 @@ from .scenarios import Scenario, parse_moment
 RESTS = (timedelta(hours=2), timedelta(days=2), timedelta(days=6))
 
 
+def last_month_rest(now: datetime) -> timedelta:
+    """How long before ``now`` the history replay ends: the middle of last month, so that last
+    month's reports (the monthly statistics and KPIs) have cases to count."""
+    return now - (now.replace(day=1) - timedelta(days=14))
+
+
 class _Clock:
     """The seeding service's clock: set to each step's (shifted) time before the step."""
 
@@ -215,6 +221,9 @@ def replay_all(seeder: Seeder, scenarios: Sequence[Scenario],
     for scenario, length in prefixes:
         seeder.replay(scenario, length, next(rests))
     say(f"replayed {len(prefixes)} scenario prefix(es) to leave cases in intermediate states")
+    for scenario in scenarios:
+        seeder.replay(scenario, len(scenario.steps), last_month_rest(seeder.now))
+    say(f"replayed {len(scenarios)} scenario(s) a month earlier, for last month's reports")
     seeder.sweep()
 
 

@@ -27,7 +27,7 @@ from .people import (
     demo_people,
     listed_users,
 )
-from .replay import RESTS, Seeder, replay_all
+from .replay import Seeder, last_month_rest, replay_all
 from .scenarios import read_scenarios, scenario_files
 
 STANDINGS = ("overdue", "due soon", "on time")
@@ -112,7 +112,7 @@ def seed(runtime: Runtime, now: datetime, password_for: PasswordFor | None = Non
     # Demo history happens before now: the version and the accounts are recorded as made before
     # the earliest replayed step, so no case predates what it ran on or who worked it.
     longest = max((s.times[-1] - s.times[0] for s in found), default=timedelta(0))
-    setup_at = now - max(RESTS) - longest - timedelta(days=2) if empty else now
+    setup_at = now - last_month_rest(now) - longest - timedelta(days=2) if empty else now
     with runtime.sessions.begin() as session:
         published = versions.store(session, definition, runtime.definitions_path, setup_at,
                                    DEMO_BY, "demo")
