@@ -172,6 +172,9 @@ def take_all(browser: Browser, base: str, out: Path, url: str, summary: DemoSumm
         page.goto(f"/cases/{open_case}/print")
         camera.shoot(page, "print")
 
+        page.goto("/reports/")  # last month's statistics and KPIs, red and green
+        camera.shoot(page, "reports")
+
         page.goto("/admin/processes/complaint")
         figure = page.locator("figure[data-diagram]")
         drawing = figure.locator("svg")

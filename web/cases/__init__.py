@@ -98,7 +98,9 @@ def inbox() -> str:
         "keys": processes[pid].inbox_columns, "rows": rows}
         for pid, rows in groups.items() if pid in processes]
     # New notifications head the plain inbox; a search or a filtered list shows cases only.
-    notices, unread = service().notifications(current_user.id) if not args else ([], 0)
+    # A few at a time: the inbox is for cases; the rest wait until these are read.
+    notices, unread = service().notifications(current_user.id, limit=5) if not args else (
+        [], 0)
     return render_template("cases/inbox.html", tables=tables, page=page, args=args,
                            notices=notices, unread=unread,
                            processes=processes, chosen=processes.get(process_id or ""),
