@@ -291,6 +291,7 @@ def start_server(url: str, workers: int, worker_class: str, threads: int,
            "QMSFLOW_SECRET_KEY": secrets.token_hex(32),
            "QMSFLOW_ENV": "production",
            "QMSFLOW_SESSION_COOKIE_SECURE": "false",  # plain HTTP on loopback; JSON false
+           "QMSFLOW_PUBLIC_URL": "https://service.example.com",  # what survey links would say
            "QMSFLOW_INSTANCE": str(folder / "instance"),  # no developer's instance config
            }
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers),

@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgresql://qmsflow@db/qmsflow QMSFLOW_ENV=production \
     QMSFLOW_SECRET_KEY=... QMSFLOW_DEFINITIONS=/srv/qmsflow/definitions/acme \
+    QMSFLOW_PUBLIC_URL=https://service.acme.example \
     gunicorn -c deploy/gunicorn.conf.py "qmsflow.web:create_app()"
 
 Workers share nothing but the database (sessions are signed cookies), so add workers or hosts

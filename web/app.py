@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, render_template, request
 from flask_babel import Babel
@@ -137,7 +138,22 @@ def _runtime(app: Flask) -> Runtime:
         raise ConfigurationError(
             f"no definition set at {app.config['DEFINITIONS']}: set QMSFLOW_DEFINITIONS to "
             f"the folder of the set to serve ({error})") from None
+    _check_public_url(app, runtime)
     return runtime
+
+
+def _check_public_url(app: Flask, runtime: Runtime) -> None:
+    # Customers open survey links from their own machines: in production a link to this
+    # machine's loopback address would reach nobody.
+    surveys = any(p.surveys for p in runtime.definition.processes.values())
+    host = urlsplit(str(app.config["PUBLIC_URL"])).hostname or ""
+    if app.config["ENV"] == "production" and surveys and (
+            host in ("localhost", "") or host.startswith("127.")):
+        runtime.close()
+        raise ConfigurationError(
+            f"the definitions send customers survey links, but QMSFLOW_PUBLIC_URL is "
+            f"{app.config['PUBLIC_URL']!r}, which customers cannot reach: set it to the "
+            "address they open (e.g. https://service.example.com)")
 
 
 def _errors(app: Flask) -> None:

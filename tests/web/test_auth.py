@@ -111,7 +111,8 @@ def test_production_refuses_the_built_in_secret_key_and_sets_secure_cookies(
         make_app(world, tmp_path, ENV="production",
                  SECRET_KEY="qmsflow-development-key-do-not-use-in-production")
     assert "QMSFLOW_SECRET_KEY" in str(refused.value)
-    app = make_app(world, tmp_path, ENV="production", SECRET_KEY="a-long-random-value")
+    app = make_app(world, tmp_path, ENV="production", SECRET_KEY="a-long-random-value",
+                   PUBLIC_URL="https://service.example.com")
     assert app.config["SESSION_COOKIE_SECURE"] is True
     app.extensions["qmsflow"].close()
 
@@ -160,3 +161,14 @@ def test_serve_refuses_to_start_in_production_with_the_built_in_key_in_one_line(
     assert result.exit_code == 1
     assert "refusing to start in production with the built-in secret key" in result.output
     assert "Traceback" not in result.output
+
+
+def test_production_refuses_survey_links_to_this_machines_own_address(
+        world: World, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        make_app(world, tmp_path, ENV="production", SECRET_KEY="a-long-random-value",
+                 PUBLIC_URL="http://127.0.0.1:5000")
+    assert "set it to the address they open" in str(refused.value)
+    app = make_app(world, tmp_path, ENV="production", SECRET_KEY="a-long-random-value",
+                   PUBLIC_URL="https://service.example.com")
+    app.extensions["qmsflow"].close()
