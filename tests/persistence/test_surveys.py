@@ -15,20 +15,9 @@ from qmsflow.engine.persistence import audit
 from qmsflow.engine.persistence.models import OutboxMessage
 from qmsflow.engine.persistence.store import Conflict
 
+from ..engine.test_surveys import HAPPY, REQUEST
 from .conftest import PASSWORD, World
 
-REQUEST: dict[str, Any] = {
-    "channel": "phone", "received_at": "2026-03-02T09:55:00+08:00",
-    "customer_org": "市第一人民医院", "contact_name": "刘医生",
-    "contact_phone": "+86 21 5555 0100", "contact_email": "liu.doctor@hospital.example.cn",
-    "site_address": "上海市黄浦区示例路 1 号", "location_zone": "city",
-    "product_model": "XR-200 输液泵", "serial_number": "SN26-00017",
-    "description": "开机后屏幕提示参数配置错误，但仍可正常输液。",
-    "emergency_equipment": False, "severity": "usable", "patient_involved": False,
-}
-HAPPY = {"rating_attitude": "very_satisfied", "rating_skill": "very_satisfied",
-         "rating_arrival": "satisfied", "rating_promise": "very_satisfied",
-         "satisfaction_comments": "工程师很专业。"}
 UNHAPPY = {**HAPPY, "rating_promise": "dissatisfied",
            "satisfaction_comments": "答应的备件一直没有寄来。"}
 CUSTOMER = "customer (survey link: satisfaction)"
