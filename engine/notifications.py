@@ -12,16 +12,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .cases import Case
 from .model import DefinitionSet, Template, text
-from .values import display
+from .values import display, local_time
 
 RecipientKind = Literal["role", "field", "assignee", "creator"]
 
@@ -69,13 +67,6 @@ def _compiled(source: str) -> Any:
     return _ENV.from_string(source)
 
 
-def _local(definition: DefinitionSet, moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    zone = ZoneInfo(definition.organisation.timezone)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-
-
 @functools.lru_cache(maxsize=1024)
 def _reads(sources: tuple[str, ...]) -> frozenset[str]:
     return frozenset().union(*(meta.find_undeclared_variables(_ENV.parse(source))
@@ -95,11 +86,12 @@ def context(definition: DefinitionSet, case: Case, locale: str, *,
     name of the person it goes to) and ``survey_url``. ``names`` limits the fields to those a
     template reads (see :func:`reads`): a case has dozens, a template reads a few."""
     process = definition.process(case.process)
+    zone = definition.organisation.timezone
     fields = process.fields.items() if names is None else (
         (name, process.fields[name]) for name in names if name in process.fields)
     values: dict[str, Any] = {
         name: display(spec, case.values.get(name), locale) if spec.type != "datetime"
-        else _local(definition, case.values.get(name))
+        else local_time(case.values.get(name), zone)
         for name, spec in fields}
     state = process.states[case.state]
     priority = next((p for p in process.priorities if p.id == case.priority), None)
@@ -109,14 +101,14 @@ def context(definition: DefinitionSet, case: Case, locale: str, *,
         "state": case.state, "state_label": text(state.label, locale),
         "priority": text(priority.label, locale) if priority else case.priority,
         "assignee_role": text(role.label, locale) if role else "",
-        "created_at": _local(definition, case.created_at),
-        "closed_at": _local(definition, case.closed_at)}
+        "created_at": local_time(case.created_at, zone),
+        "closed_at": local_time(case.closed_at, zone)}
     values["clock"] = {}
     if clock is not None and clock in case.clocks:
         state_of = case.clocks[clock]
         values["clock"] = {"label": text(process.clocks[clock].label, locale),
-                           "due_at": _local(definition, state_of.due_at),
-                           "warn_at": _local(definition, state_of.warn_at)}
+                           "due_at": local_time(state_of.due_at, zone),
+                           "warn_at": local_time(state_of.warn_at, zone)}
     values["recipient"] = recipient
     values["survey_url"] = survey_url
     return values

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .model import Field, Process, text
 
@@ -191,6 +192,14 @@ def display(spec: Field, value: Any, locale: str) -> str:
     if isinstance(value, Decimal) and spec.currency:
         return f"{spec.currency} {value:,.2f}"
     return str(value)
+
+
+def local_time(moment: datetime | None, timezone: str) -> str:
+    """A time as people at the organisation read it: in its time zone, to the minute ('' for
+    none). Notifications and the screens both show times this way."""
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 def values_to_json(process: Process, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, session
 from flask import request as flask_request
 from flask_login import current_user
 
+from qmsflow.engine import values
 from qmsflow.engine.model import DefinitionSet, text
 
 # How each locale names itself in the language switch.
@@ -80,8 +80,7 @@ def local_time(moment: datetime | None, with_zone: bool = False) -> str:
     if moment is None:
         return ""
     zone = definition().organisation.timezone
-    shown = moment.astimezone(ZoneInfo(zone))
-    return shown.strftime("%Y-%m-%d %H:%M") + (f" ({zone})" if with_zone else "")
+    return values.local_time(moment, zone) + (f" ({zone})" if with_zone else "")
 
 
 def meaning_label(meaning: str) -> str:
