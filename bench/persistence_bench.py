@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import psycopg
+from seed import libpq  # bench/ is on the path of a bench script
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
@@ -75,10 +76,6 @@ DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/qmsflow_bench"
 PROCESS, STATE, ACTION, ROLE = "service_request", "workshop_repair", "provide_loaner", "technical"
 INBOX_INDEXES = ("ix_cases_open_role", "ix_cases_open_user")
 WARM = 50  # actions per side to warm up; also the size of the recorded batch
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def pct(times: Sequence[float], q: float) -> float:

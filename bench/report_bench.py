@@ -32,6 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+from seed import libpq  # bench/ is on the path of a bench script
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
 
@@ -63,10 +64,6 @@ FROM (SELECT closed_at >= %(start)s AS this_month, category,
 GROUP BY GROUPING SETS ((this_month), (this_month, category), (this_month, cause),
                         (this_month, department))
 """
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def ms(seconds: float) -> str:

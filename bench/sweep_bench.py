@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from seed import libpq  # bench/ is on the path of a bench script
 from sqlalchemy.engine import make_url
 
 from qmsflow.engine.loader import load
@@ -73,13 +74,6 @@ PENDING = """
 def fail(message: str) -> None:
     print(f"sweep_bench: {message}", file=sys.stderr)
     raise SystemExit(1)
-
-
-def libpq(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
 
 
 def url_of(url: str, database: str) -> str:

@@ -69,6 +69,7 @@ from urllib.parse import quote, urlencode
 
 import psycopg
 from argon2.exceptions import InvalidHashError, VerificationError
+from seed import libpq  # bench/ is on the path of a bench script
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -91,10 +92,6 @@ USER_AGENT = "qmsflow-web-bench"  # Flask-Login's strong session protection hash
 COOKIE = "qmsflow_session"
 MIN_CASES = 900_000
 ROUTES = ("ping", "ping-signed-in", "inbox", "action")
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def fail(message: str) -> NoReturn:
