@@ -1,14 +1,13 @@
 """The Flask application factory: configuration, extensions, blueprints, security.
 
-Configuration comes, in order, from defaults, ``instance/qmsflow.cfg`` (a Python file), the
-environment (``QMSFLOW_*`` variables, e.g. ``QMSFLOW_SECRET_KEY``, ``QMSFLOW_DEFINITIONS``,
-``QMSFLOW_ENV=production``; and ``DATABASE_URL``), and last the mapping a caller passes (tests).
+Configuration comes from :func:`qmsflow.settings.load`, the loader every command uses too
+(defaults, ``instance/qmsflow.cfg``, ``QMSFLOW_*`` variables, ``DATABASE_URL``), or, in tests,
+from the mapping the caller passes over the defaults.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -22,21 +21,14 @@ from flask_babel import gettext as _
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from qmsflow.engine.persistence.db import database_url
+from qmsflow import settings
 from qmsflow.engine.problems import DefinitionError
 
 from . import i18n
-from .runtime import DEFAULT_DEFINITIONS, Runtime
+from .runtime import Runtime
 
-DEFAULT_SECRET = "qmsflow-development-key-do-not-use-in-production"
-
-DEFAULTS: dict[str, Any] = {
-    "SECRET_KEY": DEFAULT_SECRET,
-    "ENV": "development",  # "production" turns on secure cookies and refuses the default key
-    "DEFINITIONS": DEFAULT_DEFINITIONS,
-    "DATABASE_URL": None,  # None: DATABASE_URL from the environment, else SQLite in instance/
-    "SESSION_TIMEOUT_MINUTES": 30,  # inactivity log-off
-    "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
+# What the web application needs beyond the shared settings (qmsflow.settings): Flask's own.
+WEB_DEFAULTS: dict[str, Any] = {
     "PER_PAGE": 25,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SECURE": None,  # None: secure (HTTPS only) in production
@@ -44,7 +36,6 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_NAME": "qmsflow_session",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session, which times out
     "BABEL_DEFAULT_LOCALE": "zh_CN",
-    "PUBLIC_URL": "http://127.0.0.1:5000",  # where customers' survey links point
 }
 
 
@@ -59,17 +50,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     clock under ``CLOCK``, a cheaper password hasher under ``HASHER`` and the already compiled
     set under ``COMPILED``).
     """
-    instance = Path(os.environ.get("QMSFLOW_INSTANCE", "instance")).resolve()
+    if config is None:  # the settings every command reads too, in the same order
+        try:
+            chosen = settings.load()
+        except settings.SettingsError as error:
+            raise ConfigurationError(str(error)) from None
+    else:  # tests: the defaults and what they pass, nothing from the machine
+        chosen = {**settings.DEFAULTS, "INSTANCE": str(settings.instance_folder()), **config}
+    instance = Path(chosen["INSTANCE"])
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
-    app.config.from_mapping(DEFAULTS)
-    # load the instance config, if it exists, then the environment, when not testing
-    if config is None:
-        app.config.from_pyfile("qmsflow.cfg", silent=True)
-        app.config.from_prefixed_env("QMSFLOW")
-        if os.environ.get("DATABASE_URL"):
-            app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
-    else:
-        app.config.from_mapping(config)
+    app.config.from_mapping(WEB_DEFAULTS)
+    app.config.from_mapping(chosen)
     _check(app)
     app.config.setdefault("UPLOAD_FOLDER", str(instance / "uploads"))
     app.config["MAX_CONTENT_LENGTH"] = app.config["UPLOAD_MAX_BYTES"] + 1024 * 1024
@@ -112,7 +103,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _check(app: Flask) -> None:
-    if app.config["ENV"] == "production" and app.config["SECRET_KEY"] in (DEFAULT_SECRET, "",
+    if app.config["ENV"] == "production" and app.config["SECRET_KEY"] in (
+            settings.DEFAULT_SECRET, "",
                                                                           None):
         raise ConfigurationError(
             "refusing to start in production with the built-in secret key: set "
@@ -121,12 +113,10 @@ def _check(app: Flask) -> None:
 
 
 def _runtime(app: Flask) -> Runtime:
-    url = app.config["DATABASE_URL"] or database_url(
-        {**os.environ, "QMSFLOW_INSTANCE": app.instance_path})
     options = {key: app.config[key] for key in ("CLOCK", "HASHER", "COMPILED")
                if key in app.config}
-    runtime = Runtime(url, app.config["DEFINITIONS"],
-                      **{name.lower(): value for name, value in options.items()})
+    runtime = Runtime.from_settings(app.config,
+                                    **{name.lower(): value for name, value in options.items()})
     try:
         runtime.definition  # noqa: B018 - compile now: a broken set must stop the start-up
     except DefinitionError as error:

@@ -1,11 +1,15 @@
 """What a qmsflow process works with: one database, one definition set, one case service.
 
-The web application builds one at start-up; each CLI command builds one when it first needs it.
+The web application builds one at start-up and each command builds one when it first needs
+it, both from the same settings (:func:`qmsflow.settings.load`) through
+:meth:`Runtime.from_settings`, so they work on the same database and definitions. Everything
+the case service depends on (clock, password hasher, the maker of customers' survey links) is
+passed in when it is built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -15,12 +19,13 @@ from argon2 import PasswordHasher
 
 from qmsflow.engine.loader import load
 from qmsflow.engine.model import DefinitionSet
-from qmsflow.engine.persistence import versions
-from qmsflow.engine.persistence.db import connect, session_factory
+from qmsflow.engine.persistence import outbox, versions
+from qmsflow.engine.persistence.db import connect, database_url, session_factory
 from qmsflow.engine.persistence.service import CaseService, utc_now
 from qmsflow.engine.persistence.users import HASHER
 
-DEFAULT_DEFINITIONS = "definitions/default"
+from .feedback import tokens
+from .mail import SmtpSettings
 
 
 class Runtime:
@@ -31,14 +36,33 @@ class Runtime:
 
     def __init__(self, url: str | None, definitions: Path | str,
                  clock: Callable[[], datetime] = utc_now, hasher: PasswordHasher = HASHER,
-                 compiled: DefinitionSet | None = None, **engine_options: Any) -> None:
-        self.engine = connect(url, **engine_options)
+                 compiled: DefinitionSet | None = None,
+                 survey_link: outbox.SurveyLink | None = None,
+                 settings: Mapping[str, Any] | None = None, **engine_options: Any) -> None:
+        self.url = url or database_url()
+        self.engine = connect(self.url, **engine_options)
         self.sessions = session_factory(self.engine)
         self.definitions_path = Path(definitions)
         self.clock = clock
         self.hasher = hasher
+        self.survey_link = survey_link
+        #: The settings this runtime was made from (empty when made directly, in tests).
+        self.settings: Mapping[str, Any] = settings or {}
         if compiled is not None:  # already compiled by the caller (tests, the demo)
             self.__dict__["definition"] = compiled
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], *,
+                      clock: Callable[[], datetime] = utc_now, hasher: PasswordHasher = HASHER,
+                      compiled: DefinitionSet | None = None) -> Runtime:
+        """The runtime the settings describe: their database (``DATABASE_URL``, else SQLite in
+        the ``INSTANCE`` folder), definitions and the survey links signed with their key."""
+        url = database_url({"DATABASE_URL": settings.get("DATABASE_URL") or "",
+                            "QMSFLOW_INSTANCE": str(settings.get("INSTANCE", "instance"))})
+        keys = [*(settings.get("SECRET_KEY_FALLBACKS") or ()), settings["SECRET_KEY"]]
+        link = tokens.survey_link(keys, str(settings["PUBLIC_URL"]), clock=clock)
+        return cls(url, settings["DEFINITIONS"], clock=clock, hasher=hasher, compiled=compiled,
+                   survey_link=link, settings=settings)
 
     @cached_property
     def definition(self) -> DefinitionSet:
@@ -49,7 +73,13 @@ class Runtime:
     def service(self) -> CaseService:
         """The case service over this database and the served set."""
         return CaseService(self.sessions, versions.Versions(), self.definition, self.clock,
-                           self.hasher)
+                           self.hasher, self.survey_link)
+
+    def smtp(self) -> SmtpSettings:
+        """The mail server settings (``SMTP_*``); MailSettingsError when they are wrong."""
+        return SmtpSettings.from_env({f"QMSFLOW_{key}": str(value)
+                                      for key, value in self.settings.items()
+                                      if key.startswith("SMTP_") and value is not None})
 
     def close(self) -> None:
         """Close the database connections."""

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .. import machine
 from ..cases import Actor, Case, Signature
+from ..errors import QmsflowError
 from ..escalation import escalate
 from ..events import Event, Outcome
 from ..machine import Reason, Refused
@@ -43,8 +44,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class NotFound(LookupError):
+class CaseNotFound(QmsflowError, LookupError):
     """No case with that number."""
+
+
+# The name before CaseNotFound, kept while the command line (qmsflow/cli/common.py) still
+# imports it; remove it once that file names CaseNotFound.
+NotFound = CaseNotFound
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,8 @@ class _Stored:
     case: Case
 
 
-def _missing(number: str) -> NotFound:
-    return NotFound(f"no case {number!r}: check the number (e.g. as printed on the case form)")
+def _missing(number: str) -> CaseNotFound:
+    return CaseNotFound(f"no case {number!r}: check the number (e.g. as printed on the case form)")
 
 
 def _restated(old: Case, new: Case) -> bool:
@@ -81,21 +87,23 @@ class CaseService:
     """Create, act on, list, read and void cases; publish and migrate definitions.
 
     ``sessions`` makes database sessions; ``versions`` compiles stored definition versions;
-    ``current`` is the set new cases start on; ``clock`` says what time it is.
+    ``current`` is the set new cases start on; ``clock`` says what time it is; ``hasher``
+    checks signers' passwords; ``survey_link`` makes customers' survey links.
     """
 
     def __init__(self, sessions: sessionmaker[Session], versions: Versions,
                  current: DefinitionSet, clock: Clock = utc_now,
-                 hasher: PasswordHasher = users.HASHER) -> None:
+                 hasher: PasswordHasher = users.HASHER,
+                 survey_link: outbox.SurveyLink | None = None) -> None:
         self.sessions = sessions
         self.versions = versions
         self.current = current
         self.clock = clock
         self.hasher = hasher
         self._published = False
-        #: Makes the customer's survey link for notifications (set by the web layer, which
-        #: holds the signing key); without it a survey's e-mail carries no link.
-        self.survey_link: outbox.SurveyLink | None = None
+        #: Makes the customer's survey link for notifications (the runtime builds it from the
+        #: signing key and the public address); without it a survey's e-mail carries no link.
+        self.survey_link = survey_link
         versions.remember(current)
 
     def transaction(self) -> AbstractContextManager[Session]:
@@ -151,7 +159,7 @@ class CaseService:
         """The engine's actor for an account that may act; refused otherwise."""
         if user is None or user.disabled:
             why = "is disabled" if user else "does not exist"
-            raise Refused("(any)", None, [Reason("user", f"user '{user_id}' {why}")])
+            raise Refused.any_step([Reason("user", f"user '{user_id}' {why}")])
         return users.actor(user)
 
     def _signature(self, process: Process, action: str, user_id: str,
@@ -384,7 +392,7 @@ class CaseService:
         if self._published:
             return
         if session.get(DefinitionVersion, self.current.version) is None:
-            raise Refused("(any)", None, [Reason(
+            raise Refused.any_step([Reason(
                 "version", f"definition version {self.current.version[:12]} is not published: "
                            "run 'qmsflow definitions publish PATH' first")])
         self._published = True
@@ -408,8 +416,8 @@ class CaseService:
                 reasons.append(Reason("invalid", f"{name}: {user.name} holds none of the roles "
                                                  f"{', '.join(spec.roles)}", name))
         if reasons:
-            raise Refused(new.steps[-1].step if new.steps else "(any)", old.state if old else
-                          None, reasons)
+            raise Refused(new.steps[-1].step if new.steps else None,
+                          old.state if old else None, reasons)
 
     def _entries(self, definition: DefinitionSet, outcome: Outcome,
                  actor: Actor) -> list[audit.Entry]:

@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 from referencing import Registry, Resource
 
-from qmsflow.web.cli import main
+from qmsflow.cli import main
 
 from ..conftest import DEFAULT_SET, ROOT, SCENARIOS, EditSet
 

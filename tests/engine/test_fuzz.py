@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qmsflow.cli import main
 from qmsflow.engine.loader import check
 from qmsflow.engine.problems import Problem
-from qmsflow.web.cli import main
 
 DEFAULT_SET = Path(__file__).parents[2] / "definitions" / "default"
 FILES = sorted(p.relative_to(DEFAULT_SET).as_posix() for p in DEFAULT_SET.rglob("*.yaml"))

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
+from qmsflow.cli import main
 from qmsflow.engine.persistence import users
 from qmsflow.engine.persistence.models import AuditEvent, CaseRow
 from qmsflow.engine.persistence.service import utc_now
-from qmsflow.web.cli import main
 
 from ..conftest import DEFAULT_SET, ROOT, EditSet
 from .conftest import Database, World, open_complaint
@@ -116,7 +116,7 @@ def test_an_unreachable_database_is_named_without_its_password() -> None:
     assert code == 1
     assert output.startswith("Error: cannot use the database "
                              "postgresql+psycopg://qmsflow:***@127.0.0.1:1/qmsflow: ")
-    assert output.rstrip().endswith("(check DATABASE_URL)")
+    assert output.rstrip().endswith("(check DATABASE_URL or qmsflow.cfg)")
     assert "s3cret" not in output
 
 

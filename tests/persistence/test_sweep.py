@@ -28,6 +28,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from qmsflow.cli import main
 from qmsflow.engine.loader import load
 from qmsflow.engine.persistence import audit, versions
 from qmsflow.engine.persistence.db import connect, session_factory
@@ -39,7 +40,6 @@ from qmsflow.engine.persistence.models import (
 )
 from qmsflow.engine.persistence.service import SWEEP, CaseService
 from qmsflow.engine.persistence.sweep import SweepResult, sweep
-from qmsflow.web.cli import main
 
 from ..conftest import DEFAULT_SET, ROOT
 from .conftest import CHEAP, Database, World, to_investigation
@@ -457,7 +457,7 @@ def test_a_sweeper_killed_in_the_middle_loses_nothing_and_the_next_does_the_rest
     env = {**os.environ, "DATABASE_URL": url, "QMSFLOW_DEFINITIONS": str(DEFAULT_SET)}
     command = [str(QMSFLOW) if QMSFLOW.exists() else sys.executable, "sweep", "--batch", "20"]
     if not QMSFLOW.exists():
-        command[1:1] = ["-m", "qmsflow.web.cli"]
+        command[1:1] = ["-m", "qmsflow.cli"]
 
     # A plain engine: on SQLite, qmsflow's sessions take the write lock to read, and would
     # queue behind the sweeper's batches until it is done.

@@ -17,10 +17,10 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from qmsflow.cli import main
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import tokens, users
 from qmsflow.engine.persistence.models import ApiToken, AuditEvent
-from qmsflow.web.cli import main
 
 from ..persistence.conftest import PASSWORD, Clock, Database, World, make_world
 from .conftest import Auth, make_app

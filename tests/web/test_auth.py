@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
+from qmsflow.cli import main
 from qmsflow.web.app import ConfigurationError, create_app
-from qmsflow.web.cli import main
 
 from ..conftest import DEFAULT_SET
 from ..persistence.conftest import World

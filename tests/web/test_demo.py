@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import func, select
 
+from qmsflow.cli.demo import cli as demo
 from qmsflow.engine.cases import Case
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import audit, reports
@@ -20,7 +21,7 @@ from qmsflow.engine.persistence.models import AuditEvent, CaseRow, SignatureRow,
 from qmsflow.engine.persistence.users import MIN_PASSWORD
 from qmsflow.engine.scenario import run
 from qmsflow.web import create_app
-from qmsflow.web.demo import DemoSummary, demo, demo_password, seed
+from qmsflow.web.demo import DemoSummary, demo_password, seed
 from qmsflow.web.runtime import Runtime
 
 from ..conftest import DEFAULT_SET, SCENARIOS

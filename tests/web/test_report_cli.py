@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
-from qmsflow.web.cli import main
+from qmsflow.cli import main
 
 from ..conftest import DEFAULT_SET
 from ..persistence.conftest import World

@@ -9,16 +9,15 @@ of the scenarios are replayed too, so that cases rest in every state a scenario 
 
 The package's modules, each one concept: ``people`` (the demo accounts and their passwords),
 ``scenarios`` (finding and reading the bundled scenarios), ``replay`` (replaying them through
-the case service), ``seeding`` (``seed``: the whole filling of a database) and ``command``
-(the Click command). This module holds the public surface only.
+the case service), and ``seeding`` (``seed``: the whole filling of a database); the command is
+:mod:`qmsflow.cli.demo`. This module holds the public surface only.
 """
 
 from __future__ import annotations
 
-from .command import demo
 from .people import DEMO_HASHER, DemoUser, demo_password
 from .scenarios import scenario_files
 from .seeding import DemoSummary, seed
 
-__all__ = ["DEMO_HASHER", "DemoSummary", "DemoUser", "demo", "demo_password", "scenario_files",
+__all__ = ["DEMO_HASHER", "DemoSummary", "DemoUser", "demo_password", "scenario_files",
            "seed"]

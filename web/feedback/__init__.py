@@ -23,9 +23,7 @@ from flask import (
     request,
     url_for,
 )
-from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
-from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as BaseResponse
@@ -35,11 +33,12 @@ from qmsflow.engine import machine, surveys
 from qmsflow.engine.effects import survey_expiry
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import Process, Survey
-from qmsflow.engine.persistence import Conflict, History, NotFound
+from qmsflow.engine.persistence import CaseNotFound, Conflict, History
 
 from .. import i18n
 from ..auth import service
 from ..cases.views import value_text
+from ..i18n import gettext as _
 from . import tokens
 
 __all__ = ["bp"]
@@ -58,15 +57,6 @@ UNKNOWN = frozenset({"not_sent", "unknown", "version"})
 def _keys(app: App) -> tokens.SecretKey:
     """Signing keys, newest last: links made before a key rotation stay readable."""
     return [*(app.config.get("SECRET_KEY_FALLBACKS") or ()), app.config["SECRET_KEY"]]
-
-
-@bp.record_once
-def _make_links(state: BlueprintSetupState) -> None:
-    # The case service renders invitations with the link: the same key, address and clock
-    # as the pages that read it.
-    runtime = state.app.extensions["qmsflow"]
-    runtime.service.survey_link = tokens.survey_link(
-        _keys(state.app), state.app.config["PUBLIC_URL"], clock=runtime.clock)
 
 
 @bp.before_request
@@ -122,7 +112,7 @@ def _open(raw: str) -> _Link | tuple[str, int]:
     try:
         token = tokens.read_token(keys, raw, clock=clock)
         found = service().read_case(token.number, history=False)
-    except (tokens.BadToken, NotFound):
+    except (tokens.BadToken, CaseNotFound):
         return _page(404, "bad")
     definition, case = found.definition, found.case
     process = definition.process(case.process)
@@ -222,7 +212,7 @@ def thanks(token: str) -> str | BaseResponse | tuple[str, int]:
         read = tokens.read_token(_keys(current_app), token,
                                  clock=current_app.extensions["qmsflow"].clock)
         found = service().read_case(read.number, history=False)
-    except (tokens.BadToken, NotFound):
+    except (tokens.BadToken, CaseNotFound):
         return _page(404, "bad")
     survey = found.definition.process(found.case.process).surveys.get(read.survey)
     if survey is None:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import click
 
-from .app import ConfigurationError, create_app
+from qmsflow.web.app import ConfigurationError, create_app
 
 
-@click.command()
+@click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, help="Port to listen on.")
 @click.option("--debug", is_flag=True, help="Reload on code changes and show the debugger "
                                              "(never on a network others can reach).")
-def serve(host: str, port: int, debug: bool) -> None:
+def cli(host: str, port: int, debug: bool) -> None:
     """Serve the web application with Flask's development server.
 
-    Reads DATABASE_URL, QMSFLOW_DEFINITIONS, QMSFLOW_SECRET_KEY and instance/qmsflow.cfg.
+    Reads the settings every command reads (instance/qmsflow.cfg, QMSFLOW_*, DATABASE_URL).
     """
     try:
         app = create_app()

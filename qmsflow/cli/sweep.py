@@ -13,7 +13,7 @@ import click
 
 from qmsflow.engine.persistence.sweep import DEFAULT_BATCH, sweep
 
-from .admin_cli import friendly, runtime
+from .common import friendly, runtime
 
 
 @click.command("sweep")
@@ -22,7 +22,7 @@ from .admin_cli import friendly, runtime
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Stop after this many cases (default: every case due now).")
 @friendly
-def sweep_command(batch: int, limit: int | None) -> None:
+def cli(batch: int, limit: int | None) -> None:
     """Run the due deadline warnings and breaches, each exactly once.
 
     Prints one summary line; exit status 1 when a case could not be escalated (each one is

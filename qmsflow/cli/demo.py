@@ -1,4 +1,8 @@
-"""The ``qmsflow demo`` command: start afresh if asked, seed, print the logins and serve."""
+"""``qmsflow demo``: start afresh if asked, seed demo accounts and cases, print the logins, serve.
+
+The demo data itself is made by :mod:`qmsflow.web.demo` from the definitions and the bundled
+scenarios; this module is the command around it.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,13 @@ import click
 
 from qmsflow.engine.model import DefinitionSet, text
 from qmsflow.engine.persistence import overview
-from qmsflow.engine.persistence.db import DatabaseUrlError, database_url, shown_url
+from qmsflow.engine.persistence.db import DatabaseUrlError, shown_url
 from qmsflow.engine.persistence.overview import SchemaUpgradeError
 from qmsflow.engine.persistence.service import utc_now
+from qmsflow.web.app import ConfigurationError, create_app
+from qmsflow.web.demo.seeding import STANDINGS, DemoSummary, count_cases, seed
 
-from ..admin_cli import CommandError, friendly, runtime
-from ..app import ConfigurationError, create_app
-from .seeding import STANDINGS, DemoSummary, count_cases, seed
+from .common import CommandError, friendly, runtime, url
 
 
 def _width(value: str) -> int:
@@ -89,7 +93,7 @@ def _start_afresh(rt_url: str) -> None:
             "yourself)")
 
 
-@click.command()
+@click.command("demo")
 @click.option("--fresh", is_flag=True,
               help="Start from an empty database (deletes a SQLite file; refuses others that "
                    "hold cases).")
@@ -97,21 +101,21 @@ def _start_afresh(rt_url: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, help="Port to listen on.")
 @friendly
-def demo(fresh: bool, no_serve: bool, host: str, port: int) -> None:
+def cli(fresh: bool, no_serve: bool, host: str, port: int) -> None:
     """Fill the database with demo accounts and cases, print the logins and serve.
 
-    Uses DATABASE_URL (default: SQLite under ./instance) and QMSFLOW_DEFINITIONS. Cases are
+    Uses the database and definitions of the settings (default: SQLite under ./instance). Cases are
     added only to a database without cases, so running it again adds nothing.
     """
-    url = database_url()
+    database = url()
     try:
         with overview.translated_errors():  # the URL and migration errors, as persistence's
             if fresh:
-                _start_afresh(url)
+                _start_afresh(database)
             rt = runtime()
             summary = seed(rt, utc_now())
     except (DatabaseUrlError, SchemaUpgradeError, OSError) as error:
-        raise CommandError(f"cannot prepare the demo database {shown_url(url)}: "
+        raise CommandError(f"cannot prepare the demo database {shown_url(database)}: "
                            f"{error}") from None
     print_summary(summary, rt.definition, f"http://{host}:{port}/")
     if no_serve:

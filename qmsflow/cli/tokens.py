@@ -14,7 +14,7 @@ import click
 from qmsflow.engine.persistence import audit, tokens
 from qmsflow.engine.persistence.service import utc_now
 
-from ..admin_cli import friendly, runtime
+from .common import friendly, runtime
 
 
 def _by() -> audit.By:
@@ -22,11 +22,11 @@ def _by() -> audit.By:
 
 
 @click.group("token")
-def token() -> None:
+def cli() -> None:
     """API tokens: add, revoke, list. A token acts as its user, with the user's roles."""
 
 
-@token.command("add")
+@cli.command("add")
 @click.argument("user_id")
 @click.option("--label", required=True, help="What the token is for, e.g. 'website intake'.")
 @friendly
@@ -39,7 +39,7 @@ def token_add(user_id: str, label: str) -> None:
     click.echo(plain)
 
 
-@token.command("revoke")
+@cli.command("revoke")
 @click.argument("token_id", type=int)
 @friendly
 def token_revoke(token_id: int) -> None:
@@ -49,7 +49,7 @@ def token_revoke(token_id: int) -> None:
     click.echo(f"token {row.id} of {row.user_id} ({row.label}) revoked")
 
 
-@token.command("list")
+@cli.command("list")
 @friendly
 def token_list() -> None:
     """Every token, revoked ones too: id, user, status, created, last used, label."""

@@ -1,10 +1,10 @@
 """``qmsflow report``: the reports of the served definition set, from the command line.
 
 ``qmsflow report monthly --month 2026-10 --format xlsx`` writes the same Excel file as the web
-page's download (through :mod:`.reports.export`); ``--format csv`` and ``--format text`` print
-to standard output unless ``--output`` names a file. The database and the definition set come
-from ``DATABASE_URL`` and ``QMSFLOW_DEFINITIONS`` as for every database command. A bad month,
-an unknown report or locale is a usage error (exit status 2) naming what would be valid.
+page's download (through :mod:`qmsflow.web.reports.export`); ``--format csv`` and ``--format
+text`` print to standard output unless ``--output`` names a file. The database and the
+definition set come from the settings, as for every database command. A bad month, an unknown
+report or locale is a usage error (exit status 2) naming what would be valid.
 """
 
 from __future__ import annotations
@@ -19,23 +19,24 @@ import click
 from babel import Locale, UnknownLocaleError
 from babel.support import NullTranslations, Translations
 
+from qmsflow import web
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence.reports import Period
+from qmsflow.web.reports.export import csv_bytes, report_views, text_report, workbook_bytes
+from qmsflow.web.reports.tables import MonthError, Translate, parse_month, previous_month
 
-from .admin_cli import friendly, runtime
-from .reports.export import csv_bytes, report_views, text_report, workbook_bytes
-from .reports.tables import MonthError, Translate, parse_month, previous_month
+from .common import friendly, runtime
 
-TRANSLATIONS = Path(__file__).parent / "translations"
+TRANSLATIONS = Path(web.__file__).parent / "translations"
 FORMATS = ("text", "xlsx", "csv")
 
 
 @click.group("report")
-def report() -> None:
+def cli() -> None:
     """Reports of the served definitions: the monthly statistics and KPIs."""
 
 
-@report.command("monthly")
+@cli.command("monthly")
 @click.option("--month", "month_text", metavar="YYYY-MM",
               help="The month (default: the previous month, in the organisation's time zone).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,

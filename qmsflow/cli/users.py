@@ -1,0 +1,92 @@
+"""``qmsflow users``: accounts (add, disable, set a password, list) and their API tokens."""
+
+from __future__ import annotations
+
+import click
+
+from qmsflow.engine.cases import Actor
+from qmsflow.engine.machine import authority_limit
+from qmsflow.engine.model import DefinitionSet, text
+from qmsflow.engine.persistence import users
+from qmsflow.engine.persistence.service import utc_now
+
+from .common import acting, friendly, password, runtime
+from .tokens import cli as token_group
+
+
+@click.group("users")
+def cli() -> None:
+    """User accounts: add, disable, set a password, list (never deleted)."""
+
+
+@cli.command("add")
+@click.argument("user_id")
+@click.option("--name", required=True, help="Printed name (shown on signatures).")
+@click.option("--role", "roles", multiple=True, required=True, help="A role from the definitions.")
+@click.option("--department", "departments", multiple=True)
+@click.option("--locale", help="zh-CN, en... (default: the organisation's first).")
+@click.option("--email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@friendly
+def users_add(user_id: str, name: str, roles: tuple[str, ...], departments: tuple[str, ...],
+              locale: str | None, email: str | None, password_stdin: bool) -> None:
+    """Add a user."""
+    rt = runtime()
+    definition = rt.definition
+    typed = password(password_stdin)
+    with rt.sessions.begin() as session:
+        users.add(session, definition, user_id, name, roles, typed, utc_now(),
+                  acting(None), departments, locale, email)
+    click.echo(f"user {user_id} added with roles {', '.join(roles)}")
+
+
+@cli.command("disable")
+@click.argument("user_id")
+@click.option("--reason", required=True)
+@friendly
+def users_disable(user_id: str, reason: str) -> None:
+    """Disable a user: no more sign-in; the account and its history stay."""
+    with runtime().sessions.begin() as session:
+        users.disable(session, user_id, utc_now(), reason, acting(None))
+    click.echo(f"user {user_id} disabled")
+
+
+@cli.command("set-password")
+@click.argument("user_id")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@friendly
+def users_set_password(user_id: str, password_stdin: bool) -> None:
+    """Set a user's password (also unlocks a locked account)."""
+    typed = password(password_stdin)
+    with runtime().sessions.begin() as session:
+        users.set_password(session, user_id, typed, utc_now(), acting(None))
+    click.echo(f"password of {user_id} set")
+
+
+@cli.command("list")
+@friendly
+def users_list() -> None:
+    """Every account, disabled ones marked."""
+    definition = runtime().definition
+    with runtime().sessions() as session:
+        for user in users.listed(session):
+            status = "disabled" if user.disabled else (
+                "locked" if user.locked_until and user.locked_until > utc_now() else "active")
+            limits = _limits(definition, users.actor(user))
+            click.echo(f"{user.id:<20} {user.name:<20} {status:<9} {','.join(user.roles)}"
+                       + (f"  {limits}" if limits else ""))
+
+
+def _limits(definition: DefinitionSet, actor: Actor) -> str:
+    """The user's approval limits (核决权限), as the definitions give them to their roles."""
+    shown = []
+    for process in definition.processes.values():
+        for matrix in process.authorities.values():
+            holds, limit = authority_limit(matrix, actor)
+            if holds:
+                amount = "no limit" if limit is None else f"up to {limit:,.0f}"
+                shown.append(f"{text(matrix.label, 'en')} {amount}")
+    return "; ".join(shown)
+
+
+cli.add_command(token_group)
