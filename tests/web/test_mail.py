@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -90,6 +91,36 @@ def finished(process: subprocess.Popen[str]) -> str:
     return out
 
 
+def wait_for_line(process: subprocess.Popen[str], wanted: str, timeout: float = 60) -> str:
+    """What ``process`` printed on standard output up to its first whole line that starts with
+    ``wanted``; fails at the deadline, or when the process ends first (with its stderr).
+
+    Reads the pipe's descriptor directly, so ``communicate`` afterwards gets the rest."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while True:
+            text = seen.decode(errors="replace")
+            if any(line.startswith(wanted) for line in text.splitlines(keepends=True)
+                   if line.endswith("\n")):
+                return text
+            left = deadline - time.monotonic()
+            if left <= 0:
+                process.kill()
+                _, err = process.communicate(timeout=30)
+                raise AssertionError(f"no line {wanted!r} within {timeout} s; stdout: {text!r}, "
+                                     f"stderr: {err!r}")
+            if selector.select(left):
+                chunk = os.read(process.stdout.fileno(), 4096)
+                if not chunk:
+                    _, err = process.communicate(timeout=30)
+                    raise AssertionError(f"exited with {process.returncode} before printing "
+                                         f"{wanted!r}; stdout: {text!r}, stderr: {err!r}")
+                seen += chunk
+
+
 def test_outbox_deliver_sends_the_acknowledgement_in_chinese_to_the_complainant(
         world: World, smtp: tuple[Mailbox, dict[str, str]]) -> None:
     mailbox, env = smtp
@@ -169,9 +200,9 @@ def test_the_worker_stops_cleanly_on_sigterm(world: World,
                                              smtp: tuple[Mailbox, dict[str, str]]) -> None:
     _, env = smtp
     worker = qmsflow(world, env, "worker", "--interval", "0.2")
-    time.sleep(3)
+    wait_for_line(worker, "worker: ready")  # its loop has started and its handlers are set
     worker.send_signal(signal.SIGTERM)
-    worker.communicate(timeout=30)
-    assert worker.returncode == 0
+    _, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
 
 

@@ -9,6 +9,7 @@ once, with the same case number and one acknowledgement.
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import os
 import re
@@ -57,8 +58,10 @@ class Server:
             [GUNICORN, "-b", f"127.0.0.1:{self.port}", "-w", "2", "--timeout", "120",
              "--access-logfile", "-", "qmsflow.web:create_app()"], cwd=ROOT, env=env,
             start_new_session=True, stdout=self.log, stderr=self.log)
+        # Ready when its port accepts a connection (polled until a deadline, never a fixed
+        # delay); a gunicorn that exits first (a taken port, a broken app) fails at once.
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
@@ -68,7 +71,8 @@ class Server:
         raise AssertionError(f"gunicorn did not start: see {log}")
 
     def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # a group already gone
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
         self.log.close()
 
