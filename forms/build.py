@@ -87,8 +87,8 @@ def build_form(definition: DefinitionSet, process: Process, step: Transition, lo
     layout = step_layout(process, step)
     editable = layout.editable()
     requirements: dict[str, bool | Expression] = {}
-    for item in step.inputs:
-        requirements.setdefault(item.field, item.required)
+    for given in step.inputs:
+        requirements.setdefault(given.field, given.required)
     ctx = Context(process, locale, ZoneInfo(definition.organisation.timezone), people, gettext,
                   uploads or FileLimits())
     # A field id that names an attribute of the form would silently replace it (``data``,

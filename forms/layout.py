@@ -105,8 +105,8 @@ def print_layout(process: Process) -> tuple[LayoutSection, ...]:
     # id wins, as in the compiler's check of the print layout.
     known: dict[str, Section] = {}
     for form in process.forms.values():
-        for section in form.sections:
-            known.setdefault(section.id, section)
+        for candidate in form.sections:
+            known.setdefault(candidate.id, candidate)
     result = []
     for section_id in process.print_layout.sections:
         section = known.get(section_id)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask_babel import gettext as _
-
 from qmsflow.engine.machine import Reason
 from qmsflow.engine.model import Process
 
+from .i18n import gettext as _
 from .i18n import label, role_label
 
 

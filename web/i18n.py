@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from flask import Flask, current_app, g, session
+import flask_babel
+from flask import Flask, current_app, g, has_request_context, session
 from flask import request as flask_request
 from flask_login import current_user
 
@@ -20,6 +21,16 @@ from qmsflow.engine.model import DefinitionSet, text
 
 # How each locale names itself in the language switch.
 NATIVE_NAMES = {"zh-CN": "中文", "en": "English"}
+
+
+class Gettext(Protocol):
+    """A UI string translated into the request's language, with ``%(name)s`` values filled."""
+
+    def __call__(self, string: str, /, **variables: Any) -> str: ...
+
+
+#: Flask-Babel's ``gettext`` (imported as ``_``) with its type: Flask-Babel has no type hints.
+gettext: Gettext = flask_babel.gettext
 
 
 def definition() -> DefinitionSet:
@@ -49,7 +60,7 @@ def _choose() -> str:
         return str(chosen)
     if current_user and current_user.is_authenticated and current_user.locale in known:
         return str(current_user.locale)
-    if flask_request:
+    if has_request_context():
         best = flask_request.accept_languages.best_match(
             [*known, *(tag.replace("-", "_") for tag in known)])
         if best:

@@ -7,7 +7,9 @@ of any definition set, without publishing anything: the screens only read.
 from __future__ import annotations
 
 from flask import Blueprint, abort
-from flask_login import current_user, login_required
+from flask_login import current_user
+
+from ..auth import login_required
 
 bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admin")
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import current_app, render_template, request
-from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SelectField, StringField
@@ -27,6 +26,7 @@ from qmsflow.engine.problems import DefinitionError, Problem, did_you_mean
 
 from ..auth import service
 from ..cases import views
+from ..i18n import gettext as _
 from ..i18n import label, locale
 from . import bp, sources
 from .diagrams import meaning_name

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import abort, render_template, request
-from flask_babel import gettext as _
 
 from qmsflow.engine import graph
 from qmsflow.engine.model import DefinitionSet, Process
@@ -14,6 +13,7 @@ from qmsflow.engine.problems import DefinitionError
 
 from ..auth import service
 from ..i18n import definition as served
+from ..i18n import gettext as _
 from ..i18n import label, locale
 from . import bp
 

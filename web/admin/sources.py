@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from flask_babel import gettext as _
-
 from qmsflow.engine.sources import MANIFEST
+
+from ..i18n import gettext as _
 
 # An uploaded set is YAML text: these bounds are far above any real set and far below what
 # would hurt the server (a zip bomb expands by orders of magnitude).

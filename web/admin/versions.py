@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import abort, current_app, render_template
-from flask_babel import gettext as _
 
 from qmsflow.engine import diff as diffs
 from qmsflow.engine.model import DefinitionSet
@@ -15,6 +14,7 @@ from qmsflow.engine.problems import DefinitionError
 
 from ..auth import service
 from ..i18n import definition as served
+from ..i18n import gettext as _
 from ..i18n import label, local_time
 from . import bp
 

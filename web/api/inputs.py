@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any, NoReturn
 
 from flask import request
-from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from qmsflow.engine import values as value_ops
@@ -23,6 +22,7 @@ from qmsflow.engine.model import DefinitionSet, Field, Process, Transition
 from qmsflow.engine.persistence import Filters
 from qmsflow.engine.problems import did_you_mean
 
+from ..i18n import gettext as _
 from . import openapi
 from .problems import Problem, error, malformed
 

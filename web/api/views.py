@@ -19,7 +19,6 @@ from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.sessions import SecureCookieSession, SessionInterface, SessionMixin
 from flask.wrappers import Request
-from flask_babel import gettext as _
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from qmsflow.engine import machine
@@ -35,6 +34,7 @@ from qmsflow.engine.problems import did_you_mean
 
 from .. import i18n
 from ..auth import service
+from ..i18n import gettext as _
 from . import inputs, openapi, problems
 from .problems import Problem, json_response, not_found
 

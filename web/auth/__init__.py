@@ -8,9 +8,12 @@ the time of the last request kept in the session, not only by the cookie's expir
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import flask_login
 from flask import (
     Blueprint,
     Response,
@@ -22,8 +25,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import PasswordField, StringField
@@ -34,9 +36,18 @@ from qmsflow.engine.persistence import AuthenticationFailed
 from qmsflow.engine.persistence.service import CaseService
 
 from .. import i18n
+from ..i18n import gettext as _
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 SEEN_RESOLUTION = 60  # seconds: how exactly the time of the last request is kept
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def login_required(view: View) -> View:
+    """Flask-Login's ``login_required`` with its type: Flask-Login has no type hints."""
+    guarded: View = flask_login.login_required(view)
+    return guarded
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,7 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -44,8 +43,9 @@ from qmsflow.engine.persistence.store import to_case
 from qmsflow.engine.values import is_empty
 
 from .. import explain, uploads
-from ..auth import service
+from ..auth import login_required, service
 from ..i18n import definition as served
+from ..i18n import gettext as _
 from ..i18n import label, locale, role_label
 from . import views
 

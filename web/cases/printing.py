@@ -16,8 +16,6 @@ from urllib.parse import unquote, urlsplit
 
 import weasyprint
 from flask import Response, abort, current_app, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_login import login_required
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 from werkzeug.security import safe_join
 
@@ -25,7 +23,8 @@ from qmsflow import forms
 from qmsflow.engine.model import Process
 from qmsflow.engine.persistence import History, NotFound
 
-from ..auth import service
+from ..auth import login_required, service
+from ..i18n import gettext as _
 from ..i18n import label, local_time, meaning_label, role_label
 from . import bp, views
 

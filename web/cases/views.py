@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask_babel import gettext as _
-
 from qmsflow.engine import clocks as clock_ops
 from qmsflow.engine import values as value_ops
 from qmsflow.engine.cases import Case
 from qmsflow.engine.model import DefinitionSet, Process
 from qmsflow.engine.persistence import History
 
+from ..i18n import gettext as _
 from ..i18n import label, local_time, locale, role_label
 
 # An open case whose earliest deadline is this close is highlighted as due soon when its
@@ -211,9 +210,9 @@ def event_kinds() -> dict[str, str]:
 
 
 def _field_title(process: Process, name: str | None) -> str:
-    if name in process.fields:
+    if name is not None and name in process.fields:
         return label(process.fields[name].label)
-    if name in process.clocks:
+    if name is not None and name in process.clocks:
         return label(process.clocks[name].label)
     step = process.step(name or "")
     if step is not None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from flask import Blueprint, render_template
-from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from ..auth import login_required
 from ..i18n import definition, role_label
+from ..i18n import gettext as _
 
 bp = Blueprint("reports", __name__, template_folder="templates", url_prefix="/reports")
 

@@ -67,7 +67,8 @@ def layout(chart: Chart) -> Layout:
 
 def _shortened(label: str) -> str:
     # Chinese characters take about two Latin widths.
-    budget, kept = LABEL_CHARACTERS * 2, []
+    budget = LABEL_CHARACTERS * 2
+    kept: list[str] = []
     for character in label:
         budget -= 2 if ord(character) > 0x2E80 else 1
         if budget < 0:

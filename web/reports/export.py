@@ -123,13 +123,18 @@ def _fill_sheet(sheet: Worksheet, report: ReportView, _: Translate) -> None:
     setup.orientation = sheet.ORIENTATION_LANDSCAPE
     setup.fitToWidth = 1
     setup.fitToHeight = 0  # as many pages down as it takes
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    # openpyxl makes the page set-up properties, header and footer of every new sheet; its type
+    # hints allow None for them all the same.
+    fit = sheet.sheet_properties.pageSetUpPr
+    header, footer = sheet.oddHeader, sheet.oddFooter
+    assert fit is not None and header is not None and footer is not None
+    fit.fitToPage = True
     sheet.print_options.horizontalCentered = True
     if first_header is not None:
         sheet.print_title_rows = f"{first_header}:{first_header}"
-    sheet.oddHeader.center.text = f"{report.title} · {report.period}"
-    sheet.oddHeader.center.size = 11
-    sheet.oddFooter.right.text = "&P / &N"
+    header.center.text = f"{report.title} · {report.period}"
+    header.center.size = 11
+    footer.right.text = "&P / &N"
 
 
 def _excel_value(cell: Cell) -> object:

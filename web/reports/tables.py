@@ -58,7 +58,7 @@ class Cell:
     'met' / 'missed' when it is a value checked against a target."""
 
     text: str
-    value: object = None
+    value: Value = None
     format: Format = "text"
     verdict: str | None = None
 

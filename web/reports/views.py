@@ -5,11 +5,10 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, render_template, request
-from flask_babel import gettext
 
 from qmsflow.engine.persistence.reports import Period
 
-from ..i18n import definition, locale
+from ..i18n import definition, gettext, locale
 from . import bp
 from .charts import layout
 from .export import csv_bytes, report_views, workbook_bytes
