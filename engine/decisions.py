@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .errors import QmsflowError
 from .expressions import EvaluationError
 from .model import PriorityRule, PriorityTable, Process, ValueTest
 
 
-class DecisionError(Exception):
+class DecisionError(QmsflowError):
     """A decision table that cannot decide (UNIQUE with two matches, or a failing condition)."""
 
 

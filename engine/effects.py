@@ -14,6 +14,7 @@ from typing import Any
 
 from . import clocks as clock_ops
 from .cases import Case, ClockState
+from .errors import QmsflowError
 from .events import Event
 from .expressions import EvaluationError
 from .model import DefinitionSet, Effect, Process, Survey, frozen_map
@@ -33,7 +34,7 @@ class Draft:
     notifications: list[Event] = field(default_factory=list)
 
 
-class EffectFailed(Exception):
+class EffectFailed(QmsflowError):
     """An effect that cannot be carried out; ``name`` is the field or part concerned."""
 
     def __init__(self, name: str, message: str) -> None:

@@ -25,6 +25,8 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from .errors import QmsflowError
+
 __all__ = [
     "ALLOWED_FILTERS",
     "ALLOWED_TESTS",
@@ -144,7 +146,7 @@ _ALLOWED_NODES: tuple[type[nodes.Node], ...] = (
 _DATA_ONLY = "expressions may only read case data"
 
 
-class ExpressionError(Exception):
+class ExpressionError(QmsflowError):
     """An expression that cannot be used: syntax error or forbidden construct, found at load time.
 
     ``message`` says what is wrong; ``hint`` says how to fix it where one helps. The definition
@@ -158,7 +160,7 @@ class ExpressionError(Exception):
         super().__init__(f"{message} ({hint})" if hint else message)
 
 
-class EvaluationError(Exception):
+class EvaluationError(QmsflowError):
     """An expression failed at run time (e.g. comparing an empty field with a number).
 
     The message names the expression and the cause in plain words; ``source`` and ``reason``

@@ -19,6 +19,7 @@ from . import clocks as clock_ops
 from .cases import Actor, Case, ClockState, Link, Signature, StepRecord
 from .decisions import DecisionError, all_rule_flags, decide
 from .effects import Draft, EffectFailed, clock_events, run_effects
+from .errors import QmsflowError
 from .events import Event, Outcome, changes
 from .expressions import EvaluationError
 from .model import Authority, DefinitionSet, Process, Tier, Transition, frozen_map, text
@@ -43,15 +44,25 @@ class Reason:
     details: tuple[tuple[str, str], ...] = ()
 
 
-class Refused(Exception):
-    """A step that may not be taken now, with every reason why."""
+class Refused(QmsflowError):
+    """A step that may not be taken now, with every reason why.
 
-    def __init__(self, step: str, state: str | None, reasons: list[Reason]) -> None:
+    ``step`` is None when no step may be taken at all, whichever is asked (the user may not
+    act, or the served definitions are not published): see :meth:`any_step`.
+    """
+
+    def __init__(self, step: str | None, state: str | None, reasons: list[Reason]) -> None:
         self.step = step
         self.state = state
         self.reasons = tuple(reasons)
         where = f" in state '{state}'" if state else ""
-        super().__init__(f"'{step}' refused{where}: " + "; ".join(r.message for r in reasons))
+        what = step if step is not None else "(any)"
+        super().__init__(f"'{what}' refused{where}: " + "; ".join(r.message for r in reasons))
+
+    @classmethod
+    def any_step(cls, reasons: list[Reason]) -> Refused:
+        """A refusal of every step, whichever is asked, before any case is read."""
+        return cls(None, None, reasons)
 
 
 def context(process: Process, values: Mapping[str, Any], case: Case | None = None, *,

@@ -18,6 +18,7 @@ from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .cases import Case
+from .errors import QmsflowError
 from .model import DefinitionSet, Template, text
 from .values import display, local_time
 
@@ -53,7 +54,7 @@ class Rendered:
     body: str
 
 
-class RenderFailed(Exception):
+class RenderFailed(QmsflowError):
     """A template that fails at run time (e.g. arithmetic on an empty field)."""
 
 

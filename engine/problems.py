@@ -11,6 +11,8 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from .errors import QmsflowError
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -43,7 +45,7 @@ class Problem:
         }
 
 
-class DefinitionError(Exception):
+class DefinitionError(QmsflowError):
     """A definition set that cannot be used; carries every problem found, sorted."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:

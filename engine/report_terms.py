@@ -25,6 +25,7 @@ from typing import Literal
 
 from jinja2 import nodes
 
+from .errors import QmsflowError
 from .expressions import Expression, syntax_tree
 from .model import Process
 from .problems import did_you_mean
@@ -85,7 +86,7 @@ _MIRRORED: dict[Operator, Operator] = {
 _HOW = "write a name compared with a constant, e.g. state == 'closed' or amount > 5000"
 
 
-class ReportConditionError(ValueError):
+class ReportConditionError(QmsflowError, ValueError):
     """A condition that the database cannot compute; ``message`` says why, ``hint`` how to
     write it instead."""
 

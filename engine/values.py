@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .errors import QmsflowError
 from .model import Field, Process, text
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -24,7 +25,7 @@ _TRUE = {"true", "yes", "y", "1", "on", "是"}
 _FALSE = {"false", "no", "n", "0", "off", "否"}
 
 
-class ValueProblem(ValueError):
+class ValueProblem(QmsflowError, ValueError):
     """A value that does not fit its field; the message is for the person who typed it."""
 
 

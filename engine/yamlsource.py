@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from .errors import QmsflowError
 from .problems import Problem, json_path
 
 # The C loader composes the same node graph with marks, several times faster.
@@ -206,7 +207,7 @@ class _Builder:
         )
 
 
-class _TooLarge(Exception):
+class _TooLarge(QmsflowError):
     pass
 
 

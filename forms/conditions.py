@@ -25,6 +25,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.expressions import Expression
 
 _COMPARISONS = frozenset({"eq", "ne", "lt", "lteq", "gt", "gteq", "in", "notin"})
@@ -39,7 +40,7 @@ _TESTS = frozenset({"none", "defined"})
 _PARSER_ENV = ImmutableSandboxedEnvironment()
 
 
-class _Unsupported(Exception):
+class _Unsupported(QmsflowError):
     """A construct the browser evaluator does not know."""
 
 

@@ -21,12 +21,13 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from types import TracebackType
 
+from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.persistence.outbox import Message
 
 SECURITY = ("none", "starttls", "ssl")
 
 
-class MailSettingsError(ValueError):
+class MailSettingsError(QmsflowError, ValueError):
     """An SMTP setting that cannot be used; the message names the variable and the fix."""
 
 

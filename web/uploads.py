@@ -16,10 +16,12 @@ from typing import IO
 
 from werkzeug.utils import secure_filename
 
+from qmsflow.engine.errors import QmsflowError
+
 _REFERENCE = re.compile(r"^(?P<digest>[0-9a-f]{64})/(?P<name>[\w.\-]{1,200})$")
 
 
-class UploadRefused(ValueError):
+class UploadRefused(QmsflowError, ValueError):
     """A file that may not be stored: the message says why and what to do."""
 
 

@@ -8,13 +8,13 @@ public surface:
 from .audit import By
 from .db import connect, database_url, session_factory
 from .inbox import Filters, Page
-from .service import CaseService, History, NotFound
+from .service import CaseNotFound, CaseService, History
 from .store import Conflict
 from .users import AuthenticationFailed, UserError
 from .versions import UnknownVersion, Versions
 
 __all__ = [
-    "AuthenticationFailed", "By", "CaseService", "Conflict", "Filters", "History", "NotFound",
+    "AuthenticationFailed", "By", "CaseNotFound", "CaseService", "Conflict", "Filters", "History",
     "Page", "UnknownVersion", "UserError", "Versions", "connect", "database_url",
     "session_factory",
 ]

@@ -19,11 +19,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import QmsflowError
+
 Sessions = sessionmaker[Session]
 DatabaseError = DBAPIError  # what a missing server, schema or table raises
 
 
-class DatabaseUrlError(ValueError):
+class DatabaseUrlError(QmsflowError, ValueError):
     """A database URL that cannot be used: it does not parse, or names an unknown driver."""
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
+from ..errors import QmsflowError
 from .db import DatabaseUrlError
 from .models import CaseClock, CaseRow, User
 
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-class SchemaUpgradeError(RuntimeError):
+class SchemaUpgradeError(QmsflowError, RuntimeError):
     """Alembic could not bring the schema up to date (an unknown revision, for instance)."""
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..cases import Case, ClockState, from_dict, to_dict
+from ..errors import QmsflowError
 from ..machine import case_number
 from ..model import DefinitionSet, Process
 from .audit import GENESIS
@@ -28,7 +29,7 @@ COLUMNS = ("number", "process", "version", "state", "priority", "flags", "assign
 IN_DATA = ("clocks", "steps", "links", "priority_override")
 
 
-class Conflict(Exception):
+class Conflict(QmsflowError):
     """Someone else changed the case since it was read: nothing was written."""
 
 

@@ -51,6 +51,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from ..errors import QmsflowError
 from . import audit
 from .models import CaseClock, CaseRow
 
@@ -190,7 +191,7 @@ def claim(session: Session, ids: list[int], size: int, now: datetime) -> list[Ca
     return list(session.execute(query).scalars())
 
 
-class _RunAgain(Exception):
+class _RunAgain(QmsflowError):
     """A case failed in a batch run without savepoints: run the batch again with them."""
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..cases import Actor
+from ..errors import QmsflowError
 from ..model import DefinitionSet
 from ..problems import did_you_mean
 from . import audit
@@ -31,7 +32,7 @@ USER_ID = re.compile(r"^[a-z][a-z0-9._-]{1,99}$")
 HASHER = PasswordHasher()
 
 
-class UserError(Exception):
+class UserError(QmsflowError):
     """A user operation that cannot be done, with what to do instead."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..errors import QmsflowError
 from ..loader import load
 from ..model import DefinitionSet
 from ..sources import collect, set_files
@@ -25,7 +26,7 @@ from . import audit
 from .models import CaseRow, DefinitionVersion
 
 
-class UnknownVersion(LookupError):
+class UnknownVersion(QmsflowError, LookupError):
     """A definition version that is not stored here."""
 
 

@@ -27,7 +27,7 @@ from qmsflow.engine.cases import Case
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.persistence import audit, service, store
 from qmsflow.engine.persistence.models import AuditEvent, Base, CaseRow
-from qmsflow.engine.persistence.service import NotFound
+from qmsflow.engine.persistence.service import CaseNotFound
 from qmsflow.engine.persistence.store import Conflict
 
 from .conftest import PASSWORD, World, open_complaint
@@ -356,7 +356,7 @@ def test_an_intake_that_fails_halfway_leaves_no_case_and_gives_its_number_back(
     number = seen.row[0]  # the number the failed intake had taken
     assert number == "KS-2026-03-0002" and number != first.number
     assert everything(world) == stored  # no case, clock, signature, entry or used number
-    with pytest.raises(NotFound):
+    with pytest.raises(CaseNotFound):
         world.service.read_case(number)
     assert chain_breaks(world) == []
 

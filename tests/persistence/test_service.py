@@ -8,7 +8,7 @@ import pytest
 
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.persistence import inbox, users
-from qmsflow.engine.persistence.service import Filters, NotFound
+from qmsflow.engine.persistence.service import CaseNotFound, Filters
 from qmsflow.engine.persistence.store import Conflict
 
 from .conftest import CHEAP, PASSWORD, World, open_complaint, to_investigation
@@ -75,7 +75,7 @@ def test_a_stale_row_version_is_a_conflict_and_nothing_is_written(world: World) 
 
 
 def test_an_unknown_case_number_says_so(world: World) -> None:
-    with pytest.raises(NotFound) as missing:
+    with pytest.raises(CaseNotFound) as missing:
         world.service.read_case("KS-2026-03-9999")
     assert "KS-2026-03-9999" in str(missing.value)
 

@@ -20,6 +20,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import Optional
 
 from qmsflow import forms
+from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.loader import check, load
 from qmsflow.engine.model import DefinitionSet, Process, Transition
 from qmsflow.engine.problems import DefinitionError, Problem, did_you_mean
@@ -65,7 +66,7 @@ def _with_choices(form: F) -> F:
     return form
 
 
-class SourceProblem(Exception):
+class SourceProblem(QmsflowError):
     """The chosen set could not be opened; the message is for the user."""
 
 
@@ -96,7 +97,7 @@ def chosen_set(form: SourceForm) -> Iterator[Chosen]:
         try:
             with sources.unpacked(upload.stream, upload.filename) as (folder, temporary):
                 yield Chosen(folder, upload.filename, temporary)
-        except sources.UploadRefused as refused:
+        except sources.ZipRefused as refused:
             raise SourceProblem(str(refused)) from None
         return
     found = sources.by_key(_served_path(), form.source.data or "")
@@ -106,7 +107,7 @@ def chosen_set(form: SourceForm) -> Iterator[Chosen]:
 
 
 @dataclass(frozen=True)
-class Report:
+class ValidationReport:
     """The outcome of validating one set."""
 
     name: str
@@ -114,12 +115,12 @@ class Report:
     version: str
 
 
-def _validate(chosen: Chosen) -> Report:
+def _validate(chosen: Chosen) -> ValidationReport:
     problems = check(chosen.folder)
     version = ""
     if not problems:
         version = load(chosen.folder).version
-    return Report(chosen.name, chosen.shown(problems), version)
+    return ValidationReport(chosen.name, chosen.shown(problems), version)
 
 
 def _source_of_get(form: SourceForm) -> bool:
@@ -135,7 +136,7 @@ def _source_of_get(form: SourceForm) -> bool:
 def validate() -> tuple[str, int]:
     """A validation report of a definition set: every problem, or 'valid' with its version."""
     form = _with_choices(SourceForm())
-    report: Report | None = None
+    report: ValidationReport | None = None
     failure = ""
     status = 200
     wanted = form.validate_on_submit() or (request.method == "GET" and _source_of_get(form)

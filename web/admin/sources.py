@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.sources import MANIFEST
 
 from ..i18n import gettext as _
@@ -33,7 +34,7 @@ SEARCH_DEPTH = 2
 BUNDLED_EXAMPLES = Path(__file__).resolve().parents[2] / "definitions" / "examples"
 
 
-class UploadRefused(ValueError):
+class ZipRefused(QmsflowError, ValueError):
     """An uploaded zip that is not unpacked; the message says why, for the user."""
 
 
@@ -86,7 +87,7 @@ def unpacked(upload: IO[bytes], filename: str) -> Iterator[tuple[Path, Path]]:
     """The set folder of an uploaded zip and the temporary folder it was unpacked into, for
     the block's duration.
 
-    Raises :class:`UploadRefused` when the file is not a zip of one definition set within the
+    Raises :class:`ZipRefused` when the file is not a zip of one definition set within the
     limits.
     """
     folder = Path(tempfile.mkdtemp(prefix="qmsflow-upload-"))
@@ -100,25 +101,25 @@ def unpacked(upload: IO[bytes], filename: str) -> Iterator[tuple[Path, Path]]:
 def unpack(upload: IO[bytes], filename: str, target: Path) -> None:
     """Unpack the zip ``upload`` into ``target`` after checking every entry."""
     if not filename.lower().endswith(".zip"):
-        raise UploadRefused(_("Upload a .zip file of a definition set folder."))
+        raise ZipRefused(_("Upload a .zip file of a definition set folder."))
     data = upload.read(ZIP_MAX_BYTES + 1)
     if len(data) > ZIP_MAX_BYTES:
-        raise UploadRefused(_("The zip is larger than %(limit)s MB.",
-                              limit=ZIP_MAX_BYTES // (1024 * 1024)))
+        raise ZipRefused(_("The zip is larger than %(limit)s MB.",
+                           limit=ZIP_MAX_BYTES // (1024 * 1024)))
     archive_file = target / ".upload.zip"
     archive_file.write_bytes(data)
     try:
         archive = zipfile.ZipFile(archive_file)
     except zipfile.BadZipFile:
-        raise UploadRefused(_("The file is not a valid zip archive.")) from None
+        raise ZipRefused(_("The file is not a valid zip archive.")) from None
     with archive:
         entries = archive.infolist()
         files = [entry for entry in entries if not entry.is_dir()]
         if len(files) > MAX_FILES:
-            raise UploadRefused(_("The zip holds more than %(count)s files.", count=MAX_FILES))
+            raise ZipRefused(_("The zip holds more than %(count)s files.", count=MAX_FILES))
         if sum(entry.file_size for entry in files) > UNPACKED_MAX_BYTES:
-            raise UploadRefused(_("The zip unpacks to more than %(limit)s MB.",
-                                  limit=UNPACKED_MAX_BYTES // (1024 * 1024)))
+            raise ZipRefused(_("The zip unpacks to more than %(limit)s MB.",
+                               limit=UNPACKED_MAX_BYTES // (1024 * 1024)))
         unpacked_bytes = 0
         for entry in entries:
             name = _safe_name(entry)
@@ -132,8 +133,8 @@ def unpack(upload: IO[bytes], filename: str, target: Path) -> None:
                 while chunk := source.read(64 * 1024):
                     unpacked_bytes += len(chunk)
                     if unpacked_bytes > UNPACKED_MAX_BYTES:
-                        raise UploadRefused(_("The zip unpacks to more than %(limit)s MB.",
-                                              limit=UNPACKED_MAX_BYTES // (1024 * 1024)))
+                        raise ZipRefused(_("The zip unpacks to more than %(limit)s MB.",
+                                           limit=UNPACKED_MAX_BYTES // (1024 * 1024)))
                     sink.write(chunk)
     archive_file.unlink()
 
@@ -144,11 +145,11 @@ def _safe_name(entry: zipfile.ZipInfo) -> PurePosixPath:
     name = PurePosixPath(raw)
     mode = entry.external_attr >> 16
     if stat.S_ISLNK(mode):
-        raise UploadRefused(_("The zip contains a link (%(name)s); links are not accepted.",
-                              name=raw))
+        raise ZipRefused(_("The zip contains a link (%(name)s); links are not accepted.",
+                           name=raw))
     if name.is_absolute() or ".." in name.parts or (name.parts and ":" in name.parts[0]) \
             or not name.parts:
-        raise UploadRefused(_("The zip contains an unsafe file name (%(name)s).", name=raw))
+        raise ZipRefused(_("The zip contains an unsafe file name (%(name)s).", name=raw))
     return name
 
 
@@ -159,5 +160,5 @@ def set_root(folder: Path) -> Path:
     children = [child for child in folder.iterdir() if not child.name.startswith((".", "__"))]
     if len(children) == 1 and children[0].is_dir() and (children[0] / MANIFEST).is_file():
         return children[0]
-    raise UploadRefused(_("The zip has no %(manifest)s at its top level or in its one top "
-                          "folder: zip the folder of the definition set.", manifest=MANIFEST))
+    raise ZipRefused(_("The zip has no %(manifest)s at its top level or in its one top "
+                       "folder: zip the folder of the definition set.", manifest=MANIFEST))

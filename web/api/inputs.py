@@ -24,7 +24,7 @@ from qmsflow.engine.problems import did_you_mean
 
 from ..i18n import gettext as _
 from . import openapi
-from .problems import Problem, error, malformed
+from .problems import ApiProblem, error, malformed
 
 QUERY = ("process", "state", "category", "priority", "overdue", "status", "scope", "q",
          "page", "per_page")
@@ -75,7 +75,7 @@ def body(step: Transition) -> dict[str, Any]:
     A missing password or reason is the engine's to refuse, with its reason.
     """
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
-        raise Problem(415, "media-type", _("Send JSON"), _(
+        raise ApiProblem(415, "media-type", _("Send JSON"), _(
             "Send the body as JSON with the header 'Content-Type: application/json'."))
     raw = request.get_data(cache=False)  # over the limit: 413, from the error handler
     try:  # exact decimals; NaN and Infinity are not JSON
@@ -168,8 +168,8 @@ def inputs(process: Process, step: Transition, values: Mapping[str, Any]) -> dic
     if wrong:
         raise malformed(" ".join(e["detail"] for e in wrong), wrong)
     if refused:
-        raise Problem(422, "refused", _("Refused"), " ".join(e["detail"] for e in refused),
-                      refused)
+        raise ApiProblem(422, "refused", _("Refused"), " ".join(e["detail"] for e in refused),
+                         refused)
     return result
 
 

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.machine import Reason, Refused
 from qmsflow.engine.model import Process
 from qmsflow.engine.persistence import AuthenticationFailed
@@ -28,7 +29,7 @@ PROBLEM_JSON = "application/problem+json"
 FORBIDDEN = frozenset({"role", "authority", "separation", "user"})
 
 
-class Problem(Exception):
+class ApiProblem(QmsflowError):
     """An error answer: raised anywhere in a view, sent as ``application/problem+json``.
 
     ``kind`` names the problem type (``urn:qmsflow:problem:KIND``); ``extra`` are further
@@ -69,14 +70,14 @@ def error(code: str, detail: str, **where: Any) -> dict[str, Any]:
     return {"code": code, "detail": detail, **{k: v for k, v in where.items() if v is not None}}
 
 
-def malformed(detail: str, errors: Iterable[Mapping[str, Any]] = ()) -> Problem:
+def malformed(detail: str, errors: Iterable[Mapping[str, Any]] = ()) -> ApiProblem:
     """400: the request cannot be read as the document describes it."""
-    return Problem(400, "malformed", _("The request is malformed"), detail, errors)
+    return ApiProblem(400, "malformed", _("The request is malformed"), detail, errors)
 
 
-def not_found(detail: str) -> Problem:
+def not_found(detail: str) -> ApiProblem:
     """404: no such case, process, step or address."""
-    return Problem(404, "not-found", _("Not found"), detail)
+    return ApiProblem(404, "not-found", _("Not found"), detail)
 
 
 def reason(process: Process | None, why: Reason, request_side: bool = False
@@ -90,60 +91,60 @@ def reason(process: Process | None, why: Reason, request_side: bool = False
                  facts=dict(why.details) or None)
 
 
-def refusal(process: Process, refused: Refused | AuthenticationFailed) -> Problem:
+def refusal(process: Process, refused: Refused | AuthenticationFailed) -> ApiProblem:
     """The answer to a refused step: 403 when the user may not take it at all, 422 when the
     values or the case's state are the matter (the same reasons the web shows)."""
     if isinstance(refused, AuthenticationFailed):
         if refused.why == "wrong":
             message = _("The password is wrong, so the signature was not given; nothing was "
                         "saved.")
-            return Problem(422, "refused", _("Refused"), message,
-                           [error("password", message, pointer="/password")])
+            return ApiProblem(422, "refused", _("Refused"), message,
+                              [error("password", message, pointer="/password")])
         message = _("Your account is now locked after too many wrong passwords; nothing was "
                     "saved.") if refused.why == "locked" else _(
             "The user of this token is disabled. Ask an administrator.")
-        return Problem(403, "forbidden", _("Not allowed"), message)
+        return ApiProblem(403, "forbidden", _("Not allowed"), message)
     codes = {why.code for why in refused.reasons}
     sentences = " ".join(explain.reasons(process, refused.reasons))
     if "version" in codes:  # the served definitions are not published: the operator's matter
-        return Problem(503, "unavailable", _("Try again later"), sentences)
+        return ApiProblem(503, "unavailable", _("Try again later"), sentences)
     forbidden = bool(codes & FORBIDDEN)
-    return Problem(403 if forbidden else 422, "forbidden" if forbidden else "refused",
-                   _("Not allowed") if forbidden else _("Refused"),
-                   _("Nothing was saved: %(why)s", why=sentences),
-                   [reason(process, why, request_side=True) for why in refused.reasons])
+    return ApiProblem(403 if forbidden else 422, "forbidden" if forbidden else "refused",
+                      _("Not allowed") if forbidden else _("Refused"),
+                      _("Nothing was saved: %(why)s", why=sentences),
+                      [reason(process, why, request_side=True) for why in refused.reasons])
 
 
 def http_problem(failure: HTTPException, documents: str, max_body: int) -> Response:
     """An HTTP error (unknown address, method, too large...) as a problem."""
     code = failure.code or 500
     if code == 413:
-        return Problem(413, "too-large", _("The request is too large"), _(
+        return ApiProblem(413, "too-large", _("The request is too large"), _(
             "A request to the API may have at most %(size)s KB.", size=max_body // 1024)
         ).response()
     if isinstance(failure, MethodNotAllowed):
         allowed = ", ".join(sorted(failure.valid_methods or ()))
-        return Problem(405, "method", _("Method not allowed"), _(
+        return ApiProblem(405, "method", _("Method not allowed"), _(
             "This address takes %(methods)s.", methods=allowed),
             headers={"Allow": allowed}).response()
     if code == 404:
         return not_found(_("There is no such address in the API: the OpenAPI document at "
                            "%(url)s lists them.", url=documents)).response()
-    return Problem(code, "malformed", failure.name, failure.description or failure.name
-                   ).response()
+    return ApiProblem(code, "malformed", failure.name, failure.description or failure.name
+                      ).response()
 
 
 def install(bp: Blueprint, documents: str, max_body: int) -> None:
     """Answer every error of ``bp``'s views as a problem."""
 
-    @bp.errorhandler(Problem)
-    def problem(raised: Problem) -> Response:
+    @bp.errorhandler(ApiProblem)
+    def problem(raised: ApiProblem) -> Response:
         return raised.response()
 
     @bp.errorhandler(DatabaseError)
     def database(failure: DatabaseError) -> Response:
         current_app.logger.error("API: database error: %s", failure)
-        return Problem(503, "unavailable", _("Try again later"), _(
+        return ApiProblem(503, "unavailable", _("Try again later"), _(
             "The database did not answer, so nothing was saved. Try again in a moment."),
             headers={"Retry-After": "5"}).response()
 
@@ -159,7 +160,7 @@ def install(bp: Blueprint, documents: str, max_body: int) -> None:
     @bp.errorhandler(Exception)
     def failed(_failure: Exception) -> Response:
         current_app.logger.exception("API: unexpected error")
-        return Problem(500, "failed", _("Something went wrong"), _(
+        return ApiProblem(500, "failed", _("Something went wrong"), _(
             "The server could not finish this request and saved nothing. Try again; if it "
             "happens again, tell your quality administrator the time it happened.")
         ).response()

@@ -26,8 +26,7 @@ from qmsflow.engine import values as value_ops
 from qmsflow.engine.cases import Actor, Case
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet
-from qmsflow.engine.persistence import AuthenticationFailed, Conflict, History, tokens
-from qmsflow.engine.persistence import NotFound as CaseNotFound
+from qmsflow.engine.persistence import AuthenticationFailed, CaseNotFound, Conflict, History, tokens
 from qmsflow.engine.persistence.store import to_case
 from qmsflow.engine.persistence.users import actor as actor_of
 from qmsflow.engine.problems import did_you_mean
@@ -36,7 +35,7 @@ from .. import i18n
 from ..auth import service
 from ..i18n import gettext as _
 from . import inputs, openapi, problems
-from .problems import Problem, json_response, not_found
+from .problems import ApiProblem, json_response, not_found
 
 PREFIX = "/api/v1"
 DOCUMENT = PREFIX + "/openapi.json"
@@ -110,7 +109,7 @@ def _bearer() -> tokens.Bearer:
     scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
     challenge = {"WWW-Authenticate": 'Bearer realm="qmsflow"'}
     if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "unauthenticated", _("Authentication needed"), _(
+        raise ApiProblem(401, "unauthenticated", _("Authentication needed"), _(
             "Send your API token in the Authorization header: 'Authorization: Bearer TOKEN'. "
             "An administrator issues tokens with 'qmsflow users token add'."),
             headers=challenge)
@@ -123,9 +122,9 @@ def _bearer() -> tokens.Bearer:
             "disabled": _("The user of this token is disabled. Ask an administrator."),
         }.get(refused.why, _("This token is not known: check that it was copied whole, or "
                              "ask an administrator for a new one."))
-        raise Problem(401, "unauthenticated", _("Authentication needed"), detail,
-                      headers={**challenge, "WWW-Authenticate": 'Bearer realm="qmsflow", '
-                               'error="invalid_token"'}) from None
+        raise ApiProblem(401, "unauthenticated", _("Authentication needed"), detail,
+                         headers={**challenge, "WWW-Authenticate": 'Bearer realm="qmsflow", '
+                                  'error="invalid_token"'}) from None
     _set_locale(found.user.locale)
     return found
 
@@ -323,7 +322,7 @@ def act(process_id: str, number: str, step_id: str) -> Response:
             client=_client(bearer))
     except Conflict:
         now = service().read_case(number, history=False).case.row_version
-        raise Problem(409, "conflict", _("The case changed"), _(
+        raise ApiProblem(409, "conflict", _("The case changed"), _(
             "Case %(number)s changed since you read it (it is at version %(now)s, you sent "
             "%(sent)s), so nothing was saved. Read it again, check what changed, and send the "
             "step again.", number=number, now=now, sent=body["expected_version"]),

@@ -34,10 +34,10 @@ from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet, Process, Transition
 from qmsflow.engine.persistence import (
     AuthenticationFailed,
+    CaseNotFound,
     Conflict,
     Filters,
     History,
-    NotFound,
 )
 from qmsflow.engine.persistence.store import to_case
 from qmsflow.engine.values import is_empty
@@ -191,7 +191,7 @@ def act(number: str, step_id: str) -> str | BaseResponse | tuple[str, int]:
 def _read(number: str, history: bool = True) -> History:
     try:
         return service().read_case(number, history)
-    except NotFound:
+    except CaseNotFound:
         abort(404)
 
 

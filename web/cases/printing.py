@@ -21,7 +21,7 @@ from werkzeug.security import safe_join
 
 from qmsflow import forms
 from qmsflow.engine.model import Process
-from qmsflow.engine.persistence import History, NotFound
+from qmsflow.engine.persistence import CaseNotFound, History
 
 from ..auth import login_required, service
 from ..i18n import gettext as _
@@ -120,7 +120,7 @@ def _page(number: str) -> str | tuple[str, int]:
     """The printable form's HTML, or an error page and its status."""
     try:
         found = service().read_case(number)
-    except NotFound:
+    except CaseNotFound:
         abort(404)
     case = found.case
     process = found.definition.process(case.process)

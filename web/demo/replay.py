@@ -16,10 +16,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
+from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet, Process
 from qmsflow.engine.persistence import overview, users, versions
-from qmsflow.engine.persistence.service import CaseService, NotFound
+from qmsflow.engine.persistence.service import CaseNotFound, CaseService
 from qmsflow.engine.persistence.store import Conflict
 
 from ..runtime import Runtime
@@ -48,7 +49,7 @@ class _Clock:
         return self.now
 
 
-class _Stop(Exception):
+class _Stop(QmsflowError):
     """A replay cannot go on: a step names an actor or a case the replay does not know."""
 
 
@@ -115,7 +116,7 @@ class Seeder:
             self.clock.now = scenario.times[index] + shift
             try:
                 self._step(scenario, step, shift, labels, current)
-            except (Refused, users.UserError, NotFound, Conflict, KeyError, _Stop) as error:
+            except (Refused, users.UserError, CaseNotFound, Conflict, KeyError, _Stop) as error:
                 what = step.get("open") or step.get("do") or "sweep"
                 self.stopped.append(f"{scenario.file.name} step {index + 1} ({what}): "
                                     f"{str(error).strip(chr(34))}")

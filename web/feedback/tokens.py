@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from qmsflow.engine.errors import QmsflowError
+
 __all__ = ["PATH", "SALT", "BadToken", "ExpiredToken", "SurveyToken", "make_token",
            "read_token", "survey_link"]
 
@@ -42,7 +44,7 @@ class SurveyToken:
     issued_at: datetime
 
 
-class BadToken(Exception):
+class BadToken(QmsflowError):
     """A token this application did not sign, or one that was altered or cut short."""
 
 

@@ -13,6 +13,8 @@ from collections.abc import Collection
 from flask import Blueprint, render_template
 from flask_login import current_user
 
+from qmsflow.engine.errors import QmsflowError
+
 from ..auth import login_required
 from ..i18n import definition, role_label
 from ..i18n import gettext as _
@@ -41,7 +43,7 @@ def navigation() -> dict[str, object]:
     return {"may_see_reports": may_see_reports}
 
 
-class NotAReader(Exception):
+class NotAReader(QmsflowError):
     """The signed-in user holds none of the roles that read reports."""
 
 

@@ -37,7 +37,7 @@ class Row:
 
 
 @dataclass(frozen=True)
-class Layout:
+class ChartLayout:
     """A chart's size and rows."""
 
     width: int
@@ -47,7 +47,7 @@ class Layout:
     rows: tuple[Row, ...]
 
 
-def layout(chart: Chart) -> Layout:
+def layout(chart: Chart) -> ChartLayout:
     """The geometry of ``chart``'s bars."""
     space = WIDTH - LABEL_WIDTH - VALUE_WIDTH
     values = [b.value for b in chart.bars] + [b.previous or 0 for b in chart.bars] + [
@@ -62,7 +62,7 @@ def layout(chart: Chart) -> Layout:
             None if bar.previous is None else max(0.0, min(bar.previous, top)) * scale,
             None if bar.target is None else LABEL_WIDTH + min(bar.target, top) * scale,
             bar.shown, bar.verdict))
-    return Layout(WIDTH, TOP * 2 + ROW * len(rows), LABEL_WIDTH, space, tuple(rows))
+    return ChartLayout(WIDTH, TOP * 2 + ROW * len(rows), LABEL_WIDTH, space, tuple(rows))
 
 
 def _shortened(label: str) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.model import DefinitionSet, Labels, Measure, Process, Report, text
 from qmsflow.engine.persistence.reports import Line, Period, ReportResult, Value, month
 from qmsflow.engine.values import display
@@ -32,7 +33,7 @@ Format = str  # "count", "number", "percent", "money", "hours", "text"
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 
 
-class MonthError(ValueError):
+class MonthError(QmsflowError, ValueError):
     """A month that cannot be read; the message says how to write one."""
 
 
