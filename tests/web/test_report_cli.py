@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
 from qmsflow.cli import main
+from qmsflow.cli import report as report_command
 
 from ..conftest import DEFAULT_SET
 from ..persistence.conftest import World
@@ -95,12 +95,23 @@ def test_the_text_report_marks_missed_targets_for_a_terminal(october: World) -> 
     assert lines[-1] == "! marks a value that misses its target."
 
 
-def test_without_a_month_the_report_is_for_the_previous_month(october: World) -> None:
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
-    result = run(october, "--report", "service_kpis")
+class NewYearInShanghai(datetime):
+    """A wall clock stopped at 00:30 on 1 January 2027 in Shanghai, still 31 December in UTC."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> NewYearInShanghai:
+        moment = cls(2026, 12, 31, 16, 30, tzinfo=UTC)
+        return moment.astimezone(tz) if tz else moment.replace(tzinfo=None)
+
+
+def test_without_a_month_the_report_is_for_the_previous_month_in_the_organisations_zone(
+        october: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The command reads the wall clock itself: stopped here, so the test does not depend on
+    # today's date (and shows the month is the organisation's, not UTC's, 2026-11).
+    monkeypatch.setattr(report_command, "datetime", NewYearInShanghai)
+    result = run(october, "--report", "service_kpis", "--locale", "en")
     assert result.exit_code == 0, result.output
-    assert f"{year:04d}-{month:02d}" in result.output.splitlines()[1]
+    assert result.output.splitlines()[1].startswith("Period: 2026-12; compared with 2026-11;")
 
 
 @pytest.mark.parametrize(("args", "says"), [
