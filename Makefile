@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := chromium fonts-wqy-zenhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system run test lint bench bench-db bench-web bench-sweep translations clean
+.PHONY: setup system run test check lint bench bench-db bench-web bench-sweep translations clean
 
 $(BIN)/qmsflow: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ lint: setup
 
 test: lint system
 	$(BIN)/pytest -n auto
+
+# The fast loop while working: the same lint and type check, then every test not marked
+# @pytest.mark.slow (those take more than a few seconds each). `make test` still runs them all.
+check: lint system
+	$(BIN)/pytest -n auto -m "not slow"
 
 bench: setup
 	$(BIN)/python bench/compile_bench.py

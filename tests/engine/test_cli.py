@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
 from click.testing import CliRunner
 from referencing import Registry, Resource
@@ -99,6 +100,7 @@ def test_graph_names_the_known_processes_when_given_an_unknown_one() -> None:
     assert "known: complaint" in output
 
 
+@pytest.mark.slow
 def test_simulate_passes_every_bundled_scenario() -> None:
     code, output = invoke("simulate", "--quiet", ROOT / "scenarios")
     assert code == 0, output

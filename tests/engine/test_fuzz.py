@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -114,6 +115,7 @@ def test_the_bundled_set_is_there_to_mutate() -> None:
     assert any(name.startswith("processes/") for name in FILES)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_a_mutated_set_yields_problems_never_a_traceback(data: st.DataObject) -> None:
@@ -128,6 +130,7 @@ def test_a_mutated_set_yields_problems_never_a_traceback(data: st.DataObject) ->
         assert "\n" not in str(problem), str(problem)
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=30)
 @given(data=st.data())
 def test_validate_on_a_mutated_set_exits_0_or_1_never_with_an_exception(

@@ -27,6 +27,7 @@ def test_scenarios_cover_both_processes_and_the_client_set() -> None:
     assert any("examples/kangning" in t for t in texts)
 
 
+@pytest.mark.slow
 def test_every_step_of_every_bundled_process_is_taken_in_some_scenario(
         default_set: DefinitionSet) -> None:
     taken = set().union(*(run(path).taken for path in SCENARIOS))

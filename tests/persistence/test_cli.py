@@ -200,6 +200,7 @@ def test_diff_of_an_unknown_version_names_the_stored_ones(world: World, world_cl
 
 # -- cases -----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cases_migrate_dry_run_says_what_would_move_then_migrate_moves_it(
         world: World, world_cli: Cli, edited_set: EditSet) -> None:
     running = accepted_complaint(world)  # KS-2026-03-0001, closure clock running

@@ -197,6 +197,7 @@ def _service_request_in_workshop_repair(world: World) -> Case:
     return case
 
 
+@pytest.mark.slow
 def test_eight_workers_racing_504_times_on_one_case_lose_no_update(world: World) -> None:
     case = _service_request_in_workshop_repair(world)
     users = [world.user(r) for r in ("technical", "engineer", "technical_manager")]

@@ -121,6 +121,7 @@ def wait_for_line(process: subprocess.Popen[str], wanted: str, timeout: float = 
                 seen += chunk
 
 
+@pytest.mark.slow
 def test_outbox_deliver_sends_the_acknowledgement_in_chinese_to_the_complainant(
         world: World, smtp: tuple[Mailbox, dict[str, str]]) -> None:
     mailbox, env = smtp
