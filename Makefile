@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 # Debian packages the tests need: Chromium for the browser tests (never a downloaded browser)
-# and a CJK font for PDFs in Chinese. Installed when missing (as root, or through sudo).
-SYSTEM_PACKAGES := chromium fonts-wqy-zenhei
+# a CJK font for PDFs in Chinese, and HarfBuzz-Subset, which WeasyPrint 70 wants for font
+# subsetting (it warns without it; the tests turn warnings into errors). Installed when missing
+# (as root, or through sudo).
+SYSTEM_PACKAGES := chromium fonts-wqy-zenhei libharfbuzz-subset0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system run test check lint bench bench-db bench-web bench-sweep translations clean

@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from qmsflow.engine.errors import QmsflowError
+
 CONFIG_FILE = "qmsflow.cfg"
 DEFAULT_INSTANCE = "instance"
 PREFIX = "QMSFLOW_"
@@ -43,10 +45,8 @@ DEFAULTS: Mapping[str, Any] = {
 }
 
 
-class SettingsError(Exception):
+class SettingsError(QmsflowError):
     """``qmsflow.cfg`` cannot be read; the message names the file and the problem."""
-
-    exit_code = 1
 
 
 def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

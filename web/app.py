@@ -22,6 +22,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from qmsflow import settings
+from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.problems import DefinitionError
 
 from . import i18n
@@ -39,7 +40,7 @@ WEB_DEFAULTS: dict[str, Any] = {
 }
 
 
-class ConfigurationError(RuntimeError):
+class ConfigurationError(QmsflowError, RuntimeError):
     """The application cannot start as configured; the message says what to change."""
 
 

@@ -48,11 +48,6 @@ class CaseNotFound(QmsflowError, LookupError):
     """No case with that number."""
 
 
-# The name before CaseNotFound, kept while the command line (qmsflow/cli/common.py) still
-# imports it; remove it once that file names CaseNotFound.
-NotFound = CaseNotFound
-
-
 @dataclass(frozen=True)
 class History:
     """A case as a reader sees it: the case, its audit entries and its signatures."""

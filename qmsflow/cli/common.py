@@ -17,11 +17,9 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from qmsflow import settings as settings_loader
-from qmsflow.engine.machine import Refused
-from qmsflow.engine.persistence import audit, users, versions
+from qmsflow.engine.errors import QmsflowError
+from qmsflow.engine.persistence import audit, users
 from qmsflow.engine.persistence.db import DatabaseError, database_url, explain, shown_url
-from qmsflow.engine.persistence.service import NotFound
-from qmsflow.engine.persistence.store import Conflict
 from qmsflow.engine.problems import DefinitionError
 from qmsflow.web.runtime import Runtime
 
@@ -29,8 +27,15 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class CommandError(click.ClickException):
-    """A failure the person at the terminal can fix; printed as one line, exit status 1."""
+class CommandError(QmsflowError, click.ClickException):
+    """A failure the person at the terminal can fix; printed as one line, exit status 1 unless
+    the error that caused it says otherwise."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        # Click declares exit_code on the class only; the instance's own value wins when Click
+        # exits with it.
+        vars(self)["exit_code"] = exit_code
 
 
 def friendly(command: Callable[P, R]) -> Callable[P, R]:
@@ -40,9 +45,6 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (users.UserError, Refused, NotFound, Conflict, versions.UnknownVersion,
-                settings_loader.SettingsError) as error:
-            raise CommandError(str(error)) from None
         except DefinitionError as error:
             raise CommandError("the definition set has problems:\n" + "\n".join(
                 str(p) for p in error.problems)) from None
@@ -52,6 +54,9 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
                 raise CommandError(message) from None
             raise CommandError(f"cannot use the database {shown_url(url())}: {message} "
                                "(check DATABASE_URL or qmsflow.cfg)") from None
+        except QmsflowError as error:
+            # Every error qmsflow raises on purpose: its message already says what to do.
+            raise CommandError(str(error), error.exit_code) from None
 
     return wrapper
 
