@@ -35,6 +35,7 @@ __all__ = [
     "Expression",
     "ExpressionError",
     "compile_expression",
+    "syntax_tree",
     "unknown_names",
 ]
 
@@ -318,7 +319,7 @@ def compile_expression(source: str) -> Expression:
         template = nodes.Template([nodes.Output([tree])])
         template.set_environment(_ENV)  # the name finder compiles, so it needs one
         names = frozenset(find_undeclared_variables(template))
-        compiled = _ENV.compile_expression(source, undefined_to_none=True)
+        compiled = _compile(tree)
     except TemplateSyntaxError as exc:
         message = exc.message or "syntax error"
         # Jinja speaks of templates; administrators write expressions.
@@ -335,8 +336,9 @@ def compile_expression(source: str) -> Expression:
 
 
 def _parse(source: str) -> nodes.Expr:
-    # The same parse Environment.compile_expression does, so the tree checked here is the tree
-    # compiled. env.parse would parse a template, in which `}}` could end the expression early.
+    # The parse Environment.compile_expression does. env.parse would parse a template, in which
+    # `}}` could end the expression early. This is the only parser of the language: the
+    # browser's and the database's translations read its trees through syntax_tree().
     parser = Parser(_ENV, source, state="variable")
     tree = parser.parse_expression()
     if not parser.stream.eos:
@@ -344,7 +346,20 @@ def _parse(source: str) -> nodes.Expr:
         raise TemplateSyntaxError(
             f"unexpected {token.value!r} after the expression", token.lineno, None, None
         )
+    tree.set_environment(_ENV)
     return tree
+
+
+def _compile(tree: nodes.Expr) -> TemplateExpression:
+    """The evaluator of ``tree``, the very tree :func:`_check` passed.
+
+    The second half of Jinja's ``Environment.compile_expression`` (jinja2 3.1), which would
+    otherwise parse the source a second time: the result is assigned to ``result`` in a
+    one-statement template, and None stands in for an undefined result.
+    """
+    body = [nodes.Assign(nodes.Name("result", "store"), tree, lineno=1)]
+    template = _ENV.from_string(nodes.Template(body, lineno=1))
+    return TemplateExpression(template, undefined_to_none=True)
 
 
 def _syntax_hint(message: str) -> str | None:
@@ -485,10 +500,12 @@ def unknown_names(expression: Expression, known: Collection[str]) -> list[tuple[
 
 
 def syntax_tree(source: str) -> nodes.Expr:
-    """The parsed tree of a condition, for tools that translate conditions (report SQL).
+    """The parsed tree of a condition, for tools that translate conditions (the browser's
+    ``show_if`` trees, report SQL), so that the language has one parser.
 
     Parsed exactly as :func:`compile_expression` parses it; call that first, since only a
-    checked source is guaranteed to stay inside the language. Each call returns a new tree:
+    checked source is guaranteed to stay inside the language. Raises Jinja's
+    TemplateSyntaxError for a source that does not parse. Each call returns a new tree:
     Jinja's nodes are mutable, so none is shared.
     """
     return _parse(source)

@@ -21,13 +21,13 @@ from .decisions import DecisionError, all_rule_flags, decide
 from .effects import Draft, EffectFailed, clock_events, run_effects
 from .errors import QmsflowError
 from .events import Event, Outcome, changes
-from .expressions import EvaluationError
+from .expressions import EvaluationError, Expression
 from .model import Authority, DefinitionSet, Process, Tier, Transition, frozen_map, text
 from .problems import did_you_mean
 from .values import ValueProblem, coerce, is_empty
 
 __all__ = ["Event", "Outcome", "Reason", "Refused", "apply", "available", "case_number",
-           "open_linked", "start"]
+           "open_linked", "required_fields", "start"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,33 @@ def _money(value: Decimal | None) -> str:
     return "unlimited" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
+def required_fields(process: Process, step: Transition,
+                    context: Mapping[str, Any]) -> frozenset[str]:
+    """The inputs of ``step`` that must be given, judged on ``context`` (see :func:`context`).
+
+    The one place that decides it: the step check refuses a missing one, and a step form marks
+    it missing before the engine is asked. An input is required when its own rule says so
+    (always, or by a condition that holds), or when the category chosen in ``context`` or any
+    of its ancestors lists the field. Whether the value is given is the caller's to judge (a
+    file already stored on the case counts, for instance).
+    """
+    category = process.categories.get(str(context.get(process.category_field or "")))
+    by_category: set[str] = set()
+    for ancestor in category.path if category is not None else ():
+        by_category |= set(process.categories[ancestor].required_fields)
+    return frozenset(item.field for item in step.inputs
+                     if item.field in by_category or _requires(item.required, context))
+
+
+def _requires(rule: bool | Expression, context: Mapping[str, Any]) -> bool:
+    if isinstance(rule, bool):
+        return rule
+    try:
+        return rule.test(context)
+    except EvaluationError:
+        return True  # when in doubt, ask: a condition that cannot be evaluated is not a waiver
+
+
 class StepCheck:
     """Evaluates one step for one actor: the reasons it is refused, then its effects."""
 
@@ -204,23 +231,12 @@ class StepCheck:
             except ValueProblem as problem:
                 invalid.add(name)
                 self.refuse("invalid", f"{name}: {problem}", name)
-        ctx = self.context()
-        category = self.process.categories.get(str(ctx.get(self.process.category_field or "")))
-        by_category = set()
-        if category is not None:
-            for ancestor in category.path:
-                by_category |= set(self.process.categories[ancestor].required_fields)
-        for item in self.step.inputs:
-            required = item.required
-            if not isinstance(required, bool):
-                try:
-                    required = required.test(ctx)
-                except EvaluationError:
-                    required = True  # when in doubt, ask: an unknown condition is not a waiver
-            if (item.field not in invalid and (required or item.field in by_category)
-                    and is_empty(self.values.get(item.field))):
-                label = text(self.process.fields[item.field].label, "en")
-                self.refuse("missing", f"{item.field}: '{label}' is required", item.field)
+        required = required_fields(self.process, self.step, self.context())
+        # Each field once, in the step's order, even if the step lists it twice.
+        for name in dict.fromkeys(item.field for item in self.step.inputs):
+            if name in required and name not in invalid and is_empty(self.values.get(name)):
+                label = text(self.process.fields[name].label, "en")
+                self.refuse("missing", f"{name}: '{label}' is required", name)
 
     def _authority(self, matrix: Authority) -> None:
         amount = self.values.get(matrix.field)

@@ -14,7 +14,6 @@ from wtforms.i18n import messages_path
 from wtforms.meta import DefaultMeta
 
 from qmsflow.engine.cases import Actor
-from qmsflow.engine.expressions import Expression
 from qmsflow.engine.model import DefinitionSet, Process, Transition
 
 from .conditions import client_condition
@@ -86,9 +85,9 @@ def build_form(definition: DefinitionSet, process: Process, step: Transition, lo
     """
     layout = step_layout(process, step)
     editable = layout.editable()
-    requirements: dict[str, bool | Expression] = {}
-    for given in step.inputs:
-        requirements.setdefault(given.field, given.required)
+    # Only the fields the step always needs are static validators and marked for the browser;
+    # validate() asks the engine's required_fields for the rest once the values are known.
+    always = frozenset(given.field for given in step.inputs if given.required is True)
     ctx = Context(process, locale, ZoneInfo(definition.organisation.timezone), people, gettext,
                   uploads or FileLimits())
     # A field id that names an attribute of the form would silently replace it (``data``,
@@ -100,7 +99,7 @@ def build_form(definition: DefinitionSet, process: Process, step: Transition, lo
         if name in reserved:
             raise ValueError(f"field '{name}' of process '{process.id}' cannot be a form field: "
                              "the name is taken by the form itself; rename the field")
-        attrs[name] = make_field(item.spec, requirements.get(name) is True, ctx)
+        attrs[name] = make_field(item.spec, name in always, ctx)
     conditions: dict[str, str] = {}
     for section, item in layout.placements():
         for key, expression in ((section.id, section.show_if),
@@ -114,11 +113,10 @@ def build_form(definition: DefinitionSet, process: Process, step: Transition, lo
         form_spec=FormSpec(
             process=process, step=step, layout=layout, locale=locale, timezone=ctx.timezone,
             editable=MappingProxyType({name: item.spec for name, (_, item) in editable.items()}),
-            requirements=MappingProxyType(requirements),
             conditions=MappingProxyType({name: (section.show_if, item.show_if)
                                          for name, (section, item) in editable.items()})),
         client_conditions=MappingProxyType(conditions),
-        required_fields=frozenset(name for name in editable if requirements.get(name) is True),
+        required_fields=frozenset(name for name in editable if name in always),
     )
     return type(f"StepForm_{process.id}_{step.id}", (StepForm, base), attrs)
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import wtforms
 
-from qmsflow.engine.machine import Reason
+from qmsflow.engine.machine import Reason, required_fields
 from qmsflow.engine.values import is_empty
 
 from .convert import to_engine
 from .fields import blank
-from .visibility import FormSpec, holds, shown, spec_of
+from .visibility import shown, spec_of
 
 # Where validate() leaves the fields it found shown, for files() and attach_reasons().
 _SHOWN = "_qmsflow_shown"
@@ -34,35 +34,20 @@ def validate(form: wtforms.Form, case_values: Mapping[str, Any]) -> bool:
     spec = spec_of(form)
     visible, values = shown(form, case_values)
     setattr(form, _SHOWN, visible)
+    # The engine's own rule, on the values as shown: by condition or by the chosen category.
+    required = required_fields(spec.process, spec.step, values)
     for name, field_spec in spec.editable.items():
         field = form[name]
         if name not in visible:
             field.errors = []
             continue
-        if field.errors or not _required(spec, name, values):
+        if field.errors or name not in required:
             continue
         stored = field_spec.type == "file" and not is_empty(case_values.get(name))
         if blank(field) and not stored:
             # WTForms' own message, so its catalogs say it in the form's language.
             field.errors = [field.gettext("This field is required.")]
     return not form.errors
-
-
-def _required(spec: FormSpec, name: str, values: Mapping[str, Any]) -> bool:
-    rule = spec.requirements.get(name, False)
-    # As the engine does: a condition that cannot be evaluated does not waive the field.
-    required = rule if isinstance(rule, bool) else holds(rule, values, failing=True)
-    return required or name in _category_fields(spec, values)
-
-
-def _category_fields(spec: FormSpec, values: Mapping[str, Any]) -> set[str]:
-    """The fields the chosen category (and its ancestors) require, as the engine adds them."""
-    process = spec.process
-    category = process.categories.get(str(values.get(process.category_field or "")))
-    names: set[str] = set()
-    for ancestor in category.path if category else ():
-        names |= set(process.categories[ancestor].required_fields)
-    return names
 
 
 def inputs(form: wtforms.Form, case_values: Mapping[str, Any]) -> dict[str, Any]:

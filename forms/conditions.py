@@ -22,11 +22,9 @@ from __future__ import annotations
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
-from jinja2.parser import Parser
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from qmsflow.engine.errors import QmsflowError
-from qmsflow.engine.expressions import Expression
+from qmsflow.engine.expressions import Expression, syntax_tree
 
 _COMPARISONS = frozenset({"eq", "ne", "lt", "lteq", "gt", "gteq", "in", "notin"})
 _BINARY: dict[type[nodes.Node], str] = {
@@ -36,9 +34,6 @@ _BINARY: dict[type[nodes.Node], str] = {
 _UNARY: dict[type[nodes.Node], str] = {nodes.Not: "not", nodes.Neg: "neg", nodes.Pos: "pos"}
 _TESTS = frozenset({"none", "defined"})
 
-# Only the parser is used, never compiled or run: the engine compiled the expression already.
-_PARSER_ENV = ImmutableSandboxedEnvironment()
-
 
 class _Unsupported(QmsflowError):
     """A construct the browser evaluator does not know."""
@@ -47,11 +42,8 @@ class _Unsupported(QmsflowError):
 def client_condition(expression: Expression) -> dict[str, Any] | None:
     """The JSON tree of ``expression`` for the browser; None if it uses more than trees have."""
     try:
-        parser = Parser(_PARSER_ENV, expression.source, state="variable")
-        tree = parser.parse_expression()
-        if not parser.stream.eos:
-            return None
-        return _node(tree)
+        # The engine's own parse, the tree it checked and compiled: one parser for the language.
+        return _node(syntax_tree(expression.source))
     except (_Unsupported, TemplateSyntaxError, RecursionError):
         return None
 

@@ -1,9 +1,9 @@
 """What a built form knows about its step, and which of its fields are shown for given values.
 
-Conditions (``show_if``, required-by-condition) read the case's values overlaid with what the
-user just submitted, typed the way the engine types them. A field that is hidden counts as
-empty for the other conditions, exactly as in the browser, where a hidden input is disabled
-and not posted.
+Conditions (``show_if``, and the engine's required-by-condition) read the case's values
+overlaid with what the user just submitted, typed the way the engine types them. A field that
+is hidden counts as empty for the other conditions, exactly as in the browser, where a hidden
+input is disabled and not posted.
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ class FormSpec:
     timezone: ZoneInfo
     #: The fields the user may change here, by id.
     editable: Mapping[str, Field]
-    #: When each editable field must be given: always, never, or when the condition holds.
-    requirements: Mapping[str, bool | Expression]
     #: The conditions of each editable field's placement: its section's and its own.
     conditions: Mapping[str, tuple[Expression | None, Expression | None]]
 
@@ -48,19 +46,19 @@ def spec_of(form: wtforms.Form | type[wtforms.Form]) -> FormSpec:
     return spec
 
 
-def holds(expression: Expression | None, context: Mapping[str, Any], *,
-          failing: bool = True) -> bool:
-    """Whether a condition holds; None always does, and one that fails to evaluate is ``failing``.
+def holds(expression: Expression | None, context: Mapping[str, Any]) -> bool:
+    """Whether a ``show_if`` condition holds; None always does, and so does one that fails.
 
-    Showing and requiring are the safe choices when in doubt: a shown field is validated and
-    the server decides, and the engine itself requires a field whose condition fails.
+    Showing is the safe choice when in doubt: a shown field is validated, and the engine, which
+    requires a field whose ``required`` condition cannot be evaluated (see
+    :func:`qmsflow.engine.machine.required_fields`), decides.
     """
     if expression is None:
         return True
     try:
         return expression.test(context)
     except EvaluationError:
-        return failing
+        return True
 
 
 def submitted(form: wtforms.Form) -> dict[str, Any]:

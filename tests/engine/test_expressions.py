@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from jinja2 import parser as jinja_parser
 
 from qmsflow.engine.expressions import (
     MAX_LENGTH,
@@ -16,8 +19,11 @@ from qmsflow.engine.expressions import (
     Expression,
     ExpressionError,
     compile_expression,
+    syntax_tree,
     unknown_names,
 )
+
+from ..conftest import ROOT
 
 
 def evaluate(source: str, **context: object) -> object:
@@ -355,3 +361,71 @@ def test_compiling_expression_like_text_only_ever_raises_expression_error(source
     # Whatever compiles must evaluate or fail with EvaluationError, never anything else.
     with contextlib.suppress(EvaluationError):
         expression.evaluate({"a": 1, "b": "t", "x": [1, 2]})
+
+
+# --- one parser -----------------------------------------------------------------------------
+
+
+def _second_parsers(path: Path) -> list[str]:
+    """What in ``path`` parses the expression language besides engine/expressions.py's parse:
+    importing Jinja's parser anywhere else, or a Jinja environment's compile_expression, which
+    parses its source again (expressions.compile_expression is only ever called by name)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        if "jinja2.parser" in modules and path != ROOT / "engine" / "expressions.py":
+            found.append(f"line {node.lineno}: imports jinja2.parser")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "compile_expression"
+                and not (isinstance(node.func.value, ast.Name)
+                         and node.func.value.id == "expressions")):
+            found.append(f"line {node.lineno}: calls a Jinja environment's compile_expression")
+    return found
+
+
+def test_no_module_but_the_expression_module_parses_conditions() -> None:
+    found = {str(path.relative_to(ROOT)): problems
+             for folder in ("engine", "forms", "web")
+             for path in sorted((ROOT / folder).rglob("*.py"))
+             if (problems := _second_parsers(path))}
+    assert found == {}
+
+
+@pytest.mark.parametrize("code", [
+    "from jinja2.parser import Parser",
+    "from jinja2 import parser",
+    "import jinja2.parser",
+    "env.compile_expression(source)",
+])
+def test_the_one_parser_rule_catches_each_way_of_parsing_again(code: str,
+                                                              tmp_path: Path) -> None:
+    module = tmp_path / "second.py"
+    module.write_text(code + "\n", encoding="utf-8")
+    assert _second_parsers(module) != []
+
+
+def test_compiling_a_condition_parses_its_source_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    original = jinja_parser.Parser.__init__
+
+    def counting(self: jinja_parser.Parser, environment: object, source: str,
+                 *args: object, **kwargs: object) -> None:
+        parsed.append(source)
+        original(self, environment, source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jinja_parser.Parser, "__init__", counting)
+    source = "parsed_once_probe > 5000 and case.state == 'open'"  # not in the cache yet
+    expression = compile_expression(source)
+    assert parsed == [source]
+    assert expression.evaluate({"parsed_once_probe": 6000, "case": {"state": "open"}}) is True
+
+
+def test_each_syntax_tree_is_a_new_tree_so_no_translation_can_spoil_another() -> None:
+    source = "amount > 5000 and not closed"
+    first, second = syntax_tree(source), syntax_tree(source)
+    assert first == second
+    assert first is not second

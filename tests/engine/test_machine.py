@@ -16,8 +16,23 @@ from qmsflow.engine.decisions import DecisionError, decide
 from qmsflow.engine.escalation import escalate
 from qmsflow.engine.events import Outcome
 from qmsflow.engine.expressions import compile_expression
-from qmsflow.engine.machine import Refused, apply, available, case_number, context, start
-from qmsflow.engine.model import DefinitionSet, PriorityRule, PriorityTable, ValueTest
+from qmsflow.engine.machine import (
+    Refused,
+    apply,
+    available,
+    case_number,
+    context,
+    required_fields,
+    start,
+)
+from qmsflow.engine.model import (
+    DefinitionSet,
+    Input,
+    PriorityRule,
+    PriorityTable,
+    Process,
+    ValueTest,
+)
 
 SALES = Actor("wang.fang", "王芳", frozenset({"sales"}))
 QUALITY = Actor("li.qiang", "李强", frozenset({"quality"}))
@@ -281,3 +296,61 @@ def test_expressions_see_a_late_clock_even_before_the_sweep_flags_it(
     assert late.test(context(process, case.values, case, now=due + timedelta(minutes=1))) is True
     assert "overdue" not in case.flags
     assert compile_expression("clocks.unknown.late").test(context(process, {}, case)) is False
+
+
+# --- which inputs a step requires -----------------------------------------------------------
+
+
+def classify_requires(process: Process, **values: Any) -> frozenset[str]:
+    """The inputs the complaint's classify step requires for ``values``."""
+    return required_fields(process, process.transitions["classify"],
+                           context(process, values))
+
+
+def test_a_category_requires_the_fields_it_and_each_of_its_ancestors_list(
+        default_set: DefinitionSet) -> None:
+    complaint = default_set.process("complaint")
+    # 'malfunction' lists nothing itself; its parent 'quality' asks for the batch number.
+    assert complaint.categories["malfunction"].path == ("quality", "malfunction")
+    assert complaint.categories["malfunction"].required_fields == ()
+    assert "batch_number" in complaint.categories["quality"].required_fields
+    assert "batch_number" in classify_requires(complaint, category="malfunction")
+    assert "batch_number" not in classify_requires(complaint, category="performance")
+    assert "batch_number" not in classify_requires(complaint)
+
+
+def test_an_input_required_by_condition_is_required_only_while_the_condition_holds(
+        default_set: DefinitionSet) -> None:
+    complaint = default_set.process("complaint")
+    assert "patient_harm" in classify_requires(complaint, patient_involved=True)
+    assert "patient_harm" not in classify_requires(complaint, patient_involved=False)
+
+
+def test_a_required_condition_that_cannot_be_evaluated_still_requires_the_field(
+        default_set: DefinitionSet) -> None:
+    complaint = default_set.process("complaint")
+    step = replace(complaint.transitions["classify"], inputs=(
+        Input("findings", compile_expression("compensation_amount > 5000")),))
+    # An empty amount cannot be compared with a number: no waiver for the field.
+    assert required_fields(complaint, step, context(complaint, {})) == {"findings"}
+    amount = {"compensation_amount": Decimal(100)}
+    assert required_fields(complaint, step, context(complaint, amount)) == frozenset()
+
+
+def test_a_step_refuses_an_input_its_unevaluable_condition_requires(
+        default_set: DefinitionSet, now: datetime) -> None:
+    complaint = default_set.process("complaint")
+    screened = apply(default_set, register(default_set, now), "confirm_complaint", QUALITY,
+                     {"is_complaint": "yes", "screening_rationale": "故障"}, now).case
+    classify = complaint.transitions["classify"]
+    step = replace(classify, inputs=(
+        *classify.inputs, Input("findings", compile_expression("compensation_amount > 5000"))))
+    changed = replace(default_set, processes={
+        **default_set.processes,
+        "complaint": replace(complaint, transitions={**complaint.transitions, "classify": step})})
+    with pytest.raises(Refused) as refused:
+        apply(changed, screened, "classify", QUALITY, {
+            "category": "performance", "report_cn": "not_reportable",
+            "report_us": "not_reportable", "report_eu": "not_reportable",
+            "reportability_rationale": "无伤害"}, now)
+    assert [(r.code, r.field) for r in refused.value.reasons] == [("missing", "findings")]
