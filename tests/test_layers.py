@@ -1,47 +1,175 @@
-"""Architecture rules: the engine stays pure and no company-specific word lives in code."""
+"""Architecture rules: the core stays pure, each layer imports only what sits below it, callers
+use persistence through its public surface, and no company-specific word lives in code.
+
+The rules read every import statement of a folder, absolute and relative alike: ``from
+..persistence import store`` in ``engine/machine.py`` is ``qmsflow.engine.persistence.store``,
+the same as if it were spelled out. Imports inside functions and ``TYPE_CHECKING`` blocks count.
+"""
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib.util import resolve_name
 from pathlib import Path
 
 import pytest
 
+from qmsflow.engine import persistence
 from qmsflow.engine.loader import load
 
 from .conftest import DEFAULT_SET, ROOT
 
-FORBIDDEN = {
-    "engine": ("flask", "wtforms", "click", "qmsflow.forms", "qmsflow.web", "requests",
-               "socket", "subprocess"),
-    "forms": ("flask", "qmsflow.web"),
-}
+PERSISTENCE = "qmsflow.engine.persistence"
+DATABASE = ("sqlalchemy", "alembic", "psycopg")
+OUTSIDE_WORLD = ("requests", "socket", "subprocess")  # the core does no IO besides its files
+CORE_FORBIDDEN = (PERSISTENCE, *DATABASE, "flask", "wtforms", "click", "qmsflow.forms",
+                  "qmsflow.web", "qmsflow.cli", *OUTSIDE_WORLD)
+FORMS_FORBIDDEN = ("flask", "qmsflow.web", "qmsflow.cli", PERSISTENCE)
 
 
-def imports(folder: Path) -> Iterator[tuple[Path, str]]:
-    for path in folder.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                yield from ((path, alias.name) for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                yield path, node.module
+@dataclass(frozen=True)
+class Imported:
+    """One import statement of a file: the absolute module it names and the names it takes
+    from that module (none for ``import module``)."""
+
+    path: Path
+    module: str
+    names: tuple[str, ...] = ()
+
+    @property
+    def targets(self) -> frozenset[str]:
+        """Every module the statement may load: the module, and each name taken from it when
+        that name is a submodule (``from qmsflow import web`` loads ``qmsflow.web``)."""
+        return frozenset({self.module, *(f"{self.module}.{name}" for name in self.names)})
+
+    def reached(self, forbidden: Iterable[str]) -> str | None:
+        """The first module of ``forbidden`` (or inside one) the statement loads, if any."""
+        names = tuple(forbidden)
+        hits = [target for target in self.targets
+                if any(target == name or target.startswith(name + ".") for name in names)]
+        return min(hits, key=len, default=None)
 
 
-@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
-def test_a_layer_never_imports_what_sits_above_it(layer: str) -> None:
-    bad = [(path.name, name) for path, name in imports(ROOT / layer)
-           if name.split(".")[0] in FORBIDDEN[layer] or name.startswith(FORBIDDEN[layer])]
+def module_name(path: Path) -> str:
+    """The name a file is imported as: ``engine/x.py`` is ``qmsflow.engine.x`` (``qmsflow/``
+    links ``engine``, ``forms`` and ``web`` into the package), ``qmsflow/cli/x.py`` is
+    ``qmsflow.cli.x``, a package's ``__init__.py`` the package."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[0] != "qmsflow":
+        parts.insert(0, "qmsflow")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_in(source: str, path: Path) -> Iterator[Imported]:
+    """The import statements of ``source``, the text of the file at ``path``, with relative
+    ones resolved against the file's package."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            yield from (Imported(path, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = resolve_name("." * node.level + (node.module or ""), package)
+            yield Imported(path, module, tuple(alias.name for alias in node.names))
+
+
+def imports(*folders: str, skip: str | None = None) -> Iterator[Imported]:
+    """Every import statement of the Python files under ``folders`` (files or folders, relative
+    to the repository), except under ``skip``."""
+    for folder in folders:
+        start = ROOT / folder
+        for path in sorted([start] if start.is_file() else start.rglob("*.py")):
+            if skip is None or not path.is_relative_to(ROOT / skip):
+                yield from imports_in(path.read_text(encoding="utf-8"), path)
+
+
+def violations(found: Iterable[Imported], forbidden: Iterable[str]) -> list[tuple[str, str]]:
+    """(file, module) for each statement that loads one of ``forbidden``."""
+    names = tuple(forbidden)
+    return sorted((str(i.path.relative_to(ROOT)), hit) for i in found
+                  if (hit := i.reached(names)) is not None)
+
+
+# -- the walker ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("file", "source", "expected"), [
+    ("engine/machine.py", "from .errors import QmsflowError", "qmsflow.engine.errors"),
+    ("engine/machine.py", "from . import errors", "qmsflow.engine.errors"),
+    ("engine/persistence/service.py", "from .. import machine", "qmsflow.engine.machine"),
+    ("engine/persistence/service.py", "from ..cases import Case", "qmsflow.engine.cases"),
+    ("engine/persistence/__init__.py", "from .audit import By", "qmsflow.engine.persistence.audit"),
+    ("engine/calendar.py", "from .persistence import store", "qmsflow.engine.persistence.store"),
+    ("forms/build.py", "from ..engine.persistence import models",
+     "qmsflow.engine.persistence.models"),
+    ("web/cases/views.py", "from ..i18n import label", "qmsflow.web.i18n"),
+    ("qmsflow/cli/users.py", "from .common import runtime", "qmsflow.cli.common"),
+    ("qmsflow/settings.py", "from .web import app", "qmsflow.web.app"),
+    ("engine/machine.py", "import qmsflow.engine.errors as errors", "qmsflow.engine.errors"),
+])
+def test_the_import_walker_resolves_relative_imports_against_the_files_package(
+        file: str, source: str, expected: str) -> None:
+    (found,) = imports_in(source, ROOT / file)
+    assert expected in found.targets
+
+
+def test_the_walker_finds_the_core_machines_relative_import_of_its_errors() -> None:
+    assert "qmsflow.engine.errors" in {i.module for i in imports("engine/machine.py")}
+
+
+def test_a_relative_import_of_persistence_in_the_core_is_a_violation() -> None:
+    sneaky = imports_in("from . import persistence\nfrom .persistence.store import to_case\n",
+                        ROOT / "engine" / "calendar.py")
+    assert violations(sneaky, CORE_FORBIDDEN) == [
+        ("engine/calendar.py", "qmsflow.engine.persistence"),
+        ("engine/calendar.py", "qmsflow.engine.persistence.store")]
+
+
+# -- the rules ----------------------------------------------------------------------------------
+
+def test_the_core_imports_neither_persistence_nor_database_web_or_command_line_libraries(
+        ) -> None:
+    assert violations(imports("engine", skip="engine/persistence"), CORE_FORBIDDEN) == []
+
+
+def test_forms_import_neither_flask_the_web_the_command_line_nor_persistence() -> None:
+    assert violations(imports("forms"), FORMS_FORBIDDEN) == []
+
+
+def test_the_web_application_does_not_import_the_command_line() -> None:
+    assert violations(imports("web"), ("qmsflow.cli",)) == []
+
+
+def test_the_settings_loader_imports_neither_flask_nor_sqlalchemy() -> None:
+    assert violations(imports("qmsflow/settings.py"), ("flask", "sqlalchemy")) == []
+
+
+def test_only_the_persistence_package_imports_the_database_libraries() -> None:
+    found = imports("engine", "forms", "web", "qmsflow/cli", "qmsflow/settings.py",
+                    skip="engine/persistence")
+    assert violations(found, DATABASE) == []
+
+
+def test_the_tables_and_the_case_store_are_not_part_of_the_public_surface() -> None:
+    public = set(persistence.__all__)
+    assert all(hasattr(persistence, name) for name in public)
+    assert not public & {"models", "store", "service", "db", "inbox", "records", "signatures",
+                         "report_sql", "User", "CaseRow", "AuditEvent", "to_case"}
+
+
+def test_the_web_and_the_command_line_use_persistence_through_its_public_names_only() -> None:
+    public = set(persistence.__all__)
+    bad = [(str(i.path.relative_to(ROOT)), i.module, name)
+           for i in imports("web", "qmsflow/cli") if i.reached([PERSISTENCE])
+           for name in (i.names or ("(the module)",))
+           if i.module != PERSISTENCE or name not in public]
     assert bad == []
 
 
-@pytest.mark.parametrize("library", ["sqlalchemy", "alembic", "psycopg"])
-def test_only_the_persistence_package_may_import_database_libraries(library: str) -> None:
-    bad = [str(path.relative_to(ROOT)) for folder in ("engine", "forms", "web")
-           for path, name in imports(ROOT / folder)
-           if name.split(".")[0] == library and "persistence" not in path.parts]
-    assert bad == []
-
+# -- words of the bundled definitions -----------------------------------------------------------
 
 def test_no_identifier_of_the_bundled_definitions_appears_in_python_code() -> None:
     definition = load(DEFAULT_SET)
@@ -51,7 +179,7 @@ def test_no_identifier_of_the_bundled_definitions_appears_in_python_code() -> No
         ids |= set(process.clocks) | set(process.starts)
     strings = {
         (path.relative_to(ROOT), node.value)
-        for folder in ("engine", "forms", "web")
+        for folder in ("engine", "forms", "web", "qmsflow/cli")
         for path in (ROOT / folder).rglob("*.py")
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.Constant) and isinstance(node.value, str)

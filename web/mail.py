@@ -22,7 +22,7 @@ from email.utils import formatdate
 from types import TracebackType
 
 from qmsflow.engine.errors import QmsflowError
-from qmsflow.engine.persistence.outbox import Message
+from qmsflow.engine.persistence import outbox
 
 SECURITY = ("none", "starttls", "ssl")
 
@@ -68,7 +68,7 @@ class SmtpSettings:
         return self.sender.rpartition("@")[2] or "localhost"
 
 
-def email_of(message: Message, sender: str) -> EmailMessage:
+def email_of(message: outbox.Message, sender: str) -> EmailMessage:
     """The MIME message of an outbox message (UTF-8, so Chinese subjects and bodies travel)."""
     mail = EmailMessage()
     mail["From"] = sender
@@ -107,7 +107,7 @@ class SmtpSender:
             smtp.login(s.username, s.password or "")
         return smtp
 
-    def __call__(self, message: Message) -> None:
+    def __call__(self, message: outbox.Message) -> None:
         if self._smtp is None:
             self._smtp = self._connect()
         try:

@@ -19,10 +19,16 @@ from argon2 import PasswordHasher
 
 from qmsflow.engine.loader import load
 from qmsflow.engine.model import DefinitionSet
-from qmsflow.engine.persistence import outbox, versions
-from qmsflow.engine.persistence.db import connect, database_url, session_factory
-from qmsflow.engine.persistence.service import CaseService, utc_now
-from qmsflow.engine.persistence.users import HASHER
+from qmsflow.engine.persistence import (
+    CaseService,
+    Versions,
+    connect,
+    database_url,
+    outbox,
+    session_factory,
+    users,
+    utc_now,
+)
 
 from .feedback import tokens
 from .mail import SmtpSettings
@@ -35,8 +41,8 @@ class Runtime:
     """
 
     def __init__(self, url: str | None, definitions: Path | str,
-                 clock: Callable[[], datetime] = utc_now, hasher: PasswordHasher = HASHER,
-                 compiled: DefinitionSet | None = None,
+                 clock: Callable[[], datetime] = utc_now,
+                 hasher: PasswordHasher = users.HASHER, compiled: DefinitionSet | None = None,
                  survey_link: outbox.SurveyLink | None = None,
                  settings: Mapping[str, Any] | None = None, **engine_options: Any) -> None:
         self.url = url or database_url()
@@ -53,7 +59,8 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], *,
-                      clock: Callable[[], datetime] = utc_now, hasher: PasswordHasher = HASHER,
+                      clock: Callable[[], datetime] = utc_now,
+                      hasher: PasswordHasher = users.HASHER,
                       compiled: DefinitionSet | None = None) -> Runtime:
         """The runtime the settings describe: their database (``DATABASE_URL``, else SQLite in
         the ``INSTANCE`` folder), definitions and the survey links signed with their key."""
@@ -72,7 +79,7 @@ class Runtime:
     @cached_property
     def service(self) -> CaseService:
         """The case service over this database and the served set."""
-        return CaseService(self.sessions, versions.Versions(), self.definition, self.clock,
+        return CaseService(self.sessions, Versions(), self.definition, self.clock,
                            self.hasher, self.survey_link)
 
     def smtp(self) -> SmtpSettings:

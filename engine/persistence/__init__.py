@@ -1,20 +1,46 @@
 """Persistence: the only package that talks to the database (SQLAlchemy, Alembic, psycopg).
 
 Cases, users, signatures, definition versions and the hash-chained audit trail, on SQLite by
-default or PostgreSQL through ``DATABASE_URL``. Callers work through :class:`CaseService`; the
-public surface:
+default or PostgreSQL through ``DATABASE_URL``. Callers above it (the web application, the API,
+the commands) import from this package only, and only the names below: the case service and
+what it takes and returns, the plain records reads return (never ORM rows, which belong to the
+session that loaded them), the database set-up, and the modules that are a service of their own,
+used as namespaces (``users.add``, ``versions.store``, ``sweep.sweep``...). The tables
+(``models``) and the case store are internal.
 """
 
+from . import audit, outbox, overview, reports, schema, sweep, tokens, users, versions
 from .audit import By
-from .db import connect, database_url, session_factory
+from .db import (
+    DatabaseError,
+    DatabaseUrlError,
+    Sessions,
+    connect,
+    database_url,
+    explain_database_error,
+    session_factory,
+    shown_url,
+)
 from .inbox import Filters, Page
-from .service import CaseNotFound, CaseService, History
+from .overview import SchemaUpgradeError
+from .records import (
+    AuditRecord,
+    Notification,
+    SignatureRecord,
+    TokenRecord,
+    UserRecord,
+    VersionRecord,
+)
+from .service import CaseNotFound, CaseService, History, utc_now
 from .store import Conflict
 from .users import AuthenticationFailed, UserError
 from .versions import UnknownVersion, Versions
 
 __all__ = [
-    "AuthenticationFailed", "By", "CaseNotFound", "CaseService", "Conflict", "Filters", "History",
-    "Page", "UnknownVersion", "UserError", "Versions", "connect", "database_url",
-    "session_factory",
+    "AuditRecord", "AuthenticationFailed", "By", "CaseNotFound", "CaseService", "Conflict",
+    "DatabaseError", "DatabaseUrlError", "Filters", "History", "Notification", "Page",
+    "SchemaUpgradeError", "Sessions", "SignatureRecord", "TokenRecord", "UnknownVersion",
+    "UserError", "UserRecord", "VersionRecord", "Versions", "audit", "connect", "database_url",
+    "explain_database_error", "outbox", "overview", "reports", "schema", "session_factory",
+    "shown_url", "sweep", "tokens", "users", "utc_now", "versions",
 ]

@@ -34,7 +34,7 @@ def shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def explain(error: DBAPIError) -> str:
+def explain_database_error(error: DBAPIError) -> str:
     """One line a person can act on for a database error qmsflow did not expect."""
     message = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
     if "no such table" in message or "does not exist" in message:

@@ -16,8 +16,10 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
-from ..cases import Actor
+from ..cases import Actor, Case
 from .models import CaseRow
+from .store import to_case
+from .versions import Versions
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,14 @@ INBOX = Filters()  # the default list: the user's open queues
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a case list, soonest due first.
+    """One page of a case list, soonest due first: ``rows`` are the engine's cases.
 
     ``total`` counts the matching cases up to COUNT_LIMIT; ``more`` says there are more than
     that ("1,000+"): nobody pages through a thousand cases, and an exact count of a long
     queue would cost more than the page itself.
     """
 
-    rows: tuple[CaseRow, ...]
+    rows: tuple[Case, ...]
     total: int
     page: int
     per_page: int
@@ -92,8 +94,9 @@ def _conditions(filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
 
 
 def page_of(session: Session, actor: Actor, filters: Filters, page: int, per_page: int,
-            now: datetime) -> Page:
-    """One page of the cases ``actor`` sees with ``filters``, and how many there are."""
+            now: datetime, versions: Versions) -> Page:
+    """One page of the cases ``actor`` sees with ``filters``, and how many there are; each
+    case is loaded with its own definition version from ``versions``."""
     if page < 1 or not 1 <= per_page <= 500:
         raise ValueError("page starts at 1 and a page holds 1 to 500 cases")
     where = _conditions(filters, now)
@@ -111,4 +114,5 @@ def page_of(session: Session, actor: Actor, filters: Filters, page: int, per_pag
         select(CaseRow.id).where(queue, *where).limit(COUNT_LIMIT + 1).subquery())
         .scalar_subquery() for queue in queues]
     total = session.execute(select(functools.reduce(operator.add, counts))).scalar_one()
-    return Page(tuple(rows), min(total, COUNT_LIMIT), page, per_page, total > COUNT_LIMIT)
+    cases = tuple(to_case(versions.get(session, row.version), row) for row in rows)
+    return Page(cases, min(total, COUNT_LIMIT), page, per_page, total > COUNT_LIMIT)

@@ -31,6 +31,7 @@ from ..model import DefinitionSet
 from ..notifications import Recipient, RenderFailed, context, reads, render
 from .db import transaction
 from .models import OutboxMessage, User
+from .records import Notification
 
 #: Makes the customer's link to a survey: (case number, survey id) -> absolute URL.
 SurveyLink = Callable[[str, str], str]
@@ -251,12 +252,13 @@ def deliver(sessions: sessionmaker[Session], send: Sender, now: Callable[[], dat
 
 # -- in-app ----------------------------------------------------------------------------------
 
-def unread(session: Session, user_id: str, limit: int = 20) -> tuple[list[OutboxMessage], int]:
+def unread(session: Session, user_id: str, limit: int = 20) -> tuple[list[Notification], int]:
     """A user's newest unread in-app notifications and how many are unread in all."""
     mine = (OutboxMessage.user_id == user_id, OutboxMessage.channel == IN_APP,
             OutboxMessage.status == UNREAD)
-    rows = list(session.execute(select(OutboxMessage).where(*mine)
-                                .order_by(OutboxMessage.id.desc()).limit(limit)).scalars())
+    rows = [Notification.of(row) for row in session.execute(
+        select(OutboxMessage).where(*mine).order_by(OutboxMessage.id.desc()).limit(limit)
+    ).scalars()]
     count = session.execute(select(func.count()).select_from(OutboxMessage)
                             .where(*mine)).scalar_one()
     return rows, count

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ..errors import QmsflowError
 from .db import DatabaseUrlError
 from .models import CaseClock, CaseRow, User
+from .records import UserRecord
 
 __all__ = [
     "DatabaseUrlError", "SchemaUpgradeError", "case_count", "has_schema", "is_sqlite",
@@ -124,7 +125,7 @@ def running_deadlines(session: Session) -> list[tuple[int, datetime, datetime | 
     return [(case_id, due_at, warn_at) for case_id, due_at, warn_at in rows]
 
 
-def users_by_id(session: Session, ids: Collection[str]) -> dict[str, User]:
+def users_by_id(session: Session, ids: Collection[str]) -> dict[str, UserRecord]:
     """The accounts among ``ids`` that exist, by id (disabled ones included)."""
-    return {user.id: user for user in session.execute(
+    return {user.id: UserRecord.of(user) for user in session.execute(
         select(User).where(User.id.in_(list(ids)))).scalars()}

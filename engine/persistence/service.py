@@ -32,7 +32,8 @@ from ..values import is_empty
 from . import audit, inbox, outbox, signatures, store, users
 from .db import transaction
 from .inbox import Filters, Page
-from .models import AuditEvent, CaseRow, DefinitionVersion, OutboxMessage, SignatureRow, User
+from .models import AuditEvent, CaseRow, DefinitionVersion, SignatureRow, User
+from .records import AuditRecord, Notification, SignatureRecord, UserRecord
 from .versions import Versions
 
 Clock = Callable[[], datetime]
@@ -56,8 +57,8 @@ class History:
     definition: DefinitionSet
     voided_at: datetime | None
     void_reason: str | None
-    events: tuple[AuditEvent, ...] = ()
-    signatures: tuple[SignatureRow, ...] = ()
+    events: tuple[AuditRecord, ...] = ()
+    signatures: tuple[SignatureRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class CaseService:
 
     # -- people -----------------------------------------------------------------------------
 
-    def authenticate(self, user_id: str, password: str) -> User:
+    def authenticate(self, user_id: str, password: str) -> UserRecord:
         """The user when the password is right; a wrong one counts towards lockout even
         though the caller's step fails."""
         failure: users.AuthenticationFailed | None = None
@@ -124,11 +125,11 @@ class CaseService:
                 failure = error  # leave the block normally so the failure count is committed
         raise failure
 
-    def user(self, user_id: str) -> User | None:
+    def user(self, user_id: str) -> UserRecord | None:
         """The account ``user_id`` when it exists and is not disabled (e.g. for a session)."""
         with self.transaction() as session:
             user = session.get(User, user_id)
-            return None if user is None or user.disabled else user
+            return None if user is None or user.disabled else UserRecord.of(user)
 
     def people(self) -> list[Actor]:
         """Every active account as the engine sees it (who may be picked in a user field)."""
@@ -303,15 +304,14 @@ class CaseService:
             signed = session.execute(select(SignatureRow).where(SignatureRow.case_id == row.id)
                                      .order_by(SignatureRow.id)).scalars().all()
             return History(store.to_case(definition, row), definition, row.voided_at,
-                           row.void_reason, tuple(events), tuple(signed))
+                           row.void_reason, tuple(map(AuditRecord.of, events)),
+                           tuple(map(SignatureRecord.of, signed)))
 
     def notifications(self, user_id: str, limit: int = 20
-                      ) -> tuple[list[OutboxMessage], int]:
+                      ) -> tuple[list[Notification], int]:
         """A user's newest unread in-app notifications, and how many are unread in all."""
         with self.transaction() as session:
-            rows, count = outbox.unread(session, user_id, limit)
-            session.expunge_all()  # read after the transaction: plain, detached rows
-            return rows, count
+            return outbox.unread(session, user_id, limit)
 
     def mark_read(self, user_id: str, ids: list[int] | None = None) -> int:
         """Mark a user's in-app notifications read (all when ``ids`` is None); how many."""
@@ -321,10 +321,12 @@ class CaseService:
     def list_cases(self, user_id: str, filters: Filters = inbox.INBOX, page: int = 1,
                    per_page: int = 50) -> Page:
         """A page of cases for ``user_id``: by default their own and their roles' open queues,
-        soonest due first (cases without a running clock last)."""
+        soonest due first (cases without a running clock last), each as the engine's case on
+        its own definition version."""
         with self.transaction() as session:
             _, actor = self._actor(session, user_id)
-            return inbox.page_of(session, actor, filters, page, per_page, self.now())
+            return inbox.page_of(session, actor, filters, page, per_page, self.now(),
+                                 self.versions)
 
     # -- definition versions --------------------------------------------------------------
 

@@ -176,7 +176,7 @@ def candidates(session: Session, now: datetime) -> list[int]:
     return sorted(found)
 
 
-def claim(session: Session, ids: list[int], size: int, now: datetime) -> list[CaseRow]:
+def _claim(session: Session, ids: list[int], size: int, now: datetime) -> list[CaseRow]:
     """Lock up to ``size`` of the cases ``ids`` that are open and still have a clock due,
     lowest id first, skipping cases another transaction holds (PostgreSQL); their rows as they
     are now."""
@@ -270,7 +270,7 @@ def sweep(service: CaseService, *, batch: int = DEFAULT_BATCH,
                     # The audit head before any case row: the service's lock order (above).
                     session.execute(audit.LOCK_HEAD)
                 now = service.now()
-                rows = claim(session, window, size, now)
+                rows = _claim(session, window, size, now)
                 for row in rows:
                     _escalate(service, session, row, now, done, broken, careful)
         except _RunAgain:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from . import audit, users
 from .audit import SYSTEM, By
 from .models import ApiToken, User
+from .records import TokenRecord, UserRecord
 from .users import UserError
 
 PREFIX = "qmsflow_"  # lets secret scanners and people recognise a leaked token
@@ -43,7 +44,7 @@ class Bearer:
 
     token_id: int
     label: str
-    user: User
+    user: UserRecord
 
 
 def digest(token: str) -> str:
@@ -52,8 +53,8 @@ def digest(token: str) -> str:
 
 
 def issue(session: Session, user_id: str, label: str, now: datetime,
-          by: By = SYSTEM) -> tuple[ApiToken, str]:
-    """A new token for the active user ``user_id``: its row and the plain token, which is
+          by: By = SYSTEM) -> tuple[TokenRecord, str]:
+    """A new token for the active user ``user_id``: its record and the plain token, which is
     never stored and cannot be shown again."""
     user = users.get(session, user_id)
     if user.disabled:
@@ -70,7 +71,7 @@ def issue(session: Session, user_id: str, label: str, now: datetime,
     session.flush()
     audit.append(session, [audit.Entry("api_token_issued", "api_token", now, by.id, by.name,
                                        field=user.id, new=label, data={"token": row.id})])
-    return row, plain
+    return TokenRecord.of(row), plain
 
 
 def check(session: Session, token: str, now: datetime) -> Bearer:
@@ -89,10 +90,10 @@ def check(session: Session, token: str, now: datetime) -> Bearer:
         raise TokenRefused(f"the user '{user.id}' of token {row.id} is disabled", "disabled")
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
         row.last_used_at = now
-    return Bearer(row.id, row.label, user)
+    return Bearer(row.id, row.label, UserRecord.of(user))
 
 
-def revoke(session: Session, token_id: int, now: datetime, by: By = SYSTEM) -> ApiToken:
+def revoke(session: Session, token_id: int, now: datetime, by: By = SYSTEM) -> TokenRecord:
     """Revoke a token for good (its row stays, with when it was revoked)."""
     row = session.get(ApiToken, token_id)
     if row is None:
@@ -104,11 +105,11 @@ def revoke(session: Session, token_id: int, now: datetime, by: By = SYSTEM) -> A
     audit.append(session, [audit.Entry("api_token_revoked", "api_token", now, by.id, by.name,
                                        field=row.user_id, old=row.label,
                                        data={"token": row.id})])
-    return row
+    return TokenRecord.of(row)
 
 
-def listed(session: Session) -> list[tuple[ApiToken, User]]:
+def listed(session: Session) -> list[tuple[TokenRecord, UserRecord]]:
     """Every token with its user, oldest first (revoked ones too: they are part of the record)."""
     rows = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
                            .order_by(ApiToken.id)).all()
-    return [(token, user) for token, user in rows]
+    return [(TokenRecord.of(token), UserRecord.of(user)) for token, user in rows]

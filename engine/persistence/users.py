@@ -23,6 +23,7 @@ from ..problems import did_you_mean
 from . import audit
 from .audit import SYSTEM, By
 from .models import User
+from .records import UserRecord
 
 MAX_FAILURES = 5  # wrong passwords in a row before the account locks
 LOCKOUT = timedelta(minutes=15)
@@ -49,9 +50,7 @@ class AuthenticationFailed(UserError):
         self.until = until
 
 
-
-
-def actor(user: User) -> Actor:
+def actor(user: User | UserRecord) -> Actor:
     """The engine's view of a user."""
     return Actor(user.id, user.name, frozenset(user.roles))
 
@@ -73,7 +72,7 @@ def _check_password(user_id: str, password: str) -> None:
 def add(session: Session, definition: DefinitionSet, user_id: str, name: str,
         roles: Sequence[str], password: str, now: datetime, by: By = SYSTEM,
         departments: Sequence[str] = (), locale: str | None = None,
-        email: str | None = None, hasher: PasswordHasher = HASHER) -> User:
+        email: str | None = None, hasher: PasswordHasher = HASHER) -> UserRecord:
     """Create an account; refuses an id that exists or ever existed, unknown roles, weak
     passwords."""
     if not USER_ID.match(user_id):
@@ -101,11 +100,15 @@ def add(session: Session, definition: DefinitionSet, user_id: str, name: str,
     _record(session, "user_added", user, now, by, data={
         "name": name, "roles": list(roles), "departments": list(departments),
         "locale": locale, "email": email})
-    return user
+    return UserRecord.of(user)
 
 
-def get(session: Session, user_id: str) -> User:
+def get(session: Session, user_id: str) -> UserRecord:
     """The account ``user_id``, or UserError with a did-you-mean."""
+    return UserRecord.of(_row(session, user_id))
+
+
+def _row(session: Session, user_id: str) -> User:
     user = session.get(User, user_id)
     if user is None:
         ids = session.execute(select(User.id)).scalars().all()
@@ -115,33 +118,33 @@ def get(session: Session, user_id: str) -> User:
 
 
 def disable(session: Session, user_id: str, now: datetime, reason: str,
-            by: By = SYSTEM) -> User:
+            by: By = SYSTEM) -> UserRecord:
     """Disable an account: it can no longer sign in; its history stays."""
-    user = get(session, user_id)
+    user = _row(session, user_id)
     if user.disabled:
         raise UserError(f"user '{user_id}' is already disabled")
     if not reason.strip():
         raise UserError("disabling an account needs a reason")
     user.disabled = True
     _record(session, "user_disabled", user, now, by, reason=reason, old=False, new=True)
-    return user
+    return UserRecord.of(user)
 
 
 def set_password(session: Session, user_id: str, password: str, now: datetime,
-                 by: By = SYSTEM, hasher: PasswordHasher = HASHER) -> User:
+                 by: By = SYSTEM, hasher: PasswordHasher = HASHER) -> UserRecord:
     """Set a new password; also unlocks the account."""
-    user = get(session, user_id)
+    user = _row(session, user_id)
     _check_password(user_id, password)
     user.password_hash = hasher.hash(password)
     user.password_changed_at = now
     user.failed_logins = 0
     user.locked_until = None
     _record(session, "password_set", user, now, by)  # never the password or its hash
-    return user
+    return UserRecord.of(user)
 
 
 def authenticate(session: Session, user_id: str, password: str, now: datetime,
-                 hasher: PasswordHasher = HASHER) -> User:
+                 hasher: PasswordHasher = HASHER) -> UserRecord:
     """The user, when ``password`` is theirs and the account may sign in.
 
     Each wrong password counts; after MAX_FAILURES in a row the account locks for LOCKOUT.
@@ -173,15 +176,15 @@ def authenticate(session: Session, user_id: str, password: str, now: datetime,
         user.password_hash = hasher.hash(password)
     user.failed_logins = 0
     user.locked_until = None
-    return user
+    return UserRecord.of(user)
 
 
-def listed(session: Session, include_disabled: bool = True) -> list[User]:
+def listed(session: Session, include_disabled: bool = True) -> list[UserRecord]:
     """Accounts sorted by id."""
     query = select(User).order_by(User.id)
     if not include_disabled:
         query = query.where(User.disabled.is_(False))
-    return list(session.execute(query).scalars())
+    return [UserRecord.of(user) for user in session.execute(query).scalars()]
 
 
 def _record(session: Session, action: str, user: User, now: datetime, by: By,

@@ -24,6 +24,7 @@ from ..model import DefinitionSet
 from ..sources import collect, set_files
 from . import audit
 from .models import CaseRow, DefinitionVersion
+from .records import VersionRecord
 
 
 class UnknownVersion(QmsflowError, LookupError):
@@ -76,7 +77,7 @@ class Versions:
         return definition
 
 
-def find(session: Session, version: str) -> DefinitionVersion:
+def find(session: Session, version: str) -> VersionRecord:
     """The stored version whose hash is or starts with ``version``."""
     rows = session.execute(select(DefinitionVersion).where(
         DefinitionVersion.hash.startswith(version, autoescape=True)).limit(2)).scalars().all()
@@ -87,7 +88,7 @@ def find(session: Session, version: str) -> DefinitionVersion:
         listed = ", ".join(f"{h[:12]} ({s}, {at:%Y-%m-%d})" for h, s, at in known) or "none"
         what = "matches several versions" if rows else "is not a stored definition version"
         raise UnknownVersion(f"{version!r} {what}; stored: {listed}")
-    return rows[0]
+    return VersionRecord.of(rows[0])
 
 
 def store(session: Session, definition: DefinitionSet, root: Path | str, now: datetime,
@@ -109,10 +110,10 @@ def store(session: Session, definition: DefinitionSet, root: Path | str, now: da
     return True
 
 
-def listed(session: Session) -> list[DefinitionVersion]:
+def listed(session: Session) -> list[VersionRecord]:
     """Every stored version, oldest first."""
-    return list(session.execute(select(DefinitionVersion)
-                                .order_by(DefinitionVersion.published_at)).scalars())
+    return [VersionRecord.of(row) for row in session.execute(
+        select(DefinitionVersion).order_by(DefinitionVersion.published_at)).scalars()]
 
 
 def open_counts(session: Session) -> dict[str, int]:

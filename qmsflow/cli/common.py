@@ -18,8 +18,14 @@ import click
 
 from qmsflow import settings as settings_loader
 from qmsflow.engine.errors import QmsflowError
-from qmsflow.engine.persistence import audit, users
-from qmsflow.engine.persistence.db import DatabaseError, database_url, explain, shown_url
+from qmsflow.engine.persistence import (
+    DatabaseError,
+    audit,
+    database_url,
+    explain_database_error,
+    shown_url,
+    users,
+)
 from qmsflow.engine.problems import DefinitionError
 from qmsflow.web.runtime import Runtime
 
@@ -49,7 +55,7 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
             raise CommandError("the definition set has problems:\n" + "\n".join(
                 str(p) for p in error.problems)) from None
         except DatabaseError as error:
-            message = explain(error)
+            message = explain_database_error(error)
             if "qmsflow db upgrade" in message:
                 raise CommandError(message) from None
             raise CommandError(f"cannot use the database {shown_url(url())}: {message} "

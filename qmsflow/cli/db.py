@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from qmsflow.engine.persistence import schema
-from qmsflow.engine.persistence.db import shown_url
+from qmsflow.engine.persistence import schema, shown_url
 
 from .common import CommandError, friendly, runtime, url
 

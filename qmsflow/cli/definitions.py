@@ -10,9 +10,14 @@ import click
 from qmsflow.engine import diff as diffs
 from qmsflow.engine.loader import load
 from qmsflow.engine.model import DefinitionSet
-from qmsflow.engine.persistence import versions
-from qmsflow.engine.persistence.db import DatabaseError
-from qmsflow.engine.persistence.service import CaseService, utc_now
+from qmsflow.engine.persistence import (
+    CaseService,
+    DatabaseError,
+    UnknownVersion,
+    Versions,
+    utc_now,
+    versions,
+)
 
 from .common import acting, friendly, runtime
 
@@ -43,12 +48,13 @@ def definitions_list() -> None:
     """Every stored version with the number of open cases on it."""
     with runtime().sessions() as session:
         counts = versions.open_counts(session)
-        for row in versions.listed(session):
-            click.echo(f"{row.hash[:12]}  {row.set_id:<16} {row.published_at:%Y-%m-%d %H:%M} "
-                       f"UTC  {counts.get(row.hash, 0)} open case(s)  {row.note or ''}".rstrip())
+        for stored in versions.listed(session):
+            click.echo(f"{stored.hash[:12]}  {stored.set_id:<16} "
+                       f"{stored.published_at:%Y-%m-%d %H:%M} UTC  "
+                       f"{counts.get(stored.hash, 0)} open case(s)  {stored.note or ''}".rstrip())
 
 
-def _resolve(session: Any, store: versions.Versions, ref: str) -> DefinitionSet:
+def _resolve(session: Any, store: Versions, ref: str) -> DefinitionSet:
     """A definition from a folder path or a stored version (hash or prefix)."""
     if Path(ref).exists():
         return load(ref)
@@ -62,7 +68,7 @@ def _resolve(session: Any, store: versions.Versions, ref: str) -> DefinitionSet:
 def definitions_diff(old: str, new: str) -> None:
     """What changed from OLD to NEW (folders or stored versions), and how many open cases'
     due times would move."""
-    store = versions.Versions()
+    store = Versions()
     with runtime().sessions() as session:
         before, after = _resolve(session, store, old), _resolve(session, store, new)
     changes = diffs.diff(before, after)
@@ -75,13 +81,13 @@ def definitions_diff(old: str, new: str) -> None:
 
 def _report_moves(before: DefinitionSet, after: DefinitionSet) -> None:
     rt = runtime()
-    store = versions.Versions()
+    store = Versions()
     store.remember(before)
     store.remember(after)
     try:
         service = CaseService(rt.sessions, store, before)
         plans = service.migrate(before.version, after.version, dry_run=True)
-    except (DatabaseError, versions.UnknownVersion):
+    except (DatabaseError, UnknownVersion):
         click.echo("deadlines change; no database with cases of the old version to measure "
                    "how many due times would move")
         return

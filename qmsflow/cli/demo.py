@@ -12,10 +12,13 @@ from collections.abc import Sequence
 import click
 
 from qmsflow.engine.model import DefinitionSet, text
-from qmsflow.engine.persistence import overview
-from qmsflow.engine.persistence.db import DatabaseUrlError, shown_url
-from qmsflow.engine.persistence.overview import SchemaUpgradeError
-from qmsflow.engine.persistence.service import utc_now
+from qmsflow.engine.persistence import (
+    DatabaseUrlError,
+    SchemaUpgradeError,
+    overview,
+    shown_url,
+    utc_now,
+)
 from qmsflow.web.app import ConfigurationError, create_app
 from qmsflow.web.demo.seeding import STANDINGS, DemoSummary, count_cases, seed
 

@@ -21,7 +21,7 @@ from babel.support import NullTranslations, Translations
 
 from qmsflow import web
 from qmsflow.engine.model import DefinitionSet
-from qmsflow.engine.persistence.reports import Period
+from qmsflow.engine.persistence import reports
 from qmsflow.web.reports.export import csv_bytes, report_views, text_report, workbook_bytes
 from qmsflow.web.reports.tables import MonthError, Translate, parse_month, previous_month
 
@@ -75,7 +75,7 @@ def monthly(month_text: str | None, fmt: str, report_ids: tuple[str, ...],
     click.echo(f"{output}: {', '.join(wanted)} for {period}", err=True)
 
 
-def _month(definition: DefinitionSet, text: str | None) -> Period:
+def _month(definition: DefinitionSet, text: str | None) -> reports.Period:
     if not text:
         zone = ZoneInfo(definition.organisation.timezone)
         return previous_month(datetime.now(UTC).astimezone(zone).date())

@@ -11,13 +11,14 @@ import time
 
 import click
 
-from qmsflow.engine.persistence.sweep import DEFAULT_BATCH, sweep
+from qmsflow.engine.persistence import sweep
 
 from .common import friendly, runtime
 
 
 @click.command("sweep")
-@click.option("--batch", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(min=1),
+@click.option("--batch", default=sweep.DEFAULT_BATCH, show_default=True,
+              type=click.IntRange(min=1),
               help="Cases per transaction (smaller: shorter waits for people's steps).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Stop after this many cases (default: every case due now).")
@@ -30,7 +31,7 @@ def cli(batch: int, limit: int | None) -> None:
     """
     service = runtime().service
     started = time.perf_counter()
-    result = sweep(service, batch=batch, limit=limit)
+    result = sweep.sweep(service, batch=batch, limit=limit)
     elapsed = time.perf_counter() - started
     for failure in result.failures:
         click.echo(f"{failure.number}: not escalated: {failure.reason}", err=True)

@@ -11,8 +11,7 @@ import getpass
 
 import click
 
-from qmsflow.engine.persistence import audit, tokens
-from qmsflow.engine.persistence.service import utc_now
+from qmsflow.engine.persistence import audit, tokens, utc_now
 
 from .common import friendly, runtime
 
@@ -33,8 +32,8 @@ def cli() -> None:
 def token_add(user_id: str, label: str) -> None:
     """Issue a token for the active user USER_ID; it is shown once."""
     with runtime().sessions.begin() as session:
-        row, plain = tokens.issue(session, user_id, label, utc_now(), _by())
-    click.echo(f"token {row.id} for {user_id} ({row.label}). It is shown this once and "
+        token, plain = tokens.issue(session, user_id, label, utc_now(), _by())
+    click.echo(f"token {token.id} for {user_id} ({token.label}). It is shown this once and "
                "qmsflow keeps only its SHA-256: store it now.", err=True)
     click.echo(plain)
 
@@ -45,8 +44,8 @@ def token_add(user_id: str, label: str) -> None:
 def token_revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID for good (see 'list' for the ids)."""
     with runtime().sessions.begin() as session:
-        row = tokens.revoke(session, token_id, utc_now(), _by())
-    click.echo(f"token {row.id} of {row.user_id} ({row.label}) revoked")
+        token = tokens.revoke(session, token_id, utc_now(), _by())
+    click.echo(f"token {token.id} of {token.user_id} ({token.label}) revoked")
 
 
 @cli.command("list")
@@ -54,12 +53,12 @@ def token_revoke(token_id: int) -> None:
 def token_list() -> None:
     """Every token, revoked ones too: id, user, status, created, last used, label."""
     with runtime().sessions() as session:
-        rows = tokens.listed(session)
-    for row, user in rows:
-        status = ("revoked" if row.revoked_at else "user disabled" if user.disabled
+        listed = tokens.listed(session)
+    for token, user in listed:
+        status = ("revoked" if token.revoked_at else "user disabled" if user.disabled
                   else "active")
-        used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never used"
-        click.echo(f"{row.id:>4}  {row.user_id:<20} {status:<13} "
-                   f"{row.created_at:%Y-%m-%d %H:%M}  {used:<16}  {row.label}")
-    if not rows:
+        used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never used"
+        click.echo(f"{token.id:>4}  {token.user_id:<20} {status:<13} "
+                   f"{token.created_at:%Y-%m-%d %H:%M}  {used:<16}  {token.label}")
+    if not listed:
         click.echo("no tokens: 'qmsflow users token add USER --label LABEL' issues one")

@@ -7,8 +7,7 @@ import click
 from qmsflow.engine.cases import Actor
 from qmsflow.engine.machine import authority_limit
 from qmsflow.engine.model import DefinitionSet, text
-from qmsflow.engine.persistence import users
-from qmsflow.engine.persistence.service import utc_now
+from qmsflow.engine.persistence import users, utc_now
 
 from .common import acting, friendly, password, runtime
 from .tokens import cli as token_group
@@ -69,12 +68,13 @@ def users_list() -> None:
     """Every account, disabled ones marked."""
     definition = runtime().definition
     with runtime().sessions() as session:
-        for user in users.listed(session):
-            status = "disabled" if user.disabled else (
-                "locked" if user.locked_until and user.locked_until > utc_now() else "active")
-            limits = _limits(definition, users.actor(user))
-            click.echo(f"{user.id:<20} {user.name:<20} {status:<9} {','.join(user.roles)}"
-                       + (f"  {limits}" if limits else ""))
+        listed = users.listed(session)
+    now = utc_now()
+    for user in listed:
+        status = "disabled" if user.disabled else "locked" if user.locked(now) else "active"
+        limits = _limits(definition, user.actor)
+        click.echo(f"{user.id:<20} {user.name:<20} {status:<9} {','.join(user.roles)}"
+                   + (f"  {limits}" if limits else ""))
 
 
 def _limits(definition: DefinitionSet, actor: Actor) -> str:

@@ -14,7 +14,7 @@ from types import FrameType
 
 import click
 
-from qmsflow.engine.persistence.sweep import DEFAULT_BATCH, sweep
+from qmsflow.engine.persistence import sweep
 
 from .common import friendly, runtime
 from .outbox import deliver, mail_settings, said
@@ -23,8 +23,8 @@ from .outbox import deliver, mail_settings, said
 @click.command("worker")
 @click.option("--interval", default=30.0, show_default=True,
               help="Seconds to wait when there is nothing to do.")
-@click.option("--batch", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(min=1),
-              help="Cases per sweep transaction.")
+@click.option("--batch", default=sweep.DEFAULT_BATCH, show_default=True,
+              type=click.IntRange(min=1), help="Cases per sweep transaction.")
 @click.option("--once", is_flag=True, help="One sweep and one delivery, then stop.")
 @friendly
 def cli(interval: float, batch: int, once: bool) -> None:
@@ -43,7 +43,7 @@ def cli(interval: float, batch: int, once: bool) -> None:
     click.echo("worker: ready")
     sys.stdout.flush()
     while True:
-        swept = sweep(service, batch=batch)
+        swept = sweep.sweep(service, batch=batch)
         delivered = deliver(settings, limit=1000)
         busy = swept.escalated or delivered.sent or delivered.retried
         if busy:

@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 
 from qmsflow.cli import main
 from qmsflow.engine.persistence import users
-from qmsflow.engine.persistence.models import AuditEvent, CaseRow
+from qmsflow.engine.persistence.models import AuditEvent, CaseRow, User
 from qmsflow.engine.persistence.service import utc_now
 
 from ..conftest import DEFAULT_SET, ROOT, EditSet
@@ -292,7 +292,7 @@ def test_users_add_reads_the_password_from_stdin_and_records_who_added_the_accou
     with database.sessions.begin() as session:
         user = users.authenticate(session, "li.qiang", SECRET, utc_now())
         assert (user.name, user.roles, user.departments, user.locale) == (
-            "李强", ["quality", "quality_manager"], ["quality"], "zh-CN")
+            "李强", ("quality", "quality_manager"), ("quality",), "zh-CN")
         entry = session.execute(select(AuditEvent)).scalar_one()
     assert (entry.action, entry.field) == ("user_added", "li.qiang")
     assert entry.actor_name.startswith("qmsflow CLI (")
@@ -337,7 +337,7 @@ def test_users_list_shows_disabled_and_locked_accounts(cli: Cli, database: Datab
         input=SECRET + "\n")
     assert cli("users", "disable", "zhao.min", "--reason", "left the company")[0] == 0
     with database.sessions.begin() as session:
-        users.get(session, "wang.fang").locked_until = datetime(2999, 1, 1, tzinfo=UTC)
+        session.get_one(User, "wang.fang").locked_until = datetime(2999, 1, 1, tzinfo=UTC)
 
     code, output = cli("users", "list")
     assert code == 0
@@ -355,7 +355,7 @@ def test_set_password_replaces_the_password_and_unlocks_the_account(
         cli: Cli, database: Database) -> None:
     add_li(cli)
     with database.sessions.begin() as session:
-        users.get(session, "li.qiang").locked_until = datetime(2999, 1, 1, tzinfo=UTC)
+        session.get_one(User, "li.qiang").locked_until = datetime(2999, 1, 1, tzinfo=UTC)
     assert cli("users", "set-password", "li.qiang", "--password-stdin",
                input=NEW_SECRET + "\n") == (0, "password of li.qiang set\n")
     assert lines(cli("users", "list")[1])[0].split()[2] == "active"

@@ -9,14 +9,14 @@ from sqlalchemy.orm import Session
 
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet
-from qmsflow.engine.persistence import users
+from qmsflow.engine.persistence import UserRecord, users
 from qmsflow.engine.persistence.models import AuditEvent, User
 
 from .conftest import CHEAP, PASSWORD, Database, World, to_investigation
 
 
 def _add(session: Session, definition: DefinitionSet, now: datetime, user_id: str = "zhang.san",
-         roles: tuple[str, ...] = ("quality",), password: str = PASSWORD) -> User:
+         roles: tuple[str, ...] = ("quality",), password: str = PASSWORD) -> UserRecord:
     return users.add(session, definition, user_id, "张三", roles, password, now, hasher=CHEAP)
 
 
@@ -24,11 +24,13 @@ def test_a_password_is_stored_only_as_an_argon2_hash(database: Database,
                                                      default_set: DefinitionSet,
                                                      now: datetime) -> None:
     with database.sessions.begin() as session:
-        user = _add(session, default_set, now)
+        added = _add(session, default_set, now)
+    assert not hasattr(added, "password_hash")  # the record callers get carries no hash
+    with database.sessions() as session:
+        user = session.get_one(User, "zhang.san")
+        entry = session.query(AuditEvent).filter_by(action="user_added").one()
     assert user.password_hash is not None and user.password_hash.startswith("$argon2id$")
     assert PASSWORD not in user.password_hash
-    with database.sessions() as session:
-        entry = session.query(AuditEvent).filter_by(action="user_added").one()
     assert PASSWORD not in str(entry.data) and entry.field == "zhang.san"
 
 

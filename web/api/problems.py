@@ -19,8 +19,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.machine import Reason, Refused
 from qmsflow.engine.model import Process
-from qmsflow.engine.persistence import AuthenticationFailed
-from qmsflow.engine.persistence.db import DatabaseError
+from qmsflow.engine.persistence import AuthenticationFailed, DatabaseError
 
 from .. import explain
 

@@ -27,8 +27,6 @@ from qmsflow.engine.cases import Actor, Case
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import AuthenticationFailed, CaseNotFound, Conflict, History, tokens
-from qmsflow.engine.persistence.store import to_case
-from qmsflow.engine.persistence.users import actor as actor_of
 from qmsflow.engine.problems import did_you_mean
 
 from .. import i18n
@@ -130,7 +128,7 @@ def _bearer() -> tokens.Bearer:
 
 
 def _actor(bearer: tokens.Bearer) -> Actor:
-    return actor_of(bearer.user)
+    return bearer.user.actor
 
 
 def _client(bearer: tokens.Bearer) -> str:
@@ -248,9 +246,7 @@ def list_cases() -> Response:
     filters, page, per_page = inputs.filters(definition, request.args)
     found = service().list_cases(bearer.user.id, filters, page, per_page)
     now = service().now()
-    cases = [_summary(service().definition(row.version),
-                      to_case(service().definition(row.version), row), now)
-             for row in found.rows]
+    cases = [_summary(service().definition(case.version), case, now) for case in found.rows]
     later = page * per_page < found.total or found.more
     following: dict[str, Any] = {**request.args.to_dict(), "page": page + 1}
     return json_response({

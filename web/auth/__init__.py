@@ -32,8 +32,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired
 
 from qmsflow.engine.cases import Actor
-from qmsflow.engine.persistence import AuthenticationFailed
-from qmsflow.engine.persistence.service import CaseService
+from qmsflow.engine.persistence import AuthenticationFailed, CaseService, UserRecord
 
 from .. import i18n
 from ..i18n import gettext as _
@@ -62,6 +61,11 @@ class Account:
     is_authenticated: bool = True
     is_anonymous: bool = False
 
+    @classmethod
+    def of(cls, user: UserRecord) -> Account:
+        """The signed-in account of a user's record."""
+        return cls(user.id, user.name, frozenset(user.roles), user.locale)
+
     def get_id(self) -> str:
         return self.id
 
@@ -85,9 +89,7 @@ def service() -> CaseService:
 def load_account(user_id: str) -> Account | None:
     """Flask-Login's loader: the account, unless it was disabled since signing in."""
     user = service().user(user_id)
-    if user is None:
-        return None
-    return Account(user.id, user.name, frozenset(user.roles), user.locale)
+    return None if user is None else Account.of(user)
 
 
 def needs_login() -> BaseResponse:
@@ -129,7 +131,7 @@ def login() -> str | BaseResponse:
             session.clear()  # a new session on sign-in: nothing of an earlier one carries over
             session.update(keep)
             session.permanent = True
-            login_user(Account(user.id, user.name, frozenset(user.roles), user.locale))
+            login_user(Account.of(user))
             session["seen"] = time.time()
             current_app.logger.info("sign-in: %s", user.id)
             return redirect(_safe_next(request.args.get("next")))

@@ -39,7 +39,6 @@ from qmsflow.engine.persistence import (
     Filters,
     History,
 )
-from qmsflow.engine.persistence.store import to_case
 from qmsflow.engine.values import is_empty
 
 from .. import explain, uploads
@@ -84,10 +83,8 @@ def inbox() -> str:
                                 current_app.config["PER_PAGE"])
     now = service().now()
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in page.rows:
-        case_definition = service().definition(row.version)
-        case = to_case(case_definition, row)
-        process = case_definition.process(case.process)
+    for case in page.rows:
+        process = service().definition(case.version).process(case.process)
         groups[case.process].append({
             "number": case.number,
             "urgency": views.urgency(case, now).css,

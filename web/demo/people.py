@@ -18,7 +18,6 @@ from argon2 import PasswordHasher
 
 from qmsflow.engine.model import DefinitionSet, text
 from qmsflow.engine.persistence import audit, overview, users
-from qmsflow.engine.persistence.models import User
 
 from ..runtime import Runtime
 from .scenarios import Scenario
@@ -134,10 +133,11 @@ def add_people(rt: Runtime, definition: DefinitionSet, people: Sequence[Person],
     """Add the demo accounts; one left from an interrupted run is kept if its roles match."""
     org = definition.organisation
     with rt.sessions.begin() as session:
+        found = overview.users_by_id(session, [person.id for person in people])
         for person in people:
-            existing = session.get(User, person.id)
+            existing = found.get(person.id)
             if existing is not None:
-                if tuple(existing.roles) != person.roles:
+                if existing.roles != person.roles:
                     raise users.UserError(
                         f"user '{person.id}' exists with other roles than the demo needs "
                         f"({', '.join(existing.roles)}): start from an empty database "
@@ -161,6 +161,6 @@ def listed_users(rt: Runtime, people: Sequence[Person], password_for: PasswordFo
         if user is None or user.disabled:
             continue
         unchanged = user.password_changed_at == user.created_at
-        listed.append(DemoUser(user.id, user.name, tuple(user.roles),
+        listed.append(DemoUser(user.id, user.name, user.roles,
                                password_for(user.id) if unchanged else None))
     return listed

@@ -19,9 +19,14 @@ from argon2 import PasswordHasher
 from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet, Process
-from qmsflow.engine.persistence import overview, users, versions
-from qmsflow.engine.persistence.service import CaseNotFound, CaseService
-from qmsflow.engine.persistence.store import Conflict
+from qmsflow.engine.persistence import (
+    CaseNotFound,
+    CaseService,
+    Conflict,
+    overview,
+    users,
+    versions,
+)
 
 from ..runtime import Runtime
 from .people import PasswordFor

@@ -25,9 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from qmsflow.engine.model import DefinitionSet
-from qmsflow.engine.persistence import overview
-from qmsflow.engine.persistence.db import Sessions
-from qmsflow.engine.persistence.reports import Period, run_reports
+from qmsflow.engine.persistence import Sessions, overview, reports
 
 from .tables import Cell, ReportView, Table, Translate, people_ids, view
 
@@ -44,12 +42,12 @@ GRID = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 _SHEET_FORBIDDEN = str.maketrans({c: " " for c in "[]:*?/\\"})
 
 
-def report_views(sessions: Sessions, definition: DefinitionSet, period: Period,
+def report_views(sessions: Sessions, definition: DefinitionSet, period: reports.Period,
                  report_ids: Sequence[str], locale: str, _: Translate) -> list[ReportView]:
     """Run ``report_ids`` for ``period`` (each for the month, quarter or year that starts it)
     and label them in ``locale``; users are shown by name."""
     with sessions() as session:
-        results = run_reports(session, definition, period, report_ids)
+        results = reports.run_reports(session, definition, period, report_ids)
         ids = people_ids(definition, results)
         people = {user.id: user.name for user in overview.users_by_id(session, ids).values()
                   } if ids else {}

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.model import DefinitionSet, Labels, Measure, Process, Report, text
-from qmsflow.engine.persistence.reports import Line, Period, ReportResult, Value, month
+from qmsflow.engine.persistence import reports
 from qmsflow.engine.values import display
 
 Translate = Callable[[str], str]
@@ -37,20 +37,20 @@ class MonthError(QmsflowError, ValueError):
     """A month that cannot be read; the message says how to write one."""
 
 
-def parse_month(value: str) -> Period:
+def parse_month(value: str) -> reports.Period:
     """The month written ``YYYY-MM`` (e.g. 2026-10); MonthError saying how to write it."""
     found = _MONTH.match(value.strip())
     if found is None:
         raise MonthError(f"{value!r} is not a month: write YYYY-MM, e.g. 2026-10")
     try:
-        return month(int(found[1]), int(found[2]))
+        return reports.month(int(found[1]), int(found[2]))
     except ValueError as error:
         raise MonthError(f"{value!r} is not a month: {error}") from None
 
 
-def previous_month(today: date) -> Period:
+def previous_month(today: date) -> reports.Period:
     """The month before the one holding ``today``: the month a monthly report is due for."""
-    return month(today.year, today.month).previous()
+    return reports.month(today.year, today.month).previous()
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Cell:
     'met' / 'missed' when it is a value checked against a target."""
 
     text: str
-    value: Value = None
+    value: reports.Value = None
     format: Format = "text"
     verdict: str | None = None
 
@@ -117,7 +117,7 @@ class ReportView:
     tables: tuple[Table, ...]
 
 
-def view(definition: DefinitionSet, report: Report, result: ReportResult, locale: str,
+def view(definition: DefinitionSet, report: Report, result: reports.ReportResult, locale: str,
          _: Translate, people: Mapping[str, str] | None = None) -> ReportView:
     """``result`` of ``report`` labelled in ``locale``; ``people``: user id -> name."""
     process = definition.process(report.process)
@@ -162,7 +162,7 @@ def dimension_label(definition: DefinitionSet, report: Report, dimension: str,
     return spec.label if spec is not None else None
 
 
-def people_ids(definition: DefinitionSet, results: Collection[ReportResult]) -> set[str]:
+def people_ids(definition: DefinitionSet, results: Collection[reports.ReportResult]) -> set[str]:
     """The user ids among the results' dimension values, for looking their names up."""
     found: set[str] = set()
     for result in results:
@@ -178,8 +178,8 @@ def people_ids(definition: DefinitionSet, results: Collection[ReportResult]) -> 
 
 # -- layout -------------------------------------------------------------------------------------
 
-def _breakdown(report: Report, title: str, rows: list[tuple[str, Line]], total: Line,
-               labeller: _Labeller, period: str, previous: str | None,
+def _breakdown(report: Report, title: str, rows: list[tuple[str, reports.Line]],
+               total: reports.Line, labeller: _Labeller, period: str, previous: str | None,
                _: Translate) -> Table:
     header, groups, subheader = [title], [], []
     for measure in report.measures:
@@ -197,7 +197,7 @@ def _breakdown(report: Report, title: str, rows: list[tuple[str, Line]], total: 
         report, title, rows, labeller, period, previous, _), tuple(groups), tuple(subheader))
 
 
-def _figures(report: Report, line: Line, compare: bool, _: Translate) -> list[Cell]:
+def _figures(report: Report, line: reports.Line, compare: bool, _: Translate) -> list[Cell]:
     cells: list[Cell] = []
     for measure in report.measures:
         figure = line.figure(measure.id)
@@ -209,7 +209,7 @@ def _figures(report: Report, line: Line, compare: bool, _: Translate) -> list[Ce
     return cells
 
 
-def _summary(report: Report, result: ReportResult, labeller: _Labeller, period: str,
+def _summary(report: Report, result: reports.ReportResult, labeller: _Labeller, period: str,
              previous: str | None, _: Translate) -> Table:
     header = [_("Measure"), period, *([previous] if previous else []), _("Target"),
               _("Status")]
@@ -234,7 +234,7 @@ def _summary(report: Report, result: ReportResult, labeller: _Labeller, period: 
     return Table(title, tuple(header), tuple(rows), False, chart)
 
 
-def _breakdown_chart(report: Report, title: str, rows: list[tuple[str, Line]],
+def _breakdown_chart(report: Report, title: str, rows: list[tuple[str, reports.Line]],
                      labeller: _Labeller, period: str, previous: str | None,
                      _: Translate) -> Chart | None:
     # The first plain count, else the first measure: what the bars are lengths of.
@@ -263,7 +263,7 @@ def _description(_: Translate, title: str, period: str, previous: str | None,
     return text_ % {"title": title, "period": period, "previous": previous}
 
 
-def _bar(label: str, measure: Measure, value: Value, previous: Value,
+def _bar(label: str, measure: Measure, value: reports.Value, previous: reports.Value,
          verdict: str | None) -> Bar:
     target = measure.target_min if measure.target_min is not None else measure.target_max
     return Bar(label, float(value or 0), None if previous is None else float(previous),
@@ -291,7 +291,7 @@ def _verdict_cell(verdict: str | None, _: Translate) -> Cell:
     return Cell(words.get(verdict or "", "—"), None, "text", verdict)
 
 
-def _cell(measure: Measure, value: Value, verdict: str | None) -> Cell:
+def _cell(measure: Measure, value: reports.Value, verdict: str | None) -> Cell:
     return Cell(format_value(measure, value), value, _format(measure), verdict)
 
 
@@ -303,7 +303,7 @@ def _format(measure: Measure) -> Format:
     return measure.format
 
 
-def format_value(measure: Measure, value: Value) -> str:
+def format_value(measure: Measure, value: reports.Value) -> str:
     """A measure's value as people read it: 95.2%, 1,234, 3,000.00; an em dash for none."""
     if value is None:
         return "—"

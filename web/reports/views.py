@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, render_template, request
 
-from qmsflow.engine.persistence.reports import Period
+from qmsflow.engine.persistence import reports
 
 from ..i18n import definition, gettext, locale
 from . import bp
@@ -21,7 +21,7 @@ FILES = {
 }
 
 
-def _default_month() -> Period:
+def _default_month() -> reports.Period:
     """The previous month, in the organisation's time zone (a monthly report is due for it)."""
     runtime = current_app.extensions["qmsflow"]
     zone = ZoneInfo(definition().organisation.timezone)
@@ -32,7 +32,7 @@ def _error(title: str, message: str, status: int = 400) -> tuple[str, int]:
     return render_template("error.html", status=status, title=title, message=message), status
 
 
-def _month() -> tuple[Period, str | None]:
+def _month() -> tuple[reports.Period, str | None]:
     """The month asked for, or the default with the reason the asked one was refused."""
     asked = (request.args.get("month") or "").strip()
     if not asked:
