@@ -3,7 +3,7 @@
 Run bench/seed.py first (``--fresh`` whenever the schema changed: the bench refuses a database
 whose schema differs from the models). Then, measured in the same run on that database:
 
-(a) apply-action throughput: ``CaseService.apply_action`` taking ``provide_loaner`` (a step
+(a) apply-action throughput: ``CaseService.apply_step`` taking ``provide_loaner`` (a step
     without signature that keeps the case in ``workshop_repair``) on distinct open service
     requests, one transaction each; against the floor: the same writes done with psycopg
     (the new row values and audit rows computed beforehand by the engine, untimed): one
@@ -19,7 +19,7 @@ whose schema differs from the models). Then, measured in the same run on that da
     service's time; the plain query with OR over the queues (page and count), for comparison;
     EXPLAIN ANALYZE of each and which of the inbox's partial indexes it uses.
 
-``--profile`` also shows where apply_action's time goes: by phase (the service's collaborators
+``--profile`` also shows where apply_step's time goes: by phase (the service's collaborators
 wrapped in timers, no profiler) and a cProfile summary by layer.
 
 Each run takes the open workshop_repair cases least recently changed (a rerun uses fresh ones
@@ -286,7 +286,7 @@ def read_head(conn: psycopg.Connection[Any]) -> tuple[int, str]:
 def service_run(service: CaseService, numbers: Sequence[str], user: str, tag: str) -> float:
     started = time.perf_counter()
     for index, number in enumerate(numbers):
-        service.apply_action(number, ACTION, user, {"loaner_serial": f"{tag}-{index:06d}"},
+        service.apply_step(number, ACTION, user, {"loaner_serial": f"{tag}-{index:06d}"},
                              client="bench-service")
     return time.perf_counter() - started
 
@@ -312,9 +312,9 @@ def statement_summary(log: Sequence[Sent], actions: int) -> list[str]:
     return lines
 
 
-# -- where apply_action's time goes ----------------------------------------------------------
+# -- where apply_step's time goes ----------------------------------------------------------
 
-PHASES = (  # (depth, label, owner, attribute): what apply_action calls, timed by wrapping it
+PHASES = (  # (depth, label, owner, attribute): what apply_step calls, timed by wrapping it
     (0, "CaseService._load_with_user: SELECT case JOIN user, definition", CaseService,
      "_load_with_user"),
     (1, "Engine.raw_connection: pool checkout + pre-ping (SELECT 1)", Engine, "raw_connection"),
@@ -339,7 +339,7 @@ PHASES = (  # (depth, label, owner, attribute): what apply_action calls, timed b
 
 
 def phase_times(service: CaseService, numbers: Sequence[str], user: str) -> str:
-    """Where apply_action's time goes, without a profiler: each collaborator wrapped in a
+    """Where apply_step's time goes, without a profiler: each collaborator wrapped in a
     timer (nested ones are part of the line above them)."""
     spent: defaultdict[str, float] = defaultdict(float)
     calls: Counter[str] = Counter()
@@ -362,14 +362,14 @@ def phase_times(service: CaseService, numbers: Sequence[str], user: str) -> str:
         for owner, name, original in reversed(saved):
             setattr(owner, name, original)
     n = len(numbers)
-    lines = [f"  apply_action by phase, {n} actions, no profiler: {total / n * 1000:.2f} ms "
+    lines = [f"  apply_step by phase, {n} actions, no profiler: {total / n * 1000:.2f} ms "
              "per action (timers add ~0.01 ms per call)"]
     for depth, label, _, _ in PHASES:
         indent = "  " * depth
         lines.append(f"    {indent}{label:{66 - len(indent)}} {spent[label] / n * 1000:6.3f} ms"
                      f" ({calls[label] / n:.1f} calls)")
     top = sum(spent[label] for depth, label, _, _ in PHASES if depth == 0)
-    lines.append(f"    {'rest: apply_action itself, sessionmaker, transaction set-up':66} "
+    lines.append(f"    {'rest: apply_step itself, sessionmaker, transaction set-up':66} "
                  f"{(total - top) / n * 1000:6.3f} ms")
     return "\n".join(lines)
 
@@ -556,7 +556,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds for (a)")
     parser.add_argument("--inbox-runs", type=int, default=200)
     parser.add_argument("--profile", action="store_true",
-                        help="time apply_action's phases (200 actions) and cProfile 200 more")
+                        help="time apply_step's phases (200 actions) and cProfile 200 more")
     parser.add_argument("--show-plans", action="store_true",
                         help="print the inbox queries' SQL and full plans")
     args = parser.parse_args()
@@ -628,7 +628,7 @@ def main() -> None:
     print(f"  audit rows per action: service {written:.2f}, raw {raw_rows / n:.2f} "
           "(varies with the case: a clock or flag that changes adds one)")
     print("\n".join(summary))
-    print(f"  CaseService.apply_action:             {service_rate:8.1f} actions/s "
+    print(f"  CaseService.apply_step:             {service_rate:8.1f} actions/s "
           f"({ms(service_time / n)} per action)")
     print(f"  raw SQL floor (UPDATE+INSERT+commit): {raw_rate:8.1f} actions/s "
           f"({ms(raw_time / n)} per action)")

@@ -75,7 +75,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from qmsflow.engine.loader import load
-from qmsflow.engine.model import Transition
+from qmsflow.engine.model import Step
 from qmsflow.engine.persistence import audit, schema, users
 from qmsflow.engine.persistence.db import connect, session_factory, transaction
 from qmsflow.engine.persistence.models import AuditEvent, AuditHead, CaseRow, User
@@ -124,7 +124,7 @@ def check_database(url: str, min_cases: int) -> int:
     return cases
 
 
-def bench_roles(conn: psycopg.Connection[Any], step: Transition) -> tuple[str, int, list[str]]:
+def bench_roles(conn: psycopg.Connection[Any], step: Step) -> tuple[str, int, list[str]]:
     """The role owning the largest open queue, its size, and the bench user's roles: that role
     and, unless it may take the step already, the first role that may."""
     found = conn.execute(
@@ -172,7 +172,7 @@ class Post:
     row_version: int
 
 
-def open_cases(conn: psycopg.Connection[Any], step: Transition, limit: int) -> list[Post]:
+def open_cases(conn: psycopg.Connection[Any], step: Step, limit: int) -> list[Post]:
     """Distinct open cases the step can be taken on, least recently changed first, with the
     row version each has now."""
     rows = conn.execute(
@@ -452,7 +452,7 @@ def run_wrk(route: str, port: int, path: str, script: Path, script_args: Sequenc
                   values["statuses"], int(number["exhausted"]), done.stdout)
 
 
-def write_posts(path: Path, posts: Sequence[Post], step: Transition, token: str,
+def write_posts(path: Path, posts: Sequence[Post], step: Step, token: str,
                 tag: str) -> None:
     """One line per case: the step form's path and its urlencoded body, as a browser posts."""
     with path.open("w") as out:
@@ -498,7 +498,7 @@ def main() -> None:
     total = check_database(args.url, args.min_cases)
     definition = load(DEFAULT_SET)
     process = definition.process(PROCESS)
-    step = process.transitions[ACTION]
+    step = process.steps[ACTION]
     for item in step.inputs:
         if process.fields[item.field].type != "text":
             fail(f"{ACTION} asks for {item.field} ({process.fields[item.field].type}); the "

@@ -317,8 +317,8 @@ def diff(old: DefinitionSet, new: DefinitionSet) -> list[Change]:
 def _process(report: _Report, pid: str, old: Process, new: Process) -> None:
     report.compare("process", pid, "process", pid, old, new, _PROCESS)
     report.items("state", pid, "state", old.states, new.states, _STATE)
-    report.items("transition", pid, "transition", {**old.starts, **old.transitions},
-                 {**new.starts, **new.transitions}, _TRANSITION,
+    report.items("transition", pid, "transition", {**old.starts, **old.steps},
+                 {**new.starts, **new.steps}, _TRANSITION,
                  summary=lambda t: f"{_name(t)}, from {', '.join(t.sources) or 'a new case'} "
                                    f"to {t.target}")
     report.items("field", pid, "field", old.fields, new.fields, _FIELD,

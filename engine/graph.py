@@ -18,7 +18,7 @@ def _edges(process: Process, locale: str, organisation: Organisation | None
     def role(role_id: str) -> str:
         return text(roles[role_id].label, locale) if role_id in roles else role_id
 
-    for step in [*process.starts.values(), *process.transitions.values()]:
+    for step in process.every_step():
         meaning = step.signature or ""
         if meaning in meanings:
             meaning = text(meanings[meaning].label, locale)

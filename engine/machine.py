@@ -1,6 +1,6 @@
 """The state machine: one pure function applies a step to a case.
 
-``apply(definition, case, action, actor, inputs, now)`` returns the new case and the events it
+``apply(definition, case, step_id, actor, inputs, now)`` returns the new case and the events it
 produced, or raises :class:`Refused` naming the step, the state and every unmet rule: wrong
 role, wrong state, condition false, missing or invalid input, a field the step does not ask
 for, above the actor's approval authority, the same person as a step that must be someone
@@ -22,7 +22,7 @@ from .effects import Draft, EffectFailed, clock_events, run_effects
 from .errors import QmsflowError
 from .events import Event, Outcome, changes
 from .expressions import EvaluationError, Expression
-from .model import Authority, DefinitionSet, Process, Tier, Transition, frozen_map, text
+from .model import Authority, DefinitionSet, Process, Step, Tier, frozen_map, text
 from .problems import did_you_mean
 from .values import ValueProblem, coerce, is_empty
 
@@ -121,7 +121,7 @@ def _money(value: Decimal | None) -> str:
     return "unlimited" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-def required_fields(process: Process, step: Transition,
+def required_fields(process: Process, step: Step,
                     context: Mapping[str, Any]) -> frozenset[str]:
     """The inputs of ``step`` that must be given, judged on ``context`` (see :func:`context`).
 
@@ -151,7 +151,7 @@ def _requires(rule: bool | Expression, context: Mapping[str, Any]) -> bool:
 class StepCheck:
     """Evaluates one step for one actor: the reasons it is refused, then its effects."""
 
-    def __init__(self, definition: DefinitionSet, process: Process, step: Transition,
+    def __init__(self, definition: DefinitionSet, process: Process, step: Step,
                  case: Case | None, actor: Actor, now: datetime) -> None:
         self.definition = definition
         self.process = process
@@ -259,27 +259,27 @@ class StepCheck:
         return context(self.process, self.values, self.case, now=self.now)
 
 
-def _find_step(process: Process, action: str, state: str | None) -> Transition:
-    step = process.step(action)
+def _find_step(process: Process, step_id: str, state: str | None) -> Step:
+    step = process.step(step_id)
     if step is None:
-        known = [*process.starts, *process.transitions]
-        hint = did_you_mean(action, known)
-        raise Refused(action, state, [Reason(
-            "unknown", f"no step '{action}' in process '{process.id}'"
+        known = [*process.starts, *process.steps]
+        hint = did_you_mean(step_id, known)
+        raise Refused(step_id, state, [Reason(
+            "unknown", f"no step '{step_id}' in process '{process.id}'"
             + (f" ({hint})" if hint else ""))])
     return step
 
 
 def available(definition: DefinitionSet, case: Case, actor: Actor,
               now: datetime) -> dict[str, tuple[Reason, ...]]:
-    """Every transition from the case's state, with the reasons it is refused (empty: allowed).
+    """Every step from the case's state, with the reasons it is refused (empty: allowed).
 
     Inputs are not judged here (they are typed on the step's form); everything else is, so a
-    screen can show the actions a user may take and, for the others, why not.
+    screen can show the steps a user may take and, for the others, why not.
     """
     process = definition.process(case.process)
     result: dict[str, tuple[Reason, ...]] = {}
-    for step in process.transitions.values():
+    for step in process.steps.values():
         if case.state not in step.sources:
             continue
         evaluation = StepCheck(definition, process, step, case, actor, now)
@@ -289,15 +289,15 @@ def available(definition: DefinitionSet, case: Case, actor: Actor,
     return result
 
 
-def start(definition: DefinitionSet, process_id: str, action: str, actor: Actor,
+def start(definition: DefinitionSet, process_id: str, step_id: str, actor: Actor,
           inputs: Mapping[str, Any], now: datetime, number: str,
           signature: Signature | None = None, reason: str | None = None) -> Outcome:
     """Open a new case through a start step; ``number`` comes from :func:`case_number`."""
     check_now(now)
     process = definition.process(process_id)
-    step = _find_step(process, action, None)
+    step = _find_step(process, step_id, None)
     if not step.start:
-        raise Refused(action, None, [Reason("state", f"'{action}' does not open a case")])
+        raise Refused(step_id, None, [Reason("state", f"'{step_id}' does not open a case")])
     defaults = process.defaults()
     blank = Case(process=process.id, version=definition.version, number=number,
                  state="", values=frozen_map(defaults), priority=process.default_priority,
@@ -307,34 +307,34 @@ def start(definition: DefinitionSet, process_id: str, action: str, actor: Actor,
     evaluation.values = dict(defaults)
     evaluation.check(inputs, signature, reason)
     if evaluation.reasons:
-        raise Refused(action, None, evaluation.reasons)
+        raise Refused(step_id, None, evaluation.reasons)
     return _take(definition, process, step, blank, evaluation, actor, now, signature, reason)
 
 
-def apply(definition: DefinitionSet, case: Case, action: str, actor: Actor,
+def apply(definition: DefinitionSet, case: Case, step_id: str, actor: Actor,
           inputs: Mapping[str, Any], now: datetime, signature: Signature | None = None,
           reason: str | None = None) -> Outcome:
-    """Take step ``action`` on ``case``; the new case and its events, or :class:`Refused`."""
+    """Take the step ``step_id`` on ``case``; the new case and its events, or :class:`Refused`."""
     check_now(now)
     if case.version != definition.version:
-        raise Refused(action, case.state, [Reason(
+        raise Refused(step_id, case.state, [Reason(
             "version", f"case {case.number} runs on definition version {case.version[:12]}, "
                        f"not {definition.version[:12]}: load its own version or migrate it")])
     process = definition.process(case.process)
-    step = _find_step(process, action, case.state)
+    step = _find_step(process, step_id, case.state)
     if step.start:
-        raise Refused(action, case.state, [Reason("state", f"'{action}' only opens new cases")])
+        raise Refused(step_id, case.state, [Reason("state", f"'{step_id}' only opens new cases")])
     if process.states[case.state].final:
-        raise Refused(action, case.state, [Reason(
+        raise Refused(step_id, case.state, [Reason(
             "final", f"case {case.number} is finished ({case.state}); nothing more can be done")])
     evaluation = StepCheck(definition, process, step, case, actor, now)
     evaluation.check(inputs, signature, reason)
     if evaluation.reasons:
-        raise Refused(action, case.state, evaluation.reasons)
+        raise Refused(step_id, case.state, evaluation.reasons)
     return _take(definition, process, step, case, evaluation, actor, now, signature, reason)
 
 
-def _take(definition: DefinitionSet, process: Process, step: Transition, case: Case,
+def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
           evaluation: StepCheck, actor: Actor, now: datetime, signature: Signature | None,
           reason: str | None) -> Outcome:
     draft = Draft(evaluation.values, set(case.flags), case.priority_override,

@@ -174,7 +174,7 @@ class Effect:
 
 
 @dataclass(frozen=True)
-class Transition:
+class Step:
     """A step: opening a case (``start``) or moving it between states."""
 
     id: str
@@ -331,8 +331,11 @@ class Process:
     category_field: str | None
     priority_table: PriorityTable | None
     states: Mapping[str, State]
-    starts: Mapping[str, Transition]
-    transitions: Mapping[str, Transition]
+    #: The steps that open a case (the YAML's ``start``).
+    starts: Mapping[str, Step]
+    #: The steps that move an open case (the YAML's ``transitions``: the file format keeps the
+    #: state-machine word; the code and the screens say step).
+    steps: Mapping[str, Step]
     authorities: Mapping[str, Authority]
     clocks: Mapping[str, Clock]
     forms: Mapping[str, Form]
@@ -341,9 +344,13 @@ class Process:
     inbox_search: tuple[str, ...] = ()  # text fields the inbox search looks in
     surveys: Mapping[str, Survey] = field(default_factory=dict)
 
-    def step(self, step_id: str) -> Transition | None:
-        """A start or ordinary transition by id."""
-        return self.transitions.get(step_id) or self.starts.get(step_id)
+    def step(self, step_id: str) -> Step | None:
+        """A step by id, whether it opens a case or moves one."""
+        return self.steps.get(step_id) or self.starts.get(step_id)
+
+    def every_step(self) -> tuple[Step, ...]:
+        """Every step of the process: those that open a case first, then the others."""
+        return (*self.starts.values(), *self.steps.values())
 
     def priority_rank(self, priority: str) -> int:
         """0 for the highest priority; larger is lower."""

@@ -37,9 +37,9 @@ from .model import (
     Process,
     Section,
     State,
+    Step,
     Survey,
     Tier,
-    Transition,
     ValueTest,
     frozen_map,
 )
@@ -142,7 +142,7 @@ class ProcessCompiler:
             fields=frozen_map(fields), categories=frozen_map(categories),
             category_field=category_field, priority_table=self._priority_table(fields),
             states=frozen_map(states), starts=frozen_map(starts),
-            transitions=frozen_map(transitions), authorities=frozen_map(self._authorities(fields)),
+            steps=frozen_map(transitions), authorities=frozen_map(self._authorities(fields)),
             clocks=frozen_map(self._clocks()), forms=frozen_map(forms),
             inbox_columns=self._inbox(), print_layout=self._print(),
             inbox_search=self._search(), surveys=frozen_map(self._surveys(fields, forms)),
@@ -249,7 +249,7 @@ class ProcessCompiler:
         return result
 
     def _transition(self, item: Mapping[str, Any], here: list[str | int], start: bool,
-                    fields: Mapping[str, Field]) -> Transition:
+                    fields: Mapping[str, Field]) -> Step:
         ctx = self.ctx
         sources = tuple(item.get("from", []))
         for index, state in enumerate(sources):
@@ -261,7 +261,7 @@ class ProcessCompiler:
         ctx.ref(item.get("form"), self.form_ids, "form", [*here, "form"])
         ctx.ref(item.get("authority"), self.authority_ids, "authority matrix",
                 [*here, "authority"])
-        return Transition(
+        return Step(
             id=item["id"], label=self._labels(item, here), sources=sources, target=item["to"],
             roles=self._roles(item["roles"], [*here, "roles"]),
             condition=self._expr(item.get("if"), [*here, "if"]), inputs=inputs,
@@ -357,8 +357,8 @@ class ProcessCompiler:
                                   frozen_map(exprs), condition))
         return tuple(effects)
 
-    def _graph_checks(self, states: Mapping[str, State], starts: Mapping[str, Transition],
-                      transitions: Mapping[str, Transition]) -> None:
+    def _graph_checks(self, states: Mapping[str, State], starts: Mapping[str, Step],
+                      transitions: Mapping[str, Step]) -> None:
         reachable = {t.target for t in starts.values()}
         frontier = list(reachable)
         while frontier:
@@ -500,8 +500,8 @@ class ProcessCompiler:
                 self._effects(item.get("on_breach", []), [*here, "on_breach"], "clock"))
         return result
 
-    def _forms(self, starts: Mapping[str, Transition],
-               transitions: Mapping[str, Transition]) -> dict[str, Form]:
+    def _forms(self, starts: Mapping[str, Step],
+               transitions: Mapping[str, Step]) -> dict[str, Form]:
         result: dict[str, Form] = {}
         for index, item in enumerate(self.data.get("forms", [])):
             here: list[str | int] = ["forms", index]

@@ -24,7 +24,7 @@ from .effects import Draft, EffectFailed, run_effects, survey_expiry
 from .events import Event, Outcome, changes
 from .expressions import EvaluationError, Expression
 from .machine import Reason, Refused, check_now, context
-from .model import DefinitionSet, Process, Survey, Transition, frozen_map
+from .model import DefinitionSet, Process, Step, Survey, frozen_map
 from .problems import did_you_mean
 
 __all__ = ["answer", "as_step", "respondent", "sent_at"]
@@ -38,13 +38,13 @@ def respondent(survey_id: str) -> Actor:
     return Actor("", f"customer (survey link: {survey_id})", frozenset())
 
 
-def as_step(survey: Survey, state: str = "") -> Transition:
+def as_step(survey: Survey, state: str = "") -> Step:
     """The survey as a step that stays in ``state``: its inputs, form and effects.
 
     Form builders and the engine's input checks work on steps; a survey's answer is checked
     by exactly the same field rules.
     """
-    return Transition(
+    return Step(
         id=survey.step_id, label=survey.label, sources=(state,), target=state, roles=(),
         condition=None, inputs=survey.inputs, form=survey.form, effects=survey.effects,
         signature=None, not_by=(), authority=None, reason_required=False, start=False)
@@ -62,7 +62,7 @@ def sent_at(definition: DefinitionSet, case: Case, survey: Survey,
     process = definition.process(case.process)
     senders = {step.id: [effect for effect in step.effects
                          if effect.kind == "survey" and effect.spec == survey.id]
-               for step in (*process.starts.values(), *process.transitions.values())}
+               for step in process.every_step()}
     values = context(process, case.values, case, now=now)
     for record in reversed(case.steps):
         if any(_holds(effect.condition, values) for effect in senders.get(record.step, ())):

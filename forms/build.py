@@ -14,7 +14,7 @@ from wtforms.i18n import messages_path
 from wtforms.meta import DefaultMeta
 
 from qmsflow.engine.cases import Actor
-from qmsflow.engine.model import DefinitionSet, Process, Transition
+from qmsflow.engine.model import DefinitionSet, Process, Step
 
 from .conditions import client_condition
 from .convert import to_client, to_form
@@ -73,7 +73,7 @@ def _same(message: str) -> str:
     return message
 
 
-def build_form(definition: DefinitionSet, process: Process, step: Transition, locale: str, *,
+def build_form(definition: DefinitionSet, process: Process, step: Step, locale: str, *,
                people: Sequence[Actor] = (), base: type[wtforms.Form] = wtforms.Form,
                gettext: Callable[[str], str] = _same,
                uploads: FileLimits | None = None) -> type[wtforms.Form]:

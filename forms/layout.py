@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qmsflow.engine.expressions import Expression
-from qmsflow.engine.model import Field, Labels, Process, Section, Transition
+from qmsflow.engine.model import Field, Labels, Process, Section, Step
 
 #: Id of the extra section that holds step inputs the step's form does not place.
 MORE_SECTION = "more"
@@ -56,7 +56,7 @@ class Layout:
                 if item.editable}
 
 
-def step_layout(process: Process, step: Transition) -> Layout:
+def step_layout(process: Process, step: Step) -> Layout:
     """The layout of ``step``'s form: its form's sections, or one section of its inputs.
 
     A field is editable when the step takes it as input and neither the field nor its section

@@ -17,7 +17,7 @@ import wtforms
 
 from qmsflow.engine.expressions import EvaluationError, Expression
 from qmsflow.engine.machine import context as engine_context
-from qmsflow.engine.model import Field, Process, Transition
+from qmsflow.engine.model import Field, Process, Step
 
 from .convert import to_engine, typed
 from .layout import Layout
@@ -28,7 +28,7 @@ class FormSpec:
     """What a form class built by ``build_form`` knows besides its fields."""
 
     process: Process
-    step: Transition
+    step: Step
     layout: Layout
     locale: str
     timezone: ZoneInfo

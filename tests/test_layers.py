@@ -175,7 +175,7 @@ def test_no_identifier_of_the_bundled_definitions_appears_in_python_code() -> No
     definition = load(DEFAULT_SET)
     ids = set(definition.organisation.roles) | set(definition.processes)
     for process in definition.processes.values():
-        ids |= set(process.states) | set(process.transitions) | set(process.categories)
+        ids |= set(process.states) | set(process.steps) | set(process.categories)
         ids |= set(process.clocks) | set(process.starts)
     strings = {
         (path.relative_to(ROOT), node.value)

@@ -30,8 +30,8 @@ from qmsflow.engine.persistence import (
     utc_now,
 )
 
-from .feedback import tokens
 from .mail import SmtpSettings
+from .surveys import tokens
 
 
 class Runtime:

@@ -158,9 +158,9 @@ class CaseService:
             raise Refused.any_step([Reason("user", f"user '{user_id}' {why}")])
         return users.actor(user)
 
-    def _signature(self, process: Process, action: str, user_id: str,
+    def _signature(self, process: Process, step_id: str, user_id: str,
                    password: str | None, meaning: str | None) -> Signature | None:
-        step = process.step(action)
+        step = process.step(step_id)
         if step is None or not step.signature:
             return None
         if password is None:
@@ -170,7 +170,7 @@ class CaseService:
 
     # -- cases ------------------------------------------------------------------------------
 
-    def create_case(self, process_id: str, action: str, user_id: str,
+    def create_case(self, process_id: str, step_id: str, user_id: str,
                     inputs: Mapping[str, Any], *, password: str | None = None,
                     meaning: str | None = None, reason: str | None = None,
                     client: str | None = None) -> Case:
@@ -178,19 +178,19 @@ class CaseService:
         so a refused or failed intake leaves no gap."""
         definition = self.current
         process = definition.process(process_id)
-        signature = self._signature(process, action, user_id, password, meaning)
+        signature = self._signature(process, step_id, user_id, password, meaning)
         with self.transaction() as session:
             now = self.now()
             _, actor = self._actor(session, user_id)
             self._require_published(session)
             number = store.next_number(session, process, self._local(definition, now))
-            outcome = machine.start(definition, process_id, action, actor, inputs, now, number,
+            outcome = machine.start(definition, process_id, step_id, actor, inputs, now, number,
                                     signature, reason)
             self._check_user_fields(session, process, outcome.case, None)
             return self._save(session, definition, None, outcome, actor, now, client,
-                              signature, action)
+                              signature, step_id)
 
-    def apply_action(self, number: str, action: str, user_id: str, inputs: Mapping[str, Any],
+    def apply_step(self, number: str, step_id: str, user_id: str, inputs: Mapping[str, Any],
                      *, expected_version: int | None = None, password: str | None = None,
                      meaning: str | None = None, reason: str | None = None,
                      client: str | None = None) -> Case:
@@ -204,7 +204,7 @@ class CaseService:
             with self.transaction() as session:
                 row, definition = self._load(session, number)
                 process = definition.process(row.process)
-            signature = self._signature(process, action, user_id, password, meaning)
+            signature = self._signature(process, step_id, user_id, password, meaning)
         with self.transaction() as session:
             now = self.now()
             row, definition, user = self._load_with_user(session, number, user_id)
@@ -214,17 +214,17 @@ class CaseService:
                     f"{row.row_version}, you saw {expected_version}); nothing was saved: "
                     "reload it, check what changed, and take the step again")
             if row.voided_at is not None:
-                raise Refused(action, row.state, [Reason(
+                raise Refused(step_id, row.state, [Reason(
                     "voided", f"case {number} was voided on {row.voided_at:%Y-%m-%d}: "
                               f"{row.void_reason}")])
             actor = self._active(user, user_id)
             process = definition.process(row.process)
             case = store.to_case(definition, row)
-            outcome = machine.apply(definition, case, action, actor, inputs, now, signature,
+            outcome = machine.apply(definition, case, step_id, actor, inputs, now, signature,
                                     reason)
             self._check_user_fields(session, process, outcome.case, case)
             return self._save(session, definition, _Stored(row, case), outcome, actor, now,
-                              client, signature, action)
+                              client, signature, step_id)
 
     def escalate_case(self, number: str) -> Outcome:
         """Run the due warning and breach actions of one case's clocks, each exactly once."""
@@ -427,7 +427,7 @@ class CaseService:
 
     def _save(self, session: Session, definition: DefinitionSet, stored: _Stored | None,
               outcome: Outcome, actor: Actor, now: datetime, client: str | None,
-              signature: Signature | None = None, action: str = "") -> Case:
+              signature: Signature | None = None, step_id: str = "") -> Case:
         """Write a step's outcome: linked cases, signatures, the case and its audit entries."""
         entries = self._entries(definition, outcome, actor)
         case = outcome.case
@@ -448,7 +448,7 @@ class CaseService:
         if signature is not None:
             valid += 1
             entries.append(audit.Entry(
-                "signed", "signature", now, actor.id, actor.name, field=action,
+                "signed", "signature", now, actor.id, actor.name, field=step_id,
                 meaning=signature.meaning, version=definition.version,
                 data={"record_hash": signatures.record_hash(definition, case),
                       "row_version": case.row_version}))
@@ -457,7 +457,7 @@ class CaseService:
         outbox.enqueue(session, definition, case, case_id, outcome.events, now,
                        self.survey_link)
         if signature is not None:
-            signatures.sign(session, definition, case_id, case, action, actor,
+            signatures.sign(session, definition, case_id, case, step_id, actor,
                             signature.meaning, now)
         return case
 

@@ -40,7 +40,7 @@ def to_approval(world: World, amount: str) -> str:
         "countermeasure": "更换整批并赔偿停机损失", "handling": ["replace", "compensate"],
         "compensation_amount": amount}, None)]
     for role, action, inputs, password in steps:
-        world.service.apply_action(number, action, world.user(role), inputs, password=password)
+        world.service.apply_step(number, action, world.user(role), inputs, password=password)
     return number
 
 

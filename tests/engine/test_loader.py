@@ -201,7 +201,7 @@ def test_an_overlay_changes_the_base_without_copying_it() -> None:
     assert client.categories["sterility"].path == ("quality", "sterility")
     assert "hospital_grade" in client.fields and "hospital_grade" not in base.fields
     # Everything not overridden is the base's, unchanged.
-    assert client.transitions == base.transitions
+    assert client.steps == base.steps
     assert client.states == base.states
 
 

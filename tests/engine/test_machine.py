@@ -303,7 +303,7 @@ def test_expressions_see_a_late_clock_even_before_the_sweep_flags_it(
 
 def classify_requires(process: Process, **values: Any) -> frozenset[str]:
     """The inputs the complaint's classify step requires for ``values``."""
-    return required_fields(process, process.transitions["classify"],
+    return required_fields(process, process.steps["classify"],
                            context(process, values))
 
 
@@ -329,7 +329,7 @@ def test_an_input_required_by_condition_is_required_only_while_the_condition_hol
 def test_a_required_condition_that_cannot_be_evaluated_still_requires_the_field(
         default_set: DefinitionSet) -> None:
     complaint = default_set.process("complaint")
-    step = replace(complaint.transitions["classify"], inputs=(
+    step = replace(complaint.steps["classify"], inputs=(
         Input("findings", compile_expression("compensation_amount > 5000")),))
     # An empty amount cannot be compared with a number: no waiver for the field.
     assert required_fields(complaint, step, context(complaint, {})) == {"findings"}
@@ -342,12 +342,12 @@ def test_a_step_refuses_an_input_its_unevaluable_condition_requires(
     complaint = default_set.process("complaint")
     screened = apply(default_set, register(default_set, now), "confirm_complaint", QUALITY,
                      {"is_complaint": "yes", "screening_rationale": "故障"}, now).case
-    classify = complaint.transitions["classify"]
+    classify = complaint.steps["classify"]
     step = replace(classify, inputs=(
         *classify.inputs, Input("findings", compile_expression("compensation_amount > 5000"))))
     changed = replace(default_set, processes={
         **default_set.processes,
-        "complaint": replace(complaint, transitions={**complaint.transitions, "classify": step})})
+        "complaint": replace(complaint, steps={**complaint.steps, "classify": step})})
     with pytest.raises(Refused) as refused:
         apply(changed, screened, "classify", QUALITY, {
             "category": "performance", "report_cn": "not_reportable",

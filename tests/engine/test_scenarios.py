@@ -32,5 +32,5 @@ def test_every_step_of_every_bundled_process_is_taken_in_some_scenario(
         default_set: DefinitionSet) -> None:
     taken = set().union(*(run(path).taken for path in SCENARIOS))
     every = {(process.id, step) for process in default_set.processes.values()
-             for step in [*process.starts, *process.transitions]}
+             for step in [*process.starts, *process.steps]}
     assert sorted(every - taken) == []

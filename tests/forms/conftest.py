@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from qmsflow.engine.cases import Actor
 from qmsflow.engine.loader import load
-from qmsflow.engine.model import DefinitionSet, Field, Process, Transition
+from qmsflow.engine.model import DefinitionSet, Field, Process, Step
 from qmsflow.forms import build_form
 
 from ..conftest import EXAMPLE_SETS
@@ -33,15 +33,14 @@ def example_sets() -> list[DefinitionSet]:
     return [load(path) for path in EXAMPLE_SETS]
 
 
-def steps(definition: DefinitionSet) -> Iterator[tuple[Process, Transition]]:
-    """Every start step and transition of every process of a set."""
+def steps(definition: DefinitionSet) -> Iterator[tuple[Process, Step]]:
+    """Every step of every process of a set, those that open a case included."""
     for process in definition.processes.values():
-        yield from ((process, step) for step in (*process.starts.values(),
-                                                  *process.transitions.values()))
+        yield from ((process, step) for step in process.every_step())
 
 
-def find(definition: DefinitionSet, wanted: Callable[[Process, Transition, Field], bool],
-         ) -> tuple[Process, Transition, Field]:
+def find(definition: DefinitionSet, wanted: Callable[[Process, Step, Field], bool],
+         ) -> tuple[Process, Step, Field]:
     """The first step (in definition order) with an editable field that ``wanted`` accepts."""
     for process, step in steps(definition):
         form_class = build_form(definition, process, step, "en")

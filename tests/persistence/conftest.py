@@ -192,5 +192,5 @@ def to_investigation(world: World) -> str:
         ("gm_office", "accept", {"joint_inspection": False}),
     ]
     for role, action, inputs in steps:
-        world.service.apply_action(number, action, world.user(role), inputs)
+        world.service.apply_step(number, action, world.user(role), inputs)
     return number

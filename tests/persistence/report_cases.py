@@ -20,7 +20,7 @@ def _walk(world: World, number: str, steps: list[Step], at: datetime) -> str:
     """Take ``steps`` a minute apart, the last one at ``at``."""
     for index, (role, action, inputs, sign, reason) in enumerate(steps):
         world.clock.now = at - timedelta(minutes=len(steps) - 1 - index)
-        world.service.apply_action(number, action, world.user(role), dict(inputs),
+        world.service.apply_step(number, action, world.user(role), dict(inputs),
                                    password=PASSWORD if sign else None, reason=reason)
     return number
 

@@ -18,7 +18,7 @@ def _verify(database: Database) -> tuple[int, list[audit.Break]]:
 
 def _worked_case(world: World) -> str:
     case = open_complaint(world)
-    world.service.apply_action(case.number, "confirm_complaint", world.user("quality"),
+    world.service.apply_step(case.number, "confirm_complaint", world.user("quality"),
                                {"is_complaint": True, "screening_rationale": "设备故障"})
     return case.number
 

@@ -78,7 +78,7 @@ def test_a_refused_step_leaves_no_notification_behind(world: World) -> None:
     number = open_complaint(world, complainant_email="a@b.example").number
     before = len(messages(world))
     with pytest.raises(Refused):
-        world.service.apply_action(number, "confirm_complaint", world.user("sales"),
+        world.service.apply_step(number, "confirm_complaint", world.user("sales"),
                                    {"is_complaint": True, "screening_rationale": "x"})
     assert len(messages(world)) == before
 

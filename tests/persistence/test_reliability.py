@@ -120,7 +120,7 @@ SCREENING = [  # two forms opened on the same registered complaint: (role, step,
 def screen(world: World, number: str, side: int, version: int) -> Case:
     """Side ``side`` of SCREENING submits its form, opened on ``version``."""
     role, action, how = SCREENING[side]
-    return world.service.apply_action(number, action, world.user(role), how["inputs"],
+    return world.service.apply_step(number, action, world.user(role), how["inputs"],
                                       reason=how.get("reason"), password=how.get("password"),
                                       expected_version=version)
 
@@ -191,7 +191,7 @@ def _service_request_in_workshop_repair(world: World) -> Case:
                                  "take_back_signature": "signatures/takeback.png"}, PASSWORD),
     ]
     for action, user, inputs, password in steps:
-        case = world.service.apply_action(case.number, action, user, inputs,
+        case = world.service.apply_step(case.number, action, user, inputs,
                                           password=password, expected_version=case.row_version)
     assert case.state == "workshop_repair"
     return case
@@ -210,7 +210,7 @@ def test_eight_workers_racing_504_times_on_one_case_lose_no_update(world: World)
             seen = row_version(world, case.number)
             barrier.wait()  # everyone has read this round's version: now all apply it
             outcomes.append(attempt(worker, partial(
-                world.service.apply_action, case.number, "provide_loaner",
+                world.service.apply_step, case.number, "provide_loaner",
                 users[worker % len(users)], {"loaner_serial": f"LOAN-{round_:03d}-{worker}"},
                 expected_version=seen)))
             barrier.wait()  # the round is over before anyone reads the next version
@@ -316,7 +316,7 @@ def test_a_step_that_fails_halfway_leaves_neither_the_case_change_nor_its_audit_
     seen = fail_at(monkeypatch, point)
 
     with pytest.raises(Boom):
-        world.service.apply_action(case.number, "not_a_complaint", world.user("quality_manager"),
+        world.service.apply_step(case.number, "not_a_complaint", world.user("quality_manager"),
                                    {"screening_rationale": "咨询类来电"}, reason="仅为咨询",
                                    password=PASSWORD, expected_version=case.row_version)
 
@@ -333,7 +333,7 @@ def test_a_step_that_fails_halfway_leaves_neither_the_case_change_nor_its_audit_
     assert chain_breaks(world) == []
 
     monkeypatch.undo()  # the same step, taken again, goes through
-    done = world.service.apply_action(
+    done = world.service.apply_step(
         case.number, "not_a_complaint", world.user("quality_manager"),
         {"screening_rationale": "咨询类来电"}, reason="仅为咨询", password=PASSWORD,
         expected_version=case.row_version)

@@ -37,7 +37,7 @@ def test_a_refused_intake_takes_no_number(world: World) -> None:
 
 def test_a_step_is_saved_with_its_audit_entries_old_and_new_values(world: World) -> None:
     case = open_complaint(world)
-    after = world.service.apply_action(
+    after = world.service.apply_step(
         case.number, "confirm_complaint", world.user("quality"),
         {"is_complaint": True, "screening_rationale": "设备故障"},
         expected_version=case.row_version)
@@ -56,7 +56,7 @@ def test_a_step_is_saved_with_its_audit_entries_old_and_new_values(world: World)
 def test_every_engine_rule_is_enforced_whatever_the_caller_sends(world: World) -> None:
     case = open_complaint(world)
     with pytest.raises(Refused) as refused:
-        world.service.apply_action(case.number, "confirm_complaint", world.user("sales"),
+        world.service.apply_step(case.number, "confirm_complaint", world.user("sales"),
                                    {"is_complaint": True, "unknown_field": 1})
     assert {r.code for r in refused.value.reasons} >= {"role", "unexpected"}
     assert world.service.read_case(case.number).case == case
@@ -64,11 +64,11 @@ def test_every_engine_rule_is_enforced_whatever_the_caller_sends(world: World) -
 
 def test_a_stale_row_version_is_a_conflict_and_nothing_is_written(world: World) -> None:
     case = open_complaint(world)
-    world.service.apply_action(case.number, "confirm_complaint", world.user("quality"),
+    world.service.apply_step(case.number, "confirm_complaint", world.user("quality"),
                                {"is_complaint": True, "screening_rationale": "a"},
                                expected_version=case.row_version)
     with pytest.raises(Conflict) as conflict:
-        world.service.apply_action(case.number, "not_a_complaint", world.user("quality_manager"),
+        world.service.apply_step(case.number, "not_a_complaint", world.user("quality_manager"),
                                    {}, expected_version=case.row_version)
     assert "changed since you opened it" in str(conflict.value)
     assert world.service.read_case(case.number).case.state == "classification"
@@ -85,7 +85,7 @@ def test_a_disabled_user_can_no_longer_act(world: World) -> None:
     with world.database.sessions.begin() as session:
         users.disable(session, world.user("quality"), world.clock(), "left the company")
     with pytest.raises(Refused) as refused:
-        world.service.apply_action(case.number, "confirm_complaint", world.user("quality"),
+        world.service.apply_step(case.number, "confirm_complaint", world.user("quality"),
                                    {"is_complaint": True})
     assert "disabled" in str(refused.value)
 
@@ -127,7 +127,7 @@ def test_a_voided_case_keeps_its_history_and_leaves_the_inbox(world: World) -> N
     assert history.events[-1].action == "voided"
     assert world.service.list_cases(world.user("quality")).total == 0
     with pytest.raises(Refused) as acting:
-        world.service.apply_action(case.number, "confirm_complaint", world.user("quality"),
+        world.service.apply_step(case.number, "confirm_complaint", world.user("quality"),
                                    {"is_complaint": True})
     assert "voided" in str(acting.value)
 
@@ -136,14 +136,14 @@ def test_a_signed_step_needs_the_password_again(world: World) -> None:
     case = open_complaint(world)
     manager = world.user("quality_manager")
     with pytest.raises(Refused) as unsigned:
-        world.service.apply_action(case.number, "not_a_complaint", manager,
+        world.service.apply_step(case.number, "not_a_complaint", manager,
                                    {"screening_rationale": "咨询"}, reason="咨询类来电")
     assert "signature" in {r.code for r in unsigned.value.reasons}
     with pytest.raises(users.AuthenticationFailed):
-        world.service.apply_action(case.number, "not_a_complaint", manager,
+        world.service.apply_step(case.number, "not_a_complaint", manager,
                                    {"screening_rationale": "咨询"}, reason="咨询类来电",
                                    password="wrong password")
-    done = world.service.apply_action(case.number, "not_a_complaint", manager,
+    done = world.service.apply_step(case.number, "not_a_complaint", manager,
                                       {"screening_rationale": "咨询"}, reason="咨询类来电",
                                       password=PASSWORD)
     assert done.state == "not_a_complaint"

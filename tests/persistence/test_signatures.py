@@ -13,9 +13,9 @@ CLASSIFY = {"category": "malfunction", "report_cn": "not_reportable",
 
 def _classified(world: World, batch: str) -> str:
     number = open_complaint(world).number
-    world.service.apply_action(number, "confirm_complaint", world.user("quality"),
+    world.service.apply_step(number, "confirm_complaint", world.user("quality"),
                                {"is_complaint": True, "screening_rationale": "设备故障"})
-    world.service.apply_action(number, "classify", world.user("quality"),
+    world.service.apply_step(number, "classify", world.user("quality"),
                                {**CLASSIFY, "batch_number": batch})
     return number
 

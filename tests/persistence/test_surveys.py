@@ -29,14 +29,14 @@ def closed_job(world: World, **changes: Any) -> Case:
     service = world.service
     number = service.create_case("service_request", "report_fault",
                                  world.user("service_desk"), {**REQUEST, **changes}).number
-    service.apply_action(number, "acknowledge", world.user("service_desk"), {})
-    service.apply_action(number, "resolve_remotely", world.user("technical"), {
+    service.apply_step(number, "acknowledge", world.user("service_desk"), {})
+    service.apply_step(number, "resolve_remotely", world.user("technical"), {
         "remote_solution": "电话指导恢复出厂参数。", "customer_accepted": True,
         "service_type": "free"}, password=PASSWORD)
-    service.apply_action(number, "record_follow_up", world.user("service_desk"), {
+    service.apply_step(number, "record_follow_up", world.user("service_desk"), {
         "follow_up_method": "phone", "rating_attitude": "satisfied", "rating_skill": "fair",
         "rating_arrival": "satisfied", "rating_promise": "satisfied"})
-    return service.apply_action(number, "close", world.user("technical_manager"), {
+    return service.apply_step(number, "close", world.user("technical_manager"), {
         "service_type": "free", "is_complaint": False, "complaint_rationale": "远程解决。"},
         password=PASSWORD)
 

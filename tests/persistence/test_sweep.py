@@ -211,7 +211,7 @@ def test_a_due_warning_and_then_a_breach_run_their_actions_once_recorded_as_the_
 
 def test_a_paused_clock_is_not_escalated_however_late(world: World) -> None:
     number = to_investigation(world)
-    world.service.apply_action(number, "wait_for_customer", world.user("quality"),
+    world.service.apply_step(number, "wait_for_customer", world.user("quality"),
                                {"waiting_reason": "补充批号照片"})
     world.clock.advance(days=60)
 
@@ -396,7 +396,7 @@ def test_a_sweep_waits_for_a_step_in_progress_and_then_leaves_the_clock_it_pause
 
     def step() -> None:
         stepper.append(threading.get_ident())
-        world.service.apply_action(number, "wait_for_customer", world.user("quality"),
+        world.service.apply_step(number, "wait_for_customer", world.user("quality"),
                                    {"waiting_reason": "补充批号照片"})
 
     with ThreadPoolExecutor(max_workers=2) as pool:

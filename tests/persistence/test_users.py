@@ -109,12 +109,12 @@ def test_a_user_field_must_name_an_active_user_with_one_of_its_roles(world: Worl
     decision = {"investigated": False, "recall_needed": False,
                 "no_investigation_reason": "同批次已有调查结论，无需重复调查"}
     with pytest.raises(Refused) as refused:
-        world.service.apply_action(number, "report_investigation", quality,
+        world.service.apply_step(number, "report_investigation", quality,
                                    {**decision, "no_investigation_decider": world.user("sales")},
                                    password=PASSWORD)
     assert "no_investigation_decider: Sales User holds none of the roles quality_manager" in str(
         refused.value)
-    done = world.service.apply_action(
+    done = world.service.apply_step(
         number, "report_investigation", quality,
         {**decision, "no_investigation_decider": world.user("quality_manager")},
         password=PASSWORD)

@@ -49,16 +49,16 @@ DUE_IN_4_DAYS = datetime(2026, 3, 6, 9, 30, tzinfo=UTC)  # Friday 6 March, 17:30
 def classified_complaint(world: World) -> Case:
     """A complaint screened and classified, waiting for the GM office (state gm_acceptance)."""
     case = open_complaint(world)
-    world.service.apply_action(case.number, "confirm_complaint", world.user("quality"),
+    world.service.apply_step(case.number, "confirm_complaint", world.user("quality"),
                                {"is_complaint": True, "screening_rationale": "设备故障"})
-    return world.service.apply_action(case.number, "classify", world.user("quality"),
+    return world.service.apply_step(case.number, "classify", world.user("quality"),
                                       CLASSIFIED)
 
 
 def accepted_complaint(world: World) -> Case:
     """A complaint the GM office accepted: its closure clock runs."""
     case = classified_complaint(world)
-    return world.service.apply_action(case.number, "accept", world.user("gm_office"),
+    return world.service.apply_step(case.number, "accept", world.user("gm_office"),
                                       {"joint_inspection": False})
 
 
@@ -185,12 +185,12 @@ def test_a_running_case_stays_on_its_version_and_its_rules_when_a_new_one_is_pub
     assert row_of(world, old_case.number).version == world.definition.version
 
     # The old case still follows the old rules: quality may confirm it.
-    confirmed = service.apply_action(old_case.number, "confirm_complaint", world.user("quality"),
+    confirmed = service.apply_step(old_case.number, "confirm_complaint", world.user("quality"),
                                      {"is_complaint": True, "screening_rationale": "设备故障"})
     assert (confirmed.state, confirmed.version) == ("classification", world.definition.version)
     # The new case follows the new ones: only the quality manager may.
     with pytest.raises(Refused) as refused:
-        service.apply_action(new_case.number, "confirm_complaint", world.user("quality"),
+        service.apply_step(new_case.number, "confirm_complaint", world.user("quality"),
                              {"is_complaint": True, "screening_rationale": "设备故障"})
     assert "role" in {r.code for r in refused.value.reasons}
 
@@ -222,7 +222,7 @@ def test_a_case_in_a_state_the_new_version_lacks_stays_and_says_why_until_mapped
     assert (migrated.action, migrated.old, migrated.new) == ("migrated", old, new)
     assert migrated.data == {"state_from": "gm_acceptance", "state": "gm_intake"}
     # The case goes on under the new version's rules.
-    accepted = world.service.apply_action(waiting.number, "accept", world.user("gm_office"),
+    accepted = world.service.apply_step(waiting.number, "accept", world.user("gm_office"),
                                           {"joint_inspection": False})
     assert (accepted.state, accepted.version) == ("investigation", new)
 
@@ -273,7 +273,7 @@ def test_a_dry_run_reports_the_moves_and_changes_nothing(
 
 
 def test_closed_and_voided_cases_are_not_migrated(world: World, edited_set: EditSet) -> None:
-    closed = world.service.apply_action(
+    closed = world.service.apply_step(
         open_complaint(world).number, "not_a_complaint", world.user("quality_manager"),
         {"screening_rationale": "咨询"}, reason="咨询类来电", password=PASSWORD)
     assert closed.state == "not_a_complaint"

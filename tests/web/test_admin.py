@@ -220,7 +220,7 @@ def test_the_preview_renders_every_step_form_of_a_process_without_a_submit(
     page = text_of(response)
     assert response.status_code == 200
     process = world.definition.process("complaint")
-    for step in [*process.starts.values(), *process.transitions.values()]:
+    for step in process.every_step():
         assert step.label["en"] in page
     previews = source[source.index("data-preview"):]
     assert 'type="submit"' not in previews
@@ -244,7 +244,7 @@ def test_the_preview_of_an_uploaded_set_shows_the_forms_of_the_chosen_process(
     page = upload(client, "/admin/preview", zipped(DEFAULT_SET), process_id="complaint")
     complaint = world.definition.process("complaint")
     other = next(p for pid, p in world.definition.processes.items() if pid != "complaint")
-    assert all(step.label["en"] in page for step in complaint.transitions.values())
+    assert all(step.label["en"] in page for step in complaint.steps.values())
     assert next(iter(other.starts.values())).label["en"] not in page
 
 

@@ -158,7 +158,7 @@ def test_the_document_has_one_path_per_start_and_per_step_of_each_process(
     for process in world.definition.processes.values():
         for step in process.starts:
             assert f"/processes/{process.id}/starts/{step}" in paths
-        for step in process.transitions:
+        for step in process.steps:
             assert f"/processes/{process.id}/cases/{{number}}/steps/{step}" in paths
     assert {"/cases", "/cases/{number}", "/openapi.json"} <= set(paths)
 
@@ -201,7 +201,7 @@ def test_a_request_schema_types_each_input_from_its_field_type_and_leaves_out_fi
 def test_a_step_that_needs_a_file_says_so_in_its_description(api: Api, world: World) -> None:
     paths = api.get(f"{API}/openapi.json", role=None).json["paths"]
     for process in world.definition.processes.values():
-        for step in process.transitions.values():
+        for step in process.steps.values():
             file_inputs = [i.field for i in step.inputs
                            if process.fields[i.field].type == "file"]
             if file_inputs:

@@ -118,7 +118,7 @@ def _expectations(definition: DefinitionSet) -> dict[str, Expect]:
         "cases.notifications_read": _always(405),
         "reports.index": _admin_only(definition), "reports.download": _admin_only(definition),
         # The customer's survey link needs no account; a made-up token finds nothing.
-        "feedback.answer": _always(404), "feedback.thanks": _always(404),
+        "surveys.answer": _always(404), "surveys.thanks": _always(404),
         # The API authenticates by token only: a browser's session is not enough.
         "api.document": _always(200), "api.list_cases": _always(401),
         "api.read_case": _always(401), "api.start": _always(405), "api.act": _always(405),
@@ -127,7 +127,7 @@ def _expectations(definition: DefinitionSet) -> dict[str, Expect]:
 
 #: Routes that do not send a stranger to sign in, and what they answer instead.
 PUBLIC = {"auth.login": 200, "auth.language": 405, "auth.logout": 405,
-          "feedback.answer": 404, "feedback.thanks": 404, "api.document": 200,
+          "surveys.answer": 404, "surveys.thanks": 404, "api.document": 200,
           "api.list_cases": 401, "api.read_case": 401, "api.start": 405, "api.act": 405,
           "cases.notifications_read": 405}  # POST only: a GET is refused before sign-in
 
@@ -142,14 +142,14 @@ def _urls(demo: Demo, definition: DefinitionSet) -> list[tuple[str, str, dict[st
             {"process_id": p.id, "step_id": s}
             for p in definition.processes.values() for s in p.starts],
         frozenset({"number", "step_id"}): [
-            {"number": number, "step_id": s} for s in definition.process("complaint").transitions],
+            {"number": number, "step_id": s} for s in definition.process("complaint").steps],
         frozenset({"process_id"}): [{"process_id": p} for p in definition.processes],
         frozenset({"digest", "name"}): [{"digest": "0" * 64, "name": "missing.pdf"}],
         frozenset({"version"}): [{"version": definition.version}],
         frozenset({"token"}): [{"token": "not-a-real-token"}],
         frozenset({"process_id", "number", "step_id"}): [
             {"process_id": "complaint", "number": number,
-             "step_id": next(iter(definition.process("complaint").transitions))}],
+             "step_id": next(iter(definition.process("complaint").steps))}],
     }
     found = []
     with demo.app.test_request_context():
@@ -225,7 +225,7 @@ def test_every_transition_is_refused_to_each_role_and_state_that_may_not_take_it
             continue
         number = demo.number_in(process_id, state)
         version = str(before[number][0])
-        for step in process.transitions.values():
+        for step in process.steps.values():
             for user in _users(demo):
                 may = bool(set(user.roles) & set(step.roles)) and state in step.sources
                 if may and not process.states[state].final:
@@ -263,7 +263,7 @@ def _to_approval(world: World, amount: Decimal) -> str:
                                        "compensation_amount": str(amount)}, None),
     ]
     for role, action, inputs, password in steps:
-        world.service.apply_action(number, action, world.user(role), inputs, password=password)
+        world.service.apply_step(number, action, world.user(role), inputs, password=password)
     return number
 
 
@@ -272,7 +272,7 @@ def test_an_approval_is_taken_exactly_by_the_roles_whose_limit_covers_the_amount
         world: World, tmp_path: Path) -> None:
     app = make_app(world, tmp_path)
     process = world.definition.process("complaint")
-    step = next(s for s in process.transitions.values() if s.authority)
+    step = next(s for s in process.steps.values() if s.authority)
     matrix = process.authorities[step.authority or ""]
     clients = {}
     for role in world.definition.organisation.roles:

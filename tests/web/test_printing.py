@@ -57,9 +57,9 @@ def pdf_text(data: bytes) -> str:
 def signed_off(world: World, **changes: object) -> str:
     """A complaint registered (signed 'authored') and classified; its number."""
     number = open_complaint(world).number
-    world.service.apply_action(number, "confirm_complaint", world.user("quality"),
+    world.service.apply_step(number, "confirm_complaint", world.user("quality"),
                                {"is_complaint": True, "screening_rationale": "设备故障"})
-    world.service.apply_action(number, "classify", world.user("quality"),
+    world.service.apply_step(number, "classify", world.user("quality"),
                                {**CLASSIFY, **changes})
     return number
 

@@ -22,7 +22,7 @@ from wtforms.validators import Optional
 from qmsflow import forms
 from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.loader import check, load
-from qmsflow.engine.model import DefinitionSet, Process, Transition
+from qmsflow.engine.model import DefinitionSet, Process, Step
 from qmsflow.engine.problems import DefinitionError, Problem, did_you_mean
 
 from ..auth import service
@@ -157,7 +157,7 @@ def validate() -> tuple[str, int]:
 class PreviewStep:
     """One step's form, built for a preview (or why it could not be)."""
 
-    step: Transition
+    step: Step
     form: Any
     values: dict[str, Any]
     display: Callable[[str], str]
@@ -183,7 +183,7 @@ def preview_steps(definition: DefinitionSet, process: Process) -> PreviewProcess
         return views.value_text(process, name, values.get(name))
 
     built = []
-    for step in [*process.starts.values(), *process.transitions.values()]:
+    for step in process.every_step():
         try:
             form_class = forms.build_form(definition, process, step, locale(), people=people,
                                           base=FlaskForm, gettext=_)

@@ -69,7 +69,7 @@ def steps(definition: DefinitionSet, process: Process) -> list[ShownStep]:
         return label(state.label) if state else state_id
 
     result = []
-    for step in [*process.starts.values(), *process.transitions.values()]:
+    for step in process.every_step():
         authority = process.authorities.get(step.authority) if step.authority else None
         result.append(ShownStep(
             step.id, label(step.label),

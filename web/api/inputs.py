@@ -18,7 +18,7 @@ from flask import request
 from werkzeug.datastructures import MultiDict
 
 from qmsflow.engine import values as value_ops
-from qmsflow.engine.model import DefinitionSet, Field, Process, Transition
+from qmsflow.engine.model import DefinitionSet, Field, Process, Step
 from qmsflow.engine.persistence import Filters
 from qmsflow.engine.problems import did_you_mean
 
@@ -66,7 +66,7 @@ def whole(value: Any) -> int | None:
     return None
 
 
-def body(step: Transition) -> dict[str, Any]:
+def body(step: Step) -> dict[str, Any]:
     """The request body of ``step``: an object with ``values`` (an object, default empty) and
     the keys the step takes, each of the right JSON type; 400 or 415 otherwise.
 
@@ -137,7 +137,7 @@ def _typed(kinds: tuple[str, ...], value: Any) -> tuple[bool, Any]:
     return False, value
 
 
-def inputs(process: Process, step: Transition, values: Mapping[str, Any]) -> dict[str, Any]:
+def inputs(process: Process, step: Step, values: Mapping[str, Any]) -> dict[str, Any]:
     """The step's inputs for the engine: JSON types checked (400); files, and values no engine
     check can take, refused (422). The engine judges everything else, with its reasons."""
     offered = {item.field for item in step.inputs}

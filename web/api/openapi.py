@@ -29,7 +29,7 @@ from typing import Any
 
 from qmsflow.engine import values as value_ops
 from qmsflow.engine.expressions import Expression
-from qmsflow.engine.model import DefinitionSet, Field, Labels, Process, Transition
+from qmsflow.engine.model import DefinitionSet, Field, Labels, Process, Step
 
 OPENAPI = "3.1.0"
 PER_PAGE = 50
@@ -56,17 +56,17 @@ def json_type(spec: Field) -> tuple[str, ...]:
     return _JSON_TYPES.get(spec.type, ())
 
 
-def accepted(process: Process, step: Transition) -> list[str]:
+def accepted(process: Process, step: Step) -> list[str]:
     """The inputs of ``step`` the API takes: every one but files."""
     return [item.field for item in step.inputs if json_type(process.fields[item.field])]
 
 
-def files(process: Process, step: Transition) -> list[str]:
+def files(process: Process, step: Step) -> list[str]:
     """The inputs of ``step`` the API cannot take (files: upload them in the web application)."""
     return [item.field for item in step.inputs if not json_type(process.fields[item.field])]
 
 
-def envelope(step: Transition) -> dict[str, bool]:
+def envelope(step: Step) -> dict[str, bool]:
     """The keys of a request body besides ``values``, each with whether it is required."""
     keys: dict[str, bool] = {}
     if not step.start:
@@ -204,7 +204,7 @@ class _Writer:
 
     # -- steps --------------------------------------------------------------------------------
 
-    def request(self, process: Process, step: Transition) -> dict[str, Any]:
+    def request(self, process: Process, step: Step) -> dict[str, Any]:
         """The request body of a start step or step."""
         names = accepted(process, step)
         conditions = {item.field: item.required for item in step.inputs}
@@ -244,7 +244,7 @@ class _Writer:
             schema["required"] = required_keys
         return schema
 
-    def step_notes(self, process: Process, step: Transition) -> str:
+    def step_notes(self, process: Process, step: Step) -> str:
         """What a step does and what it asks, for its operation's description."""
         states = process.states
         target = states[step.target]
@@ -495,7 +495,7 @@ def document(definition: DefinitionSet, server: str) -> dict[str, Any]:
         tags.append({"name": pid, "description": writer.words(process.label)})
         schemas[f"{pid}.Values"] = writer.values(process)
         schemas[f"{pid}.Case"] = _case(writer, process)
-        for step in [*process.starts.values(), *process.transitions.values()]:
+        for step in process.every_step():
             schemas[f"{pid}.{step.id}.Request"] = writer.request(process, step)
             body = {"required": True, "content": {"application/json": {
                 "schema": _ref(f"{pid}.{step.id}.Request")}}}

@@ -152,7 +152,7 @@ def _case(definition: DefinitionSet, case: Case, actor: Actor,
     actions = []
     if voided_at is None and not final:
         for step_id, reasons in machine.available(definition, case, actor, now).items():
-            step = process.transitions[step_id]
+            step = process.steps[step_id]
             actions.append({
                 "step": step_id, "label": dict(step.label), "allowed": not reasons,
                 "reasons": [problems.reason(process, why) for why in reasons],
@@ -304,15 +304,15 @@ def act(process_id: str, number: str, step_id: str) -> Response:
                           "%(url)s.", number=number, process=case.process,
                           url=f"{PREFIX}/processes/{case.process}/cases/{number}/steps/"))
     process = found.definition.process(case.process)
-    step = process.transitions.get(step_id)
+    step = process.steps.get(step_id)
     if step is None:
-        hint = did_you_mean(step_id, process.transitions)
+        hint = did_you_mean(step_id, process.steps)
         raise not_found(_("'%(process)s' has no step '%(step)s'.", process=process.id,
                           step=step_id) + (f" ({hint})" if hint else ""))
     body = inputs.body(step)
     values = inputs.inputs(process, step, body["values"])
     try:
-        done = service().apply_action(
+        done = service().apply_step(
             number, step.id, bearer.user.id, values, expected_version=body["expected_version"],
             password=body.get("password") or None, reason=body.get("reason") or None,
             client=_client(bearer))

@@ -31,7 +31,7 @@ from qmsflow import forms
 from qmsflow.engine import machine
 from qmsflow.engine.cases import Case
 from qmsflow.engine.machine import Refused
-from qmsflow.engine.model import DefinitionSet, Process, Transition
+from qmsflow.engine.model import DefinitionSet, Process, Step
 from qmsflow.engine.persistence import (
     AuthenticationFailed,
     CaseNotFound,
@@ -142,25 +142,25 @@ def start(process_id: str, step_id: str) -> str | BaseResponse | tuple[str, int]
 @bp.route("/cases/<number>")
 @login_required
 def case(number: str) -> str:
-    """A case: fields by section, state and owner, clocks, actions, links and history."""
+    """A case: fields by section, state and owner, clocks, the steps offered, links and history."""
     found = _read(number)
     definition, current = found.definition, found.case
     process = definition.process(current.process)
     now = service().now()
-    actions = []
+    offered = []
     if found.voided_at is None and not process.states[current.state].final:
         for step_id, reasons in machine.available(definition, current, current_user.actor,
                                                   now).items():
-            step = process.transitions[step_id]
-            actions.append({"step": step, "allowed": not reasons,
+            step = process.steps[step_id]
+            offered.append({"step": step, "allowed": not reasons,
                             "why": explain.reasons(process, reasons)})
-    actions.sort(key=lambda a: not a["allowed"])
+    offered.sort(key=lambda a: not a["allowed"])
     signatures = [{"name": s.signer_name, "at": s.signed_at, "meaning": s.meaning,
                    "step": _step_label(process, s.step), "invalid": s.invalidated_at,
                    "invalid_why": s.invalidated_by} for s in found.signatures]
     return render_template(
         "cases/case.html", found=found, case=current, process=process,
-        state=process.states[current.state], actions=actions,
+        state=process.states[current.state], offered=offered,
         sections=views.sections(process, current),
         clocks=views.clocks(definition, current, now),
         owner=role_label(current.assignee_role), history=views.history(process, found),
@@ -179,7 +179,7 @@ def act(number: str, step_id: str) -> str | BaseResponse | tuple[str, int]:
     """A step's form on a case: fields, signature and reason as the step asks."""
     found = _read(number, history=False)
     process = found.definition.process(found.case.process)
-    step = process.transitions.get(step_id)
+    step = process.steps.get(step_id)
     if step is None:
         abort(404)
     return _step(found.definition, process, step, found.case)
@@ -192,7 +192,7 @@ def _read(number: str, history: bool = True) -> History:
         abort(404)
 
 
-def _step(definition: DefinitionSet, process: Process, step: Transition,
+def _step(definition: DefinitionSet, process: Process, step: Step,
           case: Case | None) -> str | BaseResponse | tuple[str, int]:
     """Show a step's form, or take the step from a posted one."""
     # Only a form with a user picker needs the list of people (one query fewer otherwise).
@@ -234,7 +234,7 @@ def _step(definition: DefinitionSet, process: Process, step: Transition,
             for i in step.inputs))), status
 
 
-def _take(definition: DefinitionSet, process: Process, step: Transition, case: Case | None,
+def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | None,
           form: Any, values: dict[str, Any]) -> tuple[int, list[str], BaseResponse | None]:
     """Check a posted step form and take the step; (status, problems, redirect when done)."""
     extra = forms.unexpected(type(form), [*request.form.keys(), *request.files.keys()],
@@ -259,7 +259,7 @@ def _take(definition: DefinitionSet, process: Process, step: Transition, case: C
             result = service().create_case(process.id, step.id, current_user.id, inputs,
                                            password=password, reason=reason, client=_client())
         else:
-            result = service().apply_action(
+            result = service().apply_step(
                 case.number, step.id, current_user.id, inputs,
                 expected_version=int(request.form["row_version"]), password=password,
                 reason=reason, client=_client())

@@ -160,7 +160,7 @@ class Seeder:
             number, process = self._labelled(labels, label)
             inputs = _shift_inputs(self.definition.process(process), step.get("inputs", {}),
                                    shift, people)
-            case = self.service.apply_action(number, step["do"], actor, inputs,
+            case = self.service.apply_step(number, step["do"], actor, inputs,
                                              password=password, meaning=meaning,
                                              reason=step.get("reason"), client="demo")
         self._links(case.links, labels)

@@ -1,4 +1,4 @@
-"""Customer feedback by link: the survey a case sent, answered without an account.
+"""Customer surveys by link: the survey a case sent, answered without an account.
 
 ``/feedback/<token>`` shows the survey's form (its layout from the definitions, in zh-CN or
 English: ``?lang=``) and takes the answer. The token is the only credential: signed and
@@ -43,7 +43,7 @@ from . import tokens
 
 __all__ = ["bp"]
 
-bp = Blueprint("feedback", __name__, template_folder="templates",
+bp = Blueprint("surveys", __name__, template_folder="templates",
                url_prefix=tokens.PATH.rstrip("/"))
 
 # Names a survey form may post besides its fields.
@@ -102,7 +102,7 @@ def _page(status: int, kind: str) -> tuple[str, int]:
             "The service record this survey belongs to was withdrawn. If you have any "
             "questions, please contact our service desk.")),
     }[kind]
-    return render_template("feedback/unavailable.html", title=title, message=message,
+    return render_template("surveys/unavailable.html", title=title, message=message,
                            status=status), status
 
 
@@ -160,7 +160,7 @@ def answer(token: str) -> str | BaseResponse | tuple[str, int]:
         if done is not None:
             return done
     return render_template(
-        "feedback/survey.html", form=form, survey=survey, process=process, number=case.number,
+        "surveys/survey.html", form=form, survey=survey, process=process, number=case.number,
         values=values, display=lambda name: value_text(process, name, values.get(name)),
         problems=problems), status
 
@@ -201,7 +201,7 @@ def _take(link: _Link, form: Any, values: dict[str, Any]
             return again[1], [], again
         return 409, [_("Your answers could not be saved because the record changed at the "
                        "same moment. Please check them and send them again.")], None
-    return 303, [], redirect(url_for("feedback.thanks", token=link.token,
+    return 303, [], redirect(url_for("surveys.thanks", token=link.token,
                                      lang=i18n.locale()), 303)
 
 
@@ -218,15 +218,15 @@ def thanks(token: str) -> str | BaseResponse | tuple[str, int]:
     if survey is None:
         return _page(404, "bad")
     if not any(record.step == survey.step_id for record in found.case.steps):
-        return redirect(url_for("feedback.answer", token=token, lang=i18n.locale()))
-    return render_template("feedback/thanks.html")
+        return redirect(url_for("surveys.answer", token=token, lang=i18n.locale()))
+    return render_template("surveys/thanks.html")
 
 
 @bp.errorhandler(CSRFError)
 def _expired_form(_error: CSRFError) -> tuple[str, int]:
     # Raised before the view runs: the language of the page comes from here.
     _language()
-    return render_template("feedback/unavailable.html", status=400,
+    return render_template("surveys/unavailable.html", status=400,
                            title=_("Please send the form again"), message=_(
                                "The page was open for a long time, or your browser did not "
                                "accept this site's cookie, so we could not accept the form. "

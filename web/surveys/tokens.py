@@ -23,8 +23,9 @@ __all__ = ["PATH", "SALT", "BadToken", "ExpiredToken", "SurveyToken", "make_toke
            "read_token", "survey_link"]
 
 #: Keeps survey tokens apart from everything else signed with the same key.
+# The salt and the path keep their old word: changing either would void every link sent.
 SALT = "qmsflow.feedback.survey-link"
-#: Where the feedback blueprint answers, below the public address.
+#: Where the surveys blueprint answers, below the public address.
 PATH = "/feedback/"
 
 SecretKey = str | bytes | Iterable[str] | Iterable[bytes]

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from qmsflow.engine.cases import Case
-from qmsflow.web.feedback import tokens
+from qmsflow.web.surveys import tokens
 
 from ..persistence.conftest import Clock, World
 from ..persistence.test_surveys import HAPPY, UNHAPPY, closed_job
