@@ -186,3 +186,37 @@ def test_no_identifier_of_the_bundled_definitions_appears_in_python_code() -> No
     }
     leaks = sorted((str(path), value) for path, value in strings if value in ids)
     assert leaks == []
+
+
+# -- one word per concept -----------------------------------------------------------------------
+
+# Names the code once used for a concept it now calls by one word: a step is a step (never an
+# action or a transition), a customer survey a survey (never feedback). The YAML key
+# 'transitions', the stored audit kind 'transition' and the /feedback/ URLs are data and stay.
+RETIRED_WORDS = {"Transition": "Step", "transitions": "steps", "apply_action": "apply_step",
+                 "feedback": "surveys"}
+
+
+def test_the_code_calls_each_concept_by_one_word() -> None:
+    found = sorted(
+        (str(path.relative_to(ROOT)), name)
+        for folder in ("engine", "forms", "web", "qmsflow/cli")
+        for path in (ROOT / folder).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for name in _defined_names(node)
+        if name in RETIRED_WORDS)
+    folders = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "web").rglob("*")
+                     if path.is_dir() and path.name in RETIRED_WORDS)
+    assert (found, folders) == ([], [])
+
+
+def _defined_names(node: ast.AST) -> Iterator[str]:
+    """The names a node gives to a class, a function, an attribute or a dataclass field."""
+    if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+        yield node.name
+    elif isinstance(node, ast.Attribute):
+        yield node.attr
+    elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        yield node.target.id
+    elif isinstance(node, ast.keyword) and node.arg:
+        yield node.arg
