@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import clocks as clock_ops
+from . import witnesses
 from .cases import Actor, Case, ClockState, Link, Signature, StepRecord
 from .decisions import DecisionError, all_rule_flags, decide
 from .effects import Draft, EffectFailed, clock_events, run_effects
@@ -25,6 +26,7 @@ from .expressions import EvaluationError, Expression
 from .model import Authority, DefinitionSet, Process, Step, Tier, frozen_map, text
 from .problems import did_you_mean
 from .values import ValueProblem, coerce, is_empty
+from .wording import condition_sentence
 
 __all__ = ["Event", "Outcome", "Reason", "Refused", "apply", "available", "case_number",
            "open_linked", "required_fields", "start"]
@@ -186,14 +188,8 @@ class StepCheck:
                             "and may not also take this step: someone else must", step=other)
         if inputs_given:
             self.check_inputs(inputs)
-        ctx = self.context()
         if step.condition is not None:
-            try:
-                if not step.condition.test(ctx):
-                    self.refuse("condition", f"condition not met: {step.condition.source}",
-                                condition=step.condition.source)
-            except EvaluationError as error:
-                self.refuse("condition", str(error))
+            self.check_condition(step.condition, inputs_given)
         if step.authority:
             self._authority(self.process.authorities[step.authority])
         if step.signature:
@@ -213,6 +209,36 @@ class StepCheck:
             why = (f"changing {', '.join(changed_needing_reason)} needs a reason"
                    if changed_needing_reason else "this step needs a reason")
             self.refuse("reason", why)
+
+    def check_condition(self, condition: Expression, inputs_given: bool) -> None:
+        """Refuse when the step's condition does not hold.
+
+        With the inputs given (a submitted step) it is evaluated on them. Before any are
+        typed (see :func:`available`), a condition that reads only the case is evaluated on
+        the case; one that reads the step's own inputs refuses only when no valid inputs can
+        make it hold (see :mod:`.witnesses`): the form asks for them, and the submit decides.
+        """
+        step = self.step
+        facts = {"condition": condition.source, "step": step.id}
+        if not inputs_given and witnesses.condition_inputs(self.process, step):
+            verdict = witnesses.search(
+                self.process, step, self.values, lambda values: context(
+                    self.process, values, self.case, now=self.now),
+                lambda name, ctx: name not in required_fields(self.process, step, ctx))
+            if not verdict.possible:
+                self.refuse("condition", condition_sentence(step, self.process, "en"),
+                            None, **facts)
+            return
+        try:
+            holds = condition.test(self.context())
+        except EvaluationError as error:
+            self.refuse("condition", str(error), None, **facts)
+            return
+        if not holds:
+            # On the one input the condition reads, when there is one: the form shows it there.
+            read = witnesses.condition_inputs(self.process, step)
+            self.refuse("condition", condition_sentence(step, self.process, "en"),
+                        read[0] if inputs_given and len(read) == 1 else None, **facts)
 
     def check_inputs(self, inputs: Mapping[str, Any]) -> None:
         """Coerce the offered inputs into ``values`` and refuse unknown, invalid or missing
@@ -275,7 +301,9 @@ def available(definition: DefinitionSet, case: Case, actor: Actor,
     """Every step from the case's state, with the reasons it is refused (empty: allowed).
 
     Inputs are not judged here (they are typed on the step's form); everything else is, so a
-    screen can show the steps a user may take and, for the others, why not.
+    screen can show the steps a user may take and, for the others, why not. A condition that
+    reads the step's own inputs refuses here only when no valid inputs can make it hold; the
+    inputs given decide it on submit (:meth:`StepCheck.check_condition`).
     """
     process = definition.process(case.process)
     result: dict[str, tuple[Reason, ...]] = {}

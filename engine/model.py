@@ -191,6 +191,9 @@ class Step:
     authority: str | None
     reason_required: bool
     start: bool
+    #: What a person is told when ``condition`` does not hold, per locale (empty: a sentence
+    #: is generated from the condition, see :mod:`.wording`).
+    condition_message: Labels = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -261,15 +261,23 @@ class ProcessCompiler:
         ctx.ref(item.get("form"), self.form_ids, "form", [*here, "form"])
         ctx.ref(item.get("authority"), self.authority_ids, "authority matrix",
                 [*here, "authority"])
+        # 'if' is a condition, or {expr: condition, message: {locale: text}}.
+        condition = item.get("if")
+        message: Labels = frozen_map()
+        if isinstance(condition, Mapping):
+            message = self._labels(condition, [*here, "if"], "message")
+            condition, where = condition.get("expr"), [*here, "if", "expr"]
+        else:
+            where = [*here, "if"]
         return Step(
             id=item["id"], label=self._labels(item, here), sources=sources, target=item["to"],
             roles=self._roles(item["roles"], [*here, "roles"]),
-            condition=self._expr(item.get("if"), [*here, "if"]), inputs=inputs,
+            condition=self._expr(condition, where), inputs=inputs,
             form=item.get("form"),
             effects=self._effects(item.get("effects", []), [*here, "effects"]),
             signature=item.get("signature"), not_by=tuple(item.get("not_by", [])),
             authority=item.get("authority"), reason_required=bool(item.get("reason_required")),
-            start=start,
+            start=start, condition_message=message,
         )
 
     def _inputs(self, entries: list[Any], path: list[str | int],

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from qmsflow.engine import wording
 from qmsflow.engine.machine import Reason
 from qmsflow.engine.model import Process
 
 from .i18n import gettext as _
-from .i18n import label, role_label
+from .i18n import label, locale, role_label
 
 
 def reason(process: Process | None, why: Reason) -> str:
@@ -37,8 +38,11 @@ def reason(process: Process | None, why: Reason) -> str:
         return _("You took the step '%(step)s' on this case; someone else must take this one "
                  "(separation of duties).", step=label(step.label) if step else facts["step"])
     if why.code == "condition":
-        return _("The case does not meet this step's condition: %(condition)s",
-                 condition=facts.get("condition", why.message))
+        # The step's own message, or a sentence from its fields' labels: never the expression.
+        step = process.step(facts.get("step", "")) if process is not None else None
+        if process is not None and step is not None and step.condition is not None:
+            return wording.condition_sentence(step, process, locale())
+        return _("The case does not meet this step's condition.")
     if why.code == "signature":
         return _("Needs your electronic signature: enter your password again.")
     if why.code == "reason":

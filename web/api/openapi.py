@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from qmsflow.engine import values as value_ops
+from qmsflow.engine import witnesses
 from qmsflow.engine.expressions import Expression
 from qmsflow.engine.model import DefinitionSet, Field, Labels, Process, Step
 
@@ -255,7 +256,10 @@ class _Writer:
         ]
         parts = [" ".join(notes), f"Roles: {self.role_names(step.roles)}."]
         if step.condition is not None:
-            parts.append(f"Only when: `{step.condition.source}`.")
+            on_inputs = witnesses.condition_inputs(process, step)
+            parts.append(f"Only when: `{step.condition.source}`" + (
+                " (decided on the values you send: "
+                + ", ".join(f"`{name}`" for name in on_inputs) + ")." if on_inputs else "."))
         if step.not_by:
             parts.append("Not by whoever took: " + ", ".join(f"`{s}`" for s in step.not_by)
                          + " (separation of duties).")
@@ -358,8 +362,10 @@ def _common() -> dict[str, Any]:
     link = _objects(relation=STRING, process=STRING, number=STRING, href=STRING)
     action = _objects(
         step=STRING, label=labels_schema(),
-        allowed={"type": "boolean", "description": "Whether you may take it now (inputs "
-                                                   "are judged when you send them)."},
+        allowed={"type": "boolean", "description": (
+            "Whether you may take it now with some valid values: the values you send are "
+            "judged when you send them, and so is a condition on them (the step's "
+            "description says which); a condition on the case alone is judged here.")},
         reasons=_array(_ref("Reason")), signature=_nullable("string"),
         reason_required={"type": "boolean"},
         href={"type": "string", "description": "Where to POST the step."})

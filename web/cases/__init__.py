@@ -28,7 +28,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 
 from qmsflow import forms
-from qmsflow.engine import machine
+from qmsflow.engine import machine, witnesses, wording
 from qmsflow.engine.cases import Case
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet, Process, Step
@@ -218,6 +218,9 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
         if any(upload.filename for upload in request.files.values()):
             problems.append(_("Choose your files again: a browser never keeps a chosen file "
                               "when a form comes back."))
+    # A condition on the step's own inputs is decided when the form is sent: say it here.
+    condition = (wording.condition_sentence(step, process, locale())
+                 if witnesses.condition_inputs(process, step) else "")
     refused: list[str] = []
     if case is not None and request.method == "GET":
         why = machine.available(definition, case, current_user.actor, service().now()).get(
@@ -226,7 +229,7 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
     return render_template(
         "cases/step.html", form=form, process=process, step=step, case=case, values=values,
         display=lambda name: views.value_text(process, name, values.get(name)),
-        problems=problems, refused=refused,
+        problems=problems, refused=refused, condition=condition,
         row_version=request.environ.get("qmsflow.row_version") or request.form.get(
             "row_version") or (case.row_version if case else ""),
         needs_reason=step.reason_required or (case is not None and any(
@@ -264,9 +267,16 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | 
                 expected_version=int(request.form["row_version"]), password=password,
                 reason=reason, client=_client())
     except Refused as refusal:
-        rest = forms.attach_reasons(form, refusal.reasons)
+        # A condition decided on the inputs given is said in words at the top of the form
+        # (and under the one field it reads, if so), in the user's language.
+        unmet = [r for r in refusal.reasons if r.code == "condition"]
+        for why in unmet:
+            if why.field is not None and why.field in form:
+                form[why.field].errors = [*form[why.field].errors,
+                                          explain.reason(process, why)]
+        rest = forms.attach_reasons(form, [r for r in refusal.reasons if r not in unmet])
         return 422, [_("The step was refused; nothing was saved."),
-                     *explain.reasons(process, rest)], None
+                     *explain.reasons(process, [*unmet, *rest])], None
     except AuthenticationFailed as failure:
         if failure.why == "locked":
             message = _("Your account is now locked after too many wrong passwords; nothing "

@@ -1,0 +1,345 @@
+"""Conditions in words: what a refused step's ``if`` asks, as a sentence a person reads.
+
+A step refused by its condition must not show the user ``is_complaint != false``. A step's
+``if`` may carry its own message per locale; without one, :func:`condition_sentence` words the
+condition from the labels of the fields it reads ("Needs: 'Is it a complaint' is not No").
+The tree comes from :func:`.expressions.syntax_tree`, the language's one parser. Comparisons,
+``and``/``or``/``not``, ``in`` lists, bare names and the ``none``/``defined``/``true``/``false``
+tests are worded; anything else (arithmetic, filters, clocks) falls back to a sentence naming
+the fields the condition reads. Pure: no IO, the words for each locale are held here, like
+the yes/no words of :func:`.values.display`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import nodes
+
+from .errors import QmsflowError
+from .expressions import Expression, syntax_tree
+from .model import Field, Process, Step, text
+
+__all__ = ["Words", "condition_sentence", "describe", "words_for"]
+
+
+@dataclass(frozen=True)
+class Words:
+    """The words of one language; ``{field}`` is a quoted label, ``{value}`` a value."""
+
+    needs: str
+    must_yes: str
+    must_no: str
+    yes: str
+    no: str
+    eq: str
+    ne: str
+    lt: str
+    le: str
+    gt: str
+    ge: str
+    one_of: str
+    none_of: str
+    includes: str
+    excludes: str
+    any_is: str
+    none_is: str
+    empty: str
+    filled: str
+    within: str
+    not_within: str
+    flagged: str
+    not_flagged: str
+    both: str
+    either: str
+    group: str
+    comma: str
+    quote: str
+    text: str
+    fallback: str
+    state: str
+    priority: str
+    category: str
+
+
+ENGLISH = Words(
+    needs="Needs: {clause}", must_yes="{field} must be yes", must_no="{field} must be no",
+    yes="Yes", no="No", eq="{field} is {value}", ne="{field} is not {value}",
+    lt="{field} is less than {value}", le="{field} is at most {value}",
+    gt="{field} is more than {value}", ge="{field} is at least {value}",
+    one_of="{field} is one of {value}", none_of="{field} is none of {value}",
+    includes="{field} includes {value}", excludes="{field} does not include {value}",
+    any_is="one of {field} is {value}", none_is="none of {field} is {value}",
+    empty="{field} is empty", filled="{field} is filled in",
+    within="{field} is {value} or under it", not_within="{field} is not under {value}",
+    flagged="the case is flagged {value}", not_flagged="the case is not flagged {value}",
+    both="{left} and {right}", either="{left} or {right}", group="({clause})", comma=", ",
+    quote="'{label}'", text='"{value}"',
+    fallback="Needs the step's condition on {field} to hold",
+    state="State", priority="Priority", category="Category")
+
+CHINESE = Words(
+    needs="需要：{clause}", must_yes="{field} 必须为 是", must_no="{field} 必须为 否",
+    yes="是", no="否", eq="{field} 为 {value}", ne="{field} 不为 {value}",
+    lt="{field} 小于 {value}", le="{field} 不大于 {value}",
+    gt="{field} 大于 {value}", ge="{field} 不小于 {value}",
+    one_of="{field} 为 {value} 之一", none_of="{field} 不为 {value} 中任何一项",
+    includes="{field} 包含 {value}", excludes="{field} 不包含 {value}",
+    any_is="{field} 中有一项为 {value}", none_is="{field} 均不为 {value}",
+    empty="{field} 为空", filled="{field} 已填写",
+    within="{field} 属于 {value}", not_within="{field} 不属于 {value}",
+    flagged="案件带有标记 {value}", not_flagged="案件没有标记 {value}",
+    both="{left}，且 {right}", either="{left}，或 {right}", group="（{clause}）", comma="、",
+    quote="'{label}'", text="“{value}”",
+    fallback="需要满足本步骤关于 {field} 的条件",
+    state="状态", priority="优先级", category="类别")
+
+_WORDS = {"en": ENGLISH, "zh-CN": CHINESE}
+
+# Each comparison, and the one that holds exactly when it does not.
+_NEGATED = {"eq": "ne", "ne": "eq", "lt": "gteq", "gteq": "lt", "gt": "lteq", "lteq": "gt",
+            "in": "notin", "notin": "in"}
+# The same comparison with its two sides swapped (5 < x is x > 5).
+_SWAPPED = {"eq": "eq", "ne": "ne", "lt": "gt", "gt": "lt", "lteq": "gteq", "gteq": "lteq"}
+
+
+def words_for(locale: str) -> Words:
+    """The words of ``locale``, of its language (zh-TW: Chinese), else English."""
+    if locale in _WORDS:
+        return _WORDS[locale]
+    language = locale.split("-")[0]
+    return next((words for tag, words in _WORDS.items() if tag.split("-")[0] == language),
+                ENGLISH)
+
+
+def condition_sentence(step: Step, process: Process, locale: str) -> str:
+    """What a person is told when ``step``'s condition does not hold: the step's own message
+    in ``locale``, or a sentence generated from the condition ('' for a step without one)."""
+    if step.condition_message:
+        return text(step.condition_message, locale)
+    if step.condition is None:
+        return ""
+    return describe(step.condition, process, locale)
+
+
+def describe(expression: Expression, process: Process, locale: str) -> str:
+    """The condition ``expression`` as a sentence in ``locale``, from its fields' labels."""
+    speaker = _Speaker(process, locale)
+    try:
+        return speaker.sentence(syntax_tree(expression.source))
+    except _TooComplex:
+        return speaker.fallback(expression)
+
+
+class _TooComplex(QmsflowError):
+    """A form the sentence generator does not word; the generic sentence is used."""
+
+
+@dataclass(frozen=True)
+class _Operand:
+    """One side of a comparison: a field (or case attribute) or a constant value."""
+
+    name: str | None = None
+    value: Any = None
+    names: tuple[str, ...] = ()  # a list of names: [rating_a, rating_b]
+    values: tuple[Any, ...] | None = None  # a list of constants: ['a', 'b']
+
+
+class _Speaker:
+    def __init__(self, process: Process, locale: str) -> None:
+        self.process = process
+        self.locale = locale
+        self.words = words_for(locale)
+
+    # -- the sentence ------------------------------------------------------------------------
+
+    def sentence(self, tree: nodes.Node) -> str:
+        negated = False
+        node = tree
+        if isinstance(node, nodes.Not):
+            negated, node = True, node.node
+        if isinstance(node, nodes.Name) and self._type(node.name) == "yes_no":
+            # The plainest case reads as an instruction: 'Customer informed' must be yes.
+            template = self.words.must_no if negated else self.words.must_yes
+            return template.format(field=self.field(node.name))
+        return self.words.needs.format(clause=self.clause(tree, False))
+
+    def clause(self, node: nodes.Node, negated: bool) -> str:
+        words = self.words
+        if isinstance(node, nodes.Not):
+            return self.clause(node.node, not negated)
+        if isinstance(node, nodes.And | nodes.Or):
+            # De Morgan: not (a and b) is (not a) or (not b).
+            both = isinstance(node, nodes.And) != negated
+            template = words.both if both else words.either
+            return template.format(left=self.part(node.left, negated, both),
+                                   right=self.part(node.right, negated, both))
+        if isinstance(node, nodes.Compare):
+            return self.compare(node, negated)
+        if isinstance(node, nodes.Test):
+            return self.test(node, negated)
+        operand = self.operand(node)
+        if operand.name is not None:
+            return self.truth(operand.name, negated)
+        raise _TooComplex
+
+    def part(self, node: nodes.Node, negated: bool, both: bool) -> str:
+        """One side of and/or, in brackets when it is the other one of the two."""
+        worded = self.clause(node, negated)
+        inner = isinstance(node, nodes.And | nodes.Or) and (
+            isinstance(node, nodes.And) != negated) != both
+        return self.words.group.format(clause=worded) if inner else worded
+
+    def truth(self, name: str, negated: bool) -> str:
+        """A bare name: a yes/no field is yes (or no); anything else is filled in (or empty)."""
+        words = self.words
+        if self._type(name) == "yes_no":
+            return words.eq.format(field=self.field(name), value=words.no if negated
+                                   else words.yes)
+        return (words.empty if negated else words.filled).format(field=self.field(name))
+
+    def test(self, node: nodes.Test, negated: bool) -> str:
+        words = self.words
+        operand = self.operand(node.node)
+        if operand.name is None or node.args:
+            raise _TooComplex
+        if node.name in ("none", "defined"):
+            empty = (node.name == "none") != negated
+            return (words.empty if empty else words.filled).format(field=self.field(operand.name))
+        if node.name in ("true", "false"):
+            return self.truth(operand.name, (node.name == "false") != negated)
+        raise _TooComplex
+
+    def compare(self, node: nodes.Compare, negated: bool) -> str:
+        if len(node.ops) != 1:
+            raise _TooComplex  # a < b < c
+        op = node.ops[0].op
+        op = _NEGATED.get(op, op) if negated else op
+        left, right = self.operand(node.expr), self.operand(node.ops[0].expr)
+        words = self.words
+        if op in ("in", "notin"):
+            return self.membership(left, right, op == "in")
+        if left.name is None and right.name is not None:
+            left, right, op = right, left, _SWAPPED[op]
+        if left.name is None or right.names or right.values is not None:
+            raise _TooComplex
+        field = self.field(left.name)
+        if right.name is None and right.value is None and op in ("eq", "ne"):
+            return (words.empty if op == "eq" else words.filled).format(field=field)
+        template = {"eq": words.eq, "ne": words.ne, "lt": words.lt, "lteq": words.le,
+                    "gt": words.gt, "gteq": words.ge}[op]
+        return template.format(field=field, value=self.value(left.name, right))
+
+    def membership(self, left: _Operand, right: _Operand, inside: bool) -> str:
+        words = self.words
+        if left.name is not None and right.values is not None:  # x in ['a', 'b']
+            shown = words.comma.join(self.value(left.name, _Operand(value=v))
+                                     for v in right.values)
+            return (words.one_of if inside else words.none_of).format(
+                field=self.field(left.name), value=shown)
+        if left.name is None and left.values is None and right.names:  # 'a' in [x, y]
+            fields = words.comma.join(self.field(n) for n in right.names)
+            return (words.any_is if inside else words.none_is).format(
+                field=fields, value=self.value(right.names[0], left))
+        if left.name is None and left.values is None and right.name is not None:  # 'a' in x
+            if right.name == "flags":
+                flag = self.process.flags.get(str(left.value))
+                shown = text(flag.label, self.locale) if flag else str(left.value)
+                return (words.flagged if inside else words.not_flagged).format(
+                    value=words.quote.format(label=shown))
+            if right.name == "category_path":
+                category = self.process.categories.get(str(left.value))
+                shown = text(category.label, self.locale) if category else str(left.value)
+                return (words.within if inside else words.not_within).format(
+                    field=self.field("category_path"), value=shown)
+            return (words.includes if inside else words.excludes).format(
+                field=self.field(right.name), value=self.value(right.name, left))
+        raise _TooComplex
+
+    # -- operands and their words ------------------------------------------------------------
+
+    def operand(self, node: nodes.Node) -> _Operand:
+        if isinstance(node, nodes.Name):
+            return _Operand(name=node.name)
+        if isinstance(node, nodes.Const):
+            return _Operand(value=node.value)
+        if isinstance(node, nodes.List | nodes.Tuple):
+            items = [self.operand(item) for item in node.items]
+            if items and all(i.name is not None for i in items):
+                return _Operand(names=tuple(str(i.name) for i in items))
+            if all(i.name is None and not i.names and i.values is None for i in items):
+                return _Operand(values=tuple(i.value for i in items))
+            raise _TooComplex
+        if isinstance(node, nodes.Neg) and isinstance(node.node, nodes.Const) and isinstance(
+                node.node.value, int | float):
+            return _Operand(value=-node.node.value)
+        # `handling or []` and `x | default(...)` read as the field itself.
+        if isinstance(node, nodes.Or) and isinstance(node.left, nodes.Name) and isinstance(
+                node.right, nodes.List | nodes.Const):
+            return _Operand(name=node.left.name)
+        if isinstance(node, nodes.Filter) and node.name == "default" and isinstance(
+                node.node, nodes.Name):
+            return _Operand(name=node.node.name)
+        raise _TooComplex
+
+    def _spec(self, name: str) -> Field | None:
+        return self.process.fields.get(name)
+
+    def _type(self, name: str) -> str | None:
+        spec = self._spec(name)
+        return spec.type if spec else None
+
+    def field(self, name: str) -> str:
+        """A field's (or case attribute's) label, quoted."""
+        spec = self._spec(name)
+        words = self.words
+        if spec is not None:
+            shown = text(spec.label, self.locale)
+        elif name == "category_path":
+            category = self._spec(self.process.category_field or "")
+            shown = text(category.label, self.locale) if category else words.category
+        elif name in ("state", "priority"):
+            shown = words.state if name == "state" else words.priority
+        else:
+            raise _TooComplex  # clocks, links, now: too technical to word
+        return words.quote.format(label=shown)
+
+    def value(self, name: str, operand: _Operand) -> str:
+        """A constant compared with field ``name``, as that field shows it."""
+        if operand.name is not None:
+            return self.field(operand.name)
+        value = operand.value
+        words = self.words
+        spec = self._spec(name)
+        if isinstance(value, bool):
+            return words.yes if value else words.no
+        if isinstance(value, str):
+            if spec is not None and value in spec.choices:
+                return text(spec.choices[value].label, self.locale)
+            if (spec is not None and spec.type == "category"
+                    and value in self.process.categories):
+                return text(self.process.categories[value].label, self.locale)
+            if name == "state" and value in self.process.states:
+                return text(self.process.states[value].label, self.locale)
+            if name == "priority":
+                found = [p for p in self.process.priorities if p.id == value]
+                if found:
+                    return text(found[0].label, self.locale)
+            return words.text.format(value=value)
+        if isinstance(value, int | float):
+            return str(value)
+        raise _TooComplex
+
+    def fallback(self, expression: Expression) -> str:
+        """The generic sentence: the condition on the fields it reads must hold."""
+        shown = []
+        for name in self.process.fields:
+            if name in expression.names:
+                shown.append(self.field(name))
+        for name in sorted(expression.names - set(self.process.fields)):
+            try:
+                shown.append(self.field(name))
+            except _TooComplex:
+                shown.append(name)
+        return self.words.fallback.format(field=self.words.comma.join(shown))
