@@ -14,6 +14,7 @@ from typing import Any
 
 from .calendar import BusinessCalendar
 from .compiler import compile_calendar, compile_organisation, compile_reports, compile_templates
+from .field_checks import check_process
 from .model import DefinitionSet, Process, Template, frozen_map
 from .problems import DefinitionError, Problem, did_you_mean
 from .process_compiler import ProcessCompiler
@@ -85,6 +86,7 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
         templates.update(compile_templates(doc, problems, org.locales, all_fields))
     processes: dict[str, Process] = {}
     for doc in sources.of_kind("process"):
+        check_process(doc, problems, org.locales)
         process = ProcessCompiler(doc, problems, org, calendar_ids, templates,
                                   process_fields).compile()
         if process is not None:

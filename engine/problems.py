@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import QmsflowError
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
     """One thing wrong with a definition set, printed as one line."""
 
@@ -23,8 +23,17 @@ class Problem:
     column: int
     code: str
     path: str = "$"
-    message: str = field(default="", compare=False)
-    hint: str | None = field(default=None, compare=False)
+    # Part of equality: two different problems at one place are two lines, never merged.
+    message: str = ""
+    hint: str | None = None
+
+    def _key(self) -> tuple[str, int, int, str, str, str, str]:
+        return (self.file, self.line, self.column, self.code, self.path, self.message,
+                self.hint or "")
+
+    def __lt__(self, other: Problem) -> bool:
+        """Problems sort by file, line, column, code, path, then wording."""
+        return self._key() < other._key()
 
     def __str__(self) -> str:
         text = f"{self.file}:{self.line}:{self.column}: {self.code} {self.path}: {self.message}"

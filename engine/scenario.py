@@ -20,6 +20,7 @@ from . import clocks as clock_ops
 from .cases import Actor, Case, Signature
 from .escalation import escalate
 from .events import Outcome
+from .loader import check as check_set
 from .loader import load
 from .machine import Refused, apply, case_number, open_linked, start
 from .model import DefinitionSet
@@ -27,7 +28,7 @@ from .problems import DefinitionError, Problem
 from .schemas import validate
 from .sources import display_name
 from .values import ValueProblem, coerce
-from .yamlsource import mark_of, read_yaml
+from .yamlsource import YMap, mark_of, read_yaml
 
 
 @dataclass
@@ -244,6 +245,48 @@ class _Run:
                 fail(f"expected clock {cid} flagged for years {years}, got {got_years}")
 
 
+def _time_problems(data: YMap) -> list[Problem]:
+    """A step whose ``at`` lies before the time the scenario has already reached."""
+    problems: list[Problem] = []
+    try:
+        now = _parse_time(data["start"])
+    except ValueError:
+        return problems  # reported when the run starts (S005)
+    for index, step in enumerate(data["steps"]):
+        if "at" in step:
+            try:
+                moment = _parse_time(step["at"])
+            except ValueError:
+                continue  # reported on the step itself
+            if moment < now:
+                mark = mark_of(data, ["steps", index, "at"])
+                problems.append(Problem(
+                    mark.file, mark.line, mark.column, "E219", f"$.steps[{index}].at",
+                    f"step {index + 1} is at {step['at']}, before the time the scenario has "
+                    f"already reached ({now.isoformat()}): time never goes back",
+                    "order the steps by time, or use 'advance' to move forward"))
+            else:
+                now = moment
+        span = step.get("advance")
+        if span:
+            now += timedelta(days=span.get("days", 0), hours=span.get("hours", 0),
+                             minutes=span.get("minutes", 0))
+    return problems
+
+
+def check(path: Path | str) -> list[Problem]:
+    """The problems of a scenario file found without running it (YAML, schema, step times,
+    and its definition set's own problems)."""
+    file = Path(path)
+    data, problems = read_yaml(file, display_name(file))
+    if data is None or problems:
+        return list(problems)
+    problems = validate("scenario", data)
+    if problems:
+        return list(problems)
+    return sorted(set([*_time_problems(data), *check_set(file.parent / data["definitions"])]))
+
+
 def run(path: Path | str, keep: Keep | None = None) -> ScenarioResult:
     """Run one scenario file and report each step.
 
@@ -262,6 +305,9 @@ def run(path: Path | str, keep: Keep | None = None) -> ScenarioResult:
         result.problems.extend(schema_problems)
         return result
     result.title = data["title"]
+    result.problems.extend(_time_problems(data))
+    if result.problems:
+        return result
     try:
         definition = load(file.parent / data["definitions"])
     except DefinitionError as error:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from qmsflow.engine.loader import check
+from qmsflow.engine import scenario
+from qmsflow.engine.loader import check as check_set
 from qmsflow.engine.problems import Problem
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -158,6 +159,13 @@ def build(case: Case, root: Path) -> Path:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, destination)
     return target / case.check_path
+
+
+def check(path: Path) -> list[Problem]:
+    """The problems of a definition set, or of a scenario file (checked without running)."""
+    if path.is_file() and path.name != "set.yaml":
+        return scenario.check(path)
+    return check_set(path)
 
 
 def located(problem: Problem, set_folder: Path) -> tuple[str, str, int]:

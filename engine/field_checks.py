@@ -1,0 +1,201 @@
+"""Load-time checks on field ids and on the values conditions compare fields with.
+
+Two traps a schema cannot see: a field id that something else around the case already uses
+(the web form's own controls, the form object's attributes, the names every expression or
+template reads), and a condition comparing a field with a constant of another type
+(``patient_harm == 'yes'`` on a yes/no field), which is valid Jinja and never true.
+Only certain mismatches are reported: a constant compared with ``==``, ``!=``, ``in`` or
+``not in`` to a field whose type says it can never hold such a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, nodes
+
+from .compiler import NUMERIC_TYPES, CompileContext
+from .expressions import syntax_tree
+from .problems import Problem
+from .sources import Document
+
+#: Field ids refused in every process, each with the reason. This is the one list: the web
+#: surveys and case pages take their posted control names from here.
+RESERVED_FIELD_IDS: Mapping[str, str] = {
+    # Posted by the case page's step form beside the fields (web/cases): a field of that name
+    # would be read as the control (a field 'reason' stored as every audit entry's reason).
+    "csrf_token": "the web forms' CSRF token",
+    "submit": "the web forms' submit button",
+    "row_version": "the case version a step form posts (optimistic locking)",
+    "password": "the password of an electronic signature",
+    "reason": "the reason a step form posts for the audit trail",
+    # Attributes of the WTForms / Flask-WTF form object a field would replace (HTTP 500).
+    "data": "an attribute of the web form object",
+    "errors": "an attribute of the web form object",
+    "meta": "an attribute of the web form object",
+    "process": "an attribute of the web form object, and a case attribute expressions read",
+    "validate": "an attribute of the web form object",
+    "populate_obj": "an attribute of the web form object",
+    "post_process": "an attribute of the web form object",
+    "hidden_tag": "an attribute of the web form object",
+    "is_submitted": "an attribute of the web form object",
+    "validate_on_submit": "an attribute of the web form object",
+    "form_errors": "an attribute of the web form object",
+    "extra_validators": "an argument of the web form's validate",
+    # What the form builder adds to every step form (forms/build.py StepForm).
+    "layout": "an attribute of every step form",
+    "form_spec": "an attribute of every step form",
+    "client_conditions": "an attribute of every step form",
+    "required_fields": "an attribute of every step form",
+    "initial": "an attribute of every step form",
+    "client_values": "an attribute of every step form",
+    # Element ids of the page a step form sits in: a field's input takes its id as element id.
+    "main": "the id of the page's main element (the skip link's target)",
+    "problems": "the id of the page's problem list",
+    # Case attributes every expression reads (machine.context): a field would be hidden.
+    "number": "a case attribute expressions read",
+    "state": "a case attribute expressions read",
+    "priority": "a case attribute expressions read",
+    "flags": "a case attribute expressions read",
+    "category_path": "a case attribute expressions read",
+    "created_at": "a case attribute expressions read",
+    "now": "a case attribute expressions read",
+    "links": "a case attribute expressions read",
+    "clocks": "a case attribute expressions read",
+    # Names every notification template reads besides the fields (notifications.context).
+    "case": "a name notification templates read",
+    "clock": "a name notification templates read",
+    "recipient": "a name notification templates read",
+    "survey_url": "a name notification templates read",
+}
+
+#: Keys whose string value is a condition, wherever they appear in a process.
+_CONDITION_KEYS = ("if", "show_if", "when", "required")
+_TEXT_TYPES = ("text", "long_text", "email", "phone", "user", "file")
+_KIND_WORDS = {"yes_no": "yes/no", "integer": "number", "decimal": "number", "money": "amount",
+               "choice": "choice", "multi_choice": "multiple-choice", "category": "category"}
+
+
+def check_process(doc: Document, problems: list[Problem], locales: tuple[str, ...]) -> None:
+    """Report reserved field ids and conditions that compare a field with the wrong type."""
+    ctx = CompileContext(doc, problems, locales)
+    fields: dict[str, Mapping[str, Any]] = {}
+    for index, item in enumerate(doc.data.get("fields", [])):
+        fields[item["id"]] = item
+        why = RESERVED_FIELD_IDS.get(item["id"])
+        if why is not None:
+            ctx.problem(["fields", index, "id"], "E217",
+                        f"field id '{item['id']}' is reserved: it is {why}",
+                        f"rename the field, e.g. '{doc.key}_{item['id']}'")
+    rules = (doc.data.get("priority_rules") or {}).get("rules", [])
+    for index, rule in enumerate(rules):
+        for name, wanted in (rule.get("when") or {}).items():
+            spec = fields.get(name)
+            if spec is None or isinstance(wanted, dict):
+                continue
+            for value in wanted if isinstance(wanted, list) else [wanted]:
+                wrong = mismatch(spec, value)
+                if wrong:
+                    ctx.problem(["priority_rules", "rules", index, "when", name], "E218",
+                                f"'{name}' is compared with {_shown(value)}: {wrong}",
+                                _fix(spec, f"when: {{{name}: ", "}"))
+    for path, source in _conditions(doc.data, []):
+        try:
+            tree = syntax_tree(source)
+        except TemplateSyntaxError:
+            continue  # reported by the compiler (X301)
+        for name, value in _comparisons(tree):
+            spec = fields.get(name)
+            wrong = mismatch(spec, value) if spec is not None else None
+            if wrong:
+                ctx.problem(path, "X305", f"expression {source!r} compares '{name}' with "
+                            f"{_shown(value)}: {wrong}", _fix(spec or {}, f"{name} == ", ""))
+
+
+def mismatch(spec: Mapping[str, Any], value: Any) -> str | None:
+    """Why a field of ``spec`` can never equal ``value``, or None when it can."""
+    kind = spec.get("type")
+    word = _KIND_WORDS.get(str(kind), str(kind))
+    if value is None:
+        return None
+    if kind == "yes_no" and not isinstance(value, bool):
+        return f"a {word} field holds true or false, so this is never true"
+    if kind in NUMERIC_TYPES and (isinstance(value, bool) or not isinstance(value, int | float)):
+        return f"a {word} field holds a number, so this is never true"
+    if kind in (*_TEXT_TYPES, "choice", "multi_choice", "category") and not isinstance(
+            value, str):
+        return f"a {word} field holds text, so this is never true"
+    if kind in ("choice", "multi_choice"):
+        choices = [c["id"] for c in spec.get("choices", [])]
+        if choices and value not in choices:
+            return f"{value!r} is not one of its choices ({', '.join(choices)})"
+    return None
+
+
+def _fix(spec: Mapping[str, Any], before: str, after: str) -> str:
+    kind = spec.get("type")
+    if kind == "yes_no":
+        return f"write {before}true{after} (or false)"
+    if kind in NUMERIC_TYPES:
+        return f"write the number without quotes, e.g. {before}10{after}"
+    if kind in ("choice", "multi_choice"):
+        ids = [c["id"] for c in spec.get("choices", [])]
+        return f"write a choice id, e.g. {before}{ids[0] if ids else 'id'!r}{after}"
+    return f"write the value as quoted text, e.g. {before}'...'{after}"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return f"the number {value}"
+
+
+def _conditions(data: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
+    """Every condition source in a process document, with its path."""
+    if isinstance(data, list):
+        for index, item in enumerate(data):
+            yield from _conditions(item, [*path, index])
+        return
+    if not isinstance(data, dict):
+        return
+    for key, value in data.items():
+        if key in _CONDITION_KEYS and isinstance(value, str):
+            yield [*path, key], value
+        elif key in _CONDITION_KEYS and isinstance(value, dict) and isinstance(
+                value.get("expr"), str):
+            yield [*path, key, "expr"], value["expr"]
+        elif key != "when" or not isinstance(value, dict):
+            yield from _conditions(value, [*path, key])
+
+
+def _constants(node: nodes.Node) -> list[Any] | None:
+    """The constant values of a constant or a list/tuple of constants, else None."""
+    if isinstance(node, nodes.Const):
+        return [node.value]
+    if isinstance(node, nodes.List | nodes.Tuple) and all(
+            isinstance(item, nodes.Const) for item in node.items):
+        return [item.value for item in node.items]  # type: ignore[attr-defined]
+    return None
+
+
+def _comparisons(tree: nodes.Node) -> Iterator[tuple[str, Any]]:
+    """(field name, constant) for each ``name == c``, ``!=``, ``in [...]``, ``c in name``."""
+    found = [tree] if isinstance(tree, nodes.Compare) else []
+    for compare in [*found, *tree.find_all(nodes.Compare)]:
+        left = compare.expr
+        for operand in compare.ops:
+            right = operand.expr
+            if operand.op in ("eq", "ne"):
+                for name_side, other in ((left, right), (right, left)):
+                    constants = _constants(other)
+                    if isinstance(name_side, nodes.Name) and isinstance(other, nodes.Const) \
+                            and constants is not None:
+                        yield name_side.name, constants[0]
+            elif operand.op in ("in", "notin") and isinstance(left, nodes.Name) and isinstance(
+                    right, nodes.List | nodes.Tuple):
+                for value in _constants(right) or []:
+                    yield left.name, value
+            left = right
