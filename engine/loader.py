@@ -20,6 +20,7 @@ from .problems import DefinitionError, Problem, did_you_mean
 from .process_compiler import ProcessCompiler
 from .schemas import validate
 from .sources import MANIFEST, SetSources, collect, display_name
+from .template_checks import check_templates
 
 
 def check(path: Path | str) -> list[Problem]:
@@ -98,9 +99,12 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
         f"{kind}:{key}": doc.data for (kind, key), doc in sorted(sources.documents.items())
         if kind != "definition-set"}
     merged["set"] = {"id": manifest.data["id"]}
-    return DefinitionSet(
+    definition = DefinitionSet(
         id=manifest.data["id"], label=frozen_map(manifest.data["label"]),
         version=content_hash(merged), organisation=org, calendars=frozen_map(calendars),
         processes=frozen_map(processes), templates=frozen_map(templates),
         reports=frozen_map(reports), source=frozen_map(merged),
     )
+    if not problems:  # rendering needs a set whose names all resolve
+        problems.extend(check_templates(definition, list(sources.of_kind("process"))))
+    return definition
