@@ -88,6 +88,8 @@ def check_process(doc: Document, problems: list[Problem], locales: tuple[str, ..
             ctx.problem(["fields", index, "id"], "E217",
                         f"field id '{item['id']}' is reserved: it is {why}",
                         f"rename the field, e.g. '{doc.key}_{item['id']}'")
+        if "default" in item:
+            _check_default(ctx, item, ["fields", index, "default"])
     rules = (doc.data.get("priority_rules") or {}).get("rules", [])
     for index, rule in enumerate(rules):
         for name, wanted in (rule.get("when") or {}).items():
@@ -111,6 +113,29 @@ def check_process(doc: Document, problems: list[Problem], locales: tuple[str, ..
             if wrong:
                 ctx.problem(path, "X305", f"expression {source!r} compares '{name}' with "
                             f"{_shown(value)}: {wrong}", _fix(spec or {}, f"{name} == ", ""))
+
+
+def _check_default(ctx: CompileContext, spec: Mapping[str, Any], path: list[str | int]) -> None:
+    """A default the case could never hold, or one the web form cannot show."""
+    value = spec["default"]
+    if spec.get("type") == "file":
+        # A browser never pre-fills a file input: the default would show nowhere and a form
+        # sent without a new upload could not keep it.
+        ctx.problem(path, "E220", f"file field '{spec['id']}' cannot have a default: the web "
+                    "form cannot pre-fill a file", "remove the default")
+        return
+    values = value if isinstance(value, list) else [value]
+    if isinstance(value, list) != (spec.get("type") == "multi_choice"):
+        ctx.problem(path, "E218", f"the default of {spec.get('type')} field '{spec['id']}' "
+                    "must be " + ("a list of choice ids" if spec.get("type") == "multi_choice"
+                                  else "one value, not a list"))
+        return
+    for item in values:
+        wrong = mismatch(spec, item)
+        if wrong:
+            ctx.problem(path, "E218", f"the default of '{spec['id']}' is {_shown(item)}: "
+                        + wrong.replace(", so this is never true", ""),
+                        _fix(spec, "default: ", ""))
 
 
 def mismatch(spec: Mapping[str, Any], value: Any) -> str | None:
