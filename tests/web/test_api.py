@@ -619,3 +619,19 @@ def test_issuing_and_revoking_a_token_are_in_the_audit_trail(
             AuditEvent.entity == "api_token")).scalars().all()
     assert actions == ["api_token_issued", "api_token_revoked"]
 
+
+
+def test_a_step_whose_condition_reads_its_inputs_is_allowed_and_refused_in_words_on_submit(
+        api: Api) -> None:
+    number = api.register().json["number"]
+    actions = {a["step"]: a for a in api.get(f"{API}/cases/{number}", "quality").json["actions"]}
+    assert actions["confirm_complaint"]["allowed"] and actions["confirm_complaint"][
+        "reasons"] == []
+    version = api.get(f"{API}/cases/{number}", "quality").json["row_version"]
+    response = api.post(f"{API}/processes/complaint/cases/{number}/steps/confirm_complaint",
+                        {"values": {"is_complaint": False}, "expected_version": version},
+                        "quality", locale="zh-CN")
+    body = problem(response, 422)
+    assert "需要：'是否属于投诉' 不为 否" in body["detail"] and "is_complaint" not in body["detail"]
+    unmet = [e for e in body["errors"] if e["code"] == "condition"]
+    assert [e["pointer"] for e in unmet] == ["/values/is_complaint"]

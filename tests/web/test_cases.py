@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from dataclasses import dataclass
@@ -316,3 +317,18 @@ def test_waiting_for_the_customer_pauses_the_deadline_and_resuming_moves_it_by_t
             assert clock.status == "running"
             assert clock.due_at > due_before[cid].due_at + timedelta(days=6)
     assert "running" in text_of(client.get(f"/cases/{number}"))
+
+
+def test_the_case_page_offers_a_step_whose_condition_reads_its_inputs_and_the_form_says_why(
+        desk: Desk) -> None:
+    number = desk.register()
+    desk.as_("quality", locale="zh-CN")
+    page = desk.client.get(f"/cases/{number}")
+    assert f'/cases/{number}/do/confirm_complaint"' in page.get_data(as_text=True)
+    assert "is_complaint" not in text_of(page)
+    form = desk.client.get(f"/cases/{number}/do/confirm_complaint")
+    assert "需要：'是否属于投诉' 不为 否" in html.unescape(text_of(form))
+    sent = desk.act(number, "confirm_complaint", {"is_complaint": "no"})
+    assert sent.status_code == 422
+    shown = html.unescape(text_of(sent))
+    assert "需要：'是否属于投诉' 不为 否" in shown and "is_complaint != false" not in shown
