@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -152,3 +152,55 @@ def test_a_step_says_its_own_message_when_it_has_one(default_set: DefinitionSet)
                    condition_message={"zh-CN": "不属于投诉", "en": "Not a complaint"})
     assert condition_sentence(step, process, "zh-CN") == "不属于投诉"
     assert condition_sentence(step, process, "en") == "Not a complaint"
+
+
+def _verdict(definition: DefinitionSet, source: str, now: datetime, **values: Any) -> Any:
+    """The search for the complaint's plan step with the condition ``source`` instead of its
+    own, on a case holding ``values``."""
+    process = definition.process("complaint")
+    step = replace(process.steps["propose_plan"], condition=compile_expression(source))
+    case = case_in(definition, "complaint", "countermeasure", now, **values)
+    return search(process, step, case.values,
+                  lambda trial: context(process, trial, case, now=now),
+                  lambda name, ctx: name not in required_fields(process, step, ctx))
+
+
+def test_a_condition_needing_two_particular_choices_of_a_multi_choice_is_offered(
+        default_set: DefinitionSet, now: datetime) -> None:
+    verdict = _verdict(default_set, "'repair' in handling and 'replace' in handling "
+                                    "and 'recall' not in handling", now)
+    assert verdict.possible and verdict.witness == {"handling": ["repair", "replace"]}
+
+
+def test_a_multi_choice_condition_no_subset_meets_is_refused_up_front(
+        default_set: DefinitionSet, now: datetime) -> None:
+    verdict = _verdict(default_set, "handling | length > 6", now)
+    assert not verdict.possible
+
+
+def test_a_multi_choice_with_too_many_subsets_is_sampled_and_never_refused(
+        default_set: DefinitionSet, now: datetime) -> None:
+    process = default_set.process("complaint")
+    many = {f"c{i}": {"en": f"C{i}"} for i in range(12)}
+    spec = replace(process.fields["handling"], choices=frozen_map(many))
+    wide = replace(process, fields=frozen_map({**process.fields, "handling": spec}))
+    step = replace(process.steps["propose_plan"],
+                   condition=compile_expression("handling | length == 7"))
+    verdict = search(wide, step, {}, lambda trial: context(wide, trial, now=now),
+                     lambda name, ctx: True)
+    assert verdict.possible  # 4096 subsets: sampled, so no subset of 7 tried, yet offered
+
+
+def test_a_number_between_two_constants_is_found(default_set: DefinitionSet,
+                                                  now: datetime) -> None:
+    verdict = _verdict(default_set, "compensation_amount > 100 and compensation_amount < 101",
+                       now)
+    assert verdict.witness is not None
+    assert 100 < verdict.witness["compensation_amount"] < 101
+
+
+def test_a_date_after_another_date_of_the_case_is_found(default_set: DefinitionSet,
+                                                         now: datetime) -> None:
+    verdict = _verdict(default_set, "plan_due is not none and plan_due > event_date", now,
+                       event_date=date(2026, 2, 20))
+    assert verdict.witness == {"plan_due": date(2026, 2, 21)}
