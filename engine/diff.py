@@ -103,6 +103,15 @@ def _label(what: str, old: Any, new: Any) -> list[str]:
     return [f"{what}{where} changed from '{old.get(loc, '')}' to '{new.get(loc, '')}'"]
 
 
+def _message(what: str, old: Any, new: Any) -> list[str]:
+    """A text per locale that may be absent: added, removed, or changed like a label."""
+    if not old:
+        return [f"{what} added: '{text(new, 'en')}'"]
+    if not new:
+        return [f"{what} removed: '{text(old, 'en')}'"]
+    return _label(what, old, new)
+
+
 def _ids(value: Any) -> list[str]:
     items = sorted(value) if isinstance(value, frozenset | set) else list(value)
     return [item if isinstance(item, str) else str(item[0]) if isinstance(item, tuple)
@@ -198,7 +207,9 @@ _PROCESS = (_LABEL, _asp("case_number_format"), _asp("case_number_reset"),
             _asp("flags", compare=_members), _asp("category_field"), _asp("inbox_columns"))
 _STATE = (_LABEL, _asp("owner"), _asp("final"), _asp("route_by", "routing by authority"))
 _TRANSITION = (_LABEL, _asp("sources", "from states"), _asp("target", "to state"), _asp("roles"),
-               _asp("condition"), _asp("inputs", compare=_inputs), _asp("form"),
+               _asp("condition"),
+               _asp("condition_message", "message when the condition does not hold", _message),
+               _asp("inputs", compare=_inputs), _asp("form"),
                _asp("effects", compare=_effects), _asp("signature", "signature meaning"),
                _asp("not_by", "separation of duties (not by)"), _asp("authority"),
                _asp("reason_required"), _asp("start", "opens a case"))

@@ -443,3 +443,30 @@ def test_reordered_variants_are_described_and_move_their_clock(
         "deadline 'regulatory_report' (complaint): variant order changed from death, "
         "serious_injury to serious_injury, death"]
     assert deadline_changes(default_set, swapped) == {("complaint", "regulatory_report")}
+
+
+SERVICE = "processes/service_request.yaml"
+DISPATCH_MESSAGE = ("message: {zh-CN: 派工前须告知客户派何人、何时到达。, en: \"Tell the customer "
+                    "who comes and when before dispatching.\"}")
+
+
+def test_a_step_condition_message_changed_added_or_removed_is_described(
+        default_set: DefinitionSet, edited_set: EditSet) -> None:
+    changed = edited(default_set, edited_set, (SERVICE, DISPATCH_MESSAGE, DISPATCH_MESSAGE.replace(
+        "Tell the customer who comes and when", "Call the customer")))
+    assert changed == [
+        "transition 'dispatch_engineer' (service_request): message when the condition does not "
+        "hold changed from 'Tell the customer who comes and when before dispatching.' to "
+        "'Call the customer before dispatching.'"]
+    removed = edited(default_set, edited_set, (
+        SERVICE, f'if:\n      expr: "customer_informed"\n      {DISPATCH_MESSAGE}',
+        'if: "customer_informed"'))
+    assert removed == [
+        "transition 'dispatch_engineer' (service_request): message when the condition does not "
+        "hold removed: 'Tell the customer who comes and when before dispatching.'"]
+    added = edited(default_set, edited_set, (
+        COMPLAINT, 'if: "is_complaint != false"',
+        'if: {expr: "is_complaint != false", message: {zh-CN: 不属于投诉, en: Not a complaint}}'))
+    assert added == [
+        "transition 'confirm_complaint' (complaint): message when the condition does not hold "
+        "added: 'Not a complaint'"]
