@@ -219,7 +219,9 @@ class StepCheck:
         make it hold (see :mod:`.witnesses`): the form asks for them, and the submit decides.
         """
         step = self.step
-        facts = {"condition": condition.source, "step": step.id}
+        # The step, not the expression: a reason reaches people (and API clients that show
+        # its facts), who must never see the expression. Its words come from the step.
+        facts = {"step": step.id}
         if not inputs_given and witnesses.condition_inputs(self.process, step):
             verdict = witnesses.search(
                 self.process, step, self.values, lambda values: context(
@@ -232,7 +234,8 @@ class StepCheck:
         try:
             holds = condition.test(self.context())
         except EvaluationError as error:
-            self.refuse("condition", str(error), None, **facts)
+            self.refuse("condition", f"{condition_sentence(step, self.process, 'en')} (it "
+                        f"could not be evaluated: {error.reason})", None, **facts)
             return
         if not holds:
             # On the one input the condition reads, when there is one: the form shows it there.

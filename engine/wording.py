@@ -1,17 +1,24 @@
 """Conditions in words: what a refused step's ``if`` asks, as a sentence a person reads.
 
 A step refused by its condition must not show the user ``is_complaint != false``. A step's
-``if`` may carry its own message per locale; without one, :func:`condition_sentence` words the
-condition from the labels of the fields it reads ("Needs: 'Is it a complaint' is not No").
+``if`` may carry its own message per locale; without one, the condition is worded from the
+labels of the fields it reads. Two forms: :func:`clause` is the bare requirement ("'Is it a
+complaint' is not No", "“是否属于投诉”不为“否”"), for a sentence around it (the step form's
+"This step can be taken only when ..."); :func:`describe` and :func:`condition_sentence` make
+it a whole sentence for a refusal ("Possible only when ...", "仅当……时才能办理。"). Each
+language holds its own sentence frames, so no frame is wrapped in another ("…才能办理：需要：…").
+
 The tree comes from :func:`.expressions.syntax_tree`, the language's one parser. Comparisons,
 ``and``/``or``/``not``, ``in`` lists, bare names and the ``none``/``defined``/``true``/``false``
-tests are worded; anything else (arithmetic, filters, clocks) falls back to a sentence naming
-the fields the condition reads. Pure: no IO, the words for each locale are held here, like
+tests are worded; anything else (arithmetic, filters, clocks) falls back to a clause naming the
+fields the condition reads. A group inside a group is spelled out ("both ... and ...", "同时满足
+……和……") instead of nesting brackets. Pure: no IO, the words for each locale are held here, like
 the yes/no words of :func:`.values.display`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,18 +28,23 @@ from .errors import QmsflowError
 from .expressions import Expression, syntax_tree
 from .model import Field, Process, Step, text
 
-__all__ = ["Words", "condition_sentence", "describe", "words_for"]
+__all__ = ["Words", "clause", "condition_clause", "condition_sentence", "describe",
+           "words_for"]
 
 
 @dataclass(frozen=True)
 class Words:
-    """The words of one language; ``{field}`` is a quoted label, ``{value}`` a value."""
+    """The words of one language: sentence frames around a clause, and clause frames.
 
-    needs: str
-    must_yes: str
+    ``{field}`` is a quoted label, ``{value}`` a shown value, ``{clause}`` a clause.
+    """
+
+    only_when: str  # a refusal, around a clause
+    must_yes: str  # a refusal on one yes/no field
     must_no: str
     yes: str
     no: str
+    label: str  # a choice, state, priority, category or yes/no word compared with
     eq: str
     ne: str
     lt: str
@@ -53,19 +65,25 @@ class Words:
     not_flagged: str
     both: str
     either: str
+    both_spelled: str  # and/or inside a group, without a second pair of brackets
+    either_spelled: str
     group: str
     comma: str
     quote: str
     text: str
     fallback: str
+    fallback_plain: str  # the same, when it reads no field or attribute a person knows
     state: str
     priority: str
     category: str
+    #: Other case attributes, named only by the fallback clause (too technical to compare).
+    others: Mapping[str, str]
 
 
 ENGLISH = Words(
-    needs="Needs: {clause}", must_yes="{field} must be yes", must_no="{field} must be no",
-    yes="Yes", no="No", eq="{field} is {value}", ne="{field} is not {value}",
+    only_when="Possible only when {clause}.", must_yes="{field} must be Yes.",
+    must_no="{field} must be No.", yes="Yes", no="No", label="{value}",
+    eq="{field} is {value}", ne="{field} is not {value}",
     lt="{field} is less than {value}", le="{field} is at most {value}",
     gt="{field} is more than {value}", ge="{field} is at least {value}",
     one_of="{field} is one of {value}", none_of="{field} is none of {value}",
@@ -74,26 +92,35 @@ ENGLISH = Words(
     empty="{field} is empty", filled="{field} is filled in",
     within="{field} is {value} or under it", not_within="{field} is not under {value}",
     flagged="the case is flagged {value}", not_flagged="the case is not flagged {value}",
-    both="{left} and {right}", either="{left} or {right}", group="({clause})", comma=", ",
-    quote="'{label}'", text='"{value}"',
-    fallback="Needs the step's condition on {field} to hold",
-    state="State", priority="Priority", category="Category")
+    both="{left} and {right}", either="{left} or {right}",
+    both_spelled="both {left} and {right}", either_spelled="either {left} or {right}",
+    group="({clause})", comma=", ", quote="'{label}'", text='"{value}"',
+    fallback="the step's condition on {field} holds",
+    fallback_plain="the step's condition holds",
+    state="State", priority="Priority", category="Category",
+    others={"clocks": "Deadlines", "now": "Current time", "created_at": "Opened",
+            "links": "Linked cases", "number": "Case number", "flags": "Flags",
+            "process": "Process"})
 
 CHINESE = Words(
-    needs="需要：{clause}", must_yes="{field} 必须为 是", must_no="{field} 必须为 否",
-    yes="是", no="否", eq="{field} 为 {value}", ne="{field} 不为 {value}",
-    lt="{field} 小于 {value}", le="{field} 不大于 {value}",
-    gt="{field} 大于 {value}", ge="{field} 不小于 {value}",
-    one_of="{field} 为 {value} 之一", none_of="{field} 不为 {value} 中任何一项",
-    includes="{field} 包含 {value}", excludes="{field} 不包含 {value}",
-    any_is="{field} 中有一项为 {value}", none_is="{field} 均不为 {value}",
-    empty="{field} 为空", filled="{field} 已填写",
-    within="{field} 属于 {value}", not_within="{field} 不属于 {value}",
-    flagged="案件带有标记 {value}", not_flagged="案件没有标记 {value}",
-    both="{left}，且 {right}", either="{left}，或 {right}", group="（{clause}）", comma="、",
-    quote="'{label}'", text="“{value}”",
-    fallback="需要满足本步骤关于 {field} 的条件",
-    state="状态", priority="优先级", category="类别")
+    only_when="仅当{clause}时才能办理。", must_yes="{field}须为“是”。", must_no="{field}须为“否”。",
+    yes="是", no="否", label="“{value}”",
+    eq="{field}为{value}", ne="{field}不为{value}",
+    lt="{field}小于{value}", le="{field}不大于{value}",
+    gt="{field}大于{value}", ge="{field}不小于{value}",
+    one_of="{field}为{value}之一", none_of="{field}不为{value}中的任何一项",
+    includes="{field}包含{value}", excludes="{field}不包含{value}",
+    any_is="{field}中有一项为{value}", none_is="{field}均不为{value}",
+    empty="{field}未填写", filled="{field}已填写",
+    within="{field}属于{value}", not_within="{field}不属于{value}",
+    flagged="案件带有{value}标记", not_flagged="案件没有{value}标记",
+    both="{left}，且{right}", either="{left}，或{right}",
+    both_spelled="同时满足{left}和{right}", either_spelled="满足{left}或{right}之一",
+    group="（{clause}）", comma="、", quote="“{label}”", text="“{value}”",
+    fallback="本步骤关于{field}的条件成立", fallback_plain="本步骤的条件成立",
+    state="状态", priority="优先级", category="类别",
+    others={"clocks": "期限", "now": "当前时间", "created_at": "立案时间", "links": "关联案件",
+            "number": "案件编号", "flags": "标记", "process": "流程"})
 
 _WORDS = {"en": ENGLISH, "zh-CN": CHINESE}
 
@@ -123,11 +150,29 @@ def condition_sentence(step: Step, process: Process, locale: str) -> str:
     return describe(step.condition, process, locale)
 
 
+def condition_clause(step: Step, process: Process, locale: str) -> str:
+    """``step``'s condition as a bare clause, to be set in a sentence ('' without one).
+
+    Generated from the condition even when the step has its own message: the message is a
+    whole sentence of its own, not a clause."""
+    return "" if step.condition is None else clause(step.condition, process, locale)
+
+
 def describe(expression: Expression, process: Process, locale: str) -> str:
-    """The condition ``expression`` as a sentence in ``locale``, from its fields' labels."""
+    """The condition ``expression`` as a refusal sentence in ``locale``, from its fields'
+    labels."""
     speaker = _Speaker(process, locale)
     try:
         return speaker.sentence(syntax_tree(expression.source))
+    except _TooComplex:
+        return speaker.words.only_when.format(clause=speaker.fallback(expression))
+
+
+def clause(expression: Expression, process: Process, locale: str) -> str:
+    """The condition ``expression`` as a bare clause in ``locale`` (no sentence around it)."""
+    speaker = _Speaker(process, locale)
+    try:
+        return speaker.clause(syntax_tree(expression.source), False)
     except _TooComplex:
         return speaker.fallback(expression)
 
@@ -163,18 +208,22 @@ class _Speaker:
             # The plainest case reads as an instruction: 'Customer informed' must be yes.
             template = self.words.must_no if negated else self.words.must_yes
             return template.format(field=self.field(node.name))
-        return self.words.needs.format(clause=self.clause(tree, False))
+        return self.words.only_when.format(clause=self.clause(tree, False))
 
-    def clause(self, node: nodes.Node, negated: bool) -> str:
+    def clause(self, node: nodes.Node, negated: bool, grouped: bool = False,
+               spelled: bool = False) -> str:
+        """``node`` as a clause; ``grouped``: inside brackets already; ``spelled``: an and/or
+        that would need a second pair of brackets, worded "both ... and ..." instead."""
         words = self.words
         if isinstance(node, nodes.Not):
-            return self.clause(node.node, not negated)
+            return self.clause(node.node, not negated, grouped, spelled)
         if isinstance(node, nodes.And | nodes.Or):
             # De Morgan: not (a and b) is (not a) or (not b).
             both = isinstance(node, nodes.And) != negated
-            template = words.both if both else words.either
-            return template.format(left=self.part(node.left, negated, both),
-                                   right=self.part(node.right, negated, both))
+            template = (words.both_spelled if both else words.either_spelled) if spelled else (
+                words.both if both else words.either)
+            return template.format(left=self.part(node.left, negated, both, grouped),
+                                   right=self.part(node.right, negated, both, grouped))
         if isinstance(node, nodes.Compare):
             return self.compare(node, negated)
         if isinstance(node, nodes.Test):
@@ -184,19 +233,27 @@ class _Speaker:
             return self.truth(operand.name, negated)
         raise _TooComplex
 
-    def part(self, node: nodes.Node, negated: bool, both: bool) -> str:
-        """One side of and/or, in brackets when it is the other one of the two."""
-        worded = self.clause(node, negated)
-        inner = isinstance(node, nodes.And | nodes.Or) and (
-            isinstance(node, nodes.And) != negated) != both
-        return self.words.group.format(clause=worded) if inner else worded
+    def part(self, node: nodes.Node, negated: bool, both: bool, grouped: bool) -> str:
+        """One side of and/or: in brackets when it is the other one of the two (spelled out
+        when already inside brackets)."""
+        inner = node
+        flip = negated
+        while isinstance(inner, nodes.Not):
+            inner, flip = inner.node, not flip
+        other = isinstance(inner, nodes.And | nodes.Or) and (
+            isinstance(inner, nodes.And) != flip) != both
+        if not other:
+            return self.clause(node, negated, grouped)
+        if grouped:
+            return self.clause(node, negated, grouped, spelled=True)
+        return self.words.group.format(clause=self.clause(node, negated, grouped=True))
 
     def truth(self, name: str, negated: bool) -> str:
         """A bare name: a yes/no field is yes (or no); anything else is filled in (or empty)."""
         words = self.words
         if self._type(name) == "yes_no":
-            return words.eq.format(field=self.field(name), value=words.no if negated
-                                   else words.yes)
+            return words.eq.format(field=self.field(name), value=words.label.format(
+                value=words.no if negated else words.yes))
         return (words.empty if negated else words.filled).format(field=self.field(name))
 
     def test(self, node: nodes.Test, negated: bool) -> str:
@@ -252,7 +309,7 @@ class _Speaker:
                 category = self.process.categories.get(str(left.value))
                 shown = text(category.label, self.locale) if category else str(left.value)
                 return (words.within if inside else words.not_within).format(
-                    field=self.field("category_path"), value=shown)
+                    field=self.field("category_path"), value=words.label.format(value=shown))
             return (words.includes if inside else words.excludes).format(
                 field=self.field(right.name), value=self.value(right.name, left))
         raise _TooComplex
@@ -311,28 +368,33 @@ class _Speaker:
             return self.field(operand.name)
         value = operand.value
         words = self.words
-        spec = self._spec(name)
         if isinstance(value, bool):
-            return words.yes if value else words.no
+            return words.label.format(value=words.yes if value else words.no)
         if isinstance(value, str):
-            if spec is not None and value in spec.choices:
-                return text(spec.choices[value].label, self.locale)
-            if (spec is not None and spec.type == "category"
-                    and value in self.process.categories):
-                return text(self.process.categories[value].label, self.locale)
-            if name == "state" and value in self.process.states:
-                return text(self.process.states[value].label, self.locale)
-            if name == "priority":
-                found = [p for p in self.process.priorities if p.id == value]
-                if found:
-                    return text(found[0].label, self.locale)
-            return words.text.format(value=value)
+            shown = self._label_of(name, value)
+            return words.text.format(value=value) if shown is None else words.label.format(
+                value=shown)
         if isinstance(value, int | float):
             return str(value)
         raise _TooComplex
 
+    def _label_of(self, name: str, value: str) -> str | None:
+        """The label of a choice, category, state or priority ``value`` of ``name``."""
+        spec = self._spec(name)
+        if spec is not None and value in spec.choices:
+            return text(spec.choices[value].label, self.locale)
+        if spec is not None and spec.type == "category" and value in self.process.categories:
+            return text(self.process.categories[value].label, self.locale)
+        if name == "state" and value in self.process.states:
+            return text(self.process.states[value].label, self.locale)
+        if name == "priority":
+            found = [p for p in self.process.priorities if p.id == value]
+            if found:
+                return text(found[0].label, self.locale)
+        return None
+
     def fallback(self, expression: Expression) -> str:
-        """The generic sentence: the condition on the fields it reads must hold."""
+        """The generic clause: the condition on the fields it reads holds."""
         shown = []
         for name in self.process.fields:
             if name in expression.names:
@@ -341,5 +403,8 @@ class _Speaker:
             try:
                 shown.append(self.field(name))
             except _TooComplex:
-                shown.append(name)
+                if name in self.words.others:
+                    shown.append(self.words.quote.format(label=self.words.others[name]))
+        if not shown:
+            return self.words.fallback_plain
         return self.words.fallback.format(field=self.words.comma.join(shown))

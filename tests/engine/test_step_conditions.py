@@ -13,7 +13,7 @@ from qmsflow.engine.expressions import compile_expression
 from qmsflow.engine.machine import Refused, apply, available, context, required_fields
 from qmsflow.engine.model import DefinitionSet, frozen_map
 from qmsflow.engine.witnesses import condition_inputs, search
-from qmsflow.engine.wording import condition_sentence, describe
+from qmsflow.engine.wording import condition_clause, condition_sentence, describe
 
 
 def everyone(definition: DefinitionSet) -> Actor:
@@ -55,9 +55,9 @@ def test_a_condition_on_the_case_alone_is_still_decided_up_front(
         "US and the EU."]
     generated = replace(default_set.process("complaint").steps["close"], condition_message={})
     assert condition_sentence(generated, default_set.process("complaint"), "en") == (
-        "Needs: 'Customer accepts' is Yes and 'China adverse-event report' is not Assessment "
-        "required and 'US MDR report' is not Assessment required and 'EU vigilance report' is "
-        "not Assessment required")
+        "Possible only when 'Customer accepts' is Yes and 'China adverse-event report' is not "
+        "Assessment required and 'US MDR report' is not Assessment required and 'EU vigilance "
+        "report' is not Assessment required.")
 
 
 STATES = [("complaint", state) for state in ("registered", "classification", "closing")] + [
@@ -121,22 +121,50 @@ def test_a_condition_on_an_open_domain_is_offered_when_no_sample_proves_it(
 
 
 @pytest.mark.parametrize(("source", "english", "chinese"), [
-    ("is_complaint != false", "Needs: 'Is it a complaint' is not No",
-     "需要：'是否属于投诉' 不为 否"),
-    ("customer_accepts", "'Customer accepts' must be yes", "'客户是否接受' 必须为 是"),
-    ("not customer_accepts", "'Customer accepts' must be no", "'客户是否接受' 必须为 否"),
+    # A comparison, and a yes/no field compared with a constant.
+    ("is_complaint != false", "Possible only when 'Is it a complaint' is not No.",
+     "仅当“是否属于投诉”不为“否”时才能办理。"),
+    ("compensation_amount >= 5000", "Possible only when 'Compensation amount' is at least 5000.",
+     "仅当“补偿金额”不小于5000时才能办理。"),
+    ("5000 < compensation_amount",
+     "Possible only when 'Compensation amount' is more than 5000.",
+     "仅当“补偿金额”大于5000时才能办理。"),
+    # A bare yes/no field reads as an instruction.
+    ("customer_accepts", "'Customer accepts' must be Yes.", "“客户是否接受”须为“是”。"),
+    ("not customer_accepts", "'Customer accepts' must be No.", "“客户是否接受”须为“否”。"),
+    # Choices, one or several, and a multi-choice holding one.
+    ("patient_harm == 'death'", "Possible only when 'Harm to the patient' is Death.",
+     "仅当“对患者的影响”为“死亡”时才能办理。"),
     ("patient_harm in ['death', 'serious_injury']",
-     "Needs: 'Harm to the patient' is one of Death, Serious injury",
-     "需要：'对患者的影响' 为 死亡、严重伤害 之一"),
+     "Possible only when 'Harm to the patient' is one of Death, Serious injury.",
+     "仅当“对患者的影响”为“死亡”、“严重伤害”之一时才能办理。"),
+    ("'compensate' not in handling", "Possible only when 'Handling' does not include "
+     "Compensate.", "仅当“处理方式”不包含“补偿”时才能办理。"),
+    # and / or, negated by De Morgan; a group in a group is spelled out, not bracketed twice.
     ("not (is_complaint and established)",
-     "Needs: 'Is it a complaint' is No or 'Complaint established' is No",
-     "需要：'是否属于投诉' 为 否，或 '投诉是否成立' 为 否"),
-    ("investigated is not none", "Needs: 'Investigated' is filled in",
-     "需要：'是否进行调查' 已填写"),
-    ("'reportable' not in flags", "Needs: the case is not flagged 'Reportable to the regulator'",
-     "需要：案件没有标记 '须向监管部门报告'"),
-    ("clocks.closure.late", "Needs the step's condition on clocks to hold",
-     "需要满足本步骤关于 clocks 的条件"),
+     "Possible only when 'Is it a complaint' is No or 'Complaint established' is No.",
+     "仅当“是否属于投诉”为“否”，或“投诉是否成立”为“否”时才能办理。"),
+    ("is_complaint and (established or (customer_accepts and investigated))",
+     "Possible only when 'Is it a complaint' is Yes and ('Complaint established' is Yes or "
+     "both 'Customer accepts' is Yes and 'Investigated' is Yes).",
+     "仅当“是否属于投诉”为“是”，且（“投诉是否成立”为“是”，或同时满足“客户是否接受”为“是”和"
+     "“是否进行调查”为“是”）时才能办理。"),
+    # Empty and filled in.
+    ("investigated is not none", "Possible only when 'Investigated' is filled in.",
+     "仅当“是否进行调查”已填写时才能办理。"),
+    ("description is none", "Possible only when 'What happened' is empty.",
+     "仅当“投诉内容”未填写时才能办理。"),
+    ("description", "Possible only when 'What happened' is filled in.",
+     "仅当“投诉内容”已填写时才能办理。"),
+    # Case attributes.
+    ("'reportable' not in flags",
+     "Possible only when the case is not flagged 'Reportable to the regulator'.",
+     "仅当案件没有“须向监管部门报告”标记时才能办理。"),
+    ("state == 'closing'", "Possible only when 'State' is Ready to close.",
+     "仅当“状态”为“待结案”时才能办理。"),
+    # Too technical to word: the fields it reads, by their names for people.
+    ("clocks.closure.late", "Possible only when the step's condition on 'Deadlines' holds.",
+     "仅当本步骤关于“期限”的条件成立时才能办理。"),
 ])
 def test_a_condition_is_worded_from_its_fields_labels_in_the_users_language(
         default_set: DefinitionSet, source: str, english: str, chinese: str) -> None:
@@ -152,6 +180,22 @@ def test_a_step_says_its_own_message_when_it_has_one(default_set: DefinitionSet)
                    condition_message={"zh-CN": "不属于投诉", "en": "Not a complaint"})
     assert condition_sentence(step, process, "zh-CN") == "不属于投诉"
     assert condition_sentence(step, process, "en") == "Not a complaint"
+
+
+@pytest.mark.parametrize(("source", "english", "chinese"), [
+    ("customer_accepts", "'Customer accepts' is Yes", "“客户是否接受”为“是”"),
+    ("is_complaint != false and established",
+     "'Is it a complaint' is not No and 'Complaint established' is Yes",
+     "“是否属于投诉”不为“否”，且“投诉是否成立”为“是”"),
+])
+def test_a_condition_is_worded_as_a_bare_clause_for_a_sentence_around_it(
+        default_set: DefinitionSet, source: str, english: str, chinese: str) -> None:
+    process = default_set.process("complaint")
+    step = replace(process.steps["confirm_complaint"], condition=compile_expression(source),
+                   condition_message={"en": "Own message"})
+    # The clause never carries a sentence's frame ("Possible only when", "才能办理", "Needs:").
+    assert condition_clause(step, process, "en") == english
+    assert condition_clause(step, process, "zh-CN") == chinese
 
 
 def _verdict(definition: DefinitionSet, source: str, now: datetime, **values: Any) -> Any:

@@ -629,9 +629,25 @@ def test_a_step_whose_condition_reads_its_inputs_is_allowed_and_refused_in_words
         "reasons"] == []
     version = api.get(f"{API}/cases/{number}", "quality").json["row_version"]
     response = api.post(f"{API}/processes/complaint/cases/{number}/steps/confirm_complaint",
-                        {"values": {"is_complaint": False}, "expected_version": version},
+                        {"values": {"is_complaint": False, "screening_rationale": "只是咨询"},
+                         "expected_version": version},
                         "quality", locale="zh-CN")
     body = problem(response, 422)
-    assert "需要：'是否属于投诉' 不为 否" in body["detail"] and "is_complaint" not in body["detail"]
+    assert body["detail"] == "未保存任何内容：仅当“是否属于投诉”不为“否”时才能办理。"
     unmet = [e for e in body["errors"] if e["code"] == "condition"]
     assert [e["pointer"] for e in unmet] == ["/values/is_complaint"]
+    # The facts name the step for programs; the expression is nowhere in the answer.
+    assert [e["facts"] for e in unmet] == [{"step": "confirm_complaint"}]
+    assert "is_complaint != false" not in response.get_data(as_text=True)
+
+
+def test_the_api_document_gives_a_step_condition_in_words_and_its_expression_for_developers(
+        api: Api) -> None:
+    document = api.get(f"{API}/openapi.json", role=None).json
+    described = document["paths"]["/processes/complaint/cases/{number}/steps/confirm_complaint"][
+        "post"]["description"]
+    assert "Condition: 仅当“是否属于投诉”不为“否”时才能办理。 / Possible only when 'Is it a " \
+           "complaint' is not No." in described
+    assert "For developers, the expression: `is_complaint != false`" in described
+    facts = document["components"]["schemas"]["Reason"]["properties"]["facts"]["description"]
+    assert "Never the condition's expression" in facts

@@ -326,9 +326,30 @@ def test_the_case_page_offers_a_step_whose_condition_reads_its_inputs_and_the_fo
     page = desk.client.get(f"/cases/{number}")
     assert f'/cases/{number}/do/confirm_complaint"' in page.get_data(as_text=True)
     assert "is_complaint" not in text_of(page)
-    form = desk.client.get(f"/cases/{number}/do/confirm_complaint")
-    assert "需要：'是否属于投诉' 不为 否" in html.unescape(text_of(form))
-    sent = desk.act(number, "confirm_complaint", {"is_complaint": "no"})
+    form = html.unescape(text_of(desk.client.get(f"/cases/{number}/do/confirm_complaint")))
+    # One sentence, not a frame wrapped in another ("…才能办理：需要：…").
+    assert "仅当“是否属于投诉”不为“否”时，才能办理此步骤。" in form
+    assert "需要" not in form and "：仅当" not in form
+    sent = desk.act(number, "confirm_complaint", {"is_complaint": "no",
+                                                  "screening_rationale": "只是咨询"})
     assert sent.status_code == 422
     shown = html.unescape(text_of(sent))
-    assert "需要：'是否属于投诉' 不为 否" in shown and "is_complaint != false" not in shown
+    assert "仅当“是否属于投诉”不为“否”时才能办理。" in shown
+    assert "is_complaint != false" not in shown
+
+
+def test_a_step_refused_by_a_condition_on_the_case_is_listed_with_words_not_the_expression(
+        desk: Desk, client: FlaskClient) -> None:
+    number = desk.to_approval("3000")
+    desk.take(number, [
+        ("sales_manager", "approve_plan", {"password": PASSWORD}),
+        ("sales", "record_reply", {"reply_method": "letter", "reply_summary": "已书面答复",
+                                   "customer_accepts": "no"}),
+    ])
+    desk.as_("quality_manager")
+    page = html.unescape(text_of(client.get(f"/cases/{number}")))
+    assert "Sign off and close Closing needs the customer's acceptance" in page
+    assert "customer_accepts" not in page and "report_cn" not in page
+    form = html.unescape(text_of(client.get(f"/cases/{number}/do/close")))
+    assert "You cannot take this step now: Closing needs the customer's acceptance" in form
+    assert "customer_accepts" not in form

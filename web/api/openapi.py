@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from qmsflow.engine import values as value_ops
-from qmsflow.engine import witnesses
+from qmsflow.engine import witnesses, wording
 from qmsflow.engine.expressions import Expression
 from qmsflow.engine.model import DefinitionSet, Field, Labels, Process, Step
 
@@ -256,8 +256,13 @@ class _Writer:
         ]
         parts = [" ".join(notes), f"Roles: {self.role_names(step.roles)}."]
         if step.condition is not None:
+            # In words first, as people read it in a refusal; the expression after it is for
+            # developers only (this document's readers), and never appears in a refusal.
             on_inputs = witnesses.condition_inputs(process, step)
-            parts.append(f"Only when: `{step.condition.source}`" + (
+            worded = " / ".join(dict.fromkeys(
+                wording.condition_sentence(step, process, locale) for locale in self.locales))
+            parts.append(f"Condition: {worded}")
+            parts.append(f"For developers, the expression: `{step.condition.source}`" + (
                 " (decided on the values you send: "
                 + ", ".join(f"`{name}`" for name in on_inputs) + ")." if on_inputs else "."))
         if step.not_by:
@@ -339,8 +344,12 @@ def _common() -> dict[str, Any]:
         pointer={"type": "string", "description": "JSON pointer into the request body."},
         parameter={"type": "string", "description": "The query parameter it concerns."},
         facts={"type": "object", "additionalProperties": {"type": "string"},
-               "description": "The facts behind it, e.g. `needed`, `amount` and `limit` of "
-                              "an approval authority refusal."})
+               "description": "The facts behind it, for programs: e.g. `needed`, `amount` and "
+                              "`limit` of an approval authority refusal, `roles` of a role "
+                              "refusal, `step` of a separation or a condition refusal. Never "
+                              "the condition's expression (people must not see it): a "
+                              "step's description gives it, for developers; `detail` says "
+                              "the condition in words."})
     problem = _objects(
         ["type", "title", "status", "detail"],
         type={"type": "string", "description": "`urn:qmsflow:problem:` and one of: "

@@ -218,9 +218,14 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
         if any(upload.filename for upload in request.files.values()):
             problems.append(_("Choose your files again: a browser never keeps a chosen file "
                               "when a form comes back."))
-    # A condition on the step's own inputs is decided when the form is sent: say it here.
-    condition = (wording.condition_sentence(step, process, locale())
-                 if witnesses.condition_inputs(process, step) else "")
+    # A condition on the step's own inputs is decided when the form is sent: say it here,
+    # as the step's own message (a sentence of its own) or as a clause in this one sentence.
+    condition = ""
+    if witnesses.condition_inputs(process, step):
+        condition = _("This step's condition: %(message)s", message=wording.condition_sentence(
+            step, process, locale())) if step.condition_message else _(
+            "This step can be taken only when %(condition)s.",
+            condition=wording.condition_clause(step, process, locale()))
     refused: list[str] = []
     if case is not None and request.method == "GET":
         why = machine.available(definition, case, current_user.actor, service().now()).get(
