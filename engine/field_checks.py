@@ -17,7 +17,7 @@ from jinja2 import TemplateSyntaxError, nodes
 
 from .compiler import NUMERIC_TYPES, CompileContext
 from .expressions import syntax_tree
-from .problems import Problem
+from .problems import Problem, with_article
 from .sources import Document
 
 #: Field ids refused in every process, each with the reason. This is the one list: the web
@@ -145,12 +145,12 @@ def mismatch(spec: Mapping[str, Any], value: Any) -> str | None:
     if value is None:
         return None
     if kind == "yes_no" and not isinstance(value, bool):
-        return f"a {word} field holds true or false, so this is never true"
+        return f"{with_article(word)} field holds true or false, so this is never true"
     if kind in NUMERIC_TYPES and (isinstance(value, bool) or not isinstance(value, int | float)):
-        return f"a {word} field holds a number, so this is never true"
+        return f"{with_article(word)} field holds a number, so this is never true"
     if kind in (*_TEXT_TYPES, "choice", "multi_choice", "category") and not isinstance(
             value, str):
-        return f"a {word} field holds text, so this is never true"
+        return f"{with_article(word)} field holds text, so this is never true"
     if kind in ("choice", "multi_choice"):
         choices = [c["id"] for c in spec.get("choices", [])]
         if choices and value not in choices:
@@ -161,7 +161,7 @@ def mismatch(spec: Mapping[str, Any], value: Any) -> str | None:
 def _fix(spec: Mapping[str, Any], before: str, after: str) -> str:
     kind = spec.get("type")
     if kind == "yes_no":
-        return f"write {before}true{after} (or false)"
+        return f"write {before}true{after} or {before}false{after}"
     if kind in NUMERIC_TYPES:
         return f"write the number without quotes, e.g. {before}10{after}"
     if kind in ("choice", "multi_choice"):

@@ -62,6 +62,16 @@ class DefinitionError(QmsflowError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+def with_article(word: str) -> str:
+    """``word`` after 'a' or 'an' as it is said: 'an amount field', 'a user field', 'a yes/no
+    field', 'an e-mail field'."""
+    first = word[:1].lower()
+    # A 'u' said 'you' (user, unique) takes 'a'; other vowels take 'an'.
+    vowel = first in "aeio" or (first == "u" and not word.lower().startswith(
+        ("us", "uni", "uti", "ur")))
+    return f"{'an' if vowel else 'a'} {word}"
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str | None:
     """A hint naming the closest known name, or None when nothing is close."""
     matches = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)

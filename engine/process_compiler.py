@@ -43,7 +43,7 @@ from .model import (
     ValueTest,
     frozen_map,
 )
-from .problems import Problem
+from .problems import Problem, with_article
 from .sources import Document
 
 _SEARCHABLE = ("text", "long_text", "email", "phone")
@@ -201,7 +201,8 @@ class ProcessCompiler:
                 return None
             return value
         if isinstance(value, str | bool):
-            self.ctx.problem([*here, key], "E207", f"{key} of a {kind} field must be a number")
+            self.ctx.problem([*here, key], "E207",
+                             f"{key} of {with_article(kind)} field must be a number")
             return None
         return Decimal(str(value))
 
@@ -562,7 +563,8 @@ class ProcessCompiler:
             if (ctx.ref(recipient, self.field_ids, "field", [*here, "to"])
                     and fields[recipient].type != "email"):
                 ctx.problem([*here, "to"], "E207",
-                            f"survey recipient '{recipient}' is a {fields[recipient].type} "
+                            f"survey recipient '{recipient}' is "
+                            f"{with_article(fields[recipient].type)} "
                             "field; the link goes by e-mail", "name an e-mail field")
             ctx.ref(item["template"], self.templates, "notification template",
                     [*here, "template"])
@@ -600,7 +602,7 @@ class ProcessCompiler:
         where: list[str | int] = ["forms", next(
             i for i, f in enumerate(self.data.get("forms", [])) if f["id"] == form.id)]
         asked = {i.field for i in inputs}
-        private = {name: "personal data (pii)" if spec.pii else f"a {spec.type} field"
+        private = {name: "personal data (pii)" if spec.pii else f"{with_article(spec.type)} field"
                    for name, spec in fields.items()
                    if spec.pii or spec.type in _NOT_FOR_CUSTOMERS}
         for j, section in enumerate(form.sections):
@@ -635,8 +637,9 @@ class ProcessCompiler:
                 kind = next(f.get("type") for f in self.data["fields"] if f["id"] == name)
                 if kind not in _SEARCHABLE:
                     self.ctx.problem(["inbox", "search", index], "E211",
-                                     f"search field '{name}' is a {kind} field; the inbox "
-                                     "searches text", "name a text, e-mail or phone field")
+                                     f"search field '{name}' is {with_article(kind)} field; "
+                                     "the inbox searches text",
+                                     "name a text, e-mail or phone field")
         return tuple(names)
 
     def _print(self) -> PrintLayout | None:

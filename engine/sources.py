@@ -274,7 +274,7 @@ def _strip_ops(value: Any, path: list[str | int], problems: list[Problem],
                     problems.append(_problem(
                         value.value_marks[key], "E111", [*path, "op"],
                         f"'op: {child}' inside an item that is not in the base",
-                        "only 'op: add' (or no 'op') makes sense in a new definition"))
+                        "only 'op: add' or no 'op' makes sense in a new definition"))
                 continue
             result.put(key, _strip_ops(child, [*path, key], problems, in_new_item),
                        value.key_marks[key], value.value_marks[key], value.notes.get(key))

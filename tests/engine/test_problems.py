@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from qmsflow.engine.problems import DefinitionError, Problem
+import pytest
+
+from qmsflow.engine.problems import DefinitionError, Problem, with_article
 
 
 def test_two_problems_at_the_same_place_with_different_messages_are_both_kept() -> None:
@@ -17,3 +19,11 @@ def test_problems_sort_by_place_then_wording_even_without_a_hint() -> None:
     early_b = Problem("p.yaml", 1, 1, "E201", "$", "b", "hint")
     early_a = Problem("p.yaml", 1, 1, "E201", "$", "b", None)
     assert sorted([late, early_b, early_a]) == [early_a, early_b, late]
+
+
+@pytest.mark.parametrize(("word", "said"), [
+    ("amount", "an amount"), ("integer", "an integer"), ("email", "an email"),
+    ("user", "a user"), ("yes/no", "a yes/no"), ("multiple-choice", "a multiple-choice"),
+    ("long_text", "a long_text")])
+def test_a_word_takes_a_or_an_as_it_is_said(word: str, said: str) -> None:
+    assert with_article(word) == said
