@@ -5,16 +5,24 @@ from __future__ import annotations
 import html
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from ..persistence.conftest import PASSWORD, World
-from .conftest import Auth, text_of
+from qmsflow.engine.loader import load
+
+from ..conftest import EditSet
+from ..persistence import conftest as db
+from ..persistence.conftest import PASSWORD, Clock, World, make_world
+from .conftest import Auth, make_app, text_of
+
+COMPLAINT_FILE = "processes/complaint.yaml"
 
 INTAKE = {"channel": "phone", "received_at": "2026-03-02T09:30", "complainant_name": "王芳",
           "complainant_org": "市第一人民医院", "market": "domestic",
@@ -353,3 +361,56 @@ def test_a_step_refused_by_a_condition_on_the_case_is_listed_with_words_not_the_
     form = html.unescape(text_of(client.get(f"/cases/{number}/do/close")))
     assert "You cannot take this step now: Closing needs the customer's acceptance" in form
     assert "customer_accepts" not in form
+
+
+@pytest.fixture
+def defaults_client(sqlite_template: Path, tmp_path: Path, clock: Clock,
+                    edited_set: EditSet) -> Iterator[tuple[FlaskClient, Auth]]:
+    """The web app over a copy of the default set whose intake fields have defaults."""
+    folder = edited_set(
+        (COMPLAINT_FILE, "    label: {zh-CN: 投诉渠道, en: Channel}\n",
+         "    label: {zh-CN: 投诉渠道, en: Channel}\n    default: phone\n"),
+        (COMPLAINT_FILE, "    label: {zh-CN: 是否涉及患者, en: Patient involved}\n",
+         "    label: {zh-CN: 是否涉及患者, en: Patient involved}\n    default: false\n"),
+        (COMPLAINT_FILE, "    label: {zh-CN: 数量, en: Quantity}\n",
+         "    label: {zh-CN: 数量, en: Quantity}\n    default: 1\n"),
+        (COMPLAINT_FILE, "    label: {zh-CN: 批号, en: Batch / lot number}\n",
+         "    label: {zh-CN: 批号, en: Batch / lot number}\n    default: B-DEFAULT\n"))
+    definition = load(folder)
+    database = db._sqlite(sqlite_template, tmp_path)
+    world = make_world(database, definition, clock, root=folder)
+    app = make_app(world, tmp_path, DEFINITIONS=str(folder))
+    client = app.test_client()
+    yield client, Auth(client, world)
+    app.extensions["qmsflow"].close()
+    database.engine.dispose()
+
+
+def test_the_new_case_form_starts_from_the_fields_defaults(
+        defaults_client: tuple[FlaskClient, Auth]) -> None:
+    client, auth = defaults_client
+    auth.login("sales")
+    page = client.get("/new/complaint/register").get_data(as_text=True)
+    assert re.search(r'<option selected value="phone">|<option value="phone" selected>', page)
+    assert re.search(r'name="quantity"[^>]*value="1"|value="1"[^>]*name="quantity"', page)
+    assert re.search(r'name="patient_involved"[^>]*value="no"[^>]*checked|'
+                     r'checked[^>]*name="patient_involved"[^>]*value="no"', page)
+
+
+def test_a_step_form_shows_the_cases_values_not_the_defaults(
+        defaults_client: tuple[FlaskClient, Auth]) -> None:
+    client, auth = defaults_client
+    auth.login("sales")
+    page = client.get("/new/complaint/register").get_data(as_text=True)
+    assert 'value="B-DEFAULT"' in page
+    sent = client.post("/new/complaint/register", data={**INTAKE, "password": PASSWORD})
+    assert sent.status_code == 303, text_of(sent)
+    number = sent.headers["Location"].rsplit("/", 1)[-1]
+    auth.logout()
+    auth.login("quality")
+    confirmed = client.post(f"/cases/{number}/do/confirm_complaint", data={
+        "row_version": "1", **TO_APPROVAL[0][2]})
+    assert confirmed.status_code == 303, text_of(confirmed)
+    # The classification form asks the batch again: it shows the case's, not the default.
+    form = client.get(f"/cases/{number}/do/classify").get_data(as_text=True)
+    assert 'value="B2026-02-031"' in form and "B-DEFAULT" not in form

@@ -208,8 +208,10 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
     form = form_class()
     problems: list[str] = []
     status = 200
-    if case is not None and request.method == "GET":
+    if request.method == "GET":
         # Start from what the case holds: a step re-asking a field shows its current value.
+        # A new case holds its fields' defaults, so the start form shows those (a field the
+        # case holds empty stays empty: a default is where a case starts, not a fallback).
         form = form_class(data=form_class.initial(values))
     if request.method == "POST":
         status, problems, done = _take(definition, process, step, case, form, values)
