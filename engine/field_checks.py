@@ -5,12 +5,17 @@ Two traps a schema cannot see: a field id that something else around the case al
 template reads), and a condition comparing a field with a constant of another type
 (``patient_harm == 'yes'`` on a yes/no field), which is valid Jinja and never true.
 Only certain mismatches are reported: a constant compared with ``==``, ``!=``, ``in`` or
-``not in`` to a field whose type says it can never hold such a value.
+``not in`` to a field whose type says it can never hold such a value; a date or number field
+ordered (``<``, ``>=`` ...) against a constant of another type (an error when evaluated: the
+expression language has no date constants, so a date field is only ever compared with another
+date); and a multiple-choice field tested for a choice it does not have (``'x' in symptoms``)
+or compared with ``==`` as if it held one value (it holds a list).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
@@ -74,7 +79,11 @@ RESERVED_FIELD_IDS: Mapping[str, str] = {
 _CONDITION_KEYS = ("if", "show_if", "when", "required")
 _TEXT_TYPES = ("text", "long_text", "email", "phone", "user", "file")
 _KIND_WORDS = {"yes_no": "yes/no", "integer": "number", "decimal": "number", "money": "amount",
-               "choice": "choice", "multi_choice": "multiple-choice", "category": "category"}
+               "choice": "choice", "multi_choice": "multiple-choice", "category": "category",
+               "date": "date", "datetime": "date-and-time"}
+_DATES = ("date", "datetime")
+#: Types an ordering (<, >, <=, >=) with a constant of another type fails on.
+_ORDERED = (*NUMERIC_TYPES, *_DATES)
 
 
 def check_process(doc: Document, problems: list[Problem], locales: tuple[str, ...]) -> None:
@@ -107,12 +116,25 @@ def check_process(doc: Document, problems: list[Problem], locales: tuple[str, ..
             tree = syntax_tree(source)
         except TemplateSyntaxError:
             continue  # reported by the compiler (X301)
-        for name, value in _comparisons(tree):
+        for name, value, how in _comparisons(tree):
             spec = fields.get(name)
-            wrong = mismatch(spec, value) if spec is not None else None
+            if spec is None or value is None:
+                continue  # '== none' is an empty check, right for every type
+            kind = spec.get("type")
+            if how == "order" and kind not in _ORDERED:
+                continue  # text and choices order as text: odd, but it can hold
+            if how == "member" and kind != "multi_choice":
+                continue  # 'x' in a text field looks for a part of the text
+            wrong = mismatch(spec, value)
+            fix = _fix(spec, f"{name} == ", "")
+            if how == "equal" and kind == "multi_choice" and not wrong:
+                wrong = "a multiple-choice field holds a list of choices, so this is never true"
+                fix = f"write {value!r} in {name}"
+            elif kind == "multi_choice":
+                fix = _fix(spec, "", f" in {name}")
             if wrong:
                 ctx.problem(path, "X305", f"expression {source!r} compares '{name}' with "
-                            f"{_shown(value)}: {wrong}", _fix(spec or {}, f"{name} == ", ""))
+                            f"{_shown(value)}: {wrong}", fix)
 
 
 def _check_default(ctx: CompileContext, spec: Mapping[str, Any], path: list[str | int]) -> None:
@@ -125,6 +147,14 @@ def _check_default(ctx: CompileContext, spec: Mapping[str, Any], path: list[str 
                     "form cannot pre-fill a file", "remove the default")
         return
     values = value if isinstance(value, list) else [value]
+    if spec.get("type") in _DATES and isinstance(value, str):
+        # A date default is written as ISO text (bare YAML dates stay text): it must read as one.
+        if not _iso(spec["type"], value):
+            ctx.problem(path, "E218", f"the default of {spec['type']} field '{spec['id']}' is "
+                        f"{_shown(value)}, which is not " + (
+                            "a date" if spec["type"] == "date" else "a date and time"),
+                        _fix(spec, "default: ", ""))
+        return
     if isinstance(value, list) != (spec.get("type") == "multi_choice"):
         ctx.problem(path, "E218", f"the default of {spec.get('type')} field '{spec['id']}' "
                     "must be " + ("a list of choice ids" if spec.get("type") == "multi_choice"
@@ -154,8 +184,25 @@ def mismatch(spec: Mapping[str, Any], value: Any) -> str | None:
     if kind in ("choice", "multi_choice"):
         choices = [c["id"] for c in spec.get("choices", [])]
         if choices and value not in choices:
-            return f"{value!r} is not one of its choices ({', '.join(choices)})"
+            return f"{value!r} is not one of its choices: {', '.join(choices)}"
+    if kind in _DATES:
+        # Expressions have no date constants and a decision table matches a date only with a
+        # date: text, a number or yes/no never equals one (and ordering against it fails).
+        return f"{with_article(word)} field holds a date, so this is never true"
     return None
+
+
+def _iso(kind: str, text: str) -> bool:
+    """Whether ``text`` reads as a value of a ``kind`` (date or datetime) field."""
+    try:
+        if kind == "date":
+            date.fromisoformat(text)
+        else:
+            moment = datetime.fromisoformat(text)
+            return moment.utcoffset() is not None
+    except ValueError:
+        return False
+    return True
 
 
 def _fix(spec: Mapping[str, Any], before: str, after: str) -> str:
@@ -167,6 +214,14 @@ def _fix(spec: Mapping[str, Any], before: str, after: str) -> str:
     if kind in ("choice", "multi_choice"):
         ids = [c["id"] for c in spec.get("choices", [])]
         return f"write a choice id, e.g. {before}{ids[0] if ids else 'id'!r}{after}"
+    if kind == "date":
+        if before == "default: ":
+            return "write the date as YYYY-MM-DD, e.g. default: '2026-01-31'"
+        return "compare it with another date field"
+    if kind == "datetime":
+        if before == "default: ":
+            return "write the date and time with its offset, e.g. '2026-01-31T09:00:00+08:00'"
+        return "compare it with another date-and-time field, created_at or now"
     return f"write the value as quoted text, e.g. {before}'...'{after}"
 
 
@@ -206,21 +261,25 @@ def _constants(node: nodes.Node) -> list[Any] | None:
     return None
 
 
-def _comparisons(tree: nodes.Node) -> Iterator[tuple[str, Any]]:
-    """(field name, constant) for each ``name == c``, ``!=``, ``in [...]``, ``c in name``."""
+def _comparisons(tree: nodes.Node) -> Iterator[tuple[str, Any, str]]:
+    """(field name, constant, how) for each comparison of a name with a constant: "equal"
+    for ``name == c``, ``!=``, ``name in [...]``; "order" for ``<``, ``<=``, ``>``, ``>=``;
+    "member" for ``c in name``."""
     found = [tree] if isinstance(tree, nodes.Compare) else []
     for compare in [*found, *tree.find_all(nodes.Compare)]:
         left = compare.expr
         for operand in compare.ops:
             right = operand.expr
-            if operand.op in ("eq", "ne"):
+            if operand.op in ("eq", "ne", "lt", "lteq", "gt", "gteq"):
+                how = "equal" if operand.op in ("eq", "ne") else "order"
                 for name_side, other in ((left, right), (right, left)):
-                    constants = _constants(other)
-                    if isinstance(name_side, nodes.Name) and isinstance(other, nodes.Const) \
-                            and constants is not None:
-                        yield name_side.name, constants[0]
+                    if isinstance(name_side, nodes.Name) and isinstance(other, nodes.Const):
+                        yield name_side.name, other.value, how
             elif operand.op in ("in", "notin") and isinstance(left, nodes.Name) and isinstance(
                     right, nodes.List | nodes.Tuple):
                 for value in _constants(right) or []:
-                    yield left.name, value
+                    yield left.name, value, "equal"
+            elif operand.op in ("in", "notin") and isinstance(left, nodes.Const) and isinstance(
+                    right, nodes.Name):
+                yield right.name, left.value, "member"
             left = right
