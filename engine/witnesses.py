@@ -75,8 +75,9 @@ def condition_inputs(process: Process, step: Step) -> tuple[str, ...]:
 
 @dataclass
 class _Domain:
-    """The values tried for one input (None, empty, first), and whether they are all it can
-    take; ``sampled`` is the smaller set used when the whole one makes too many combinations."""
+    """The values tried for one input (None first: left empty), and whether they are all it
+    can take; ``sampled`` is the smaller set used when the whole one makes too many
+    combinations."""
 
     values: list[Any]
     whole: bool
@@ -157,8 +158,9 @@ def _domain(process: Process, spec: Field, constants: list[Any], current: Any,
 
 
 def _subsets(choices: list[str]) -> list[list[str]]:
-    """Every subset of ``choices``, the smaller first, each in the choices' order."""
-    return [list(subset) for size in range(len(choices) + 1)
+    """Every subset of ``choices`` but the empty one (None stands for it: an empty list is
+    stored as empty), the smaller first, each in the choices' order."""
+    return [list(subset) for size in range(1, len(choices) + 1)
             for subset in itertools.combinations(choices, size)]
 
 
@@ -173,7 +175,7 @@ def _some_subsets(choices: list[str], named: list[str]) -> list[list[str]]:
     for candidate in [*([*subset, *more] for subset in chosen for more in fillers),
                       *([c] for c in choices), choices]:
         ordered = [c for c in choices if c in candidate]
-        if ordered not in found:
+        if ordered and ordered not in found:
             found.append(ordered)
     return sorted(found, key=len)
 

@@ -248,3 +248,9 @@ def test_a_date_after_another_date_of_the_case_is_found(default_set: DefinitionS
     verdict = _verdict(default_set, "plan_due is not none and plan_due > event_date", now,
                        event_date=date(2026, 2, 20))
     assert verdict.witness == {"plan_due": date(2026, 2, 21)}
+
+
+def test_choosing_nothing_does_not_meet_a_condition_on_a_required_multi_choice(
+        default_set: DefinitionSet, now: datetime) -> None:
+    # 'Handling' is required: an empty choice is refused on submit, so it is no witness.
+    assert not _verdict(default_set, "not handling", now).possible
