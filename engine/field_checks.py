@@ -279,7 +279,22 @@ def _comparisons(tree: nodes.Node) -> Iterator[tuple[str, Any, str]]:
                     right, nodes.List | nodes.Tuple):
                 for value in _constants(right) or []:
                     yield left.name, value, "equal"
-            elif operand.op in ("in", "notin") and isinstance(left, nodes.Const) and isinstance(
-                    right, nodes.Name):
-                yield right.name, left.value, "member"
+            elif operand.op in ("in", "notin") and isinstance(left, nodes.Const):
+                name = _field_of(right)
+                if name is not None:
+                    yield name, left.value, "member"
             left = right
+
+
+def _field_of(node: nodes.Node) -> str | None:
+    """The field a list operand reads: ``symptoms``, ``(symptoms or [])`` or
+    ``symptoms | default([])`` (the idioms for an empty multiple choice)."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Or) and isinstance(node.left, nodes.Name) and isinstance(
+            node.right, nodes.List | nodes.Const):
+        return node.left.name
+    if isinstance(node, nodes.Filter) and node.name == "default" and isinstance(
+            node.node, nodes.Name):
+        return node.node.name
+    return None
