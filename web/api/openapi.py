@@ -248,11 +248,11 @@ class _Writer:
     def step_notes(self, process: Process, step: Step) -> str:
         """What a step does and what it asks, for its operation's description."""
         states = process.states
-        target = states[step.target]
         notes = [
-            "Opens a new case" if step.start else
+            "Opens a new case" if step.start else "From any open state" if step.from_any else
             "From " + ", ".join(f"`{s}` ({self.words(states[s].label)})" for s in step.sources),
-            f"to `{step.target}` ({self.words(target.label)}).",
+            "leaving the case where it is." if step.target is None else
+            f"to `{step.target}` ({self.words(states[step.target].label)}).",
         ]
         parts = [" ".join(notes), f"Roles: {self.role_names(step.roles)}."]
         if step.condition is not None:
@@ -269,8 +269,11 @@ class _Writer:
                 f"{self.role_names([tier.role])} "
                 + ("without limit" if tier.limit is None else f"up to {tier.limit:,}")
                 for tier in matrix.tiers)
-            parts.append(f"Approval authority {self.words(matrix.label)} over "
-                         f"`{matrix.field}`: {tiers}. Refused with 403 above your limit.")
+            amounts = ", ".join(f"`{name}`" for name in matrix.fields) or "no amount"
+            lowest = matrix.tier(matrix.without_amount).id
+            parts.append(f"Approval authority {self.words(matrix.label)} over {amounts}: "
+                         f"{tiers}; without an amount, tier `{lowest}` decides. Refused with "
+                         "403 above your limit.")
         if step.signature:
             parts.append(f"Electronic signature `{step.signature}`: send `password`.")
         if step.reason_required:
