@@ -493,8 +493,9 @@ class ProcessCompiler:
                 where: list[str | int] = [*here, "tiers", j]
                 self.ctx.ref(tier["role"], self.org.roles, "role", [*where, "role"])
                 limit = Decimal(str(tier["limit"])) if "limit" in tier else None
-                if tiers and (tiers[-1].limit is None or (limit is not None
-                                                          and limit <= tiers[-1].limit)):
+                # Without an amount to read, tiers are ranks: limits need not rise.
+                if names and tiers and (tiers[-1].limit is None or (
+                        limit is not None and limit <= tiers[-1].limit)):
                     shown = "unlimited" if limit is None else limit
                     below = "unlimited" if tiers[-1].limit is None else tiers[-1].limit
                     self.ctx.problem([*where, "limit"], "E205",
