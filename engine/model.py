@@ -25,6 +25,7 @@ DurationUnit = Literal["working_days", "working_hours", "calendar_days", "hours"
 HitPolicy = Literal["FIRST", "UNIQUE", "PRIORITY", "COLLECT"]
 
 EMPTY: Mapping[str, object] = MappingProxyType({})
+EMPTY_LABELS: Mapping[str, str] = MappingProxyType({})
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
@@ -83,15 +84,19 @@ class Organisation:
     signature_meanings: Mapping[str, Choice] = field(default_factory=dict)
     relations: Mapping[str, Relation] = field(default_factory=dict)
 
-    def relation_label(self, relation: str, locale: str) -> str:
-        """A link's relation as people read it: the relation's label, or its reverse label for
-        the case that opened the other (stored as ``<relation>:reverse``); the id when the
-        relation is not declared (a case from an older definition)."""
+    def relation_labels(self, relation: str) -> Labels:
+        """A link's relation as people read it, per locale: the relation's label, or its
+        reverse label for the case that opened the other (stored as ``<relation>:reverse``);
+        empty when the relation is not declared (a case from an older definition)."""
         base, _, reverse = relation.partition(":")
         found = self.relations.get(base)
         if found is None:
-            return relation
-        return text(found.reverse if reverse else found.label, locale) or relation
+            return EMPTY_LABELS
+        return found.reverse if reverse else found.label
+
+    def relation_label(self, relation: str, locale: str) -> str:
+        """:meth:`relation_labels` in one locale; the stored id when it has no label."""
+        return text(self.relation_labels(relation), locale) or relation
 
 
 @dataclass(frozen=True)

@@ -362,7 +362,13 @@ def _common() -> dict[str, Any]:
         warned={"type": "boolean"}, breached={"type": "boolean"},
         unofficial_years=_array({"type": "integer"}) | {
             "description": "Years without an official holiday schedule the due time crosses."})
-    link = _objects(relation=STRING, process=STRING, number=STRING, href=STRING)
+    link = _objects(
+        relation={"type": "string", "description": (
+            "The relation's id; '<id>:reverse' on the case that opened the other.")},
+        relation_label=labels_schema() | {"description": (
+            "How people read the relation, per locale: its label, or its reverse label on the "
+            "case that opened the other (empty for a relation no longer declared).")},
+        process=STRING, number=STRING, href=STRING)
     action = _objects(
         step=STRING, label=labels_schema(),
         allowed={"type": "boolean", "description": (

@@ -165,7 +165,7 @@ def case(number: str) -> str:
         clocks=views.clocks(definition, current, now),
         owner=role_label(current.assignee_role), history=views.history(process, found),
         signatures=signatures, urgency=views.urgency(current, now).css,
-        processes=definition.processes)
+        links=views.links(definition, current))
 
 
 def _step_label(process: Process, step_id: str) -> str:
