@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal, cast
 
 from .compiler import CASE_ATTRIBUTES, NUMERIC_TYPES, CompileContext
-from .decisions import may_overlap
+from .decisions import all_rule_flags, may_overlap
 from .expressions import Expression
 from .model import (
     Authority,
@@ -147,7 +147,36 @@ class ProcessCompiler:
             inbox_columns=self._inbox(), print_layout=self._print(),
             inbox_search=self._search(), surveys=frozen_map(self._surveys(fields, forms)),
         )
+        self._recomputed_flags(process)
         return process
+
+    def _recomputed_flags(self, process: Process) -> None:
+        """An effect may not add or remove a flag that categories or rules decide: the next
+        step recomputes those, and the effect's change would silently be undone."""
+        decided = all_rule_flags(process)
+        places: list[tuple[list[str | int], list[Any]]] = []
+        for group in ("start", "transitions"):
+            for i, item in enumerate(self.data.get(group, [])):
+                places.append(([group, i, "effects"], item.get("effects", [])))
+        for i, item in enumerate(self.data.get("clocks", [])):
+            for key in ("on_warning", "on_breach"):
+                places.append((["clocks", i, key], item.get(key, [])))
+        for i, item in enumerate(self.data.get("surveys", [])):
+            places.append((["surveys", i, "effects"], item.get("effects", [])))
+        for path, effects in places:
+            for j, effect in enumerate(effects):
+                spec = effect.get("flag") if isinstance(effect, Mapping) else None
+                if not isinstance(spec, Mapping):
+                    continue
+                for key in ("add", "remove"):
+                    for k, name in enumerate(spec.get(key, [])):
+                        if name in decided:
+                            self.ctx.problem(
+                                [*path, j, "flag", key, k], "E243",
+                                f"flag '{name}' is decided by the case's category or the "
+                                f"priority rules, so this effect's {key} is undone on the "
+                                "next step", "use a flag of its own for the effect, or let the "
+                                "category or rule alone decide it")
 
     def _fields(self) -> dict[str, Field]:
         result: dict[str, Field] = {}
