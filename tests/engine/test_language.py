@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from qmsflow.engine.cases import Actor, Case
+from qmsflow.engine.diff import diff
 from qmsflow.engine.graph import mermaid
 from qmsflow.engine.loader import check, load
 from qmsflow.engine.machine import Refused, apply, available, open_linked, start
@@ -224,3 +225,25 @@ def test_linked_cases_name_each_other_by_the_relations_labels_both_ways(
 
 def test_a_relation_no_longer_declared_is_shown_by_its_id(definition: DefinitionSet) -> None:
     assert definition.organisation.relation_label("gone:reverse", "en") == "gone:reverse"
+
+
+# -- what a new version changes --------------------------------------------------------------------
+
+def test_the_version_diff_words_steps_from_any_state_that_stay_flags_amounts_and_relations(
+        tmp_path: Path, definition: DefinitionSet) -> None:
+    changed = make_set(tmp_path / "new",
+                       ("    from: any\n    stay: true\n    roles: [clerk, manager]\n",
+                        "    from: [open]\n    to: review\n    roles: [clerk, manager]\n"),
+                       ("    flags: [reportable]\n", ""),
+                       ("    fields: [amount, repair_cost]", "    fields: [amount]"))
+    organisation = changed / "organisation.yaml"
+    organisation.write_text(organisation.read_text(encoding="utf-8").replace(
+        "en: Followed up by", "en: Continued in"), encoding="utf-8")
+    words: dict[str, str] = {}
+    for change in diff(definition, load(changed)):
+        words[change.subject] = words.get(change.subject, "") + change.words + "\n"
+    assert "from states changed from any to open" in words["reclassify"]
+    assert "to state changed from (stays where it is) to review" in words["reclassify"]
+    assert "flags: removed reportable" in words["safety"]
+    assert "amount fields changed from amount, repair_cost to amount" in words["spending"]
+    assert "reverse label changed from 'Followed up by' to 'Continued in'" in words["follow_up_of"]
