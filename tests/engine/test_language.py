@@ -247,3 +247,13 @@ def test_the_version_diff_words_steps_from_any_state_that_stay_flags_amounts_and
     assert "flags: removed reportable" in words["safety"]
     assert "amount fields changed from amount, repair_cost to amount" in words["spending"]
     assert "reverse label changed from 'Followed up by' to 'Continued in'" in words["follow_up_of"]
+
+
+def test_the_user_list_shows_the_tier_held_of_a_matrix_that_reads_no_amount(
+        definition: DefinitionSet) -> None:
+    from qmsflow.cli.users import _limits
+
+    assert _limits(definition, DIRECTOR) == (
+        "Spending approval no limit; Plan sign-off tier director_tier")
+    assert _limits(definition, MANAGER) == (
+        "Spending approval up to 5,000; Plan sign-off tier manager_tier")
