@@ -342,8 +342,10 @@ def _common() -> dict[str, Any]:
         pointer={"type": "string", "description": "JSON pointer into the request body."},
         parameter={"type": "string", "description": "The query parameter it concerns."},
         facts={"type": "object", "additionalProperties": {"type": "string"},
-               "description": "The facts behind it, e.g. `needed`, `amount` and `limit` of "
-                              "an approval authority refusal."})
+               "description": "The facts behind it, e.g. `needed` (the role), `field`, "
+                              "`amount` and `limit` of an approval authority refusal (the "
+                              "amount that needs the higher tier), or `needed` and `tier` when "
+                              "no amount is given."})
     problem = _objects(
         ["type", "title", "status", "detail"],
         type={"type": "string", "description": "`urn:qmsflow:problem:` and one of: "
