@@ -171,6 +171,16 @@ def test_a_step_that_stays_keeps_the_state_the_queue_and_the_person_and_records_
     assert (head.kind, head.data["from"], head.data["to"]) == ("transition", "review", "review")
 
 
+def test_a_step_that_stays_moves_the_case_to_another_queue_only_by_an_assign_effect(
+        tmp_path: Path, now: datetime) -> None:
+    definition = load(make_set(tmp_path, ("      - flag: {add: [noted]}\n",
+                                          "      - flag: {add: [noted]}\n"
+                                          "      - assign: {role: director}\n")))
+    case = replace(open_ticket(definition, now), assignee="clerk1")
+    after = apply(definition, case, "add_note", CLERK, {"note": "for the director"}, now).case
+    assert (after.state, after.assignee_role, after.assignee) == ("open", "director", None)
+
+
 def test_a_step_that_stays_is_not_offered_on_a_finished_case(
         definition: DefinitionSet, now: datetime) -> None:
     closed = apply(definition, in_review(definition, now), "approve", MANAGER, {}, now).case
