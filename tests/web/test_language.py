@@ -39,7 +39,10 @@ fields:
 @pytest.fixture
 def noted_set(edited_set: EditSet) -> Path:
     return edited_set(("processes/complaint.yaml", "\ntransitions:\n", "\n" + NOTE_STEP),
-                      ("processes/complaint.yaml", "\nfields:\n", NOTE_FIELD))
+                      ("processes/complaint.yaml", "\nfields:\n", NOTE_FIELD),
+                      # Every quality defect is reportable here (a category flag).
+                      ("processes/complaint.yaml", "  - id: quality\n    code: Q\n",
+                       "  - id: quality\n    code: Q\n    flags: [reportable]\n"))
 
 
 @pytest.fixture
@@ -92,6 +95,18 @@ def test_a_step_from_any_state_is_offered_again_after_the_case_moves_on(
         "row_version": str(world.service.read_case(number).case.row_version),
         "internal_note": "已联系客户"}, follow_redirects=True)
     assert "仍处于“分类与优先级”" in html.unescape(text_of(response))
+
+
+def test_a_case_shows_the_flag_its_category_carries(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    number = register(client, auth)
+    world.service.apply_step(number, "confirm_complaint", world.user("quality"),
+                             {"is_complaint": True, "screening_rationale": "设备故障"})
+    assert "Reportable to the regulator" not in text_of(client.get(f"/cases/{number}"))
+    world.service.apply_step(number, "classify", world.user("quality"), {
+        "category": "malfunction", "report_cn": "not_reportable", "report_us": "not_reportable",
+        "report_eu": "not_reportable", "reportability_rationale": "未造成伤害。"})
+    assert "Flags Reportable to the regulator" in text_of(client.get(f"/cases/{number}"))
 
 
 def test_the_admin_step_table_says_where_a_step_that_stays_is_offered(
