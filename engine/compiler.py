@@ -26,6 +26,7 @@ from .model import (
     Measure,
     Organisation,
     Process,
+    Relation,
     Report,
     Role,
     Template,
@@ -141,7 +142,17 @@ def compile_organisation(doc: Document, problems: list[Problem]) -> Organisation
                         tuple(data.get("admin_roles", [])), frozen_map({
                             m["id"]: Choice(m["id"], ctx.labels(m["label"], [
                                 "signature_meanings", i, "label"]))
-                            for i, m in enumerate(data.get("signature_meanings", []))}))
+                            for i, m in enumerate(data.get("signature_meanings", []))}),
+                        frozen_map(_relations(ctx, data.get("relations", []))))
+
+
+def _relations(ctx: CompileContext, items: list[Any]) -> dict[str, Relation]:
+    """The relations linked cases may have, named both ways in every locale."""
+    ctx.unique(items, ["relations"], "relation")
+    return {item["id"]: Relation(item["id"],
+                                 ctx.labels(item["label"], ["relations", i, "label"]),
+                                 ctx.labels(item["reverse"], ["relations", i, "reverse"]))
+            for i, item in enumerate(items)}
 
 
 def _time(text: str) -> time:

@@ -68,16 +68,21 @@ def _matches(rule: PriorityRule, context: Mapping[str, Any], process: Process) -
 
 
 def decide(process: Process, context: Mapping[str, Any]) -> Decision:
-    """Apply the process's priority table (and category defaults) to a case's context."""
+    """Apply the process's priority table (and category defaults) to a case's context.
+
+    The flags decided are the chosen rules' and those the case's category and its ancestors
+    carry: both are recomputed on every step (see :func:`all_rule_flags`).
+    """
     category = process.categories.get(str(context.get(process.category_field or "")))
     base = (category.priority if category and category.priority else None) or (
         process.default_priority)
+    by_category = process.category_flags(category.id if category else None)
     table: PriorityTable | None = process.priority_table
     if table is None:
-        return Decision(base, frozenset(), ())
+        return Decision(base, by_category, ())
     matched = [rule for rule in table.rules if _matches(rule, context, process)]
     if not matched:
-        return Decision(base, frozenset(), ())
+        return Decision(base, by_category, ())
     if table.hit_policy == "UNIQUE" and len(matched) > 1:
         names = ", ".join(f"'{r.id}'" for r in matched)
         raise DecisionError(f"hit policy UNIQUE, but rules {names} all match this case")
@@ -93,15 +98,15 @@ def decide(process: Process, context: Mapping[str, Any]) -> Decision:
     priority = min(priorities, key=process.priority_rank) if priorities else base
     # A rule never lowers the category's own priority: safety stays first.
     priority = min(priority, base, key=process.priority_rank)
-    flags = frozenset().union(*(r.flags for r in chosen))
+    flags = frozenset().union(by_category, *(r.flags for r in chosen))
     return Decision(priority, flags, tuple(r.id for r in chosen))
 
 
 def all_rule_flags(process: Process) -> frozenset[str]:
-    """Every flag some rule can set (recomputed on each step; other flags stay)."""
-    if process.priority_table is None:
-        return frozenset()
-    return frozenset().union(*(r.flags for r in process.priority_table.rules))
+    """Every flag some rule or category can set (recomputed on each step; flags set by effects
+    stay)."""
+    rules = process.priority_table.rules if process.priority_table is not None else ()
+    return frozenset().union(process.all_category_flags(), *(r.flags for r in rules))
 
 
 def may_overlap(a: PriorityRule, b: PriorityRule) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .calendar import WorkingWindow
 from .expressions import Expression
-from .model import ClockVariant, DefinitionSet, Duration, PriorityRule, Process, text
+from .model import ClockVariant, DefinitionSet, Duration, PriorityRule, Process, Step, text
 
 __all__ = ["AREAS", "Change", "deadline_changes", "diff"]
 
@@ -197,6 +197,12 @@ def _variant(variant: ClockVariant) -> str:
     return f"{_show(variant.duration)}{when} on calendar {variant.calendar}"
 
 
+def _route(step: Step) -> str:
+    """Where a step is offered and where it leaves the case, in words."""
+    where = ("any open state" if step.from_any else ", ".join(step.sources)) or "a new case"
+    return f"from {where} " + ("staying there" if step.target is None else f"to {step.target}")
+
+
 def _name(item: Any) -> str:
     return text(getattr(item, "label", {}), "en")
 
@@ -206,7 +212,9 @@ _PROCESS = (_LABEL, _asp("case_number_format"), _asp("case_number_reset"),
             _asp("priorities", compare=_members), _asp("default_priority"),
             _asp("flags", compare=_members), _asp("category_field"), _asp("inbox_columns"))
 _STATE = (_LABEL, _asp("owner"), _asp("final"), _asp("route_by", "routing by authority"))
-_TRANSITION = (_LABEL, _asp("sources", "from states"), _asp("target", "to state"), _asp("roles"),
+_TRANSITION = (_LABEL, ("from states", lambda t: ("any",) if t.from_any else t.sources, _from_to),
+               ("to state", lambda t: t.target or "(stays where it is)", _from_to),
+               _asp("roles"),
                _asp("condition"),
                _asp("condition_message", "message when the condition does not hold", _message),
                _asp("inputs", compare=_inputs), _asp("form"),
@@ -221,7 +229,8 @@ _FIELD = (_LABEL, _asp("type"), _asp("required", "requirement", _values(_require
           _asp("roles", "roles who may edit"), _asp("default"), _asp("help", compare=_label))
 _CATEGORY = (_LABEL, _asp("code"), _asp("priority", "default priority"),
              _asp("department", "responsible department"),
-             _asp("required_fields", compare=_members), _asp("quality_related"))
+             _asp("required_fields", compare=_members), _asp("quality_related"),
+             _asp("flags", compare=_members))
 _RULE = (("condition", _when, _from_to), _asp("priority"), _asp("flags", compare=_members))
 _CLOCK = (_LABEL, _asp("start_on", "started by"), _asp("stop_on", "stopped by"),
           _asp("pause_on", "paused by"), _asp("resume_on", "resumed by"),
@@ -229,7 +238,8 @@ _CLOCK = (_LABEL, _asp("start_on", "started by"), _asp("stop_on", "stopped by"),
           _asp("on_breach", "breach actions", _effects))
 _VARIANT = (_LABEL, _asp("condition"), _asp("duration"), _asp("calendar"),
             _asp("warn_before", "warning before the due time"))
-_AUTHORITY = (_LABEL, _asp("field", "amount field"))
+_AUTHORITY = (_LABEL, _asp("fields", "amount fields"),
+              _asp("without_amount", "tier deciding without an amount"))
 _TIER = (_LABEL, _asp("role"), _asp("limit", compare=_values(_limit)))
 _CALENDAR = (_asp("timezone", "time zone"), _asp("country", "public holidays of country"),
              ("working week", lambda s: tuple(_WEEKDAYS[d] for d in sorted(s.working_week)),
@@ -248,6 +258,7 @@ _ORGANISATION = (_asp("locales"), _asp("timezone", "time zone"),
                  ("roles who administer definitions", lambda o: o.admin_roles, _from_to),
                  ("signature meanings", lambda o: tuple(o.signature_meanings), _from_to))
 _ROLE = (_LABEL, _asp("department"))
+_RELATION = (_LABEL, _asp("reverse", "reverse label", _label))
 _TEMPLATE = (_LABEL, _asp("subject", compare=_label), _asp("body", compare=_changed),
              _asp("channel"))
 _REPORT = (_LABEL, _asp("process"), _asp("period_field"), _asp("period_every"),
@@ -318,6 +329,8 @@ def diff(old: DefinitionSet, new: DefinitionSet) -> list[Change]:
     report.items("organisation", None, "role", org.roles, new_org.roles, _ROLE)
     report.items("organisation", None, "department", org.departments, new_org.departments,
                  (_LABEL,))
+    report.items("organisation", None, "relation", org.relations, new_org.relations,
+                 _RELATION)
     report.items("template", None, "notification template", old.templates, new.templates,
                  _TEMPLATE)
     report.items("report", None, "report", old.reports, new.reports, _REPORT)
@@ -330,8 +343,7 @@ def _process(report: _Report, pid: str, old: Process, new: Process) -> None:
     report.items("state", pid, "state", old.states, new.states, _STATE)
     report.items("transition", pid, "transition", {**old.starts, **old.steps},
                  {**new.starts, **new.steps}, _TRANSITION,
-                 summary=lambda t: f"{_name(t)}, from {', '.join(t.sources) or 'a new case'} "
-                                   f"to {t.target}")
+                 summary=lambda t: f"{_name(t)}, {_route(t)}")
     report.items("field", pid, "field", old.fields, new.fields, _FIELD,
                  summary=lambda f: f"{_name(f)} ({f.type}, {_required(f.required)})")
     report.items("category", pid, "category",

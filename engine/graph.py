@@ -26,7 +26,8 @@ def _edges(process: Process, locale: str, organisation: Organisation | None
         label = (f"{text(step.label, locale) or step.id} "
                  f"[{', '.join(role(r) for r in step.roles)}]{sign}")
         for source in step.sources or (None,):
-            yield source, step.target, label
+            # A step that stays is a loop on each state it is offered in.
+            yield source, step.lands_in(source or ""), label
 
 
 def mermaid(process: Process, locale: str = "en", organisation: Organisation | None = None

@@ -28,8 +28,8 @@ from .problems import did_you_mean
 from .values import ValueProblem, coerce, is_empty
 from .wording import condition_sentence
 
-__all__ = ["Event", "Outcome", "Reason", "Refused", "apply", "available", "case_number",
-           "open_linked", "required_fields", "start"]
+__all__ = ["Event", "Need", "Outcome", "Reason", "Refused", "apply", "available",
+           "case_number", "open_linked", "required_fields", "start", "tier_needed"]
 
 
 @dataclass(frozen=True)
@@ -111,12 +111,41 @@ def authority_limit(matrix: Authority, actor: Actor) -> tuple[bool, Decimal | No
 
 
 def tier_for(matrix: Authority, amount: Decimal | None) -> Tier:
-    """The lowest tier whose limit covers ``amount`` (routing of 核决权限)."""
-    value = amount or Decimal(0)
+    """The lowest tier whose limit covers ``amount`` (routing of 核决权限); for no amount, the
+    matrix's ``without_amount`` tier (the lowest by default)."""
+    if amount is None:
+        return matrix.tier(matrix.without_amount)
     for tier in matrix.tiers:
-        if tier.limit is None or value <= tier.limit:
+        if tier.limit is None or amount <= tier.limit:
             return tier
     return matrix.tiers[-1]
+
+
+@dataclass(frozen=True)
+class Need:
+    """The tier of a matrix a case needs, and the amount field that needs it (None, None when
+    no amount is given: then the matrix's ``without_amount`` tier decides)."""
+
+    tier: Tier
+    field: str | None
+    amount: Decimal | None
+
+
+def tier_needed(matrix: Authority, values: Mapping[str, Any]) -> Need:
+    """The highest tier any of the matrix's amounts needs (routing and the step check).
+
+    Each amount field is judged on its own; an empty one asks for nothing. When none is given
+    (or the matrix reads no amount at all), the ``without_amount`` tier is needed.
+    """
+    need: Need | None = None
+    for name in matrix.fields:
+        amount = values.get(name)
+        if amount is None:
+            continue
+        tier = tier_for(matrix, amount)
+        if need is None or matrix.tiers.index(tier) > matrix.tiers.index(need.tier):
+            need = Need(tier, name, amount)
+    return need or Need(tier_for(matrix, None), None, None)
 
 
 def _money(value: Decimal | None) -> str:
@@ -268,17 +297,29 @@ class StepCheck:
                 self.refuse("missing", f"{name}: '{label}' is required", name)
 
     def _authority(self, matrix: Authority) -> None:
-        amount = self.values.get(matrix.field)
+        need = tier_needed(matrix, self.values)
+        needed, amount = need.tier, need.amount
         holds, limit = authority_limit(matrix, self.actor)
-        needed = tier_for(matrix, amount)
         if not holds:
             self.refuse("authority", f"{self.actor.name} holds no tier of "
                         f"'{text(matrix.label, 'en')}'; needs {needed.role}",
                         needed=needed.role)
-        elif limit is not None and amount is not None and amount > limit:
-            self.refuse("authority", f"needs {needed.role}: amount {_money(amount)} above "
-                        f"your limit {_money(limit)}", matrix.field, needed=needed.role,
-                        amount=_money(amount), limit=_money(limit))
+        elif amount is not None and need.field is not None:
+            if limit is not None and amount > limit:
+                label = text(self.process.fields[need.field].label, "en")
+                self.refuse("authority", f"needs {needed.role}: amount {_money(amount)} above "
+                            f"your limit {_money(limit)} ({label})", need.field,
+                            needed=needed.role,
+                            amount=_money(amount), limit=_money(limit), field=need.field)
+        else:
+            # No amount to compare with a limit: the tier named for that case (or the lowest)
+            # decides, and so does any tier above it.
+            rank = matrix.tiers.index(needed)
+            if not any(t.role in self.actor.roles for t in matrix.tiers[rank:]):
+                self.refuse("authority", f"needs {needed.role}: without an amount, "
+                            f"'{text(matrix.label, 'en')}' is decided by "
+                            f"'{text(needed.label, 'en') or needed.id}'",
+                            needed=needed.role, tier=needed.id)
 
     def changed(self) -> list[str]:
         old = self.case.values if self.case else {}
@@ -368,11 +409,15 @@ def apply(definition: DefinitionSet, case: Case, step_id: str, actor: Actor,
 def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
           evaluation: StepCheck, actor: Actor, now: datetime, signature: Signature | None,
           reason: str | None) -> Outcome:
+    # A step that stays leaves the case in its state and queue; any other moves it to its
+    # target and the target's owner.
+    landed = step.lands_in(case.state)
     draft = Draft(evaluation.values, set(case.flags), case.priority_override,
-                   process.states[step.target].owner, dict(case.clocks))
+                   case.assignee_role if step.stays else process.states[landed].owner,
+                   dict(case.clocks))
 
     def ctx() -> dict[str, Any]:
-        return context(process, draft.values, case, now=now, state=step.target,
+        return context(process, draft.values, case, now=now, state=landed,
                        flags=draft.flags, clocks=draft.clocks)
 
     try:
@@ -395,28 +440,30 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
 
     def decided() -> dict[str, Any]:
         # Clocks started by this step choose their variant on the priority it just decided.
-        return context(process, draft.values, case, now=now, state=step.target,
+        return context(process, draft.values, case, now=now, state=landed,
                        priority=priority, flags=flags, clocks=draft.clocks)
 
     for clock in process.clocks.values():
         clock_events(definition, process, clock.id, step.id, draft.clocks, decided(), now)
 
-    target = process.states[step.target]
+    target = process.states[landed]
     assignee_role = draft.assignee_role
-    if target.route_by:
-        # 核决权限: the case goes to the lowest tier whose limit covers the amount.
-        matrix = process.authorities[target.route_by]
-        assignee_role = tier_for(matrix, draft.values.get(matrix.field)).role
+    if target.route_by and not step.stays:
+        # 核决权限: the case goes to the highest tier any of its amounts needs.
+        assignee_role = tier_needed(process.authorities[target.route_by], draft.values).tier.role
+    # The person it was with keeps it while it stays in their queue.
+    assignee = case.assignee if step.stays and assignee_role == case.assignee_role else None
 
     new_case = replace(
-        case, state=step.target, values=frozen_map(draft.values), priority=priority,
-        flags=frozenset(flags), assignee_role=assignee_role, assignee=None,
+        case, state=landed, values=frozen_map(draft.values), priority=priority,
+        flags=frozenset(flags), assignee_role=assignee_role, assignee=assignee,
         priority_override=draft.override, clocks=frozen_map(draft.clocks),
         steps=(*case.steps, StepRecord(step.id, actor.id, now)), updated_at=now,
-        closed_at=now if target.final else None, row_version=case.row_version + 1)
+        closed_at=case.closed_at if step.stays else (now if target.final else None),
+        row_version=case.row_version + 1)
 
     head = Event("created" if step.start else "transition", now, actor.id, frozen_map({
-        "step": step.id, "from": case.state or None, "to": step.target,
+        "step": step.id, "from": case.state or None, "to": landed,
         "signature": signature.meaning if signature and step.signature else None,
         "signer": actor.name if signature and step.signature else None,
         "reason": reason or None}))
@@ -443,6 +490,7 @@ def open_linked(definition: DefinitionSet, source: Case, event: Event, actor: Ac
     check_now(now)
     process = definition.process(str(event.data["process"]))
     first = next(iter(process.starts.values()))
+    assert first.target is not None  # a start step always names its state (the schema says so)
     relation = str(event.data["relation"])
     # The new case starts from its own defaults (e.g. reportability 'assessment required'),
     # then the copied values.

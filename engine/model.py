@@ -25,6 +25,7 @@ DurationUnit = Literal["working_days", "working_hours", "calendar_days", "hours"
 HitPolicy = Literal["FIRST", "UNIQUE", "PRIORITY", "COLLECT"]
 
 EMPTY: Mapping[str, object] = MappingProxyType({})
+EMPTY_LABELS: Mapping[str, str] = MappingProxyType({})
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
@@ -57,8 +58,21 @@ class Department:
 
 
 @dataclass(frozen=True)
+class Relation:
+    """A kind of link between two cases (e.g. raised from), named both ways.
+
+    ``label`` is read on the case that was opened (it was *raised from* the other one),
+    ``reverse`` on the case that opened it (it *raised* the other one).
+    """
+
+    id: str
+    label: Labels
+    reverse: Labels
+
+
+@dataclass(frozen=True)
 class Organisation:
-    """Roles, departments, locales, time zone and default calendar."""
+    """Roles, departments, locales, time zone, default calendar and case relations."""
 
     locales: tuple[str, ...]
     timezone: str
@@ -68,6 +82,21 @@ class Organisation:
     void_roles: tuple[str, ...] = ()
     admin_roles: tuple[str, ...] = ()
     signature_meanings: Mapping[str, Choice] = field(default_factory=dict)
+    relations: Mapping[str, Relation] = field(default_factory=dict)
+
+    def relation_labels(self, relation: str) -> Labels:
+        """A link's relation as people read it, per locale: the relation's label, or its
+        reverse label for the case that opened the other (stored as ``<relation>:reverse``);
+        empty when the relation is not declared (a case from an older definition)."""
+        base, _, reverse = relation.partition(":")
+        found = self.relations.get(base)
+        if found is None:
+            return EMPTY_LABELS
+        return found.reverse if reverse else found.label
+
+    def relation_label(self, relation: str, locale: str) -> str:
+        """:meth:`relation_labels` in one locale; the stored id when it has no label."""
+        return text(self.relation_labels(relation), locale) or relation
 
 
 @dataclass(frozen=True)
@@ -112,6 +141,9 @@ class Category:
     department: str | None
     required_fields: tuple[str, ...]
     quality_related: bool | None
+    #: Flags a case in this category carries (with its ancestors' flags, see
+    #: :meth:`Process.category_flags`); recomputed on every step like decision-table flags.
+    flags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -175,12 +207,18 @@ class Effect:
 
 @dataclass(frozen=True)
 class Step:
-    """A step: opening a case (``start``) or moving it between states."""
+    """A step: opening a case (``start``) or moving it between states.
+
+    ``sources`` are the states it is offered in (``from: any`` is compiled to every non-final
+    state, and ``from_any`` remembers it was written so). ``target`` is the state it moves the
+    case to, or None for a step that leaves the case where it was (``stay: true``): use
+    :meth:`lands_in` rather than reading ``target``.
+    """
 
     id: str
     label: Labels
     sources: tuple[str, ...]
-    target: str
+    target: str | None
     roles: tuple[str, ...]
     condition: Expression | None
     inputs: tuple[Input, ...]
@@ -194,6 +232,16 @@ class Step:
     #: What a person is told when ``condition`` does not hold, per locale (empty: a sentence
     #: is generated from the condition, see :mod:`.wording`).
     condition_message: Labels = field(default_factory=dict)
+    from_any: bool = False
+
+    @property
+    def stays(self) -> bool:
+        """Whether the step leaves the case in the state it was taken in (``stay: true``)."""
+        return self.target is None
+
+    def lands_in(self, state: str) -> str:
+        """The state a case in ``state`` is in after this step."""
+        return self.target if self.target is not None else state
 
 
 @dataclass(frozen=True)
@@ -208,12 +256,22 @@ class Tier:
 
 @dataclass(frozen=True)
 class Authority:
-    """An approval-authority matrix (核决权限) over an amount field; tiers ascend."""
+    """An approval-authority matrix (核决权限) over amount fields; tiers ascend.
+
+    Each of ``fields`` is an amount the matrix reads (none: the matrix reads no amount); the
+    tier a step needs is the highest any of them needs. ``without_amount`` is the tier that
+    decides when none of the amounts is given (None: the lowest tier).
+    """
 
     id: str
     label: Labels
-    field: str
+    fields: tuple[str, ...]
     tiers: tuple[Tier, ...]
+    without_amount: str | None = None
+
+    def tier(self, tier_id: str | None) -> Tier:
+        """The tier with this id; the lowest tier for None."""
+        return next((t for t in self.tiers if t.id == tier_id), self.tiers[0])
 
 
 @dataclass(frozen=True)
@@ -365,6 +423,18 @@ class Process:
         if other is not None and self.priority_rank(other) < self.priority_rank(priority):
             return other
         return priority
+
+    def category_flags(self, category: object) -> frozenset[str]:
+        """The flags a case of ``category`` (an id, or None) carries: its own and its
+        ancestors'."""
+        found = self.categories.get(str(category)) if category is not None else None
+        if found is None:
+            return frozenset()
+        return frozenset().union(*(self.categories[c].flags for c in found.path))
+
+    def all_category_flags(self) -> frozenset[str]:
+        """Every flag some category carries (recomputed on every step)."""
+        return frozenset().union(*(c.flags for c in self.categories.values()))
 
     def defaults(self) -> dict[str, object]:
         """The values a new case of this process starts with."""

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal, cast
 
 from .compiler import CASE_ATTRIBUTES, NUMERIC_TYPES, CompileContext
-from .decisions import may_overlap
+from .decisions import all_rule_flags, may_overlap
 from .expressions import Expression
 from .model import (
     Authority,
@@ -43,7 +43,7 @@ from .model import (
     ValueTest,
     frozen_map,
 )
-from .problems import Problem, with_article
+from .problems import Problem, did_you_mean, with_article
 from .sources import Document
 
 _SEARCHABLE = ("text", "long_text", "email", "phone")
@@ -124,9 +124,9 @@ class ProcessCompiler:
         default_priority = data.get("default_priority", self.priority_ids[-1])
         ctx.ref(default_priority, self.priority_ids, "priority", ["default_priority"])
         states = self._states()
-        starts = {t["id"]: self._transition(t, ["start", i], True, fields)
+        starts = {t["id"]: self._transition(t, ["start", i], True, fields, states)
                   for i, t in enumerate(data["start"])}
-        transitions = {t["id"]: self._transition(t, ["transitions", i], False, fields)
+        transitions = {t["id"]: self._transition(t, ["transitions", i], False, fields, states)
                        for i, t in enumerate(data["transitions"])}
         self._graph_checks(states, starts, transitions)
         forms = self._forms(starts, transitions)
@@ -147,7 +147,36 @@ class ProcessCompiler:
             inbox_columns=self._inbox(), print_layout=self._print(),
             inbox_search=self._search(), surveys=frozen_map(self._surveys(fields, forms)),
         )
+        self._recomputed_flags(process)
         return process
+
+    def _recomputed_flags(self, process: Process) -> None:
+        """An effect may not add or remove a flag that categories or rules decide: the next
+        step recomputes those, and the effect's change would silently be undone."""
+        decided = all_rule_flags(process)
+        places: list[tuple[list[str | int], list[Any]]] = []
+        for group in ("start", "transitions"):
+            for i, item in enumerate(self.data.get(group, [])):
+                places.append(([group, i, "effects"], item.get("effects", [])))
+        for i, item in enumerate(self.data.get("clocks", [])):
+            for key in ("on_warning", "on_breach"):
+                places.append((["clocks", i, key], item.get(key, [])))
+        for i, item in enumerate(self.data.get("surveys", [])):
+            places.append((["surveys", i, "effects"], item.get("effects", [])))
+        for path, effects in places:
+            for j, effect in enumerate(effects):
+                spec = effect.get("flag") if isinstance(effect, Mapping) else None
+                if not isinstance(spec, Mapping):
+                    continue
+                for key in ("add", "remove"):
+                    for k, name in enumerate(spec.get(key, [])):
+                        if name in decided:
+                            self.ctx.problem(
+                                [*path, j, "flag", key, k], "E243",
+                                f"flag '{name}' is decided by the case's category or the "
+                                f"priority rules, so this effect's {key} is undone on the "
+                                "next step", "use a flag of its own for the effect, or let the "
+                                "category or rule alone decide it")
 
     def _fields(self) -> dict[str, Field]:
         result: dict[str, Field] = {}
@@ -222,12 +251,15 @@ class ProcessCompiler:
                              [*here, "department"])
                 for j, name in enumerate(item.get("required_fields", [])):
                     self.ctx.ref(name, self.field_ids, "field", [*here, "required_fields", j])
+                for j, name in enumerate(item.get("flags", [])):
+                    self.ctx.ref(name, self.flag_ids, "flag", [*here, "flags", j])
                 result[item["id"]] = Category(
                     id=item["id"], code=item.get("code", item["id"]),
                     label=self._labels(item, here), path=(*parents, item["id"]),
                     priority=item.get("priority"), department=item.get("department"),
                     required_fields=tuple(item.get("required_fields", [])),
-                    quality_related=item.get("quality_related"))
+                    quality_related=item.get("quality_related"),
+                    flags=frozenset(item.get("flags", [])))
                 walk(item.get("children", []), [*here, "children"], (*parents, item["id"]))
 
         walk(self.data.get("categories", []), ["categories"], ())
@@ -250,12 +282,28 @@ class ProcessCompiler:
         return result
 
     def _transition(self, item: Mapping[str, Any], here: list[str | int], start: bool,
-                    fields: Mapping[str, Field]) -> Step:
+                    fields: Mapping[str, Field], states: Mapping[str, State]) -> Step:
         ctx = self.ctx
-        sources = tuple(item.get("from", []))
-        for index, state in enumerate(sources):
-            ctx.ref(state, self.state_ids, "state", [*here, "from", index])
-        ctx.ref(item["to"], self.state_ids, "state", [*here, "to"])
+        written = item.get("from", [])
+        from_any = written == "any"
+        if from_any:
+            # 'any': offered in every state a case can still be in.
+            sources = tuple(state.id for state in states.values() if not state.final)
+        else:
+            sources = tuple(written)
+            for index, state_id in enumerate(sources):
+                ctx.ref(state_id, self.state_ids, "state", [*here, "from", index])
+        target = item.get("to")
+        if target is not None:
+            ctx.ref(target, self.state_ids, "state", [*here, "to"])
+        if (target is None) == (not item.get("stay")):
+            # The schema allows both keys and neither (one schema for two shapes); say which.
+            ctx.problem([*here, "stay" if target is not None else "id"], "E241",
+                        f"step '{item['id']}' " + (
+                            "has both 'to' and 'stay'" if target is not None else
+                            "says neither where it leads ('to') nor that it stays ('stay')"),
+                        "give 'to: <state>' to move the case, or 'stay: true' to leave it in "
+                        "the state it is in")
         inputs = self._inputs(item.get("inputs", []), [*here, "inputs"], fields)
         for index, name in enumerate(item.get("not_by", [])):
             ctx.ref(name, self.step_ids, "step", [*here, "not_by", index])
@@ -271,14 +319,14 @@ class ProcessCompiler:
         else:
             where = [*here, "if"]
         return Step(
-            id=item["id"], label=self._labels(item, here), sources=sources, target=item["to"],
+            id=item["id"], label=self._labels(item, here), sources=sources, target=target,
             roles=self._roles(item["roles"], [*here, "roles"]),
             condition=self._expr(condition, where), inputs=inputs,
             form=item.get("form"),
             effects=self._effects(item.get("effects", []), [*here, "effects"]),
             signature=item.get("signature"), not_by=tuple(item.get("not_by", [])),
             authority=item.get("authority"), reason_required=bool(item.get("reason_required")),
-            start=start, condition_message=message,
+            start=start, condition_message=message, from_any=from_any,
         )
 
     def _inputs(self, entries: list[Any], path: list[str | int],
@@ -353,6 +401,14 @@ class ProcessCompiler:
             elif kind == "open_case":
                 target = self.processes.get(spec["process"], ())
                 ctx.ref(spec["process"], self.processes, "process", [*here, "process"])
+                relation = spec["relation"]
+                if relation not in self.org.relations:
+                    # Both cases name the link by the relation's labels: it must have them.
+                    ctx.problem([*here, "relation"], "E242",
+                                f"relation '{relation}' is not declared",
+                                did_you_mean(relation, self.org.relations)
+                                or "declare it in the organisation's 'relations' with a label "
+                                "and a reverse label in every locale")
                 for j, name in enumerate(spec.get("copy", [])):
                     if ctx.ref(name, self.field_ids, "field", [*here, "copy", j]) and target:
                         ctx.ref(name, target, f"field of process '{spec['process']}'",
@@ -368,12 +424,13 @@ class ProcessCompiler:
 
     def _graph_checks(self, states: Mapping[str, State], starts: Mapping[str, Step],
                       transitions: Mapping[str, Step]) -> None:
-        reachable = {t.target for t in starts.values()}
+        # A step that stays reaches no other state and is no way out of one.
+        reachable = {t.target for t in starts.values() if t.target is not None}
         frontier = list(reachable)
         while frontier:
             state = frontier.pop()
             for t in transitions.values():
-                if state in t.sources and t.target not in reachable:
+                if state in t.sources and t.target is not None and t.target not in reachable:
                     reachable.add(t.target)
                     frontier.append(t.target)
         for index, item in enumerate(self.data["states"]):
@@ -382,7 +439,8 @@ class ProcessCompiler:
                 self.ctx.problem(["states", index, "id"], "E203",
                                  f"state '{sid}' cannot be reached from any start step",
                                  "add a transition into it, or remove it")
-            leaves = any(sid in t.sources for t in transitions.values())
+            leaves = any(sid in t.sources and t.target is not None
+                         for t in transitions.values())
             if not leaves and not states[sid].final:
                 self.ctx.problem(["states", index, "id"], "E204",
                                  f"state '{sid}' has no way out and is not final",
@@ -446,18 +504,28 @@ class ProcessCompiler:
         for index, item in enumerate(self.data.get("authority", [])):
             here: list[str | int] = ["authority", index]
             self.ctx.unique(item["tiers"], [*here, "tiers"], "tier")
-            if (self.ctx.ref(item["field"], self.field_ids, "field", [*here, "field"])
-                    and fields[item["field"]].type not in NUMERIC_TYPES):
-                self.ctx.problem([*here, "field"], "E207",
-                                 f"authority field '{item['field']}' must be money, decimal "
-                                 "or integer")
+            if "field" in item and "fields" in item:
+                self.ctx.problem([*here, "fields"], "E240",
+                                 f"authority '{item['id']}' gives both 'field' and 'fields'",
+                                 "list every amount under 'fields' and remove 'field'")
+            key = "fields" if "fields" in item else "field"
+            names = [item[key]] if key == "field" and key in item else list(item.get(key, []))
+            for j, name in enumerate(names):
+                where_field: list[str | int] = [*here, key] + ([j] if key == "fields" else [])
+                if (self.ctx.ref(name, self.field_ids, "field", where_field)
+                        and fields[name].type not in NUMERIC_TYPES):
+                    self.ctx.problem(where_field, "E207",
+                                     f"authority field '{name}' is a {fields[name].type} field; "
+                                     "an amount must be money, decimal or integer",
+                                     "name a money, decimal or integer field")
             tiers: list[Tier] = []
             for j, tier in enumerate(item["tiers"]):
                 where: list[str | int] = [*here, "tiers", j]
                 self.ctx.ref(tier["role"], self.org.roles, "role", [*where, "role"])
                 limit = Decimal(str(tier["limit"])) if "limit" in tier else None
-                if tiers and (tiers[-1].limit is None or (limit is not None
-                                                          and limit <= tiers[-1].limit)):
+                # Without an amount to read, tiers are ranks: limits need not rise.
+                if names and tiers and (tiers[-1].limit is None or (
+                        limit is not None and limit <= tiers[-1].limit)):
                     shown = "unlimited" if limit is None else limit
                     below = "unlimited" if tiers[-1].limit is None else tiers[-1].limit
                     self.ctx.problem([*where, "limit"], "E205",
@@ -467,8 +535,11 @@ class ProcessCompiler:
                                      "last may be unlimited")
                 tiers.append(Tier(tier["id"], tier["role"], limit,
                                   self.ctx.labels(tier.get("label"), [*where, "label"])))
-            result[item["id"]] = Authority(item["id"], self._labels(item, here), item["field"],
-                                           tuple(tiers))
+            without = item.get("without_amount")
+            self.ctx.ref(without, [t["id"] for t in item["tiers"]],
+                         f"tier of authority '{item['id']}'", [*here, "without_amount"])
+            result[item["id"]] = Authority(item["id"], self._labels(item, here), tuple(names),
+                                           tuple(tiers), without)
         return result
 
     def _clocks(self) -> dict[str, Clock]:

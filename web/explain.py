@@ -29,9 +29,17 @@ def reason(process: Process | None, why: Reason) -> str:
         return _("Needs the role %(roles)s.", roles=role_names)
     if why.code == "authority" and "needed" in facts:
         needed = role_label(facts["needed"])
+        if facts.get("limit") and field is not None:
+            # A matrix may read several amounts: say which one needs the higher tier.
+            return _("Needs %(needed)s: %(field)s %(amount)s above your limit %(limit)s.",
+                     needed=needed, field=name, amount=facts.get("amount", ""),
+                     limit=facts["limit"])
         if facts.get("limit"):
             return _("Needs %(needed)s: amount %(amount)s above your limit %(limit)s.",
                      needed=needed, amount=facts.get("amount", ""), limit=facts["limit"])
+        if facts.get("tier"):
+            return _("Needs %(needed)s: without an amount, this step is decided at that tier.",
+                     needed=needed)
         return _("Needs %(needed)s: you hold no approval tier for this amount.", needed=needed)
     if why.code == "separation" and "step" in facts:
         step = process.step(facts["step"]) if process is not None else None

@@ -83,7 +83,11 @@ def _limits(definition: DefinitionSet, actor: Actor) -> str:
     for process in definition.processes.values():
         for matrix in process.authorities.values():
             holds, limit = authority_limit(matrix, actor)
-            if holds:
+            if holds and not matrix.fields:
+                # A matrix that reads no amount ranks its tiers: say the highest one held.
+                tier = [t for t in matrix.tiers if t.role in actor.roles][-1]
+                shown.append(f"{text(matrix.label, 'en')} tier {text(tier.label, 'en') or tier.id}")
+            elif holds:
                 amount = "no limit" if limit is None else f"up to {limit:,.0f}"
                 shown.append(f"{text(matrix.label, 'en')} {amount}")
     return "; ".join(shown)

@@ -181,7 +181,7 @@ def test_the_actions_a_user_may_take_are_listed_with_the_reasons_for_the_others(
     choices = available(default_set, case, SALES_MANAGER, now)
     assert choices["return_plan"] == ()
     (reason,) = choices["approve_plan"]
-    assert reason.message == "needs gm: amount 80,000 above your limit 5,000"
+    assert reason.message == "needs gm: amount 80,000 above your limit 5,000 (Compensation amount)"
 
 
 def test_the_same_person_cannot_register_and_approve_a_case(default_set: DefinitionSet,

@@ -405,6 +405,22 @@ def test_a_case_reads_with_its_clocks_links_and_the_steps_this_user_may_take(
     assert other["actions"][0]["reasons"][0]["code"] == "role"
 
 
+def test_a_link_reads_with_its_relation_id_and_its_labels_both_ways(api: Api) -> None:
+    number = api.to_approval("3000")
+    for role, step, values, signed in [
+            ("sales_manager", "approve_plan", {}, True),
+            ("sales", "record_reply", {"reply_method": "phone", "reply_summary": "客户不满意",
+                                       "customer_accepts": False}, False),
+            ("sales", "customer_not_accepting", {}, True)]:
+        assert api.step(number, step, values, role, signed=signed).status_code == 200, step
+    (link,) = api.get(f"{API}/cases/{number}", "quality").json["links"]
+    assert link["relation"] == "follow_up_of:reverse"
+    assert link["relation_label"] == {"zh-CN": "重新立案为", "en": "Followed up by"}
+    (back,) = api.get(link["href"], "quality").json["links"]
+    assert (back["relation"], back["number"]) == ("follow_up_of", number)
+    assert back["relation_label"]["en"] == "Follow-up of"
+
+
 def test_an_unknown_case_is_not_found(api: Api) -> None:
     assert "KS-1999-01-0001" in problem(api.get(f"{API}/cases/KS-1999-01-0001"), 404)["detail"]
 
@@ -473,7 +489,8 @@ def test_an_approval_above_the_approvers_limit_is_forbidden_with_the_needed_tier
     number = api.to_approval("80000")
     body = problem(api.step(number, "approve_plan", {}, "sales_manager", signed=True), 403)
     refusal = next(e for e in body["errors"] if e["code"] == "authority")
-    assert refusal["facts"] == {"needed": "gm", "amount": "80,000", "limit": "5,000"}
+    assert refusal["facts"] == {"needed": "gm", "amount": "80,000", "limit": "5,000",
+                                "field": "compensation_amount"}
     assert "above your limit 5,000" in body["detail"]
     approved = api.step(number, "approve_plan", {}, "gm", signed=True)
     assert approved.status_code == 200 and approved.json["state"] == "reply"

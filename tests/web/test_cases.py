@@ -260,9 +260,29 @@ def test_a_customer_who_does_not_accept_opens_a_linked_follow_up(desk: Desk,
         ("sales", "customer_not_accepting", {"password": PASSWORD}),
     ])
     page = text_of(client.get(f"/cases/{number}"))
-    follow_up = re.search(r"Linked cases Customer complaint (KS-\S+)", page)
+    follow_up = re.search(r"Linked cases Followed up by: Customer complaint (KS-\S+)", page)
     assert follow_up is not None
-    assert number in text_of(client.get(f"/cases/{follow_up.group(1)}"))
+    assert f"Follow-up of: Customer complaint {number}" in text_of(
+        client.get(f"/cases/{follow_up.group(1)}"))
+    assert "follow_up_of" not in page  # the relation's label, never its id
+
+
+def test_linked_cases_are_named_by_the_relations_labels_in_chinese_and_on_the_printed_form(
+        desk: Desk, client: FlaskClient) -> None:
+    number = desk.to_approval("3000")
+    desk.take(number, [
+        ("sales_manager", "approve_plan", {"password": PASSWORD}),
+        ("sales", "record_reply", {"reply_method": "phone", "reply_summary": "客户不满意",
+                                   "customer_accepts": "no"}),
+        ("sales", "customer_not_accepting", {"password": PASSWORD}),
+    ])
+    desk.as_("sales", locale="zh-CN")
+    page = text_of(client.get(f"/cases/{number}"))
+    assert "重新立案为： 客户投诉 KS-" in page
+    assert "已关联 重新立案为 KS-" in page  # the history names the link the same way
+    desk.as_("sales")
+    printed = text_of(client.get(f"/cases/{number}/print"))
+    assert re.search(r"Linked cases Followed up by Customer complaint KS-\S+", printed)
 
 
 def test_an_attached_file_is_stored_and_downloaded_but_a_program_is_refused(

@@ -73,8 +73,10 @@ def steps(definition: DefinitionSet, process: Process) -> list[ShownStep]:
         authority = process.authorities.get(step.authority) if step.authority else None
         result.append(ShownStep(
             step.id, label(step.label),
-            _("(new case)") if step.start else ", ".join(state_name(s) for s in step.sources),
-            state_name(step.target), role_names(definition, step.roles),
+            _("(new case)") if step.start else _("(any open state)") if step.from_any
+            else ", ".join(state_name(s) for s in step.sources),
+            _("(stays where it is)") if step.target is None else state_name(step.target),
+            role_names(definition, step.roles),
             meaning_name(definition, step.signature),
             label(authority.label) if authority else (step.authority or "")))
     return result

@@ -248,11 +248,11 @@ class _Writer:
     def step_notes(self, process: Process, step: Step) -> str:
         """What a step does and what it asks, for its operation's description."""
         states = process.states
-        target = states[step.target]
         notes = [
-            "Opens a new case" if step.start else
+            "Opens a new case" if step.start else "From any open state" if step.from_any else
             "From " + ", ".join(f"`{s}` ({self.words(states[s].label)})" for s in step.sources),
-            f"to `{step.target}` ({self.words(target.label)}).",
+            "leaving the case where it is." if step.target is None else
+            f"to `{step.target}` ({self.words(states[step.target].label)}).",
         ]
         parts = [" ".join(notes), f"Roles: {self.role_names(step.roles)}."]
         if step.condition is not None:
@@ -274,8 +274,11 @@ class _Writer:
                 f"{self.role_names([tier.role])} "
                 + ("without limit" if tier.limit is None else f"up to {tier.limit:,}")
                 for tier in matrix.tiers)
-            parts.append(f"Approval authority {self.words(matrix.label)} over "
-                         f"`{matrix.field}`: {tiers}. Refused with 403 above your limit.")
+            amounts = ", ".join(f"`{name}`" for name in matrix.fields) or "no amount"
+            lowest = matrix.tier(matrix.without_amount).id
+            parts.append(f"Approval authority {self.words(matrix.label)} over {amounts}: "
+                         f"{tiers}; without an amount, tier `{lowest}` decides. Refused with "
+                         "403 above your limit.")
         if step.signature:
             parts.append(f"Electronic signature `{step.signature}`: send `password`.")
         if step.reason_required:
@@ -344,12 +347,13 @@ def _common() -> dict[str, Any]:
         pointer={"type": "string", "description": "JSON pointer into the request body."},
         parameter={"type": "string", "description": "The query parameter it concerns."},
         facts={"type": "object", "additionalProperties": {"type": "string"},
-               "description": "The facts behind it, for programs: e.g. `needed`, `amount` and "
-                              "`limit` of an approval authority refusal, `roles` of a role "
-                              "refusal, `step` of a separation or a condition refusal. Never "
-                              "the condition's expression (people must not see it): a "
-                              "step's description gives it, for developers; `detail` says "
-                              "the condition in words."})
+               "description": "The facts behind it, for programs: e.g. `needed` (the role), "
+                              "`field`, `amount` and `limit` of an approval authority refusal "
+                              "(the amount that needs the higher tier), `needed` and `tier` "
+                              "when no amount is given, `roles` of a role refusal, `step` of a "
+                              "separation or a condition refusal. Never the condition's "
+                              "expression (people must not see it): a step's description "
+                              "gives it, for developers; `detail` says the condition in words."})
     problem = _objects(
         ["type", "title", "status", "detail"],
         type={"type": "string", "description": "`urn:qmsflow:problem:` and one of: "
@@ -368,7 +372,13 @@ def _common() -> dict[str, Any]:
         warned={"type": "boolean"}, breached={"type": "boolean"},
         unofficial_years=_array({"type": "integer"}) | {
             "description": "Years without an official holiday schedule the due time crosses."})
-    link = _objects(relation=STRING, process=STRING, number=STRING, href=STRING)
+    link = _objects(
+        relation={"type": "string", "description": (
+            "The relation's id; '<id>:reverse' on the case that opened the other.")},
+        relation_label=labels_schema() | {"description": (
+            "How people read the relation, per locale: its label, or its reverse label on the "
+            "case that opened the other (empty for a relation no longer declared).")},
+        process=STRING, number=STRING, href=STRING)
     action = _objects(
         step=STRING, label=labels_schema(),
         allowed={"type": "boolean", "description": (

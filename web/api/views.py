@@ -185,7 +185,9 @@ def _case(definition: DefinitionSet, case: Case, actor: Actor,
         "void_reason": void_reason,
         "values": {name: stored[name] for name in process.fields if name in stored},  # in order
         "clocks": clocks,
-        "links": [{"relation": link.relation, "process": link.process, "number": link.number,
+        "links": [{"relation": link.relation,
+                   "relation_label": dict(definition.organisation.relation_labels(link.relation)),
+                   "process": link.process, "number": link.number,
                    "href": url_for("api.read_case", number=link.number)}
                   for link in case.links],
         "actions": actions,

@@ -165,7 +165,7 @@ def case(number: str) -> str:
         clocks=views.clocks(definition, current, now),
         owner=role_label(current.assignee_role), history=views.history(process, found),
         signatures=signatures, urgency=views.urgency(current, now).css,
-        processes=definition.processes)
+        links=views.links(definition, current))
 
 
 def _step_label(process: Process, step_id: str) -> str:
@@ -301,8 +301,13 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | 
         return 409, [_("Someone else changed this case while you had it open, so nothing was "
                        "saved. Open the case in another tab to see what changed; your input "
                        "is kept below: check it and send it again.")], None
-    flash(_("%(step)s: done. Case %(number)s is now '%(state)s'.", step=label(step.label),
-            number=result.number, state=label(process.states[result.state].label)), "success")
+    state = label(process.states[result.state].label)
+    if step.stays:
+        flash(_("%(step)s: done. Case %(number)s stays '%(state)s'.", step=label(step.label),
+                number=result.number, state=state), "success")
+    else:
+        flash(_("%(step)s: done. Case %(number)s is now '%(state)s'.", step=label(step.label),
+                number=result.number, state=state), "success")
     return 303, [], redirect(url_for("cases.case", number=result.number), 303)
 
 

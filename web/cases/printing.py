@@ -140,6 +140,7 @@ def _page(number: str) -> str | tuple[str, int]:
         owner=role_label(case.assignee_role),
         sections=printed_sections(process, dict(case.values)),
         signatures=printed_signatures(process, found),
+        links=views.links(found.definition, case),
         copies=[label(copy.label) for copy in layout.copies], note=label(layout.note),
         printed_at=local_time(service().now(), with_zone=True))
 

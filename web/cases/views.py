@@ -33,6 +33,24 @@ def category_label(process: Process, category: str | None) -> str:
                       for part in process.categories[category].path)
 
 
+@dataclass(frozen=True)
+class ShownLink:
+    """A linked case as people read it: how it relates to this one, its process and number."""
+
+    relation: str
+    process: str
+    number: str
+
+
+def links(definition: DefinitionSet, case: Case) -> list[ShownLink]:
+    """The case's links, each named by its relation's label (the reverse label on the case
+    that opened the other), in the request's language."""
+    return [ShownLink(definition.organisation.relation_label(link.relation, locale()),
+                      label(definition.processes[link.process].label)
+                      if link.process in definition.processes else link.process, link.number)
+            for link in case.links]
+
+
 def value_text(process: Process, name: str, value: Any) -> str:
     """The display text of field ``name``."""
     spec = process.fields.get(name)
@@ -231,6 +249,10 @@ def history(process: Process, found: History) -> list[ShownEvent]:
         if step is not None and event.action in ("transition", "created"):
             what = label(step.label)
         field = _field_title(process, event.field)
+        if event.action == "linked" and event.data and "relation" in event.data:
+            # Recorded on the case whose step opened the other: it reads the reverse label.
+            field = found.definition.organisation.relation_label(
+                f"{event.data['relation']}:reverse", locale())
         result.append(ShownEvent(
             local_time(event.at), event.actor_name or "", what, field,
             _raw(process, event.field, event.old), _raw(process, event.field, event.new),
