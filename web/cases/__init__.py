@@ -148,7 +148,9 @@ def case(number: str) -> str:
     process = definition.process(current.process)
     now = service().now()
     offered = []
-    if found.voided_at is None and not process.states[current.state].final:
+    # A closed case offers only the steps written for its final state (they stop a deadline
+    # that runs after the close): the engine's availability lists exactly those.
+    if found.voided_at is None:
         for step_id, reasons in machine.available(definition, current, current_user.actor,
                                                   now).items():
             step = process.steps[step_id]
