@@ -149,3 +149,34 @@ def test_the_api_gives_time_left_in_parts_and_in_words(browser: FlaskClient,
     review = next(c for c in answer["clocks"] if c["id"] == "review")
     assert review["time_left"] == {"working": True, "overdue": False, "days": 2, "hours": 3,
                                    "minutes": 0, "text": "剩余 2 个工作日 3 小时"}
+
+
+def _token(desk: World, role: str) -> dict[str, str]:
+    with desk.database.sessions.begin() as session:
+        _row, plain = tokens.issue(session, desk.user(role), f"tests ({role})", desk.clock())
+    return {"Authorization": f"Bearer {plain}", "Accept-Language": "en"}
+
+
+def test_the_api_refuses_closing_while_a_blocking_deadline_runs_with_code_clock(
+        browser: FlaskClient, desk: World) -> None:
+    number = register(desk)
+    headers = _token(desk, "manager")
+    case = browser.get(f"/api/v1/cases/{number}", headers=headers).get_json()
+    close = next(a for a in case["actions"] if a["step"] == "close")
+    assert not close["allowed"] and "Review deadline" in close["reasons"][0]["detail"]
+    answer = browser.post(f"/api/v1/processes/incident/cases/{number}/steps/close",
+                          json={"values": {}, "expected_version": case["row_version"]},
+                          headers=headers)
+    assert answer.status_code == 422
+    assert [e["code"] for e in answer.get_json()["errors"]] == ["clock"]
+
+
+def test_the_api_offers_a_closed_case_only_its_final_state_step(browser: FlaskClient,
+                                                               desk: World) -> None:
+    number = register(desk)
+    desk.service.apply_step(number, "finish_review", desk.user("manager"), {})
+    desk.service.apply_step(number, "close", desk.user("manager"), {})
+    case = browser.get(f"/api/v1/cases/{number}", headers=_token(desk, "clerk")).get_json()
+    assert case["final"] and [a["step"] for a in case["actions"]] == ["record_nmpa_report"]
+    report = next(c for c in case["clocks"] if c["id"] == "nmpa_report")
+    assert report["status"] == "running" and report["time_left"]["working"] is False
