@@ -757,7 +757,7 @@ class ProcessCompiler:
         if inbox is None:
             return ("number", "state", "priority", "due")
         known = self.field_ids | {"number", "state", "priority", "assignee", "due", "created_at",
-                                  "flags"}
+                                  "flags", "time_left"}
         for index, column in enumerate(inbox["columns"]):
             self.ctx.ref(column, known, "column", ["inbox", "columns", index])
         return tuple(inbox["columns"])

@@ -180,3 +180,13 @@ def test_the_api_offers_a_closed_case_only_its_final_state_step(browser: FlaskCl
     assert case["final"] and [a["step"] for a in case["actions"]] == ["record_nmpa_report"]
     report = next(c for c in case["clocks"] if c["id"] == "nmpa_report")
     assert report["status"] == "running" and report["time_left"]["working"] is False
+
+
+@pytest.mark.parametrize(("locale", "wanted"), [
+    ("en", "4 hours 30 minutes left"), ("zh-CN", "剩余 4 小时 30 分钟")])
+def test_the_inbox_tells_the_working_time_left_of_the_clock_due_first(
+        browser: FlaskClient, desk: World, locale: str, wanted: str) -> None:
+    register(desk)  # the response clock: from the 09:30 call, due Tuesday 10:30
+    Auth(browser, desk).login("clerk", locale=locale)
+    page = text_of(browser.get("/"))
+    assert "IN-2026-0001" in page and wanted in page

@@ -83,8 +83,16 @@ def urgency(case: Case, now: datetime) -> Urgency:
     return Urgency("soon" if now >= warn else "", first.due_at)
 
 
-def column(process: Process, case: Case, name: str, now: datetime) -> str:
-    """One inbox cell: a field of the case or one of its attributes."""
+def column(process: Process, case: Case, name: str, now: datetime,
+           definition: DefinitionSet | None = None) -> str:
+    """One inbox cell: a field of the case or one of its attributes (``time_left``, of the
+    running clock due first, needs the case's ``definition``)."""
+    if name == "time_left":
+        running = [c for c in case.clocks.values() if c.status == "running"]
+        if not running or definition is None:
+            return ""
+        first = min(running, key=lambda c: c.due_at)
+        return time_left_text(clock_ops.time_left(definition, case.process, first, now))
     if name == "number":
         return case.number
     if name == "state":
@@ -109,7 +117,8 @@ def column_title(process: Process, name: str) -> str:
     if name in process.fields:
         return label(process.fields[name].label)
     titles = {"number": _("Number"), "state": _("State"), "priority": _("Priority"),
-              "due": _("Due"), "created_at": _("Opened"), "assignee": _("With"),
+              "due": _("Due"), "time_left": _("Time left"), "created_at": _("Opened"),
+              "assignee": _("With"),
               "flags": _("Flags")}
     return titles.get(name, name)
 
