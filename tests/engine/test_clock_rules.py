@@ -8,6 +8,7 @@ The definitions under test are the small set in ``tests/fixtures/clocks``.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from qmsflow.engine import clocks as clock_ops
 from qmsflow.engine.calendar import BusinessCalendar, CalendarSpec, WorkingWindow
 from qmsflow.engine.cases import Actor, Case
 from qmsflow.engine.escalation import escalate
-from qmsflow.engine.loader import load
+from qmsflow.engine.loader import check, load
 from qmsflow.engine.machine import Refused, apply, available, start
 from qmsflow.engine.model import DefinitionSet
 
@@ -257,3 +258,26 @@ def test_split_working_time_uses_the_calendar_working_day_length_never_24_hours(
     # Friday 16:30 to the next Wednesday 10:00: 1 h + Mon 8 h + Tue 8 h + Wed 1.5 h.
     assert calendar.split_working_time(shanghai(6, 16, 30), shanghai(11, 10)) == (2, 2, 30)
     assert calendar.split_working_time(shanghai(11, 10), shanghai(6, 16, 30)) == (0, 0, 0)
+
+
+def test_a_step_from_a_final_state_to_that_same_state_loads_and_keeps_the_case_closed(
+        tmp_path: Path) -> None:
+    target = tmp_path / "set"
+    shutil.copytree(FIXTURE, target)
+    process = target / "processes" / "incident.yaml"
+    text = process.read_text(encoding="utf-8")
+    step = "    from: [open, closed]\n    stay: true\n"
+    assert step in text
+    process.write_text(text.replace(step, "    from: [closed]\n    to: closed\n"),
+                       encoding="utf-8")
+    definition = load(target)
+    case = register(definition, shanghai(2, 14), aware_on="2026-03-01", outcome="injury")
+    done = closed(definition, case, shanghai(2, 16))
+    reported = apply(definition, done, "record_nmpa_report", CLERK, {"nmpa_ref": "R-1"},
+                     shanghai(5))
+    assert reported.case.state == "closed" and reported.case.closed_at == shanghai(2, 16)
+    assert reported.case.clocks["nmpa_report"].status == "stopped"
+
+
+def test_the_fixture_set_loads_without_a_problem() -> None:
+    assert check(FIXTURE) == []
