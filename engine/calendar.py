@@ -283,6 +283,30 @@ class BusinessCalendar:
             day += _ONE_DAY
         return total
 
+    def working_day_length(self) -> timedelta:
+        """How long one working day of this calendar is: its working windows added up."""
+        total = timedelta(0)
+        for window in self.spec.windows:
+            end = (timedelta(days=1) if window.end == time.max
+                   else timedelta(hours=window.end.hour, minutes=window.end.minute))
+            total += end - timedelta(hours=window.start.hour, minutes=window.start.minute)
+        return total
+
+    def split_working_time(self, start: datetime, end: datetime) -> tuple[int, int, int]:
+        """The working time between two instants as (working days, hours, minutes).
+
+        The time is found by walking the calendar (weekends, public holidays, make-up working
+        days, the company's closures and extra days), then told in this calendar's own
+        working days: with 08:30-12:00 and 13:00-17:30, 17 working hours are 2 working days
+        and 1 hour. Never divided by 24. Minutes are whole (rounded down); (0, 0, 0) when
+        ``end`` is not after ``start``.
+        """
+        worked = self.working_time_between(start, end)
+        day = self.working_day_length()
+        days, rest = divmod(worked, day)
+        minutes = int(rest.total_seconds() // 60)
+        return int(days), minutes // 60, minutes % 60
+
     def to_local(self, moment: datetime) -> datetime:
         """``moment`` (timezone-aware) expressed in the calendar's time zone."""
         return self._localize(moment, "moment")

@@ -10,14 +10,15 @@ resume. A due time that crosses a year without official holiday data carries tha
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from .calendar import BusinessCalendar, Due
 from .cases import ClockState
 from .expressions import EvaluationError
-from .model import Clock, ClockVariant, DefinitionSet, Duration
+from .model import Clock, ClockVariant, DefinitionSet, Duration, Process
 
 ClockView = Literal["running", "warning", "breached", "paused", "stopped"]
 
@@ -75,17 +76,38 @@ def choose_variant(clock: Clock, context: Mapping[str, Any]) -> ClockVariant | N
     return None
 
 
+def field_moment(definition: DefinitionSet, clock: Clock, values: Mapping[str, Any]
+                 ) -> datetime | None:
+    """The moment a ``start_at`` clock counts from: its field's time (a date is the start of
+    that day in the organisation's time zone), in UTC; None when the clock has no ``start_at``
+    or the field is empty."""
+    if clock.start_at is None:
+        return None
+    value = values.get(clock.start_at)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.utcoffset() is not None else None
+    if isinstance(value, date):
+        zone = ZoneInfo(definition.organisation.timezone)
+        return datetime.combine(value, time(0), tzinfo=zone).astimezone(UTC)
+    return None
+
+
 def start(definition: DefinitionSet, clock: Clock, context: Mapping[str, Any],
           now: datetime) -> ClockState | None:
-    """A newly started clock, or None when no variant applies to this case."""
+    """A newly started clock, or None when no variant applies to this case.
+
+    A clock with ``start_at`` counts from its field's time when the field has one (from
+    ``now`` otherwise, until the field is given).
+    """
     variant = choose_variant(clock, context)
     if variant is None:
         return None
+    begin = field_moment(definition, clock, context) or now
     calendar = definition.calendars[variant.calendar]
-    due = add(calendar, now, variant.duration)
+    due = add(calendar, begin, variant.duration)
     return ClockState(
-        id=clock.id, variant=variant.id, status="running", started_at=now, due_at=due.at,
-        warn_at=_warn_at(calendar, now, due, variant),
+        id=clock.id, variant=variant.id, status="running", started_at=begin, due_at=due.at,
+        warn_at=_warn_at(calendar, begin, due, variant),
         unofficial_years=tuple(sorted(due.unofficial_years)))
 
 
@@ -144,9 +166,30 @@ def recompute(definition: DefinitionSet, process_id: str, state: ClockState,
     variant = choose_variant(clock, context)
     if variant is None:
         return None
+    return _recount(definition, state, variant, state.started_at)
+
+
+def recount(definition: DefinitionSet, state: ClockState, variant: ClockVariant,
+            started_at: datetime, now: datetime) -> ClockState:
+    """The clock counted again from ``started_at`` with ``variant``'s duration and calendar,
+    the time already spent paused added again (a corrected start, a re-chosen variant).
+
+    When the due time moves later, the warning and breach marks that ``now`` no longer
+    reaches are cleared, so that the sweep runs them again at the right time; marks still
+    reached stay (their actions are never run twice).
+    """
+    moved = _recount(definition, state, variant, started_at)
+    if moved.due_at <= state.due_at:
+        return moved
+    return replace(moved, breached=state.breached and now >= moved.due_at,
+                   warned=state.warned and now >= (moved.warn_at or moved.due_at))
+
+
+def _recount(definition: DefinitionSet, state: ClockState, variant: ClockVariant,
+             started_at: datetime) -> ClockState:
     calendar = definition.calendars[variant.calendar]
-    base = add(calendar, state.started_at, variant.duration)
-    warn = _warn_at(calendar, state.started_at, base, variant)
+    base = add(calendar, started_at, variant.duration)
+    warn = _warn_at(calendar, started_at, base, variant)
     unofficial = set(base.unofficial_years)
 
     def shifted(moment: datetime) -> datetime:
@@ -159,9 +202,75 @@ def recompute(definition: DefinitionSet, process_id: str, state: ClockState,
         return due.at
 
     due_at = shifted(base.at)
-    return replace(state, variant=variant.id, due_at=due_at,
+    return replace(state, variant=variant.id, started_at=started_at, due_at=due_at,
                    warn_at=shifted(warn) if warn is not None else None,
                    unofficial_years=tuple(sorted(unofficial)))
+
+
+#: Why a clock's start or due time moved, as recorded on its ``clock_changed`` event.
+FIELD_CORRECTED = "field corrected"
+VARIANT_RECHOSEN = "variant re-chosen"
+
+
+def follow(definition: DefinitionSet, process: Process, before: Mapping[str, ClockState],
+           clocks: dict[str, ClockState], old_values: Mapping[str, Any],
+           context: Mapping[str, Any], now: datetime) -> dict[str, dict[str, Any]]:
+    """Bring the clocks in ``clocks`` up to date with a step's values (in ``context``).
+
+    * A clock with ``start_at`` and no ``start_on`` starts when its field first has a value.
+    * A running or paused clock whose ``start_at`` field changed (``old_values`` are the
+      values before the step) counts from the field's new time: the start and due time move,
+      the time spent paused stays.
+    * A running or paused clock whose variant no longer is the one that applies takes the one
+      that does (same start, the new duration); when none applies any more it stays as it is.
+
+    Returns, for each clock that existed before the step and moved, the facts its
+    ``clock_changed`` audit event records: old and new start, due time and variant, and why.
+    A stopped clock is history and never moves.
+    """
+    moved: dict[str, dict[str, Any]] = {}
+    for clock in process.clocks.values():
+        current = clocks.get(clock.id)
+        moment = field_moment(definition, clock, context)
+        if current is None:
+            if clock.start_at is not None and not clock.start_on and moment is not None:
+                started = start(definition, clock, context, now)
+                if started is not None:
+                    clocks[clock.id] = started
+            continue
+        if current.status == "stopped" or clock.id not in before:
+            continue
+        variant = next((v for v in clock.variants if v.id == current.variant), None)
+        reasons: list[str] = []
+        begin = current.started_at
+        if (moment is not None and moment != current.started_at
+                and old_values.get(clock.start_at or "") != context.get(clock.start_at or "")):
+            begin = moment
+            reasons.append(FIELD_CORRECTED)
+        chosen = choose_variant(clock, context)
+        if chosen is not None and chosen.id != current.variant:
+            variant = chosen
+            reasons.append(VARIANT_RECHOSEN)
+        if not reasons or variant is None:
+            continue
+        new = recount(definition, current, variant, begin, now)
+        clocks[clock.id] = new
+        moved[clock.id] = {
+            "old": current.due_at, "old_started_at": current.started_at,
+            "started_at": new.started_at, "old_variant": current.variant,
+            "reason": "; ".join(reasons),
+            "causes": tuple("field_corrected" if r == FIELD_CORRECTED else "variant_rechosen"
+                            for r in reasons),
+            **({"source_field": clock.start_at} if FIELD_CORRECTED in reasons else {})}
+    return moved
+
+
+def close(process: Process, clocks: dict[str, ClockState], now: datetime) -> None:
+    """Stop every clock of a case reaching a final state, except those that run after close."""
+    for cid, state in clocks.items():
+        clock = process.clocks.get(cid)
+        if state.status != "stopped" and not (clock is not None and clock.runs_after_close):
+            clocks[cid] = stop(state, now)
 
 
 def stop(state: ClockState, now: datetime) -> ClockState:
@@ -198,14 +307,36 @@ def expression_view(states: Mapping[str, ClockState], now: datetime | None
                   "late": late(s, now), "breached": s.breached} for cid, s in states.items()}
 
 
+@dataclass(frozen=True)
+class TimeLeft:
+    """How much time a clock has left (or how late it is), as people read it.
+
+    ``working`` clocks count in the calendar's working days (of its own working-day length)
+    with hours and minutes; the others in calendar days of 24 hours. ``overdue`` says the due
+    time is past: the parts then tell by how much.
+    """
+
+    working: bool
+    overdue: bool
+    days: int
+    hours: int
+    minutes: int
+
+
 def time_left(definition: DefinitionSet, process_id: str, state: ClockState,
-              now: datetime) -> timedelta:
-    """Time left before the due time, in working time for working-time clocks."""
+              now: datetime) -> TimeLeft:
+    """Time left before the due time (at the pause, for a paused clock), or how late.
+
+    Working-time clocks walk their business calendar (:meth:`BusinessCalendar.
+    split_working_time`); calendar-time clocks count 24-hour days.
+    """
     variant = _variant(definition, process_id, state)
     reference = state.paused_at or now
+    overdue = reference > state.due_at
+    first, last = (state.due_at, reference) if overdue else (reference, state.due_at)
     if variant.duration.unit in ("calendar_days", "hours"):
-        return state.due_at - reference
+        minutes = int((last - first).total_seconds() // 60)
+        return TimeLeft(False, overdue, minutes // (24 * 60), minutes // 60 % 24, minutes % 60)
     calendar = definition.calendars[variant.calendar]
-    if reference >= state.due_at:
-        return -calendar.working_time_between(state.due_at, reference)
-    return calendar.working_time_between(reference, state.due_at)
+    days, hours, minutes = calendar.split_working_time(first, last)
+    return TimeLeft(True, overdue, days, hours, minutes)

@@ -232,7 +232,9 @@ _CATEGORY = (_LABEL, _asp("code"), _asp("priority", "default priority"),
              _asp("required_fields", compare=_members), _asp("quality_related"),
              _asp("flags", compare=_members))
 _RULE = (("condition", _when, _from_to), _asp("priority"), _asp("flags", compare=_members))
-_CLOCK = (_LABEL, _asp("start_on", "started by"), _asp("stop_on", "stopped by"),
+_CLOCK = (_LABEL, _asp("start_on", "started by"), _asp("start_at", "counted from field"),
+          _asp("runs_after_close", "runs after the case is closed"),
+          _asp("blocks_close", "keeps the case from closing"), _asp("stop_on", "stopped by"),
           _asp("pause_on", "paused by"), _asp("resume_on", "resumed by"),
           _asp("on_warning", "warning actions", _effects),
           _asp("on_breach", "breach actions", _effects))

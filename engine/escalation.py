@@ -31,9 +31,12 @@ def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
         return context(process, draft.values, case, now=now, flags=draft.flags,
                        clocks=draft.clocks)
 
+    closed = case.state in process.states and process.states[case.state].final
     for cid, state in case.clocks.items():
         standing = clock_ops.view(state, now)
         clock = process.clocks[cid]
+        if closed and not clock.runs_after_close:
+            continue  # a closed case's other clocks ended with it (older cases: left running)
         todo: list[tuple[str, tuple[Effect, ...]]] = []
         if standing in ("warning", "breached") and not state.warned:
             todo.append(("warning", clock.on_warning))

@@ -30,12 +30,15 @@ class Outcome:
 
 
 def changes(old: Case, new: Case, now: datetime, actor: str | None, rules: tuple[str, ...],
-            clocks: bool = True) -> list[Event]:
+            clocks: bool = True, moved: Mapping[str, Mapping[str, Any]] | None = None
+            ) -> list[Event]:
     """The events that describe how ``old`` became ``new``, for the audit trail.
 
     Old and new value of every changed field, the priority (with the rules that decided it; a
     new case, whose old state is empty, always records its first priority), flags, clocks
-    (unless the caller reports them itself) and the queue the case went to.
+    (unless the caller reports them itself) and the queue the case went to. ``moved`` adds
+    the facts of a clock whose start or due time moved (see :func:`.clocks.follow`) to its
+    event: old due time, old and new start and variant, and the reason.
     """
     events: list[Event] = []
     for name in sorted(set(old.values) | set(new.values)):
@@ -56,7 +59,7 @@ def changes(old: Case, new: Case, now: datetime, actor: str | None, rules: tuple
                     else "clock_changed")
             events.append(Event(kind, now, actor, frozen_map({
                 "clock": cid, "variant": state.variant, "due_at": state.due_at,
-                "unofficial_years": state.unofficial_years})))
+                "unofficial_years": state.unofficial_years, **(moved or {}).get(cid, {})})))
     if new.assignee_role != old.assignee_role:
         events.append(Event("assigned", now, actor, frozen_map({
             "role": new.assignee_role, "previous": old.assignee_role})))

@@ -231,6 +231,8 @@ class StepCheck:
             elif signature.signer_id != actor.id or not signature.authenticated:
                 self.refuse("signature", "the signature must be the actor's own, given after "
                             "re-authentication")
+        if case is not None:
+            self.check_blocking_clocks(case)
         changed_needing_reason = [
             name for name in self.changed() if self.process.fields[name].change_reason
             and case is not None and not is_empty(case.values.get(name))]
@@ -238,6 +240,24 @@ class StepCheck:
             why = (f"changing {', '.join(changed_needing_reason)} needs a reason"
                    if changed_needing_reason else "this step needs a reason")
             self.refuse("reason", why)
+
+    def check_blocking_clocks(self, case: Case) -> None:
+        """Refuse a step into a final state while a ``blocks_close`` clock still runs (or is
+        paused), unless the step itself stops that clock."""
+        states = self.process.states
+        landed = self.step.lands_in(case.state)
+        if not states[landed].final or (case.state in states and states[case.state].final):
+            return
+        for state in case.clocks.values():
+            clock = self.process.clocks.get(state.id)
+            if clock is None or not clock.blocks_close or state.status == "stopped":
+                continue
+            if self.step.id in clock.stop_on or any(
+                    effect.kind == "clock" and state.id in effect.spec.get("stop", ())
+                    for effect in self.step.effects):
+                continue
+            self.refuse("clock", f"the deadline '{text(clock.label, 'en')}' is still running: "
+                        "the case cannot be closed until it is stopped", None, clock=state.id)
 
     def check_condition(self, condition: Expression, inputs_given: bool) -> None:
         """Refuse when the step's condition does not hold.
@@ -396,7 +416,9 @@ def apply(definition: DefinitionSet, case: Case, step_id: str, actor: Actor,
     step = _find_step(process, step_id, case.state)
     if step.start:
         raise Refused(step_id, case.state, [Reason("state", f"'{step_id}' only opens new cases")])
-    if process.states[case.state].final:
+    if process.states[case.state].final and case.state not in step.sources:
+        # Only a step written for the final state (one that stops a deadline running after
+        # the close) may be taken on a finished case.
         raise Refused(step_id, case.state, [Reason(
             "final", f"case {case.number} is finished ({case.state}); nothing more can be done")])
     evaluation = StepCheck(definition, process, step, case, actor, now)
@@ -445,8 +467,15 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
 
     for clock in process.clocks.values():
         clock_events(definition, process, clock.id, step.id, draft.clocks, decided(), now)
-
+    # Clocks follow the step's values: a start_at field given or corrected, a variant that
+    # no longer applies. Then a case reaching a final state stops the clocks that end with it.
+    moved = clock_ops.follow(definition, process, case.clocks, draft.clocks, case.values,
+                             decided(), now)
     target = process.states[landed]
+    was_final = case.state in process.states and process.states[case.state].final
+    if target.final and not was_final:
+        clock_ops.close(process, draft.clocks, now)
+
     assignee_role = draft.assignee_role
     if target.route_by and not step.stays:
         # 核决权限: the case goes to the highest tier any of its amounts needs.
@@ -459,7 +488,9 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
         flags=frozenset(flags), assignee_role=assignee_role, assignee=assignee,
         priority_override=draft.override, clocks=frozen_map(draft.clocks),
         steps=(*case.steps, StepRecord(step.id, actor.id, now)), updated_at=now,
-        closed_at=case.closed_at if step.stays else (now if target.final else None),
+        # A step on a closed case (it stops a deadline that outlived it) keeps it closed.
+        closed_at=(case.closed_at if step.stays or (was_final and target.final)
+                   else (now if target.final else None)),
         row_version=case.row_version + 1)
 
     head = Event("created" if step.start else "transition", now, actor.id, frozen_map({
@@ -467,8 +498,8 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
         "signature": signature.meaning if signature and step.signature else None,
         "signer": actor.name if signature and step.signature else None,
         "reason": reason or None}))
-    events = [head, *changes(case, new_case, now, actor.id, decision.rules), *draft.opened,
-              *draft.notifications]
+    events = [head, *changes(case, new_case, now, actor.id, decision.rules, moved=moved),
+              *draft.opened, *draft.notifications]
     return Outcome(new_case, tuple(events))
 
 

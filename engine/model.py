@@ -296,7 +296,14 @@ class ClockVariant:
 
 @dataclass(frozen=True)
 class Clock:
-    """A deadline clock: the steps that start, stop, pause and resume it, and what a breach does."""
+    """A deadline clock: the steps that start, stop, pause and resume it, and what a breach does.
+
+    ``start_at`` names a date or datetime field the clock counts from (a customer's call time):
+    the clock starts when that field first has a value (or at a ``start_on`` step, when both
+    are given) and moves when the field is corrected. ``runs_after_close`` keeps the clock
+    running when the case reaches a final state (only its ``stop_on`` steps stop it);
+    ``blocks_close`` refuses every step into a final state while it runs.
+    """
 
     id: str
     label: Labels
@@ -307,6 +314,9 @@ class Clock:
     variants: tuple[ClockVariant, ...]
     on_warning: tuple[Effect, ...]
     on_breach: tuple[Effect, ...]
+    start_at: str | None = None
+    runs_after_close: bool = False
+    blocks_close: bool = False
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@ class ProcessCompiler:
         transitions = {t["id"]: self._transition(t, ["transitions", i], False, fields, states)
                        for i, t in enumerate(data["transitions"])}
         self._graph_checks(states, starts, transitions)
+        self._final_checks(states, transitions)
         forms = self._forms(starts, transitions)
         process = Process(
             id=data["id"], label=self._labels(data, []),
@@ -143,7 +144,8 @@ class ProcessCompiler:
             category_field=category_field, priority_table=self._priority_table(fields),
             states=frozen_map(states), starts=frozen_map(starts),
             steps=frozen_map(transitions), authorities=frozen_map(self._authorities(fields)),
-            clocks=frozen_map(self._clocks()), forms=frozen_map(forms),
+            clocks=frozen_map(self._clocks(fields, states, {**starts, **transitions})),
+            forms=frozen_map(forms),
             inbox_columns=self._inbox(), print_layout=self._print(),
             inbox_search=self._search(), surveys=frozen_map(self._surveys(fields, forms)),
         )
@@ -542,10 +544,68 @@ class ProcessCompiler:
                                            tuple(tiers), without)
         return result
 
-    def _clocks(self) -> dict[str, Clock]:
+    def _final_checks(self, states: Mapping[str, State],
+                      transitions: Mapping[str, Step]) -> None:
+        """A step taken on a finished case (to stop a deadline that outlives it) must leave
+        the case in that final state: ``to`` the same state, or ``stay: true``."""
+        for index, item in enumerate(self.data["transitions"]):
+            step = transitions.get(item["id"])
+            if step is None or step.target is None:
+                continue
+            for j, source in enumerate(step.sources):
+                if source in states and states[source].final and step.target != source:
+                    self.ctx.problem(["transitions", index, "from", j], "E230",
+                                     f"step '{step.id}' leaves the final state '{source}' for "
+                                     f"'{step.target}': a finished case stays finished",
+                                     f"write 'to: {source}' or 'stay: true' for a step on a "
+                                     "closed case, such as one that stops a deadline")
+
+    def _clock_start(self, item: Mapping[str, Any], here: list[str | int],
+                     fields: Mapping[str, Field]) -> str | None:
+        """The date or datetime field a clock counts from (``start_at``), checked."""
+        name = cast("str | None", item.get("start_at"))
+        if not item.get("start_on") and name is None:
+            self.ctx.problem(here, "E232", f"clock '{item['id']}' never starts: it has neither "
+                             "'start_on' nor 'start_at'",
+                             "give 'start_on: [<step>]', or 'start_at: <date or datetime field>' "
+                             "to count from the time held in a field")
+        if name is None or not self.ctx.ref(name, self.field_ids, "field", [*here, "start_at"]):
+            return name
+        if fields[name].type not in ("date", "datetime"):
+            self.ctx.problem([*here, "start_at"], "E231",
+                             f"clock '{item['id']}' starts at field '{name}', "
+                             f"{with_article(fields[name].type)} field; a clock counts from a "
+                             "date or datetime field", "name a date or datetime field")
+        return name
+
+    def _clock_close(self, item: Mapping[str, Any], here: list[str | int],
+                     states: Mapping[str, State], steps: Mapping[str, Step]) -> None:
+        """``runs_after_close`` and ``blocks_close`` exclude each other, and a clock that
+        outlives the case needs a stop step that can be taken on a finished case."""
+        after = bool(item.get("runs_after_close"))
+        if after and item.get("blocks_close"):
+            self.ctx.problem([*here, "blocks_close"], "E233",
+                             f"clock '{item['id']}' both runs after the case is closed and "
+                             "keeps it from closing", "keep one of 'runs_after_close' and "
+                             "'blocks_close'")
+        if not after:
+            return
+        finals = {sid for sid, state in states.items() if state.final}
+        if not any(finals & set(steps[name].sources)
+                   for name in item.get("stop_on", []) if name in steps):
+            self.ctx.problem([*here, "runs_after_close"], "E234",
+                             f"clock '{item['id']}' runs after the case is closed, but none of "
+                             "its stop steps can be taken on a closed case",
+                             "list in its 'stop_on' a step from the final state that stays "
+                             "there: 'stay: true', or 'to' that same state")
+
+    def _clocks(self, fields: Mapping[str, Field], states: Mapping[str, State],
+                steps: Mapping[str, Step]) -> dict[str, Clock]:
         result: dict[str, Clock] = {}
         for index, item in enumerate(self.data.get("clocks", [])):
             here: list[str | int] = ["clocks", index]
+            start_at = self._clock_start(item, here, fields)
+            self._clock_close(item, here, states, steps)
             for key in ("start_on", "stop_on", "pause_on", "resume_on"):
                 for j, name in enumerate(item.get(key, [])):
                     self.ctx.ref(name, self.step_ids, "step", [*here, key, j])
@@ -573,11 +633,12 @@ class ProcessCompiler:
                     _duration(variant["duration"]), calendar,
                     _duration(variant["warn_before"]) if "warn_before" in variant else None))
             result[item["id"]] = Clock(
-                item["id"], self._labels(item, here), tuple(item["start_on"]),
+                item["id"], self._labels(item, here), tuple(item.get("start_on", [])),
                 tuple(item["stop_on"]), tuple(item.get("pause_on", [])),
                 tuple(item.get("resume_on", [])), tuple(variants),
                 self._effects(item.get("on_warning", []), [*here, "on_warning"], "clock"),
-                self._effects(item.get("on_breach", []), [*here, "on_breach"], "clock"))
+                self._effects(item.get("on_breach", []), [*here, "on_breach"], "clock"),
+                start_at, bool(item.get("runs_after_close")), bool(item.get("blocks_close")))
         return result
 
     def _forms(self, starts: Mapping[str, Step],
@@ -696,7 +757,7 @@ class ProcessCompiler:
         if inbox is None:
             return ("number", "state", "priority", "due")
         known = self.field_ids | {"number", "state", "priority", "assignee", "due", "created_at",
-                                  "flags"}
+                                  "flags", "time_left"}
         for index, column in enumerate(inbox["columns"]):
             self.ctx.ref(column, known, "column", ["inbox", "columns", index])
         return tuple(inbox["columns"])

@@ -55,6 +55,10 @@ def reason(process: Process | None, why: Reason) -> str:
         return _("Needs your electronic signature: enter your password again.")
     if why.code == "reason":
         return _("Needs a reason.")
+    if why.code == "clock" and "clock" in facts:
+        clock = process.clocks.get(facts["clock"]) if process is not None else None
+        return _("The deadline '%(clock)s' is still running: the case cannot be closed until "
+                 "it is stopped.", clock=label(clock.label) if clock else facts["clock"])
     if why.code == "final":
         return _("The case is finished; nothing more can be done.")
     if why.code == "voided":

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -171,6 +172,8 @@ class CaseClock(Base):
     warn_at: Mapped[datetime | None]
     warned: Mapped[bool] = mapped_column(Boolean)
     breached: Mapped[bool] = mapped_column(Boolean)
+    # The clock's runs_after_close: the sweep claims a closed case only for such a clock.
+    after_close: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SignatureRow(Base):

@@ -68,7 +68,7 @@ def insert_case(session: Session, definition: DefinitionSet, case: Case,
     values = {"audit_count": 0, "audit_hash": GENESIS, **columns(definition, case),
               **(extra or {})}
     case_id = session.execute(insert(CaseRow).values(values).returning(CaseRow.id)).scalar_one()
-    _write_clocks(session, case_id, {}, case.clocks)
+    _write_clocks(session, definition, case_id, {}, case)
     return case_id
 
 
@@ -86,15 +86,18 @@ def update_case(session: Session, definition: DefinitionSet, case_id: int, old: 
     if result.rowcount != 1:
         raise Conflict(f"case {old.number} was changed by someone else while you worked on "
                        "it; nothing was saved: reload it and take the step again")
-    _write_clocks(session, case_id, old.clocks, new.clocks)
+    _write_clocks(session, definition, case_id, old.clocks, new)
 
 
-def _write_clocks(session: Session, case_id: int, old: Mapping[str, ClockState],
-                  new: Mapping[str, ClockState]) -> None:
-    added = [clock_columns(case_id, c) for cid, c in new.items() if cid not in old]
+def _write_clocks(session: Session, definition: DefinitionSet, case_id: int,
+                  old: Mapping[str, ClockState], case: Case) -> None:
+    new = case.clocks
+    specs = definition.process(case.process).clocks
+    after = {cid for cid, spec in specs.items() if spec.runs_after_close}
+    added = [clock_columns(case_id, c, c.id in after) for cid, c in new.items() if cid not in old]
     if added:
         session.execute(insert(CaseClock), added)
-    changed = [clock_columns(case_id, c) for cid, c in new.items()
+    changed = [clock_columns(case_id, c, c.id in after) for cid, c in new.items()
                if cid in old and old[cid] != c]
     if changed:
         # One executemany for every changed clock of the step.
@@ -106,11 +109,13 @@ def _write_clocks(session: Session, case_id: int, old: Mapping[str, ClockState],
               "key_case": case_id, "key_clock": row["clock"]} for row in changed])
 
 
-def clock_columns(case_id: int, clock: ClockState) -> dict[str, Any]:
-    """The ``case_clocks`` row of one clock."""
+def clock_columns(case_id: int, clock: ClockState, after_close: bool = False
+                  ) -> dict[str, Any]:
+    """The ``case_clocks`` row of one clock (``after_close``: its definition lets it run
+    after the case is closed)."""
     return {"case_id": case_id, "clock": clock.id, "variant": clock.variant,
             "status": clock.status, "due_at": clock.due_at, "warn_at": clock.warn_at,
-            "warned": clock.warned, "breached": clock.breached}
+            "warned": clock.warned, "breached": clock.breached, "after_close": after_close}
 
 
 def find_case(session: Session, number: str) -> CaseRow | None:

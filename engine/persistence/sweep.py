@@ -177,13 +177,13 @@ def candidates(session: Session, now: datetime) -> list[int]:
 
 
 def _claim(session: Session, ids: list[int], size: int, now: datetime) -> list[CaseRow]:
-    """Lock up to ``size`` of the cases ``ids`` that are open and still have a clock due,
-    lowest id first, skipping cases another transaction holds (PostgreSQL); their rows as they
-    are now."""
-    still_due = exists().where(CaseClock.case_id == CaseRow.id, due(now))
+    """Lock up to ``size`` of the cases ``ids`` that still have a clock due (on a closed case,
+    a clock that runs after the close), lowest id first, skipping cases another transaction
+    holds (PostgreSQL); their rows as they are now."""
+    still_due = exists().where(CaseClock.case_id == CaseRow.id, due(now), or_(
+        CaseRow.closed_at.is_(None), CaseClock.after_close.is_(True)))
     query = (select(CaseRow)
-             .where(CaseRow.id.in_(ids), CaseRow.closed_at.is_(None),
-                    CaseRow.voided_at.is_(None), still_due)
+             .where(CaseRow.id.in_(ids), CaseRow.voided_at.is_(None), still_due)
              .order_by(CaseRow.id).limit(size)
              .execution_options(populate_existing=True))
     if session.get_bind().dialect.name == "postgresql":
@@ -205,8 +205,10 @@ def _escalate(service: CaseService, session: Session, row: CaseRow, now: datetim
               tally: _Tally, broken: dict[str, str], careful: bool) -> None:
     """Escalate one claimed case, or record why it cannot be (``careful``: in a savepoint;
     otherwise a failure raises _RunAgain)."""
-    if row.closed_at is not None or row.voided_at is not None:
+    if row.voided_at is not None:
         return  # the claim excludes them; this only keeps that promise visible here
+    # A closed case is claimed only for a clock that runs after the close, and the engine
+    # escalates only such clocks on it.
     if row.version not in broken:
         try:
             # Resolved first (cached once compiled): a version that does not load fails

@@ -207,8 +207,8 @@ def test_the_sales_manager_reads_in_chinese_why_an_80000_plan_is_not_theirs_to_a
     assert refused.is_visible()
     assert page.get_by_role("button", name="核准处理方案").count() == 0
     why = refused.locator("small").all_inner_texts()
-    expected = r"需由.+核决：补偿金额 80,000 超出您的权限 5,000。"
-    assert any(re.fullmatch(expected, w) for w in why), why
+    wanted = r"需由.+核决：补偿金额 80,000 超出您的权限 5,000。"
+    assert any(re.fullmatch(wanted, w) for w in why), why
 
 
 def test_the_printable_form_prints_without_its_toolbar_and_downloads_as_a_pdf(

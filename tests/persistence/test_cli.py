@@ -80,16 +80,16 @@ def test_db_upgrade_creates_the_schema_in_an_empty_sqlite_file_and_status_says_c
         blank: Cli) -> None:
     code, output = blank("db", "status")
     assert code == 1
-    assert lines(output)[0].endswith("blank.sqlite3: revision none, newest 0002")
+    assert lines(output)[0].endswith("blank.sqlite3: revision none, newest 0003")
     assert "Error: the schema is not current: run 'qmsflow db upgrade'" in output
 
     code, output = blank("db", "upgrade")
     assert code == 0
-    assert output.strip().endswith("blank.sqlite3: schema at revision 0002 (newest 0002)")
+    assert output.strip().endswith("blank.sqlite3: schema at revision 0003 (newest 0003)")
 
     code, output = blank("db", "status")
     assert code == 0
-    assert output.strip().endswith("blank.sqlite3: revision 0002, newest 0002")
+    assert output.strip().endswith("blank.sqlite3: revision 0003, newest 0003")
     assert blank("db", "upgrade")[0] == 0  # upgrading a current schema is harmless
 
 

@@ -370,6 +370,17 @@ def _common() -> dict[str, Any]:
         paused_at=_nullable("string", "date-time"), stopped_at=_nullable("string", "date-time"),
         late={"type": "boolean", "description": "Running and past its due time."},
         warned={"type": "boolean"}, breached={"type": "boolean"},
+        time_left=_objects(
+            working={"type": "boolean", "description": (
+                "Counted in working time: `days` are working days of the clock's calendar.")},
+            overdue={"type": "boolean", "description": "Past its due time: the parts say by "
+                     "how much."},
+            days={"type": "integer"}, hours={"type": "integer"}, minutes={"type": "integer"},
+            text={"type": "string", "description": (
+                "In the request's language, e.g. '3 working days 3 hours left'.")},
+        ) | {"type": ["object", "null"], "description": (
+            "Time left before the due time (at the pause, for a paused clock); null once "
+            "stopped. Working time walks the business calendar, never hours divided by 24.")},
         unofficial_years=_array({"type": "integer"}) | {
             "description": "Years without an official holiday schedule the due time crosses."})
     link = _objects(

@@ -21,6 +21,7 @@ from flask.sessions import SecureCookieSession, SessionInterface, SessionMixin
 from flask.wrappers import Request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+from qmsflow.engine import clocks as clock_ops
 from qmsflow.engine import machine
 from qmsflow.engine import values as value_ops
 from qmsflow.engine.cases import Actor, Case
@@ -31,6 +32,7 @@ from qmsflow.engine.problems import did_you_mean
 
 from .. import i18n
 from ..auth import service
+from ..cases import views as case_views
 from ..i18n import gettext as _
 from . import inputs, openapi, problems
 from .problems import ApiProblem, json_response, not_found
@@ -150,7 +152,9 @@ def _case(definition: DefinitionSet, case: Case, actor: Actor,
     state = process.states.get(case.state)
     final = bool(state and state.final)
     actions = []
-    if voided_at is None and not final:
+    # A closed case offers the steps written for its final state (they stop a deadline that
+    # runs after the close); the engine's availability lists exactly those.
+    if voided_at is None:
         for step_id, reasons in machine.available(definition, case, actor, now).items():
             step = process.steps[step_id]
             actions.append({
@@ -163,13 +167,19 @@ def _case(definition: DefinitionSet, case: Case, actor: Actor,
     clocks = []
     for clock in case.clocks.values():
         spec = process.clocks.get(clock.id)
+        left = None
+        if clock.status != "stopped" and spec is not None:
+            parts = clock_ops.time_left(definition, case.process, clock, now)
+            left = {"working": parts.working, "overdue": parts.overdue, "days": parts.days,
+                    "hours": parts.hours, "minutes": parts.minutes,
+                    "text": case_views.time_left_text(parts)}
         clocks.append({
             "id": clock.id, "label": dict(spec.label) if spec else {}, "variant": clock.variant,
             "status": clock.status, "started_at": _time(clock.started_at),
             "due_at": _time(clock.due_at), "warn_at": _time(clock.warn_at),
             "paused_at": _time(clock.paused_at), "stopped_at": _time(clock.stopped_at),
             "late": clock.status == "running" and now >= clock.due_at,
-            "warned": clock.warned, "breached": clock.breached,
+            "warned": clock.warned, "breached": clock.breached, "time_left": left,
             "unofficial_years": list(clock.unofficial_years)})
     category = case.values.get(process.category_field) if process.category_field else None
     stored = value_ops.values_to_json(process, case.values)

@@ -84,11 +84,13 @@ def inbox() -> str:
     now = service().now()
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for case in page.rows:
-        process = service().definition(case.version).process(case.process)
+        version = service().definition(case.version)
+        process = version.process(case.process)
         groups[case.process].append({
             "number": case.number,
             "urgency": views.urgency(case, now).css,
-            "cells": [views.column(process, case, name, now) for name in process.inbox_columns],
+            "cells": [views.column(process, case, name, now, version)
+                      for name in process.inbox_columns],
         })
     tables = [{"process": processes[pid], "columns": [
         views.column_title(processes[pid], name) for name in processes[pid].inbox_columns],
@@ -148,7 +150,9 @@ def case(number: str) -> str:
     process = definition.process(current.process)
     now = service().now()
     offered = []
-    if found.voided_at is None and not process.states[current.state].final:
+    # A closed case offers only the steps written for its final state (they stop a deadline
+    # that runs after the close): the engine's availability lists exactly those.
+    if found.voided_at is None:
         for step_id, reasons in machine.available(definition, current, current_user.actor,
                                                   now).items():
             step = process.steps[step_id]

@@ -83,8 +83,16 @@ def urgency(case: Case, now: datetime) -> Urgency:
     return Urgency("soon" if now >= warn else "", first.due_at)
 
 
-def column(process: Process, case: Case, name: str, now: datetime) -> str:
-    """One inbox cell: a field of the case or one of its attributes."""
+def column(process: Process, case: Case, name: str, now: datetime,
+           definition: DefinitionSet | None = None) -> str:
+    """One inbox cell: a field of the case or one of its attributes (``time_left``, of the
+    running clock due first, needs the case's ``definition``)."""
+    if name == "time_left":
+        running = [c for c in case.clocks.values() if c.status == "running"]
+        if not running or definition is None:
+            return ""
+        first = min(running, key=lambda c: c.due_at)
+        return time_left_text(clock_ops.time_left(definition, case.process, first, now))
     if name == "number":
         return case.number
     if name == "state":
@@ -109,7 +117,8 @@ def column_title(process: Process, name: str) -> str:
     if name in process.fields:
         return label(process.fields[name].label)
     titles = {"number": _("Number"), "state": _("State"), "priority": _("Priority"),
-              "due": _("Due"), "created_at": _("Opened"), "assignee": _("With"),
+              "due": _("Due"), "time_left": _("Time left"), "created_at": _("Opened"),
+              "assignee": _("With"),
               "flags": _("Flags")}
     return titles.get(name, name)
 
@@ -177,23 +186,43 @@ def clocks(definition: DefinitionSet, case: Case, now: datetime) -> list[ShownCl
         css = ""
         if state.status != "stopped":
             remaining = clock_ops.time_left(definition, case.process, state, now)
-            left = _duration(remaining)
-            css = "overdue" if remaining <= timedelta(0) else (
-                "soon" if state.warn_at and now >= state.warn_at else "")
+            left = time_left_text(remaining)
+            css = "overdue" if remaining.overdue or (state.paused_at or now) >= state.due_at \
+                else ("soon" if state.warn_at and now >= state.warn_at else "")
         result.append(ShownClock(label(spec.label) if spec else state.id,
                                  label(variant.label) if variant else state.variant, status,
                                  local_time(state.due_at), left, css, state.unofficial_years))
     return result
 
 
-def _duration(delta: timedelta) -> str:
-    late = delta < timedelta(0)
-    hours = abs(delta.total_seconds()) / 3600
-    amount = (_("%(days)s d %(hours)s h", days=int(hours // 24), hours=int(hours % 24))
-              if hours >= 24 else _("%(hours)s h %(minutes)s min", hours=int(hours),
-                                    minutes=int(hours * 60 % 60)))
-    return _("%(amount)s overdue", amount=amount) if late else _("%(amount)s left",
-                                                                 amount=amount)
+def _working_days(n: int) -> str:
+    return _("1 working day") if n == 1 else _("%(num)s working days", num=n)
+
+
+def _days(n: int) -> str:
+    return _("1 day") if n == 1 else _("%(num)s days", num=n)
+
+
+def _hours(n: int) -> str:
+    return _("1 hour") if n == 1 else _("%(num)s hours", num=n)
+
+
+def _minutes(n: int) -> str:
+    return _("1 minute") if n == 1 else _("%(num)s minutes", num=n)
+
+
+def time_left_text(left: clock_ops.TimeLeft) -> str:
+    """"3 working days 3 hours left", "overdue by 1 working day 2 hours", "2 days 5 hours
+    left": working-time clocks in the calendar's working days, the others in calendar days;
+    hours and minutes when less than a day is left."""
+    if left.days:
+        days = _working_days(left.days) if left.working else _days(left.days)
+        amount = _("%(days)s %(hours)s", days=days, hours=_hours(left.hours))
+    else:
+        amount = _("%(hours)s %(minutes)s", hours=_hours(left.hours),
+                   minutes=_minutes(left.minutes))
+    return _("overdue by %(amount)s", amount=amount) if left.overdue else _(
+        "%(amount)s left", amount=amount)
 
 
 @dataclass(frozen=True)
@@ -253,11 +282,44 @@ def history(process: Process, found: History) -> list[ShownEvent]:
             # Recorded on the case whose step opened the other: it reads the reverse label.
             field = found.definition.organisation.relation_label(
                 f"{event.data['relation']}:reverse", locale())
+        reason = event.reason or ""
+        if event.action.startswith("clock_") and event.data and event.data.get("causes"):
+            reason = _clock_moved(process, event.field or "", event.data)
         result.append(ShownEvent(
             local_time(event.at), event.actor_name or "", what, field,
             _raw(process, event.field, event.old), _raw(process, event.field, event.new),
-            event.reason or "", event.meaning or ""))
+            reason, event.meaning or ""))
     return result
+
+
+def _moment(stored: Any) -> str:
+    if isinstance(stored, datetime):
+        return local_time(stored)
+    try:
+        return local_time(datetime.fromisoformat(str(stored)))
+    except ValueError:
+        return str(stored)
+
+
+def _clock_moved(process: Process, clock_id: str, data: Any) -> str:
+    """Why a clock's start or due time moved (its ``clock_changed`` entry), in words: a
+    corrected start field with the old and new start, a re-chosen variant with both."""
+    clock = process.clocks.get(clock_id)
+    variants = {v.id: label(v.label) or v.id for v in clock.variants} if clock else {}
+    parts = []
+    for cause in data.get("causes") or ():
+        if cause == "field_corrected":
+            name = str(data.get("source_field", ""))
+            spec = process.fields.get(name)
+            parts.append(_("field corrected: %(field)s, start %(old)s → %(new)s",
+                           field=label(spec.label) if spec else name,
+                           old=_moment(data.get("old_started_at")),
+                           new=_moment(data.get("started_at"))))
+        elif cause == "variant_rechosen":
+            old, new = str(data.get("old_variant", "")), str(data.get("variant", ""))
+            parts.append(_("variant re-chosen: %(old)s → %(new)s",
+                           old=variants.get(old, old), new=variants.get(new, new)))
+    return "; ".join(parts)
 
 
 def _raw(process: Process, name: str | None, stored: Any) -> str:
