@@ -5,6 +5,8 @@ One pass reads which cases have a clock that reached its warning or due time (th
 ``case_clocks`` mirror), then claims them in batches, one transaction per batch, and lets
 :meth:`CaseService.escalate_row` escalate each claimed case in that transaction: the engine
 decides from the case's own clocks, so a warning or breach already done is never done again.
+A closed case is claimed only for a clock that runs after the close (``case_clocks.after_close``,
+migration 0003), and only such a clock is escalated on it.
 
 Why each escalation happens once, whatever runs at the same time:
 

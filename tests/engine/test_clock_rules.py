@@ -281,3 +281,20 @@ def test_a_step_from_a_final_state_to_that_same_state_loads_and_keeps_the_case_c
 
 def test_the_fixture_set_loads_without_a_problem() -> None:
     assert check(FIXTURE) == []
+
+
+def test_with_start_on_too_the_step_starts_the_clock_and_the_field_gives_its_time(
+        tmp_path: Path) -> None:
+    target = tmp_path / "set"
+    shutil.copytree(FIXTURE, target)
+    process = target / "processes" / "incident.yaml"
+    text = process.read_text(encoding="utf-8")
+    assert "    start_at: received_at\n" in text
+    process.write_text(text.replace("    start_at: received_at\n",
+                                    "    start_on: [finish_review]\n    start_at: received_at\n"),
+                       encoding="utf-8")
+    definition = load(target)
+    case = register(definition, shanghai(2, 14))
+    assert "response" not in case.clocks  # the field alone does not start it
+    reviewed = apply(definition, case, "finish_review", MANAGER, {}, shanghai(2, 16)).case
+    assert reviewed.clocks["response"].started_at == shanghai(2, 9, 30)

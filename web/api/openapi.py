@@ -340,6 +340,7 @@ def _common() -> dict[str, Any]:
     reason = _objects(
         ["code", "detail"], code={"type": "string", "description": (
             "Stable code: role, authority, separation, state, final, voided, condition, "
+            "clock (a deadline that keeps the case from closing still runs), "
             "missing, invalid, unexpected, type, files, signature, password, reason, "
             "version, parameter, body.")},
         detail={"type": "string", "description": "For a person, in the request's language."},
@@ -437,7 +438,9 @@ def _case(writer: _Writer, process: Process) -> dict[str, Any]:
         clocks=_array(_ref("Clock")), links=_array(_ref("Link")),
         actions=_array(_ref("Action")) | {
             "description": "The steps from the case's state: those you may take now "
-                           "(`allowed`) and, for the others, why not."},
+                           "(`allowed`) and, for the others, why not. A closed case offers "
+                           "only the steps written for its final state (e.g. one stopping a "
+                           "deadline that runs after the close)."},
         href=STRING)
     schema["description"] = f"A case of {words(process.label)}."
     return schema
