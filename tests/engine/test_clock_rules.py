@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,20 +24,15 @@ from qmsflow.engine.loader import check, load
 from qmsflow.engine.machine import Refused, apply, available, start
 from qmsflow.engine.model import DefinitionSet
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "clocks"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from ..fixtures.clock_set import FIXTURE, SHANGHAI, load_clock_set, shanghai
+
 CLERK = Actor("clerk1", "Clerk One", frozenset({"clerk"}))
 MANAGER = Actor("manager1", "Manager One", frozenset({"manager"}))
 
 
-def shanghai(day: int, hour: int = 10, minute: int = 0, month: int = 3) -> datetime:
-    """A moment of 2026 in Shanghai, as UTC."""
-    return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
-
-
 @pytest.fixture(scope="module")
 def definition() -> DefinitionSet:
-    return load(FIXTURE)
+    return load_clock_set()
 
 
 def register(definition: DefinitionSet, now: datetime, **values: Any) -> Case:

@@ -8,30 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from qmsflow.engine.loader import load
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence.models import CaseClock, CaseRow
 from qmsflow.engine.persistence.sweep import sweep
 
+from ..fixtures.clock_set import FIXTURE, load_clock_set, shanghai
 from .conftest import Clock, Database, World, make_world
-
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "clocks"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def shanghai(day: int, hour: int = 10, minute: int = 0) -> datetime:
-    return datetime(2026, 3, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 @pytest.fixture(scope="module")
 def clock_set() -> DefinitionSet:
-    return load(FIXTURE)
+    return load_clock_set()
 
 
 @pytest.fixture

@@ -9,33 +9,24 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from qmsflow.engine.loader import load
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import tokens
 
+from ..fixtures.clock_set import FIXTURE, load_clock_set, shanghai
 from ..persistence.conftest import Clock, World, make_world
 from .conftest import Auth, make_app, text_of
 from .conftest import db as dbfixtures
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "clocks"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def shanghai(day: int, hour: int = 10, minute: int = 0) -> datetime:
-    return datetime(2026, 3, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
-
 
 @pytest.fixture(scope="module")
 def clock_set() -> DefinitionSet:
-    return load(FIXTURE)
+    return load_clock_set()
 
 
 @pytest.fixture
