@@ -18,14 +18,16 @@ CASE_URL = re.compile(r"/cases/KS-\d{4}-\d{2}-\d{4}$")
 TO_APPROVAL: list[tuple[str, str, dict[str, Any], str | None]] = [
     ("quality", "confirm_complaint", {"is_complaint": True, "screening_rationale": "设备故障"},
      None),
-    ("quality", "classify", {"category": "malfunction", "batch_number": "B2026-02-031",
-                             "report_cn": "not_reportable", "report_us": "not_reportable",
-                             "report_eu": "not_reportable",
-                             "reportability_rationale": "未造成伤害。"}, None),
+    ("quality", "classify", {"category": "malfunction", "batch_number": "B2026-02-031"}, None),
+    ("quality", "decide_reportability", {"report_cn": "not_reportable",
+                                         "report_us": "not_reportable",
+                                         "report_eu": "not_reportable",
+                                         "reportability_rationale": "未造成伤害。"}, PASSWORD),
     ("gm_office", "accept", {"joint_inspection": False}, None),
     ("quality", "report_investigation", {"investigated": True, "findings": "背光板虚焊",
                                          "root_cause": "回流焊温度曲线偏低",
                                          "recall_needed": False}, PASSWORD),
+    ("gm", "gm_instruct", {"gm_instructions": "同意调查结论。"}, PASSWORD),
     ("quality", "judge_responsibility", {"established": True,
                                          "responsible_department": "production",
                                          "cause": "production", "improvement_tracked": False},
@@ -207,7 +209,8 @@ def test_the_sales_manager_reads_in_chinese_why_an_80000_plan_is_not_theirs_to_a
     assert refused.is_visible()
     assert page.get_by_role("button", name="核准处理方案").count() == 0
     why = refused.locator("small").all_inner_texts()
-    assert any(re.fullmatch(r"需由.+核决：补偿金额 80,000 超出您的权限 5,000。", w) for w in why), why
+    expected = r"需由.+核决：补偿金额 80,000 超出您的权限 5,000。"
+    assert any(re.fullmatch(expected, w) for w in why), why
 
 
 def test_the_printable_form_prints_without_its_toolbar_and_downloads_as_a_pdf(
