@@ -132,7 +132,7 @@ def test_a_complaint_filed_in_chinese_shows_the_patient_section_only_when_a_pati
     assert page.get_by_role("heading", name="登记投诉").is_visible()
     page.get_by_label("投诉渠道").select_option(label="电话")
     page.get_by_label("受理时间").fill("2026-03-02T09:30")
-    page.get_by_label("投诉人").fill("王芳")
+    page.get_by_role("textbox", name="投诉人", exact=True).fill("王芳")  # not 投诉人地址
     page.get_by_label("投诉单位").fill("市第一人民医院")
     page.get_by_label("联系电话").fill("+86 21 5555 0100")
     page.get_by_label("国内/国外").select_option(label="国内")
