@@ -167,12 +167,15 @@ def test_a_step_condition_and_target_are_quoted_from_the_definitions(
 def test_inputs_added_removed_and_made_conditional_are_listed_in_one_sentence(
         default_set: DefinitionSet, edited_set: EditSet) -> None:
     said = edited(default_set, edited_set, (
-        COMPLAINT, "- {id: is_complaint, required: true}\n      - screening_rationale\n",
-        "- {id: is_complaint, required: \"channel == 'phone'\"}\n      - event_date\n"))
+        COMPLAINT, "    form: screening\n    inputs:\n      - {id: is_complaint, required: true}\n"
+        "      - screening_rationale\n",
+        "    inputs:\n      - {id: is_complaint, required: \"channel == 'phone'\"}\n"
+        "      - event_date\n"))
     assert said == [
         "transition 'confirm_complaint' (complaint): inputs: added event_date; removed "
         "screening_rationale; is_complaint changed from required to required when "
-        "\"channel == 'phone'\""]
+        "\"channel == 'phone'\"",
+        "transition 'confirm_complaint' (complaint): form changed from screening to none"]
 
 
 def test_effects_are_summarised_by_their_kinds(
@@ -310,7 +313,8 @@ def test_deadlines_and_variants_added_and_removed(
              "      - {id: standard, duration: {working_hours: 8}}\n")
     variant = ("      - id: hong_kong\n        if: \"country == 'HK'\"\n"
                "        duration: {working_days: 6}\n      - id: international\n")
-    serious = ("      - id: serious_injury\n        if: \"patient_harm == 'serious_injury'\"\n"
+    serious = ("      - id: serious_injury\n        if: \"(patient_harm == 'serious_injury' or "
+               "report_cn == 'reportable') and report_cn != 'not_reportable'\"\n"
                "        duration: {calendar_days: 20}\n        calendar: round_the_clock\n"
                "        warn_before: {calendar_days: 5}\n")
     new = load(edited_set((COMPLAINT, "\nforms:\n", f"{clock}\nforms:\n"),
@@ -433,15 +437,18 @@ def test_notification_templates_and_reports_say_what_changed(
 
 def test_reordered_variants_are_described_and_move_their_clock(
         default_set: DefinitionSet, edited_set: EditSet) -> None:
-    death = ("      - id: death\n        if: \"patient_harm == 'death'\"\n"
+    death = ("      - id: death\n        if: \"patient_harm == 'death' and report_cn != "
+             "'not_reportable'\"\n"
              "        duration: {calendar_days: 7}\n        calendar: round_the_clock\n"
              "        warn_before: {calendar_days: 2}\n")
-    swapped = load(edited_set((COMPLAINT, death, ""),
-                              (COMPLAINT, "        warn_before: {calendar_days: 5}\n",
-                               "        warn_before: {calendar_days: 5}\n" + death)))
+    serious = ("      - id: serious_injury\n        if: \"(patient_harm == 'serious_injury' or "
+               "report_cn == 'reportable') and report_cn != 'not_reportable'\"\n"
+               "        duration: {calendar_days: 20}\n        calendar: round_the_clock\n"
+               "        warn_before: {calendar_days: 5}\n")
+    swapped = load(edited_set((COMPLAINT, death, ""), (COMPLAINT, serious, serious + death)))
     assert words(diff(default_set, swapped)) == [
-        "deadline 'regulatory_report' (complaint): variant order changed from death, "
-        "serious_injury to serious_injury, death"]
+        "deadline 'regulatory_report' (complaint): variant order changed from group_event, "
+        "overseas, death, serious_injury to group_event, overseas, serious_injury, death"]
     assert deadline_changes(default_set, swapped) == {("complaint", "regulatory_report")}
 
 

@@ -41,6 +41,7 @@ GM_OFFICE = Actor("chen.jie", "陈洁", frozenset({"gm_office"}))
 TECHNICAL = Actor("sun.hao", "孙浩", frozenset({"technical"}))
 SALES_MANAGER = Actor("zhou.lei", "周磊", frozenset({"sales_manager"}))
 DEPUTY = Actor("wu.gang", "吴刚", frozenset({"deputy_gm"}))
+GM = Actor("qian.yu", "钱宇", frozenset({"gm"}))
 
 INTAKE: dict[str, Any] = {
     "channel": "phone", "received_at": "2026-03-02T09:00:00+08:00",
@@ -66,14 +67,18 @@ def to_approval(definition: DefinitionSet, now: datetime, amount: str) -> Case:
     steps: list[tuple[str, Actor, dict[str, Any], Signature | None]] = [
         ("confirm_complaint", QUALITY, {"is_complaint": "yes", "screening_rationale": "故障"},
          None),
-        ("classify", QUALITY, {"category": "malfunction", "report_cn": "not_reportable",
-                               "report_us": "not_reportable", "report_eu": "not_reportable",
-                               "reportability_rationale": "无伤害"}, None),
+        ("classify", QUALITY, {"category": "malfunction"}, None),
+        ("decide_reportability", QUALITY, {"report_cn": "not_reportable",
+                                           "report_us": "not_reportable",
+                                           "report_eu": "not_reportable",
+                                           "reportability_rationale": "无伤害"},
+         sign(QUALITY, "approved")),
         ("accept", GM_OFFICE, {}, None),
         ("report_investigation", QUALITY, {"investigated": True, "findings": "参数偏低",
                                            "root_cause": "作业指导书过期",
                                            "recall_needed": False},
          sign(QUALITY, "authored")),
+        ("gm_instruct", GM, {"gm_instructions": "同意"}, sign(GM, "approved")),
         ("judge_responsibility", QUALITY, {"established": True, "cause": "production",
                                            "responsible_department": "production",
                                            "improvement_tracked": False}, None),
@@ -108,8 +113,9 @@ def test_a_refusal_names_the_step_the_state_and_every_unmet_rule(
         apply(default_set, case, "not_a_complaint", QUALITY, {"colour": "red"}, now)
     refusal = raised.value
     assert (refusal.step, refusal.state) == ("not_a_complaint", "registered")
+    # ... including the unsigned reportability decision (condition).
     assert {r.code for r in refusal.reasons} == {
-        "role", "unexpected", "missing", "signature", "reason"}
+        "role", "unexpected", "missing", "signature", "reason", "condition"}
     assert "needs one of the roles quality_manager; 李强 has quality" in str(refusal)
 
 
@@ -349,8 +355,5 @@ def test_a_step_refuses_an_input_its_unevaluable_condition_requires(
         **default_set.processes,
         "complaint": replace(complaint, steps={**complaint.steps, "classify": step})})
     with pytest.raises(Refused) as refused:
-        apply(changed, screened, "classify", QUALITY, {
-            "category": "performance", "report_cn": "not_reportable",
-            "report_us": "not_reportable", "report_eu": "not_reportable",
-            "reportability_rationale": "无伤害"}, now)
+        apply(changed, screened, "classify", QUALITY, {"category": "performance"}, now)
     assert [(r.code, r.field) for r in refused.value.reasons] == [("missing", "findings")]

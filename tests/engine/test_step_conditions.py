@@ -51,13 +51,18 @@ def test_a_condition_on_the_case_alone_is_still_decided_up_front(
     case = case_in(default_set, "complaint", "closing", now, customer_accepts=False)
     reasons = available(default_set, case, everyone(default_set), now)["close"]
     assert [r.message for r in reasons if r.code == "condition"] == [
-        "Closing needs the customer's acceptance and the reportability decided for China, the "
-        "US and the EU."]
+        "Closing needs the customer's acceptance, the signed reportability decision for China, "
+        "the US and the EU, every report that is due recorded, and no petition awaiting a "
+        "decision."]
     generated = replace(default_set.process("complaint").steps["close"], condition_message={})
     assert condition_sentence(generated, default_set.process("complaint"), "en") == (
-        "Possible only when 'Customer accepts' is Yes and 'China adverse-event report' is not "
-        "Assessment required and 'US MDR report' is not Assessment required and 'EU vigilance "
-        "report' is not Assessment required.")
+        "Possible only when the case is not flagged 'Petition awaiting decision' and 'Customer "
+        "accepts' is Yes and 'Reportability decided at' is filled in and ('China adverse-event "
+        "report' is not Reportable or 'Reported to the NMPA at' is filled in) and ('US MDR "
+        "report' is not Reportable or 'Reported to the FDA at' is filled in) and ('EU vigilance "
+        "report' is not Reportable or 'Reported to the EU competent authority at' is filled in) "
+        "and ('Group adverse event' is No or 'Group event notified (phone or fax) at' is filled "
+        "in).")
 
 
 STATES = [("complaint", state) for state in ("registered", "classification", "closing")] + [

@@ -156,8 +156,15 @@ def _reachable(definition: DefinitionSet, process: Process, now: datetime,
         yield case
         if process.states[case.state].final:
             continue
+        # Steps that stay (decisions and records offered in every state, such as the signed
+        # reportability decision) are taken first, so the ways out that need them open up.
         for step in process.steps.values():
-            if case.state in step.sources:
+            if step.stays and case.state in step.sources:
+                stayed = take(definition, case, step, next(drivers), now, profile)
+                if stayed.case is not None:
+                    case = stayed.case
+        for step in process.steps.values():
+            if case.state in step.sources and not step.stays:
                 taken = take(definition, case, step, next(drivers), now, profile)
                 if taken.case is not None and taken.case.state not in seen:
                     waiting.append(taken.case)

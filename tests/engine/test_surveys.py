@@ -75,7 +75,7 @@ def test_the_survey_is_compiled_from_the_definitions_with_both_locales(
         "rating_attitude", "rating_skill", "rating_arrival", "rating_promise"]
     assert {e.kind for e in survey.effects} == {"set", "flag", "notify", "open_case"}
     assert survey.step_id == "survey:satisfaction"
-    assert default_set.process("complaint").surveys == {}
+    assert set(default_set.process("complaint").surveys) == {"complaint_satisfaction"}
 
 
 def test_closing_a_job_invites_the_customer_with_a_link_valid_for_14_days(

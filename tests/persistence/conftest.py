@@ -181,14 +181,23 @@ def open_complaint(world: World, **changes: object) -> Case:
                                      {**COMPLAINT, **changes}, password=PASSWORD)
 
 
+NOT_REPORTABLE = {"report_cn": "not_reportable", "report_us": "not_reportable",
+                  "report_eu": "not_reportable",
+                  "reportability_rationale": "未造成伤害，且不可能导致严重伤害。"}
+
+
+def decided(world: World, number: str) -> Case:
+    """The complaint ``number`` with its reportability decided (signed): not reportable."""
+    return world.service.apply_step(number, "decide_reportability", world.user("quality"),
+                                    NOT_REPORTABLE, password=PASSWORD)
+
+
 def to_investigation(world: World) -> str:
     """A domestic complaint taken to investigation (its closure clock running); its number."""
     number = open_complaint(world).number
     steps = [
         ("quality", "confirm_complaint", {"is_complaint": True, "screening_rationale": "设备故障"}),
-        ("quality", "classify", {"category": "malfunction", "report_cn": "not_reportable",
-                                 "report_us": "not_reportable", "report_eu": "not_reportable",
-                                 "reportability_rationale": "未造成伤害，且不可能导致严重伤害。"}),
+        ("quality", "classify", {"category": "malfunction"}),
         ("gm_office", "accept", {"joint_inspection": False}),
     ]
     for role, action, inputs in steps:

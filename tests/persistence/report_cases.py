@@ -32,18 +32,19 @@ def _registered(world: World, at: datetime, values: Mapping[str, Any]) -> str:
     return case.number
 
 
-def _investigated(category: str, reportable: bool = False) -> list[Step]:
-    report = "reportable" if reportable else "not_reportable"
+def _investigated(category: str) -> list[Step]:
     return [
+        ("quality", "decide_reportability", {
+            "report_cn": "not_reportable", "report_us": "not_reportable",
+            "report_eu": "not_reportable", "reportability_rationale": "评估完毕。"}, True, None),
         ("quality", "confirm_complaint", {"is_complaint": True, "screening_rationale": "故障"},
          False, None),
-        ("quality", "classify", {"category": category, "report_cn": report,
-                                 "report_us": "not_reportable", "report_eu": "not_reportable",
-                                 "reportability_rationale": "评估完毕。"}, False, None),
+        ("quality", "classify", {"category": category}, False, None),
         ("gm_office", "accept", {"joint_inspection": False}, False, None),
         ("quality", "report_investigation", {"investigated": True, "findings": "参数偏低。",
                                              "root_cause": "作业指导书过期。",
                                              "recall_needed": False}, True, None),
+        ("gm", "gm_instruct", {"gm_instructions": "同意。"}, True, None),
     ]
 
 
@@ -59,7 +60,8 @@ def closed_complaint(world: World, at: datetime, *, category: str = "malfunction
             "improvement_tracked": True, "improvement_status": improvement}, False, None),
         ("technical", "propose_plan", {"countermeasure": "重新设置参数。", "handling": ["repair"]},
          False, None),
-        ("sales_manager", "approve_plan", {}, True, None),
+        # A plan without money goes to the manager's office (送经理室批示).
+        ("deputy_gm", "approve_plan", {}, True, None),
         ("sales", "record_reply", {"reply_method": "letter", "reply_summary": "已答复。",
                                    "customer_accepts": True}, False, None),
         ("quality_manager", "close", {}, True, None),
@@ -79,7 +81,7 @@ def not_established_complaint(world: World, at: datetime, *, category: str = "ma
 def complaint_in_investigation(world: World, at: datetime, **values: Any) -> str:
     """A complaint still being investigated at ``at`` (open: no report counts it yet)."""
     number = _registered(world, at, values)
-    return _walk(world, number, _investigated("malfunction")[:3], at)
+    return _walk(world, number, _investigated("malfunction")[:4], at)
 
 
 SERVICE_REQUEST = {
@@ -137,6 +139,8 @@ def closed_service_request(world: World, at: datetime, *, satisfied: bool = True
                   ("deputy_gm", "deputy_gm_resolve", {
                       "gm_review_notes": "再培训。", "customer_reply_method": "letter",
                       "customer_reply_summary": "已致歉。"}, True, None)]
-    steps.append(("technical_manager", "close", {
-        "is_complaint": complaint, "complaint_rationale": "已分析。"}, True, None))
+    closing: dict[str, Any] = {"is_complaint": complaint, "complaint_rationale": "已分析。"}
+    if complaint:  # 客户抱怨率 counts the complaints that are the service's own fault
+        closing["service_at_fault"] = True
+    steps.append(("technical_manager", "close", closing, True, None))
     return _walk(world, number, steps, at)

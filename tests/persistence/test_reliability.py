@@ -30,7 +30,7 @@ from qmsflow.engine.persistence.models import AuditEvent, Base, CaseRow
 from qmsflow.engine.persistence.service import CaseNotFound
 from qmsflow.engine.persistence.store import Conflict
 
-from .conftest import PASSWORD, World, open_complaint
+from .conftest import PASSWORD, World, decided, open_complaint
 
 WORKERS = 8
 ROUNDS = 63  # 8 workers x 63 rounds = 504 attempts on one case
@@ -128,8 +128,9 @@ def screen(world: World, number: str, side: int, version: int) -> Case:
 def test_of_two_conflicting_steps_taken_at_once_exactly_one_is_saved_and_nothing_is_lost(
         world: World) -> None:
     for _ in range(4):  # a few rounds, so either side may win
-        case = open_complaint(world)
+        case = decided(world, open_complaint(world).number)
         seen = case.row_version  # both forms were opened on this version
+        known = len(world.service.read_case(case.number).events)
 
         def take(side: int, barrier: threading.Barrier, number: str = case.number,
                  version: int = seen) -> Attempt:
@@ -150,10 +151,11 @@ def test_of_two_conflicting_steps_taken_at_once_exactly_one_is_saved_and_nothing
         history = world.service.read_case(case.number)
         assert history.case == winner.result
         assert history.case.row_version == seen + 1
-        assert actions(world, case.number)["transition"] == 1
+        assert actions(world, case.number)["transition"] == 2  # the decision, then the winner
         loser_id = world.user(SCREENING[loser.worker][0])
-        assert not [e for e in history.events if e.actor_id == loser_id]
-        assert loser_id not in {s.signer_id for s in history.signatures}
+        assert not [e for e in history.events[known:] if e.actor_id == loser_id]
+        assert loser_id not in {s.signer_id for s in history.signatures
+                                if s.step != "decide_reportability"}
 
         # Reloaded on the new version, the loser's step is refused: the case has moved on.
         with pytest.raises(Refused) as refused:
@@ -310,7 +312,7 @@ def fail_at(monkeypatch: pytest.MonkeyPatch, point: str) -> Seen:
                                    "after the audit insert"])
 def test_a_step_that_fails_halfway_leaves_neither_the_case_change_nor_its_audit_entries(
         world: World, monkeypatch: pytest.MonkeyPatch, point: str) -> None:
-    case = open_complaint(world)
+    case = decided(world, open_complaint(world).number)
     entries = len(world.service.read_case(case.number).events)
     stored = everything(world)
     seen = fail_at(monkeypatch, point)
@@ -338,7 +340,7 @@ def test_a_step_that_fails_halfway_leaves_neither_the_case_change_nor_its_audit_
         {"screening_rationale": "咨询类来电"}, reason="仅为咨询", password=PASSWORD,
         expected_version=case.row_version)
     assert (done.state, done.row_version) == ("not_a_complaint", case.row_version + 1)
-    assert actions(world, case.number)["transition"] == 1
+    assert actions(world, case.number)["transition"] == 2  # the signed decision, then this
     assert chain_breaks(world) == []
 
 

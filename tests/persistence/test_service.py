@@ -11,7 +11,7 @@ from qmsflow.engine.persistence import inbox, users
 from qmsflow.engine.persistence.service import CaseNotFound, Filters
 from qmsflow.engine.persistence.store import Conflict
 
-from .conftest import CHEAP, PASSWORD, World, open_complaint, to_investigation
+from .conftest import CHEAP, PASSWORD, World, decided, open_complaint, to_investigation
 
 
 def test_a_new_case_gets_the_next_number_of_its_month_and_is_stored(world: World) -> None:
@@ -133,7 +133,7 @@ def test_a_voided_case_keeps_its_history_and_leaves_the_inbox(world: World) -> N
 
 
 def test_a_signed_step_needs_the_password_again(world: World) -> None:
-    case = open_complaint(world)
+    case = decided(world, open_complaint(world).number)
     manager = world.user("quality_manager")
     with pytest.raises(Refused) as unsigned:
         world.service.apply_step(case.number, "not_a_complaint", manager,
@@ -150,14 +150,15 @@ def test_a_signed_step_needs_the_password_again(world: World) -> None:
     signed = world.service.read_case(case.number).signatures
     assert [(s.signer_id, s.signer_name, s.meaning) for s in signed] == [
         (world.user("sales"), "Sales User", "authored"),
+        (world.user("quality"), "Quality User", "approved"),
         (manager, "Quality_Manager User", "reviewed")]
-    assert len(signed[1].record_hash) == 64 and signed[1].invalidated_at is None
-    assert signed[1].row_version == done.row_version
+    assert len(signed[2].record_hash) == 64 and signed[2].invalidated_at is None
+    assert signed[2].row_version == done.row_version
 
 
 def test_the_inbox_merges_a_users_queues_soonest_due_first_and_filters_the_overdue(
         world: World) -> None:
-    waiting = open_complaint(world).number  # registered: no clock runs yet
+    waiting = open_complaint(world).number  # registered: the 4-hour response clock runs
     first = to_investigation(world)
     world.clock.advance(days=1)
     second = to_investigation(world)
@@ -165,11 +166,11 @@ def test_the_inbox_merges_a_users_queues_soonest_due_first_and_filters_the_overd
         users.add(session, world.definition, "two.roles", "Two Roles",
                   ["quality", "quality_manager"], PASSWORD, world.clock(), hasher=CHEAP)
     shown = world.service.list_cases("two.roles")
-    assert [r.number for r in shown.rows][:3] == [first, second, waiting]
+    assert [r.number for r in shown.rows][:3] == [waiting, first, second]
     assert shown.total == len(shown.rows) == len({r.number for r in shown.rows})
     world.clock.advance(days=30)
     late = world.service.list_cases("two.roles", Filters(overdue=True))
-    assert [r.number for r in late.rows] == [first, second]
+    assert [r.number for r in late.rows] == [waiting, first, second]
 
 
 def test_escalating_a_late_case_acts_once_and_is_recorded_as_the_sweep(world: World) -> None:

@@ -6,9 +6,7 @@ from qmsflow.engine.persistence import signatures
 
 from .conftest import World, open_complaint
 
-CLASSIFY = {"category": "malfunction", "report_cn": "not_reportable",
-            "report_us": "not_reportable", "report_eu": "not_reportable",
-            "reportability_rationale": "未造成伤害，且不可能导致严重伤害。"}
+CLASSIFY = {"category": "malfunction"}
 
 
 def _classified(world: World, batch: str) -> str:

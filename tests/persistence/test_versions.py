@@ -18,7 +18,16 @@ from qmsflow.engine.persistence.models import AuditEvent, CaseClock, CaseRow, De
 from qmsflow.engine.persistence.service import CaseService
 
 from ..conftest import DEFAULT_SET, ROOT, EditSet
-from .conftest import CHEAP, COMPLAINT, PASSWORD, Clock, Database, World, open_complaint
+from .conftest import (
+    CHEAP,
+    COMPLAINT,
+    PASSWORD,
+    Clock,
+    Database,
+    World,
+    decided,
+    open_complaint,
+)
 
 KANGNING = ROOT / "definitions" / "examples" / "kangning"
 COMPLAINT_YAML = "processes/complaint.yaml"
@@ -37,9 +46,7 @@ STRICTER_SCREENING = (
     COMPLAINT_YAML, "    to: classification\n    roles: [quality, quality_manager]\n",
     "    to: classification\n    roles: [quality_manager]\n")
 
-CLASSIFIED = {"category": "malfunction", "report_cn": "not_reportable",
-              "report_us": "not_reportable", "report_eu": "not_reportable",
-              "reportability_rationale": "未造成伤害，且不可能导致严重伤害。"}
+CLASSIFIED = {"category": "malfunction"}
 # Accepted on Monday 2 March 2026, 10:00 in Shanghai (the world's clock): the closure deadline
 # is 5 working days later on the default set, 4 on the shorter one.
 DUE_IN_5_DAYS = datetime(2026, 3, 9, 9, 30, tzinfo=UTC)  # Monday 9 March, 17:30 Shanghai
@@ -274,7 +281,8 @@ def test_a_dry_run_reports_the_moves_and_changes_nothing(
 
 def test_closed_and_voided_cases_are_not_migrated(world: World, edited_set: EditSet) -> None:
     closed = world.service.apply_step(
-        open_complaint(world).number, "not_a_complaint", world.user("quality_manager"),
+        decided(world, open_complaint(world).number).number, "not_a_complaint",
+        world.user("quality_manager"),
         {"screening_rationale": "咨询"}, reason="咨询类来电", password=PASSWORD)
     assert closed.state == "not_a_complaint"
     voided = open_complaint(world)

@@ -38,14 +38,16 @@ INTAKE: dict[str, Any] = {
 TO_APPROVAL: list[tuple[str, str, dict[str, Any], bool]] = [
     ("quality", "confirm_complaint", {"is_complaint": True, "screening_rationale": "设备故障"},
      False),
-    ("quality", "classify", {"category": "malfunction", "batch_number": "B2026-02-031",
-                             "report_cn": "not_reportable", "report_us": "not_reportable",
-                             "report_eu": "not_reportable",
-                             "reportability_rationale": "未造成伤害。"}, False),
+    ("quality", "classify", {"category": "malfunction", "batch_number": "B2026-02-031"}, False),
+    ("quality", "decide_reportability", {"report_cn": "not_reportable",
+                                         "report_us": "not_reportable",
+                                         "report_eu": "not_reportable",
+                                         "reportability_rationale": "未造成伤害。"}, True),
     ("gm_office", "accept", {"joint_inspection": False}, False),
     ("quality", "report_investigation", {"investigated": True, "findings": "背光板虚焊",
                                          "root_cause": "回流焊温度曲线偏低",
                                          "recall_needed": False}, True),
+    ("gm", "gm_instruct", {"gm_instructions": "同意调查结论。"}, True),
     ("quality", "judge_responsibility", {"established": True, "responsible_department":
                                          "production", "cause": "production",
                                          "improvement_tracked": False}, False),
@@ -301,7 +303,9 @@ def test_an_intake_opens_a_case_with_its_values_typed_and_its_address(
     assert case["values"]["complainant_name"] == "王芳"
     assert case["state_label"]["en"] == "Registered"
     assert case["assignee_role"] == "quality"
-    assert all(not action["allowed"] for action in case["actions"])  # sales screens nothing
+    # Sales screens nothing; it may only tell the customer where things stand, or petition.
+    assert {a["step"] for a in case["actions"] if a["allowed"]} == {
+        "update_progress", "submit_petition"}
     with world.database.sessions() as session:
         clients = session.execute(select(AuditEvent.client).where(
             AuditEvent.case_number == case["number"])).scalars().all()
@@ -390,7 +394,7 @@ def test_an_unknown_process_or_start_step_is_not_found(api: Api) -> None:
 def test_a_case_reads_with_its_clocks_links_and_the_steps_this_user_may_take(
         api: Api) -> None:
     number = api.register().json["number"]
-    for role, step, values, signed in TO_APPROVAL[:3]:
+    for role, step, values, signed in TO_APPROVAL[:4]:
         assert api.step(number, step, values, role, signed=signed).status_code == 200
     case = api.get(f"{API}/cases/{number}", "quality").json
     assert case["state"] == "investigation"

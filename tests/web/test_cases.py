@@ -33,14 +33,17 @@ INTAKE = {"channel": "phone", "received_at": "2026-03-02T09:30", "complainant_na
 # The complaint's steps up to approval, as each role fills them in (web form values).
 TO_APPROVAL: list[tuple[str, str, dict[str, Any]]] = [
     ("quality", "confirm_complaint", {"is_complaint": "yes", "screening_rationale": "设备故障"}),
-    ("quality", "classify", {"category": "malfunction", "batch_number": "B2026-02-031",
-                             "report_cn": "not_reportable",
-                             "report_us": "not_reportable", "report_eu": "not_reportable",
-                             "reportability_rationale": "未造成伤害。"}),
+    ("quality", "classify", {"category": "malfunction", "batch_number": "B2026-02-031"}),
+    ("quality", "decide_reportability", {"report_cn": "not_reportable",
+                                         "report_us": "not_reportable",
+                                         "report_eu": "not_reportable",
+                                         "reportability_rationale": "未造成伤害。",
+                                         "password": PASSWORD}),
     ("gm_office", "accept", {"joint_inspection": "no"}),
     ("quality", "report_investigation", {"investigated": "yes", "findings": "背光板虚焊",
                                          "root_cause": "回流焊温度曲线偏低",
                                          "recall_needed": "no", "password": PASSWORD}),
+    ("gm", "gm_instruct", {"gm_instructions": "同意调查结论。", "password": PASSWORD}),
     ("quality", "judge_responsibility", {"established": "yes", "responsible_department":
                                          "production", "cause": "production",
                                          "improvement_tracked": "no"}),
@@ -175,8 +178,8 @@ def test_a_stale_form_is_refused_keeps_the_input_and_changes_nothing(
     stale = desk.version(number)
     desk.take(number, TO_APPROVAL[:1])
     before = world.service.read_case(number)
-    response = desk.as_("quality").act(number, "classify", {
-        **TO_APPROVAL[1][2], "reportability_rationale": "我写的理由"}, version=stale)
+    response = desk.as_("quality").act(number, "decide_reportability", {
+        **TO_APPROVAL[2][2], "reportability_rationale": "我写的理由"}, version=stale)
     assert response.status_code == 409
     assert "Someone else changed this case" in text_of(response)
     assert "我写的理由" in response.get_data(as_text=True)
@@ -198,8 +201,8 @@ def test_a_value_outside_the_choices_is_refused_with_a_message(desk: Desk, world
                                                                ) -> None:
     number = desk.register()
     desk.take(number, TO_APPROVAL[:1])
-    response = desk.as_("quality").act(number, "classify", {**TO_APPROVAL[1][2],
-                                                            "report_cn": "never"})
+    response = desk.as_("quality").act(number, "decide_reportability", {
+        **TO_APPROVAL[2][2], "report_cn": "never"})
     assert response.status_code == 422
     assert world.service.read_case(number).case.state == "classification"
 
@@ -232,7 +235,7 @@ def test_the_inbox_filters_searches_and_pages(desk: Desk, client: FlaskClient, w
 def test_overdue_and_soon_due_cases_are_highlighted(desk: Desk, client: FlaskClient,
                                                     world: World) -> None:
     number = desk.register()
-    desk.take(number, TO_APPROVAL[:3])  # acceptance starts the closure clock
+    desk.take(number, TO_APPROVAL[:4])  # acceptance starts the closure clock
     desk.as_("quality")
     assert 'class="overdue"' not in client.get("/").get_data(as_text=True)
     world.clock.advance(days=30)
@@ -328,7 +331,7 @@ def test_the_inbox_shows_new_notifications_until_they_are_marked_read(desk: Desk
 def test_waiting_for_the_customer_pauses_the_deadline_and_resuming_moves_it_by_the_wait(
         desk: Desk, client: FlaskClient, world: World) -> None:
     number = desk.register()
-    desk.take(number, TO_APPROVAL[:3])  # investigation: the closure deadline runs
+    desk.take(number, TO_APPROVAL[:4])  # investigation: the closure deadline runs
     due_before = world.service.read_case(number, history=False).case.clocks
     desk.take(number, [("quality", "wait_for_customer", {"waiting_reason": "寄回故障设备"})])
     page = text_of(client.get(f"/cases/{number}"))

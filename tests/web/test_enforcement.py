@@ -255,6 +255,7 @@ def _to_approval(world: World, amount: Decimal) -> str:
         ("quality", "report_investigation", {"investigated": True, "findings": "背光板虚焊",
                                              "root_cause": "回流焊温度偏低",
                                              "recall_needed": False}, PASSWORD),
+        ("gm", "gm_instruct", {"gm_instructions": "同意调查结论。"}, PASSWORD),
         ("quality", "judge_responsibility", {"established": True, "responsible_department":
                                              "production", "cause": "production",
                                              "improvement_tracked": False}, None),

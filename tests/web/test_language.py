@@ -103,9 +103,8 @@ def test_a_case_shows_the_flag_its_category_carries(
     world.service.apply_step(number, "confirm_complaint", world.user("quality"),
                              {"is_complaint": True, "screening_rationale": "设备故障"})
     assert "Reportable to the regulator" not in text_of(client.get(f"/cases/{number}"))
-    world.service.apply_step(number, "classify", world.user("quality"), {
-        "category": "malfunction", "report_cn": "not_reportable", "report_us": "not_reportable",
-        "report_eu": "not_reportable", "reportability_rationale": "未造成伤害。"})
+    world.service.apply_step(number, "classify", world.user("quality"),
+                             {"category": "malfunction"})
     assert "Flags Reportable to the regulator" in text_of(client.get(f"/cases/{number}"))
 
 

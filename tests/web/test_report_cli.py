@@ -54,8 +54,8 @@ def test_the_excel_file_holds_a_sheet_per_report_with_the_months_figures(
                  "--locale", "en")
     assert result.exit_code == 0, result.output
     book = load_workbook(target)
-    assert book.sheetnames == ["Monthly complaint statistics", "After-sales service KPIs",
-                               "Monthly technician ratings"]
+    assert book.sheetnames == ["Monthly complaint statistics", "Complaint KPIs",
+                               "After-sales service KPIs", "Monthly technician ratings"]
     rows = list(book["Monthly complaint statistics"].iter_rows(values_only=True))
     assert rows[1][0] == "Period: 2026-10; compared with 2026-09; due by 2026-11-10"
     design = next(row for row in rows if row[0] == "Design")
@@ -119,7 +119,8 @@ def test_without_a_month_the_report_is_for_the_previous_month_in_the_organisatio
     (["--month", "October"], "write YYYY-MM, e.g. 2026-10"),
     (["--report", "monthly_complaint"], "no report 'monthly_complaint' (did you mean "
                                         "'monthly_complaints'?); the reports are: "
-                                        "monthly_complaints, service_kpis, technician_ratings"),
+                                        "monthly_complaints, complaint_kpis, service_kpis, "
+                                        "technician_ratings"),
     (["--locale", "fr"], "'fr' is not a locale of the organisation; use one of: zh-CN, en"),
     (["--format", "pdf"], "'pdf' is not one of 'text', 'xlsx', 'csv'"),
 ])

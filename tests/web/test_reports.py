@@ -132,7 +132,8 @@ def test_the_excel_file_has_a_sheet_per_report_ready_to_print(
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].endswith('-reports-2026-10.xlsx"')
     book = load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames == ["客户投诉案件统计表", "售后服务指标", "技术员客户评价月报"]
+    assert book.sheetnames == ["客户投诉案件统计表", "客户投诉指标", "售后服务指标",
+                               "技术员客户评价月报"]
     sheet = book["客户投诉案件统计表"]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][0] == "客户投诉案件统计表"
@@ -155,7 +156,8 @@ def test_the_excel_file_has_a_sheet_per_report_ready_to_print(
     kpis = book["售后服务指标"]
     fills = {row[0].value: row[1].fill.start_color.rgb for row in kpis.iter_rows(min_row=6)
              if row[0].value and row[1].value is not None and row[1].fill.fill_type}
-    assert fills == {"服务及时率": "00FFC7CE", "客户满意度": "00FFC7CE", "客户抱怨率": "00FFC7CE"}
+    assert fills == {"服务及时率": "00FFC7CE", "客户满意度": "00FFC7CE",
+                     "客户抱怨率（确属服务责任的）": "00FFC7CE"}
 
 
 def test_the_csv_file_opens_in_excel_as_utf8_and_reads_back(
@@ -183,7 +185,8 @@ def test_downloads_refuse_unknown_formats_and_reports_naming_the_valid_ones(
     assert response.status_code == 400 and "xlsx, csv" in text_of(response)
     response = client.get("/reports/download?format=csv&report=monthly")
     assert response.status_code == 404
-    assert "monthly_complaints, service_kpis, technician_ratings" in text_of(response)
+    assert ("monthly_complaints, complaint_kpis, service_kpis, technician_ratings"
+            in text_of(response))
     response = client.get("/reports/download?format=csv&month=October")
     assert response.status_code == 400 and "YYYY-MM" in text_of(response)
 
