@@ -197,9 +197,12 @@ def _variant(variant: ClockVariant) -> str:
     return f"{_show(variant.duration)}{when} on calendar {variant.calendar}"
 
 
+_WHERE = {"any": "any open state", "all": "any state, finished ones too"}
+
+
 def _route(step: Step) -> str:
     """Where a step is offered and where it leaves the case, in words."""
-    where = ("any open state" if step.from_any else ", ".join(step.sources)) or "a new case"
+    where = _WHERE.get(step.from_keyword or "", ", ".join(step.sources)) or "a new case"
     return f"from {where} " + ("staying there" if step.target is None else f"to {step.target}")
 
 
@@ -212,7 +215,9 @@ _PROCESS = (_LABEL, _asp("case_number_format"), _asp("case_number_reset"),
             _asp("priorities", compare=_members), _asp("default_priority"),
             _asp("flags", compare=_members), _asp("category_field"), _asp("inbox_columns"))
 _STATE = (_LABEL, _asp("owner"), _asp("final"), _asp("route_by", "routing by authority"))
-_TRANSITION = (_LABEL, ("from states", lambda t: ("any",) if t.from_any else t.sources, _from_to),
+_TRANSITION = (_LABEL,
+               ("from states", lambda t: (t.from_keyword,) if t.from_keyword else t.sources,
+                _from_to),
                ("to state", lambda t: t.target or "(stays where it is)", _from_to),
                _asp("roles"),
                _asp("condition"),

@@ -210,7 +210,8 @@ class Step:
     """A step: opening a case (``start``) or moving it between states.
 
     ``sources`` are the states it is offered in (``from: any`` is compiled to every non-final
-    state, and ``from_any`` remembers it was written so). ``target`` is the state it moves the
+    state, ``from: all`` to every state, final ones too; ``from_keyword`` remembers which was
+    written). ``target`` is the state it moves the
     case to, or None for a step that leaves the case where it was (``stay: true``): use
     :meth:`lands_in` rather than reading ``target``.
     """
@@ -232,7 +233,7 @@ class Step:
     #: What a person is told when ``condition`` does not hold, per locale (empty: a sentence
     #: is generated from the condition, see :mod:`.wording`).
     condition_message: Labels = field(default_factory=dict)
-    from_any: bool = False
+    from_keyword: Literal["any", "all"] | None = None
 
     @property
     def stays(self) -> bool:

@@ -287,10 +287,12 @@ class ProcessCompiler:
                     fields: Mapping[str, Field], states: Mapping[str, State]) -> Step:
         ctx = self.ctx
         written = item.get("from", [])
-        from_any = written == "any"
-        if from_any:
-            # 'any': offered in every state a case can still be in.
-            sources = tuple(state.id for state in states.values() if not state.final)
+        keyword = written if written in ("any", "all") else None
+        if keyword is not None:
+            # 'any': offered in every state a case can still be in; 'all': on finished cases
+            # too (a step that stays, recording what a deadline outliving the case waits for).
+            sources = tuple(state.id for state in states.values()
+                            if keyword == "all" or not state.final)
         else:
             sources = tuple(written)
             for index, state_id in enumerate(sources):
@@ -328,7 +330,7 @@ class ProcessCompiler:
             effects=self._effects(item.get("effects", []), [*here, "effects"]),
             signature=item.get("signature"), not_by=tuple(item.get("not_by", [])),
             authority=item.get("authority"), reason_required=bool(item.get("reason_required")),
-            start=start, condition_message=message, from_any=from_any,
+            start=start, condition_message=message, from_keyword=keyword,
         )
 
     def _inputs(self, entries: list[Any], path: list[str | int],
@@ -554,11 +556,15 @@ class ProcessCompiler:
                 continue
             for j, source in enumerate(step.sources):
                 if source in states and states[source].final and step.target != source:
-                    self.ctx.problem(["transitions", index, "from", j], "E230",
+                    where: list[str | int] = ["transitions", index, "from"]
+                    if not step.from_keyword:
+                        where.append(j)
+                    self.ctx.problem(where, "E230",
                                      f"step '{step.id}' leaves the final state '{source}' for "
                                      f"'{step.target}': a finished case stays finished",
                                      f"write 'to: {source}' or 'stay: true' for a step on a "
                                      "closed case, such as one that stops a deadline")
+                    break
 
     def _clock_start(self, item: Mapping[str, Any], here: list[str | int],
                      fields: Mapping[str, Field]) -> str | None:

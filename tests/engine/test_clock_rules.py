@@ -189,6 +189,14 @@ def test_only_the_step_written_for_the_closed_state_is_offered_and_it_stops_the_
     assert not clock_ops.late(reported.case.clocks["nmpa_report"], None)
 
 
+def test_a_step_from_all_states_is_offered_on_open_and_on_finished_cases(
+        definition: DefinitionSet) -> None:
+    step = definition.process("incident").steps["record_nmpa_report"]
+    assert step.sources == ("open", "closed") and step.from_keyword == "all"
+    case = register(definition, shanghai(2, 14), aware_on="2026-03-01", outcome="injury")
+    assert "record_nmpa_report" in available(definition, case, CLERK, shanghai(2, 15))
+
+
 def test_a_closed_case_escalates_only_the_clock_that_runs_after_close(
         definition: DefinitionSet) -> None:
     case = register(definition, shanghai(2, 14), aware_on="2026-03-01", outcome="death")
@@ -260,7 +268,7 @@ def test_a_step_from_a_final_state_to_that_same_state_loads_and_keeps_the_case_c
     shutil.copytree(FIXTURE, target)
     process = target / "processes" / "incident.yaml"
     text = process.read_text(encoding="utf-8")
-    step = "    from: [open, closed]\n    stay: true\n"
+    step = "    from: all\n    stay: true\n"
     assert step in text
     process.write_text(text.replace(step, "    from: [closed]\n    to: closed\n"),
                        encoding="utf-8")

@@ -73,8 +73,9 @@ def steps(definition: DefinitionSet, process: Process) -> list[ShownStep]:
         authority = process.authorities.get(step.authority) if step.authority else None
         result.append(ShownStep(
             step.id, label(step.label),
-            _("(new case)") if step.start else _("(any open state)") if step.from_any
-            else ", ".join(state_name(s) for s in step.sources),
+            _("(new case)") if step.start else _("(any open state)")
+            if step.from_keyword == "any" else _("(any state, finished ones too)")
+            if step.from_keyword == "all" else ", ".join(state_name(s) for s in step.sources),
             _("(stays where it is)") if step.target is None else state_name(step.target),
             role_names(definition, step.roles),
             meaning_name(definition, step.signature),

@@ -249,7 +249,9 @@ class _Writer:
         """What a step does and what it asks, for its operation's description."""
         states = process.states
         notes = [
-            "Opens a new case" if step.start else "From any open state" if step.from_any else
+            "Opens a new case" if step.start else "From any open state"
+            if step.from_keyword == "any" else "From any state, finished cases too"
+            if step.from_keyword == "all" else
             "From " + ", ".join(f"`{s}` ({self.words(states[s].label)})" for s in step.sources),
             "leaving the case where it is." if step.target is None else
             f"to `{step.target}` ({self.words(states[step.target].label)}).",
