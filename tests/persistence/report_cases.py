@@ -74,7 +74,9 @@ def not_established_complaint(world: World, at: datetime, *, category: str = "ma
     """A complaint found not established at ``at``; its number."""
     number = _registered(world, at, values)
     steps = [*_investigated(category),
-             ("quality_manager", "declare_not_established", {}, True, "客户未按说明书操作。")]
+             ("quality_manager", "declare_not_established", {}, True, "客户未按说明书操作。"),
+             ("sales", "confirm_not_established", {"receivables_note": "已告知客户，按期收款。"},
+              True, None)]
     return _walk(world, number, steps, at)
 
 
