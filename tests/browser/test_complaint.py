@@ -18,14 +18,16 @@ CASE_URL = re.compile(r"/cases/KS-\d{4}-\d{2}-\d{4}$")
 TO_APPROVAL: list[tuple[str, str, dict[str, Any], str | None]] = [
     ("quality", "confirm_complaint", {"is_complaint": True, "screening_rationale": "设备故障"},
      None),
-    ("quality", "classify", {"category": "malfunction", "batch_number": "B2026-02-031",
-                             "report_cn": "not_reportable", "report_us": "not_reportable",
-                             "report_eu": "not_reportable",
-                             "reportability_rationale": "未造成伤害。"}, None),
+    ("quality", "classify", {"category": "malfunction", "batch_number": "B2026-02-031"}, None),
+    ("quality", "decide_reportability", {"report_cn": "not_reportable",
+                                         "report_us": "not_reportable",
+                                         "report_eu": "not_reportable",
+                                         "reportability_rationale": "未造成伤害。"}, PASSWORD),
     ("gm_office", "accept", {"joint_inspection": False}, None),
     ("quality", "report_investigation", {"investigated": True, "findings": "背光板虚焊",
                                          "root_cause": "回流焊温度曲线偏低",
                                          "recall_needed": False}, PASSWORD),
+    ("gm", "gm_instruct", {"gm_instructions": "同意调查结论。"}, PASSWORD),
     ("quality", "judge_responsibility", {"established": True,
                                          "responsible_department": "production",
                                          "cause": "production", "improvement_tracked": False},
@@ -130,7 +132,7 @@ def test_a_complaint_filed_in_chinese_shows_the_patient_section_only_when_a_pati
     assert page.get_by_role("heading", name="登记投诉").is_visible()
     page.get_by_label("投诉渠道").select_option(label="电话")
     page.get_by_label("受理时间").fill("2026-03-02T09:30")
-    page.get_by_label("投诉人").fill("王芳")
+    page.get_by_role("textbox", name="投诉人", exact=True).fill("王芳")
     page.get_by_label("投诉单位").fill("市第一人民医院")
     page.get_by_label("联系电话").fill("+86 21 5555 0100")
     page.get_by_label("国内/国外").select_option(label="国内")

@@ -232,7 +232,9 @@ def test_patient_harm_raises_priority_and_flags_the_case_reportable(
     case = register(default_set, now, patient_involved=True, patient_harm="death")
     assert (case.priority, case.flags) == ("high", frozenset({"reportable"}))
     assert case.clocks["regulatory_report"].variant == "death"
-    assert case.clocks["regulatory_report"].due_at == now + timedelta(days=7)
+    # Seven days from awareness (received_at, 09:00 in Shanghai), not from keying the case.
+    aware = datetime.fromisoformat(INTAKE["received_at"])
+    assert case.clocks["regulatory_report"].due_at == aware + timedelta(days=7)
 
 
 def test_a_unique_decision_table_refuses_to_pick_between_two_matching_rules(

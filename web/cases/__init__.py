@@ -158,6 +158,10 @@ def case(number: str) -> str:
             step = process.steps[step_id]
             offered.append({"step": step, "allowed": not reasons,
                             "why": explain.reasons(process, reasons)})
+    if process.states[current.state].final:
+        # On a finished case a step refused is noise (a report nobody owes, an improvement
+        # never tracked): show only what can still be done there.
+        offered = [offer for offer in offered if offer["allowed"]]
     offered.sort(key=lambda a: not a["allowed"])
     signatures = [{"name": s.signer_name, "at": s.signed_at, "meaning": s.meaning,
                    "step": _step_label(process, s.step), "invalid": s.invalidated_at,
