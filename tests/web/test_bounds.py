@@ -187,3 +187,13 @@ def test_a_conflict_message_never_echoes_a_huge_version(api: Api, world: World) 
 def test_an_ordinary_intake_still_opens_a_case(api: Api) -> None:
     assert api.register(quantity=20, event_date="2026-02-27").status_code == 201
     assert INTAKE["market"] == "domestic"
+
+
+def test_the_api_document_publishes_the_default_bounds(api: Api) -> None:
+    schemas = api.get(f"{API}/openapi.json", role=None).json["components"]["schemas"]
+    shown = schemas["complaint.register.Request"]["properties"]["values"]["properties"]
+    assert shown["product_model"]["maxLength"] == 2000  # the default for one-line text
+    assert shown["customer_request"]["maxLength"] == 20000  # and for long text
+    assert shown["complainant_email"]["maxLength"] == 254
+    assert shown["quantity"]["maximum"] == 2**63 - 1
+    assert "From 1900-01-01 until 2100-12-31." in shown["event_date"]["description"]
