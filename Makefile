@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := chromium fonts-wqy-zenhei libharfbuzz-subset0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system run test check lint bench bench-db bench-web bench-sweep translations clean
+.PHONY: setup system run test check lint bench bench-db bench-web bench-sweep bench-hostile translations clean
 
 $(BIN)/qmsflow: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ check: lint system
 
 bench: setup
 	$(BIN)/python bench/compile_bench.py
+
+# A request with 1e999999 or a 200,000-digit number against a normal one (SQLite, no server).
+bench-hostile: setup
+	$(BIN)/python bench/hostile_number_bench.py
 
 # Needs the PostgreSQL server on 127.0.0.1:5432; seeds 1,000,000 cases (a few minutes).
 bench-db: setup

@@ -6,8 +6,10 @@ the calendars, the templates and the other processes; problems are collected on 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Iterable, Mapping
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, cast
 
@@ -227,11 +229,19 @@ class ProcessCompiler:
         if value is None:
             return None
         if kind in ("date", "datetime"):
-            if not isinstance(value, str):
-                self.ctx.problem([*here, key], "E207", f"{key} of a date field must be a date")
+            try:
+                if not isinstance(value, str):
+                    raise ValueError
+                date.fromisoformat(value)
+            except ValueError:
+                example = "1900-01-01" if key == "min" else "2100-12-31"
+                self.ctx.problem([*here, key], "E207", f"{key} of a {kind} field must be a "
+                                 f"date written YYYY-MM-DD, not {value!r}",
+                                 f"write e.g. {key}: '{example}'")
                 return None
             return value
-        if isinstance(value, str | bool):
+        if isinstance(value, str | bool) or (isinstance(value, float) and not math.isfinite(
+                value)):
             self.ctx.problem([*here, key], "E207",
                              f"{key} of {with_article(kind)} field must be a number")
             return None

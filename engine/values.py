@@ -8,7 +8,9 @@ JSON-safe data so a case saves and reloads unchanged.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,16 +19,147 @@ from zoneinfo import ZoneInfo
 from .errors import QmsflowError
 from .model import Field, Process, text
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: One e-mail address and nothing else: no list (``a@x.com,b``), no name, no spaces or quotes.
+EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}")
 #: What a phone number looks like (also published in the API document).
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,24}$")
-_LARGEST = Decimal("1e15")
+
+# -- default bounds: where a field declares none, these hold (a definition overrides them with
+# the field's min, max and max_length). Every value is checked against them before it is
+# converted, so no input can make the server compute with a number of a million digits.
+
+#: The longest number text read at all (sign, digits, point, exponent): longer is refused
+#: before any conversion.
+MAX_NUMBER_TEXT = 40
+#: Whole numbers: the 64-bit signed range, what every database stores.
+INTEGER_MIN = -(2**63)
+INTEGER_MAX = 2**63 - 1
+#: Decimal numbers and amounts: at most this many digits before the point ...
+DECIMAL_DIGITS = 15
+#: ... and this many after it.
+DECIMAL_PLACES = 6
+#: Dates (and the day of a date and time): a plausible range for events, births, shipments.
+DATE_MIN = date(1900, 1, 1)
+DATE_MAX = date(2100, 12, 31)
+#: Most characters of one-line text (text, phone, user, file), of long text, of an address.
+TEXT_MAX = 2_000
+LONG_TEXT_MAX = 20_000
+EMAIL_MAX = 254
+#: Bidirectional embedding, override and isolate characters: they make text read differently
+#: from what it holds ("Trojan source"), in a one-line or a long text alike.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: The control characters long text may hold: line breaks and tabs.
+_LONG_TEXT_CONTROLS = frozenset("\n\r\t")
 _TRUE = {"true", "yes", "y", "1", "on", "是"}
 _FALSE = {"false", "no", "n", "0", "off", "否"}
 
 
 class ValueProblem(QmsflowError, ValueError):
     """A value that does not fit its field; the message is for the person who typed it."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The limits a field's values are held to: its own, or the defaults where it has none."""
+
+    minimum: Any
+    maximum: Any
+    max_length: int | None
+
+
+def bounds(spec: Field) -> Bounds:
+    """The limits of ``spec``: its declared ``min``, ``max`` and ``max_length``, each default
+    where the definition gives none (dates 1900-01-01 to 2100-12-31, whole numbers in 64 bits,
+    one-line text 2,000 characters, long text 20,000). Decimals and amounts are held to their
+    digits instead (:func:`decimal_problem`): 15 before the point, 6 after."""
+    kind = spec.type
+    low: Any = spec.minimum
+    high: Any = spec.maximum
+    if kind in ("date", "datetime"):
+        low = _day(low) or DATE_MIN
+        high = _day(high) or DATE_MAX
+    elif kind == "integer":
+        low = INTEGER_MIN if low is None else low
+        high = INTEGER_MAX if high is None else high
+    longest = spec.max_length
+    if longest is None and kind in ("text", "phone", "user", "file"):
+        longest = TEXT_MAX
+    elif longest is None and kind == "long_text":
+        longest = LONG_TEXT_MAX
+    elif kind == "email":
+        longest = min(longest or EMAIL_MAX, EMAIL_MAX)
+    return Bounds(low, high, longest)
+
+
+def _day(bound: Any) -> date | None:
+    """A date bound written as text (YYYY-MM-DD, or a date and time whose day counts)."""
+    if not isinstance(bound, str):
+        return None
+    try:
+        return date.fromisoformat(bound[:10])
+    except ValueError:
+        return None  # the compiler reports it (E207); the default holds meanwhile
+
+
+def text_problem(value: str, multiline: bool) -> str | None:
+    """Why ``value`` cannot be stored as text, or None: control characters (line breaks and
+    tabs only in long text), bidirectional controls, NUL, unpaired surrogates."""
+    for index, char in enumerate(value):
+        if char in BIDI_CONTROLS:
+            return (f"holds the invisible direction control U+{ord(char):04X} at character "
+                    f"{index + 1}: remove it")
+        if multiline and char in _LONG_TEXT_CONTROLS:
+            continue
+        category = unicodedata.category(char)
+        if category == "Cc" or char in "\u2028\u2029":
+            where = "a line break" if char in "\n\r\u2028\u2029" else (
+                f"the control character U+{ord(char):04X}")
+            return (f"holds {where} at character {index + 1}: "
+                    + ("remove it" if multiline else "write it on one line"))
+        if category == "Cs":
+            return f"holds an invalid character at character {index + 1}: remove it"
+    return None
+
+
+def number_text(raw: str) -> str:
+    """``raw`` as number text to convert (stripped, thousands separators removed), or
+    ValueProblem when it is too long to be a number anyone typed: checked before converting,
+    so a million digits cost nothing."""
+    value = raw.replace(",", "").strip()
+    if len(value) > MAX_NUMBER_TEXT:
+        raise ValueProblem(f"a number of {len(value)} characters is too long: write at most "
+                           f"{MAX_NUMBER_TEXT}")
+    return value
+
+
+def decimal_problem(value: Decimal) -> str | None:
+    """Why a decimal cannot be taken, by its exponent and digit count alone (no arithmetic
+    on its size), or None."""
+    if not value.is_finite():
+        return "is not a number"
+    if value and value.adjusted() >= DECIMAL_DIGITS:
+        return f"is too large: at most {DECIMAL_DIGITS} digits before the point"
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > DECIMAL_PLACES and value != value.quantize(
+            Decimal(1).scaleb(-DECIMAL_PLACES), rounding="ROUND_DOWN"):
+        return f"has too many decimal places: at most {DECIMAL_PLACES}"
+    return None
+
+
+def whole_number(raw: Any) -> int | None:
+    """``raw`` as a whole number when it is one of a size any database stores (an int, or an
+    integral Decimal with fewer than 19 digits), else None; never converts a huge value."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw if INTEGER_MIN <= raw <= INTEGER_MAX else None
+    if isinstance(raw, Decimal) and raw.is_finite() and (not raw or raw.adjusted() < 19) \
+            and raw == raw.to_integral_value():
+        number = int(raw)
+        return number if INTEGER_MIN <= number <= INTEGER_MAX else None
+    return None
 
 
 def is_empty(value: Any) -> bool:
@@ -44,34 +177,43 @@ def coerce(spec: Field, raw: Any, process: Process | None = None) -> Any:
         if not isinstance(raw, str):
             raise ValueProblem("expected text")
         value: Any = raw.strip() if kind != "long_text" else raw
-        if kind == "email" and not _EMAIL.match(value):
-            raise ValueProblem(f"{value!r} is not an e-mail address")
+        _check_length(spec, value)
+        wrong = text_problem(value, multiline=kind == "long_text")
+        if wrong:
+            raise ValueProblem(f"the text {wrong}")
+        if kind == "email" and not EMAIL.fullmatch(value):
+            raise ValueProblem(f"{value!r} is not an e-mail address: write one address, "
+                               "e.g. name@example.com")
         if kind == "phone" and not PHONE.match(value):
             raise ValueProblem(f"{value!r} is not a phone number")
-        _check_length(spec, value)
         if spec.pattern and not re.fullmatch(spec.pattern, value):
             raise ValueProblem(f"{value!r} does not have the expected form")
         return value
     if kind == "integer":
-        if isinstance(raw, bool):
+        if isinstance(raw, bool | float):
             raise ValueProblem("expected a whole number")
-        try:
-            value = int(str(raw).strip()) if not isinstance(raw, int) else raw
-        except ValueError:
-            raise ValueProblem(f"{raw!r} is not a whole number") from None
-        return _check_range(spec, value)
+        if isinstance(raw, int | Decimal):
+            value = whole_number(raw)
+            if value is None:
+                raise ValueProblem(f"{_short(raw)} is not a whole number from {INTEGER_MIN} "
+                                   f"to {INTEGER_MAX}")
+            return _check_range(spec, value)
+        written = number_text(str(raw))
+        if not re.fullmatch(r"[+-]?[0-9]{1,19}", written):
+            raise ValueProblem(f"{_short(raw)} is not a whole number")
+        return _check_range(spec, int(written))
     if kind in ("decimal", "money"):
         if isinstance(raw, bool):
             raise ValueProblem("expected a number")
         try:
-            value = Decimal(str(raw).replace(",", "").strip())
+            value = raw if isinstance(raw, Decimal) else Decimal(number_text(str(raw)))
         except InvalidOperation:
-            raise ValueProblem(f"{raw!r} is not a number") from None
-        if not value.is_finite():
-            raise ValueProblem(f"{raw!r} is not a number")
-        if abs(value) >= _LARGEST:
-            # Beyond any real amount; it would also overflow decimal arithmetic and storage.
-            raise ValueProblem(f"{raw!r} is too large: at most 15 digits before the point")
+            raise ValueProblem(f"{_short(raw)} is not a number") from None
+        # Judged by exponent and digits before any arithmetic: beyond any real amount, a value
+        # would also overflow decimal arithmetic and storage.
+        wrong = decimal_problem(value)
+        if wrong:
+            raise ValueProblem(f"{_short(raw)} {wrong}")
         if kind == "money" and value != value.quantize(Decimal("0.01")):
             raise ValueProblem("an amount has at most 2 decimal places")
         return _check_range(spec, value)
@@ -100,6 +242,7 @@ def coerce(spec: Field, raw: Any, process: Process | None = None) -> Any:
         if value.tzinfo is None or value.utcoffset() is None:
             # A time without its zone is ambiguous across sites and cannot be compared safely.
             raise ValueProblem(f"{raw!r} has no time zone: add the offset, e.g. +08:00")
+        _check_range(spec, value)
         try:
             # Stored in UTC: a time at the very edge of year 1 or 9999 has no UTC equivalent.
             value.astimezone(UTC)
@@ -123,19 +266,29 @@ def coerce(spec: Field, raw: Any, process: Process | None = None) -> Any:
     raise ValueProblem(f"unsupported field type {kind}")  # the schema allows no other
 
 
+def _short(raw: Any) -> str:
+    """``raw`` for a message: a value of thousands of characters is cut."""
+    shown = str(raw) if isinstance(raw, int | Decimal) else repr(raw)
+    return shown if len(shown) <= 60 else f"{shown[:40]}... ({len(shown)} characters)"
+
+
 def _check_length(spec: Field, value: str) -> None:
+    longest = bounds(spec).max_length
     if spec.min_length is not None and len(value) < spec.min_length:
         raise ValueProblem(f"needs at least {spec.min_length} characters")
-    if spec.max_length is not None and len(value) > spec.max_length:
-        raise ValueProblem(f"may have at most {spec.max_length} characters")
+    if longest is not None and len(value) > longest:
+        raise ValueProblem(f"may have at most {longest} characters (it has {len(value)})")
 
 
 def _check_range(spec: Field, value: Any) -> Any:
-    low: Any = spec.minimum
-    high: Any = spec.maximum
+    limits = bounds(spec)
+    low, high, shown = limits.minimum, limits.maximum, value
+    if isinstance(value, datetime):
+        shown = value = value.date()  # a date and time is held to its day's range
     if isinstance(value, date):
-        low = date.fromisoformat(low) if isinstance(low, str) else None
-        high = date.fromisoformat(high) if isinstance(high, str) else None
+        if not low <= value <= high:
+            raise ValueProblem(f"{shown} is out of range: write a date from {low} to {high}")
+        return value
     if low is not None and value < low:
         raise ValueProblem(f"must be at least {low}")
     if high is not None and value > high:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +23,21 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from qmsflow.engine.cases import Actor
 from qmsflow.engine.model import Field, Process, text
-from qmsflow.engine.values import ValueProblem, coerce, display, is_empty
+from qmsflow.engine.values import (
+    DECIMAL_DIGITS,
+    DECIMAL_PLACES,
+    INTEGER_MAX,
+    INTEGER_MIN,
+    MAX_NUMBER_TEXT,
+    Bounds,
+    ValueProblem,
+    bounds,
+    coerce,
+    decimal_problem,
+    display,
+    is_empty,
+    text_problem,
+)
 
 from .convert import NO, YES, to_engine
 
@@ -102,6 +116,43 @@ class Finite:
     def __call__(self, form: wtforms.Form, field: wtforms.Field) -> None:
         if isinstance(field.data, Decimal) and not field.data.is_finite():
             raise checks.StopValidation(field.gettext("Not a valid decimal value."))
+
+
+class NumberSize:
+    """A number must have a size a person types: judged on the text sent (its length) and on
+    the decimal's exponent, before any rule computes with it."""
+
+    def __init__(self, kind: str, gettext: Gettext) -> None:
+        self.kind = kind
+        self.too_long = gettext("Enter a number of at most %(count)s characters.") % {
+            "count": MAX_NUMBER_TEXT}
+        self.too_large = gettext(
+            "Enter a number with at most %(digits)s digits before the point and "
+            "%(places)s after it.") % {"digits": DECIMAL_DIGITS, "places": DECIMAL_PLACES}
+
+    def __call__(self, form: wtforms.Form, field: wtforms.Field) -> None:
+        raw = field.raw_data[0] if field.raw_data else ""
+        if isinstance(raw, str) and len(raw.strip()) > MAX_NUMBER_TEXT:
+            field.errors = []  # WTForms' own "not a valid number" would only repeat it
+            raise checks.StopValidation(self.too_long)
+        if isinstance(field.data, Decimal) and field.data.is_finite() and decimal_problem(
+                field.data):
+            raise checks.StopValidation(self.too_large)
+
+
+class PlainText:
+    """Text without control characters (long text may keep line breaks and tabs) and without
+    the invisible direction controls that make text read other than it is."""
+
+    def __init__(self, multiline: bool, gettext: Gettext) -> None:
+        self.multiline = multiline
+        self.message = gettext(
+            "Remove the control or direction characters (they may be invisible): line breaks "
+            "and tabs are allowed only in long text.")
+
+    def __call__(self, form: wtforms.Form, field: wtforms.Field) -> None:
+        if isinstance(field.data, str) and text_problem(field.data, self.multiline):
+            raise checks.StopValidation(self.message)
 
 
 class EngineRule:
@@ -203,6 +254,10 @@ def make_field(spec: Field, required: bool, ctx: Context) -> UnboundField:
     submitted values are known.
     """
     first: list[Any] = []
+    if spec.type in ("integer", "decimal", "money"):
+        # Size first, by digits and exponent, before "required" (an unreadable number counts
+        # as blank to it): no arithmetic on a number of a million digits.
+        first.append(NumberSize(spec.type, ctx.gettext))
     if spec.type != "file":
         # A file already stored on the case satisfies "required"; validate() knows the case.
         first.append(Required() if required else Optional())
@@ -280,13 +335,15 @@ def _rules(spec: Field, ctx: Context) -> list[Any]:
     gettext = ctx.gettext
     rules: list[Any] = []
     kind = spec.type
-    if kind in ("text", "long_text", "email", "phone") and (
-            spec.min_length is not None or spec.max_length is not None):
+    limits = bounds(spec)  # the field's own, or the defaults where it declares none
+    if kind in ("text", "long_text", "email", "phone"):
         rules.append(checks.Length(min=spec.min_length if spec.min_length is not None else -1,
-                                   max=spec.max_length if spec.max_length is not None else -1))
+                                   max=limits.max_length if limits.max_length is not None
+                                   else -1))
+        rules.append(PlainText(kind == "long_text", gettext))
     if kind == "email":
-        rules.append(Check(_format_accepts(spec, ctx.process),
-                           gettext("Enter a valid e-mail address.")))
+        rules.append(Check(_format_accepts(spec, ctx.process), gettext(
+            "Enter one e-mail address, e.g. name@example.com (no list, no name).")))
     if kind == "phone":
         rules.append(Check(_format_accepts(spec, ctx.process),
                            gettext("Enter a valid phone number.")))
@@ -296,14 +353,16 @@ def _rules(spec: Field, ctx: Context) -> list[Any]:
                            gettext("Enter a value in the expected format.")))
     if kind in ("decimal", "money"):
         rules.insert(0, Finite())
+    if kind in ("integer", "decimal", "money"):
+        if spec.minimum is not None or spec.maximum is not None:
+            rules.append(checks.NumberRange(min=spec.minimum, max=spec.maximum))
+        if kind == "integer":  # the default range: what a database stores
+            rules.append(checks.NumberRange(min=INTEGER_MIN, max=INTEGER_MAX))
     if kind == "money":
         rules.append(Check(lambda value: value == value.quantize(Decimal("0.01")),
                            gettext("Enter an amount with at most 2 decimal places.")))
-    if kind in ("integer", "decimal", "money") and (
-            spec.minimum is not None or spec.maximum is not None):
-        rules.append(checks.NumberRange(min=spec.minimum, max=spec.maximum))
-    if kind == "date" and (spec.minimum is not None or spec.maximum is not None):
-        rules.append(_date_range(spec, gettext))
+    if kind in ("date", "datetime"):
+        rules.extend(_date_range(spec, limits, gettext))
     if kind == "file":
         rules.append(FileCheck(ctx.uploads, gettext))
     return rules
@@ -324,17 +383,35 @@ def _format_accepts(spec: Field, process: Process) -> Callable[[Any], bool]:
     return accepts
 
 
-def _date_range(spec: Field, gettext: Gettext) -> checks.DateRange:
-    low = date.fromisoformat(str(spec.minimum)) if spec.minimum is not None else None
-    high = date.fromisoformat(str(spec.maximum)) if spec.maximum is not None else None
+class DayRange:
+    """A date, or the day of a date and time, must lie within the field's range."""
+
+    def __init__(self, low: date, high: date, message: str) -> None:
+        self.low, self.high, self.message = low, high, message
+
+    def __call__(self, form: wtforms.Form, field: wtforms.Field) -> None:
+        data = field.data
+        day = data.date() if isinstance(data, datetime) else data
+        if isinstance(day, date) and not self.low <= day <= self.high:
+            raise checks.StopValidation(self.message)
+
+
+def _date_range(spec: Field, limits: Bounds, gettext: Gettext) -> list[DayRange]:
+    """The field's own range, said as the definition declares it, then the whole range (its
+    own bounds or the defaults, 1900-01-01 to 2100-12-31, where it declares none)."""
+    low, high = limits.minimum, limits.maximum
     # WTForms' date-range messages are missing from some catalogs (zh); ours are extracted.
-    if low and high:
-        message = gettext("Enter a date between %(min)s and %(max)s.")
-    elif low:
-        message = gettext("Enter a date on or after %(min)s.")
-    else:
-        message = gettext("Enter a date on or before %(max)s.")
     # Formatted here: DateRange would print the bounds as date-times ("2026-01-01 00:00:00").
-    shown = message % {"min": low.isoformat() if low else "",
-                       "max": high.isoformat() if high else ""}
-    return checks.DateRange(min=low, max=high, message=shown.replace("%", "%%"))
+    whole = DayRange(low, high, gettext("Enter a date between %(min)s and %(max)s.") % {
+        "min": low.isoformat(), "max": high.isoformat()})
+    if spec.minimum is not None and spec.maximum is None:
+        return [DayRange(low, DATE_MAX_EVER, gettext("Enter a date on or after %(min)s.") % {
+            "min": low.isoformat()}), whole]
+    if spec.maximum is not None and spec.minimum is None:
+        return [DayRange(DATE_MIN_EVER, high, gettext("Enter a date on or before %(max)s.") % {
+            "max": high.isoformat()}), whole]
+    return [whole]
+
+
+DATE_MIN_EVER = date.min
+DATE_MAX_EVER = date.max

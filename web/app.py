@@ -20,12 +20,13 @@ from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from qmsflow import settings
 from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.problems import DefinitionError
 
-from . import i18n
+from . import guards, i18n
 from .runtime import Runtime
 
 # What the web application needs beyond the shared settings (qmsflow.settings): Flask's own.
@@ -97,6 +98,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(surveys_bp)  # customers' survey links: no login, token-signed
     app.register_blueprint(csrf.exempt(api_bp))  # bearer tokens, no cookies: nothing to forge
     i18n.init_app(app)
+    guards.init_app(app)
     _errors(app)
     app.after_request(_secure_headers)
     logging.getLogger("werkzeug").addFilter(_NoQueryStrings())
@@ -160,6 +162,14 @@ def _errors(app: Flask) -> None:
             "Your session ended or the page was open too long, so the form could not be "
             "accepted. Nothing was saved. Go back, reload the page and send it again: your "
             "browser still shows what you typed."))
+
+    @app.errorhandler(400)
+    def bad_request(error: HTTPException) -> tuple[str, int]:
+        # Our own refusals (guards, views) carry a message saying how to fix the input.
+        own = error.description if error.description != BadRequest.description else None
+        return page(400, _("The request cannot be read"), own or _(
+            "The address or the form holds something the server cannot read. Go back, "
+            "check what you typed and try again."))
 
     @app.errorhandler(403)
     def forbidden(_error: Exception) -> tuple[str, int]:

@@ -34,6 +34,40 @@ def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _number_literal(literal: str) -> None:
+    """Refuse a number literal too long for any value a request carries, before the parser
+    converts it: a 200,000-digit literal would otherwise cost seconds of int()."""
+    if len(literal) > value_ops.MAX_NUMBER_TEXT:
+        raise ValueError(f"a number of {len(literal)} characters is too long (at most "
+                         f"{value_ops.MAX_NUMBER_TEXT})")
+
+
+def _integer(literal: str) -> int:
+    _number_literal(literal)
+    return int(literal)
+
+
+def _decimal(literal: str) -> Decimal:
+    """A JSON number with a point or an exponent, exactly; refused when its exponent is beyond
+    any value (1e999999 is cheap to read, but would make later arithmetic slow)."""
+    _number_literal(literal)
+    number = Decimal(literal)
+    if number and abs(number.adjusted()) > MAX_EXPONENT:
+        raise ValueError(f"the number {literal} is out of range")
+    return number
+
+
+#: The largest exponent (either way) a JSON number of a request may have.
+MAX_EXPONENT = 100
+
+
+def parse(raw: bytes | str) -> Any:
+    """A request's JSON with exact decimals, refusing NaN, Infinity and over-long or
+    out-of-range numbers (ValueError) before converting them."""
+    return json.loads(raw, parse_float=_decimal, parse_int=_integer,
+                      parse_constant=_no_constant)
+
+
 def check_text(value: Any, pointer: str = "") -> None:
     """Refuse text no database stores: NUL characters (PostgreSQL) and unpaired surrogates
     (not UTF-8), anywhere in a JSON document."""
@@ -57,13 +91,8 @@ def check_text(value: Any, pointer: str = "") -> None:
 
 def whole(value: Any) -> int | None:
     """A JSON whole number (``3`` or ``3.0``, as JSON Schema counts them), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        return int(value)
-    return None
+    # Judged by its size first: int() of 1e999999 would take minutes.
+    return value_ops.whole_number(value)
 
 
 def body(step: Step) -> dict[str, Any]:
@@ -79,7 +108,7 @@ def body(step: Step) -> dict[str, Any]:
             "Send the body as JSON with the header 'Content-Type: application/json'."))
     raw = request.get_data(cache=False)  # over the limit: 413, from the error handler
     try:  # exact decimals; NaN and Infinity are not JSON
-        data = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
+        data = parse(raw)
     except (ValueError, RecursionError) as failure:
         raise malformed(_("The body is not valid JSON: %(error)s", error=str(failure)[:200])
                         ) from None
@@ -104,8 +133,10 @@ def body(step: Step) -> dict[str, Any]:
                 "Send the case's row_version as 'expected_version', so that a change made "
                 "since you read the case is not overwritten."), pointer="/expected_version"))
         elif version is None or version < 0:
-            errors.append(error("type", _("'expected_version' must be a whole number."),
-                                pointer="/expected_version"))
+            errors.append(error("type", _(
+                "'expected_version' must be a whole number from 0 to %(high)s: the case's "
+                "row_version as you read it.", high=value_ops.INTEGER_MAX),
+                pointer="/expected_version"))
     for key in ("password", "reason"):
         if data.get(key) is not None and not isinstance(data[key], str):
             errors.append(error("type", _("'%(key)s' must be text.", key=key),
@@ -125,6 +156,10 @@ def _typed(kinds: tuple[str, ...], value: Any) -> tuple[bool, Any]:
     """Whether ``value`` has one of the JSON types ``kinds``, and the value to pass on."""
     if "integer" in kinds:
         number = whole(value)
+        if number is None and ((isinstance(value, int) and not isinstance(value, bool)) or (
+                isinstance(value, Decimal) and value.is_finite()
+                and value == value.to_integral_value())):
+            return True, value  # a whole number out of range: the engine says which range
         return number is not None, number
     if "number" in kinds and not isinstance(value, bool) and isinstance(value, int | Decimal):
         return True, value

@@ -170,26 +170,24 @@ class _Writer:
         if spec.type == "multi_choice":
             schema["items"] = {"type": "string", "enum": ids}
             schema["uniqueItems"] = True
+        limits = value_ops.bounds(spec)  # the field's own, or the defaults
         if spec.type in ("text", "long_text", "email", "phone"):
             if spec.min_length is not None:
                 schema["minLength"] = spec.min_length
-            if spec.max_length is not None:
-                schema["maxLength"] = spec.max_length
+            if limits.max_length is not None:
+                schema["maxLength"] = limits.max_length
             if spec.pattern:
                 schema["pattern"] = f"^(?:{spec.pattern})$"  # the engine matches it whole
             elif spec.type == "phone":
                 schema["pattern"] = PHONE
         if spec.type in ("integer", "decimal", "money"):
-            for key, bound in (("minimum", spec.minimum), ("maximum", spec.maximum)):
-                if isinstance(bound, Decimal):
-                    schema[key] = _number(bound)
+            for key, bound in (("minimum", limits.minimum), ("maximum", limits.maximum)):
+                if isinstance(bound, Decimal | int):
+                    schema[key] = _number(Decimal(bound))
             if spec.type != "integer":
                 schema["pattern"] = DECIMAL_TEXT  # for text; the bounds hold for numbers
-        if spec.type == "date":
-            if isinstance(spec.minimum, str):
-                notes.append(f"From {spec.minimum}.")
-            if isinstance(spec.maximum, str):
-                notes.append(f"Until {spec.maximum}.")
+        if spec.type in ("date", "datetime"):
+            notes.append(f"From {limits.minimum} until {limits.maximum}.")
 
     def values(self, process: Process) -> dict[str, Any]:
         """Every field of a case of ``process``, typed, as responses give them."""

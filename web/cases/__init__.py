@@ -41,7 +41,7 @@ from qmsflow.engine.persistence import (
 )
 from qmsflow.engine.values import is_empty
 
-from .. import explain, uploads
+from .. import explain, guards, uploads
 from ..auth import login_required, service
 from ..i18n import definition as served
 from ..i18n import gettext as _
@@ -49,6 +49,9 @@ from ..i18n import label, locale, role_label
 from . import views
 
 bp = Blueprint("cases", __name__, template_folder="templates")
+
+#: The last page of the inbox anyone can ask for (a database offset must stay small).
+MAX_PAGE = 100_000
 
 # Names a step form may post besides its fields.
 CONTROL_NAMES = frozenset({"csrf_token", "row_version", "password", "reason", "submit"})
@@ -78,7 +81,10 @@ def inbox() -> str:
                       open={"open": True, "finished": False}.get(status),
                       text=(args.get("q") or "").strip() or None, text_fields=text_fields,
                       mine=scope != "all")
-    page_number = max(1, args.get("page", 1, type=int) or 1)
+    try:
+        page_number = guards.counting_number(args.get("page"), "page", MAX_PAGE) or 1
+    except guards.BadInput as error:
+        guards.refuse(error)
     page = service().list_cases(current_user.id, filters, page_number,
                                 current_app.config["PER_PAGE"])
     now = service().now()
@@ -111,7 +117,10 @@ def inbox() -> str:
 @login_required
 def notifications_read() -> BaseResponse:
     """Mark the user's in-app notifications read (one, or all of them)."""
-    one = request.form.get("id", type=int)
+    try:
+        one = guards.counting_number(request.form.get("id"), "id")
+    except guards.BadInput as error:
+        guards.refuse(error)
     service().mark_read(current_user.id, [one] if one else None)
     return redirect(url_for("cases.inbox"))
 
@@ -260,7 +269,8 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | 
     if extra:
         return 400, [_("The form sent fields it does not have (%(names)s). Nothing was saved; "
                        "reload the page and try again.", names=", ".join(extra))], None
-    if case is not None and not request.form.get("row_version", "").isdigit():
+    version = guards.version_number(request.form.get("row_version"))
+    if case is not None and version is None:
         return 400, [_("The form did not say which version of the case you saw. Nothing was "
                        "saved; reload the page and try again.")], None
     if not forms.validate(form, values):
@@ -279,7 +289,7 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | 
         else:
             result = service().apply_step(
                 case.number, step.id, current_user.id, inputs,
-                expected_version=int(request.form["row_version"]), password=password,
+                expected_version=version, password=password,
                 reason=reason, client=_client())
     except Refused as refusal:
         # A condition decided on the inputs given is said in words at the top of the form

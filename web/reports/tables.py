@@ -26,11 +26,13 @@ from decimal import Decimal
 from qmsflow.engine.errors import QmsflowError
 from qmsflow.engine.model import DefinitionSet, Labels, Measure, Process, Report, text
 from qmsflow.engine.persistence import reports
-from qmsflow.engine.values import display
+from qmsflow.engine.values import DATE_MAX, DATE_MIN, display
 
 Translate = Callable[[str], str]
 Format = str  # "count", "number", "percent", "money", "hours", "text"
-_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{1,2})$")
+#: The years a report may be asked for: those a case's dates may hold (values.DATE_MIN/MAX).
+MONTH_YEARS = (DATE_MIN.year, DATE_MAX.year)
 
 
 class MonthError(QmsflowError, ValueError):
@@ -42,8 +44,13 @@ def parse_month(value: str) -> reports.Period:
     found = _MONTH.match(value.strip())
     if found is None:
         raise MonthError(f"{value!r} is not a month: write YYYY-MM, e.g. 2026-10")
+    year = int(found[1])
+    if not MONTH_YEARS[0] <= year <= MONTH_YEARS[1]:
+        # Year 1 or 9999 has no UTC midnight on one side or the other (and no cases).
+        raise MonthError(f"{value!r} is not a month of a report: pick a year from "
+                         f"{MONTH_YEARS[0]} to {MONTH_YEARS[1]}")
     try:
-        return reports.month(int(found[1]), int(found[2]))
+        return reports.month(year, int(found[2]))
     except ValueError as error:
         raise MonthError(f"{value!r} is not a month: {error}") from None
 
