@@ -207,9 +207,9 @@ def _recount(definition: DefinitionSet, state: ClockState, variant: ClockVariant
                    unofficial_years=tuple(sorted(unofficial)))
 
 
-#: Why a clock's start or due time moved, as recorded on its ``clock_changed`` event.
-FIELD_CORRECTED = "field corrected"
-VARIANT_RECHOSEN = "variant re-chosen"
+#: Why a clock's start or due time moved: the cause codes its ``clock_changed`` event records,
+#: with the words of its ``reason``.
+CAUSES = {"field_corrected": "field corrected", "variant_rechosen": "variant re-chosen"}
 
 
 def follow(definition: DefinitionSet, process: Process, before: Mapping[str, ClockState],
@@ -241,27 +241,25 @@ def follow(definition: DefinitionSet, process: Process, before: Mapping[str, Clo
         if current.status == "stopped" or clock.id not in before:
             continue
         variant = next((v for v in clock.variants if v.id == current.variant), None)
-        reasons: list[str] = []
+        causes: list[str] = []
         begin = current.started_at
         if (moment is not None and moment != current.started_at
                 and old_values.get(clock.start_at or "") != context.get(clock.start_at or "")):
             begin = moment
-            reasons.append(FIELD_CORRECTED)
+            causes.append("field_corrected")
         chosen = choose_variant(clock, context)
         if chosen is not None and chosen.id != current.variant:
             variant = chosen
-            reasons.append(VARIANT_RECHOSEN)
-        if not reasons or variant is None:
+            causes.append("variant_rechosen")
+        if not causes or variant is None:
             continue
         new = recount(definition, current, variant, begin, now)
         clocks[clock.id] = new
         moved[clock.id] = {
             "old": current.due_at, "old_started_at": current.started_at,
             "started_at": new.started_at, "old_variant": current.variant,
-            "reason": "; ".join(reasons),
-            "causes": tuple("field_corrected" if r == FIELD_CORRECTED else "variant_rechosen"
-                            for r in reasons),
-            **({"source_field": clock.start_at} if FIELD_CORRECTED in reasons else {})}
+            "reason": "; ".join(CAUSES[cause] for cause in causes), "causes": tuple(causes),
+            **({"source_field": clock.start_at} if "field_corrected" in causes else {})}
     return moved
 
 
