@@ -29,17 +29,6 @@ from qmsflow.engine.problems import DefinitionError
 from . import guards, i18n
 from .runtime import Runtime
 
-# What the web application needs beyond the shared settings (qmsflow.settings): Flask's own.
-WEB_DEFAULTS: dict[str, Any] = {
-    "PER_PAGE": 25,
-    "SESSION_COOKIE_HTTPONLY": True,
-    "SESSION_COOKIE_SECURE": None,  # None: secure (HTTPS only) in production
-    "SESSION_COOKIE_SAMESITE": "Lax",
-    "SESSION_COOKIE_NAME": "qmsflow_session",
-    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session, which times out
-    "BABEL_DEFAULT_LOCALE": "zh_CN",
-}
-
 
 class ConfigurationError(QmsflowError, RuntimeError):
     """The application cannot start as configured; the message says what to change."""
@@ -61,10 +50,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         chosen = {**settings.DEFAULTS, "INSTANCE": str(settings.instance_folder()), **config}
     instance = Path(chosen["INSTANCE"])
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
-    app.config.from_mapping(WEB_DEFAULTS)
+    app.config.from_mapping(settings.WEB_DEFAULTS)
     app.config.from_mapping(chosen)
-    _check(app)
-    app.config.setdefault("UPLOAD_FOLDER", str(instance / "uploads"))
+    try:
+        # Every key that signs: Flask signs sessions with the last and accepts the earlier.
+        *earlier, app.config["SECRET_KEY"] = settings.signing_keys(app.config)
+    except settings.SettingsError as error:
+        raise ConfigurationError(f"refusing to start: {error}") from None
+    app.config["SECRET_KEY_FALLBACKS"] = earlier
+    app.config["UPLOAD_FOLDER"] = app.config["UPLOAD_FOLDER"] or str(instance / "uploads")
     app.config["MAX_CONTENT_LENGTH"] = app.config["UPLOAD_MAX_BYTES"] + 1024 * 1024
     # The cookie outlives the inactivity limit so that the server, which checks the time of
     # the last request itself (auth.inactivity), can say why the user was signed out.
@@ -103,16 +97,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.after_request(_secure_headers)
     logging.getLogger("werkzeug").addFilter(_NoQueryStrings())
     return app
-
-
-def _check(app: Flask) -> None:
-    if app.config["ENV"] == "production" and app.config["SECRET_KEY"] in (
-            settings.DEFAULT_SECRET, "",
-                                                                          None):
-        raise ConfigurationError(
-            "refusing to start in production with the built-in secret key: set "
-            "QMSFLOW_SECRET_KEY to a long random value (e.g. the output of "
-            "'python -c \"import secrets; print(secrets.token_hex(32))\"')")
 
 
 def _runtime(app: Flask) -> Runtime:

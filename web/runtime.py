@@ -17,6 +17,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
+from qmsflow import settings as settings_loader
 from qmsflow.engine.loader import load
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import (
@@ -66,8 +67,8 @@ class Runtime:
         the ``INSTANCE`` folder), definitions and the survey links signed with their key."""
         url = database_url({"DATABASE_URL": settings.get("DATABASE_URL") or "",
                             "QMSFLOW_INSTANCE": str(settings.get("INSTANCE", "instance"))})
-        keys = [*(settings.get("SECRET_KEY_FALLBACKS") or ()), settings["SECRET_KEY"]]
-        link = tokens.survey_link(keys, str(settings["PUBLIC_URL"]), clock=clock)
+        link = tokens.survey_link(settings_loader.signing_keys(settings),
+                                  str(settings["PUBLIC_URL"]), clock=clock)
         return cls(url, settings["DEFINITIONS"], clock=clock, hasher=hasher, compiled=compiled,
                    survey_link=link, settings=settings)
 

@@ -105,14 +105,15 @@ def test_pages_carry_the_security_headers_and_a_session_cookie_only_for_http(
     assert page.headers["Cache-Control"] == "no-store"
 
 
-def test_production_refuses_the_built_in_secret_key_and_sets_secure_cookies(
+def test_production_refuses_a_missing_short_or_published_key_and_sets_secure_cookies(
         world: World, tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError) as refused:
-        make_app(world, tmp_path, ENV="production",
-                 SECRET_KEY="qmsflow-development-key-do-not-use-in-production")
-    assert "QMSFLOW_SECRET_KEY" in str(refused.value)
-    app = make_app(world, tmp_path, ENV="production", SECRET_KEY="a-long-random-value",
-                   PUBLIC_URL="https://service.example.com")
+    public = "https://service.example.com"
+    for key, why in ((None, "QMSFLOW_SECRET_KEY is not set"), ("x" * 31, "has 31 bytes"),
+                     ("qmsflow-development-key-do-not-use-in-production", "published")):
+        with pytest.raises(ConfigurationError) as refused:
+            make_app(world, tmp_path, ENV="production", SECRET_KEY=key, PUBLIC_URL=public)
+        assert why in str(refused.value)
+    app = make_app(world, tmp_path, ENV="production", SECRET_KEY="k" * 32, PUBLIC_URL=public)
     assert app.config["SESSION_COOKIE_SECURE"] is True
     app.extensions["qmsflow"].close()
 
@@ -152,23 +153,24 @@ def test_configuration_comes_from_the_instance_file_then_the_environment(
     app.extensions["qmsflow"].close()
 
 
-def test_serve_refuses_to_start_in_production_with_the_built_in_key_in_one_line(
+def test_serve_refuses_a_misspelt_environment_name_in_one_line(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("QMSFLOW_INSTANCE", str(tmp_path))
-    monkeypatch.setenv("QMSFLOW_ENV", "production")
-    monkeypatch.delenv("QMSFLOW_SECRET_KEY", raising=False)
+    monkeypatch.setenv("QMSFLOW_ENV", "Production")
     result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code == 1
-    assert "refusing to start in production with the built-in secret key" in result.output
+    assert ("QMSFLOW_ENV is 'Production', which is not an environment of qmsflow: use "
+            "production or development") in result.output
+    assert len(result.output.strip().splitlines()) == 1
     assert "Traceback" not in result.output
 
 
 def test_production_refuses_survey_links_to_this_machines_own_address(
         world: World, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError) as refused:
-        make_app(world, tmp_path, ENV="production", SECRET_KEY="a-long-random-value",
+        make_app(world, tmp_path, ENV="production", SECRET_KEY="k" * 32,
                  PUBLIC_URL="http://127.0.0.1:5000")
     assert "set it to the address they open" in str(refused.value)
-    app = make_app(world, tmp_path, ENV="production", SECRET_KEY="a-long-random-value",
+    app = make_app(world, tmp_path, ENV="production", SECRET_KEY="k" * 32,
                    PUBLIC_URL="https://service.example.com")
     app.extensions["qmsflow"].close()
