@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +24,22 @@ from .sources import MANIFEST, SetSources, collect, display_name
 from .template_checks import check_templates
 
 
-def check(path: Path | str) -> list[Problem]:
-    """Every problem of the definition set at ``path`` (empty when it is valid)."""
-    _, problems = _load(Path(path))
+def check(path: Path | str, bases: Mapping[str, Path] | None = None) -> list[Problem]:
+    """Every problem of the definition set at ``path`` (empty when it is valid).
+
+    ``bases``: for a set from outside the server, the server's sets it may extend, by name
+    (see :func:`~.sources.collect`).
+    """
+    _, problems = _load(Path(path), bases)
     return problems
 
 
-def load(path: Path | str) -> DefinitionSet:
-    """The compiled definition set at ``path``; raises DefinitionError listing every problem."""
-    definition, problems = _load(Path(path))
+def load(path: Path | str, bases: Mapping[str, Path] | None = None) -> DefinitionSet:
+    """The compiled definition set at ``path``; raises DefinitionError listing every problem.
+
+    ``bases`` as for :func:`check`.
+    """
+    definition, problems = _load(Path(path), bases)
     if problems or definition is None:
         raise DefinitionError(problems)
     return definition
@@ -43,10 +51,11 @@ def content_hash(data: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _load(root: Path) -> tuple[DefinitionSet | None, list[Problem]]:
+def _load(root: Path, bases: Mapping[str, Path] | None = None
+          ) -> tuple[DefinitionSet | None, list[Problem]]:
     if root.is_file() and root.name == MANIFEST:
         root = root.parent
-    sources = collect(root)
+    sources = collect(root, bases)
     problems = list(sources.problems)
     for doc in sources.documents.values():
         problems.extend(validate(doc.kind, doc.data))

@@ -13,13 +13,17 @@ files below it. A set that ``extends`` a base overrides the base by id without c
 
 Merged data keeps the marks of whichever file supplied each node, so later errors point into the
 right file.
+
+A set that comes from outside the server (an upload) may extend only a set the server offers:
+``collect(root, bases)`` is given those sets by name, and the set's ``extends`` must name one
+of them; no other folder of the server is ever read for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .problems import Problem, did_you_mean, json_path
@@ -121,15 +125,37 @@ def _read_folder(folder: Path, problems: list[Problem]) -> dict[tuple[str, str],
     return documents
 
 
-def collect(root: Path) -> SetSources:
-    """Read a definition set and every set it extends, merged into one set of documents."""
+def collect(root: Path, bases: Mapping[str, Path] | None = None) -> SetSources:
+    """Read a definition set and every set it extends, merged into one set of documents.
+
+    ``bases``, for a set from outside the server, are the sets it may extend, by the names the
+    server lists them under (``default``, ``examples/kangning``): its ``extends`` must name one
+    of them, and leading ``../`` are ignored, so the path that works in the consultant's
+    repository (``../default``) works in the upload too.
+    """
     sources = SetSources(root)
-    _collect_into(root, sources, [])
+    _collect_into(root, sources, [], bases)
     return sources
 
 
-def _collect_into(folder: Path, sources: SetSources, stack: list[Path]) -> dict[
-        tuple[str, str], Document]:
+def _offered_base(extends: str, mark: Mark, bases: Mapping[str, Path],
+                  problems: list[Problem]) -> Path | None:
+    parts = PurePosixPath(extends.replace("\\", "/")).parts
+    while parts and parts[0] == "..":
+        parts = parts[1:]
+    name = "/".join(parts)
+    if name in bases and not PurePosixPath(extends).is_absolute():
+        return bases[name]
+    offered = ", ".join(sorted(bases)) or "none"
+    hint = did_you_mean(name, bases) or f"the sets this server offers: {offered}"
+    problems.append(_problem(mark, "E112", ["extends"],
+                             f"{extends!r} is not a set this server offers: a set from outside "
+                             "the server may extend only one of the server's sets", hint))
+    return None
+
+
+def _collect_into(folder: Path, sources: SetSources, stack: list[Path],
+                  bases: Mapping[str, Path] | None = None) -> dict[tuple[str, str], Document]:
     resolved = folder.resolve()
     if not resolved.is_dir():
         sources.problems.append(Problem(display_name(folder), 1, 1, "E104", "$",
@@ -149,8 +175,15 @@ def _collect_into(folder: Path, sources: SetSources, stack: list[Path]) -> dict[
         return documents
     extends = manifest.data.get("extends")
     if isinstance(extends, str):
-        base_folder = (resolved / extends).resolve()
         mark = manifest.data.value_marks["extends"]
+        if bases is not None:  # from outside the server: only the sets it offers
+            offered = _offered_base(extends, mark, bases, sources.problems)
+            if offered is None:
+                sources.documents = documents
+                return documents
+            base_folder = offered.resolve()
+        else:
+            base_folder = (resolved / extends).resolve()
         if base_folder in stack:
             cycle = " -> ".join(display_name(p) for p in [*stack, base_folder])
             sources.problems.append(_problem(mark, "E106", ["extends"],

@@ -1,9 +1,10 @@
 """Attachments of file fields, stored safely outside the web root.
 
 A file is stored under the SHA-256 of its content, in a folder every web worker (and host)
-shares; the case keeps the reference ``<sha256>/<cleaned file name>``. Nothing of the
-uploaded name reaches the file system but the cleaned name in the reference, and downloads are
-served as attachments, never rendered inline.
+shares; the case keeps the reference ``<sha256>/<cleaned file name>``. The uploaded name never
+reaches the file system (the stored file is named by its digest): it is kept, cleaned, only to be
+shown and to name the download, so ``检测报告.pdf`` stays ``检测报告.pdf``. Downloads are served as
+attachments, never rendered inline.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import IO
-
-from werkzeug.utils import secure_filename
 
 from qmsflow.engine.errors import QmsflowError
 
 _REFERENCE = re.compile(r"^(?P<digest>[0-9a-f]{64})/(?P<name>[\w.\-]{1,200})$")
+_UNSAFE = re.compile(r"[^\w.\-]+")  # letters of any script, digits, '_', '.', '-' stay
+MAX_NAME = 200
 
 
 class UploadRefused(QmsflowError, ValueError):
@@ -28,7 +30,7 @@ class UploadRefused(QmsflowError, ValueError):
 def store(folder: Path, stream: IO[bytes], filename: str, max_bytes: int,
           extensions: frozenset[str]) -> str:
     """Store an uploaded file; its reference for the case, or UploadRefused."""
-    name = secure_filename(filename) or "file"
+    name = shown_name(filename)
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in extensions:
         raise UploadRefused(f"'{filename}': files of type '.{extension}' are not accepted "
@@ -55,6 +57,20 @@ def store(folder: Path, stream: IO[bytes], filename: str, max_bytes: int,
     else:
         Path(temporary.name).replace(target)
     return f"{digest.hexdigest()}/{name}"
+
+
+def shown_name(filename: str) -> str:
+    """The name an upload is shown and downloaded under: its last path part, in NFC, with every
+    run of characters other than letters (of any script), digits, ``_``, ``.`` and ``-``
+    replaced by ``_``, no leading dots, at most MAX_NAME characters with its extension kept;
+    ``file`` when nothing is left."""
+    base = re.split(r"[/\\]", unicodedata.normalize("NFC", filename))[-1]
+    name = _UNSAFE.sub("_", base).strip("_").lstrip(".")
+    stem, dot, extension = name.rpartition(".")
+    if len(name) > MAX_NAME:
+        keep = extension[:20] if dot and stem else ""
+        name = (name[:MAX_NAME - len(keep) - 1] + "." + keep) if keep else name[:MAX_NAME]
+    return name or "file"
 
 
 def locate(folder: Path, reference: str) -> tuple[Path, str] | None:

@@ -170,6 +170,39 @@ def test_a_set_that_extends_a_missing_base_says_where_it_looked(tmp_path: Path) 
     assert "nowhere" in problem.message and problem.line == 4
 
 
+def _client_set(folder: Path, extends: str) -> Path:
+    folder.mkdir()
+    (folder / "set.yaml").write_text(
+        f"kind: definition-set\nid: client\nlabel: {{en: Client}}\nextends: {extends}\n",
+        encoding="utf-8")
+    return folder
+
+
+def test_a_set_from_outside_the_server_extends_a_set_the_server_offers_by_its_name(
+        tmp_path: Path) -> None:
+    offered = {"default": DEFAULT_SET}
+    for number, extends in enumerate(("../default", "../../default", "default")):
+        folder = _client_set(tmp_path / f"client{number}", extends)
+        assert check(folder, offered) == []
+        assert load(folder, offered).processes.keys() == load(DEFAULT_SET).processes.keys()
+
+
+def test_a_set_from_outside_the_server_cannot_extend_any_other_folder(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "set.yaml").write_text("kind: definition-set\nid: s\nlabel: {en: S}\n",
+                                     encoding="utf-8")
+    offered = {"default": DEFAULT_SET, "examples/kangning": EXAMPLE_SETS[0]}
+    for extends in (str(secret), "../secret", "/root/.ssh", "../../../../etc"):
+        problem = only(check(_client_set(tmp_path / f"c{len(extends)}", extends), offered),
+                       "E112")
+        assert f"{extends!r} is not a set this server offers" in problem.message
+        assert problem.hint == "the sets this server offers: default, examples/kangning"
+        assert "looked for" not in problem.message  # nothing about the folder is told
+    close = only(check(_client_set(tmp_path / "typo", "../defualt"), offered), "E112")
+    assert close.hint == "did you mean 'default'?"
+
+
 def test_sets_that_extend_each_other_are_reported_as_a_cycle(tmp_path: Path) -> None:
     for name, other in (("a", "b"), ("b", "a")):
         (tmp_path / name).mkdir()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from ..conftest import DEFAULT_SET, EditSet
+from ..conftest import DEFAULT_SET, EXAMPLE_SETS, EditSet
 from ..persistence.conftest import World, open_complaint
 from .conftest import Auth, text_of
 
@@ -160,6 +160,28 @@ def test_an_uploaded_valid_set_is_valid(client: FlaskClient, auth: Auth,
     auth.login(ADMIN)
     page = upload(client, "/admin/validate", zipped(DEFAULT_SET, "default"))
     assert "Valid." in page and world.definition.version in page
+
+
+def test_an_uploaded_client_set_extends_the_servers_base_as_in_its_repository(
+        client: FlaskClient, auth: Auth) -> None:
+    auth.login(ADMIN)
+    kangning = EXAMPLE_SETS[0]
+    assert "extends: ../../default" in (kangning / "set.yaml").read_text(encoding="utf-8")
+    page = upload(client, "/admin/validate", zipped(kangning, "kangning"))
+    assert "Valid." in page
+
+
+def test_an_uploaded_set_cannot_make_the_server_read_a_folder_it_does_not_offer(
+        client: FlaskClient, auth: Auth, tmp_path: Path) -> None:
+    folder = tmp_path / "client"
+    folder.mkdir()
+    (folder / "set.yaml").write_text(
+        "kind: definition-set\nid: client\nlabel: {en: Client}\nextends: /root/.ssh\n",
+        encoding="utf-8")
+    auth.login(ADMIN)
+    page = upload(client, "/admin/validate", zipped(folder))
+    assert "E112" in page and "'/root/.ssh' is not a set this server offers" in page
+    assert "looked for" not in page and ".ssh/set.yaml" not in page
 
 
 def _zip_with(name: str, content: bytes = b"x", link: bool = False) -> bytes:

@@ -303,9 +303,12 @@ def test_an_attached_file_is_stored_and_downloaded_but_a_program_is_refused(
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     link = re.search(r'href="(/files/[0-9a-f]{64}/[^"]+)"', page)
     assert link is not None
+    assert "来函_letter.pdf" in text_of(client.get(response.headers["Location"]))
     download = client.get(link.group(1))
     assert download.data == b"%PDF-1.4 letter"
-    assert download.headers["Content-Disposition"].startswith("attachment")
+    disposition = download.headers["Content-Disposition"]
+    assert disposition.startswith("attachment")
+    assert "filename*=UTF-8''%E6%9D%A5%E5%87%BD_letter.pdf" in disposition  # the Chinese name
     download.close()  # send_file streams the stored file
 
 

@@ -7,7 +7,7 @@ uploaded zip unpacked for the request only. Nothing here writes to the database.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -77,6 +77,16 @@ class Chosen:
     folder: Path
     name: str
     unpacked_in: Path | None = None  # the temporary folder of an upload
+    #: For an upload, the server's sets it may extend, by name; None for a set on the server.
+    bases: Mapping[str, Path] | None = None
+
+    def check(self) -> list[Problem]:
+        """The set's problems (an upload's ``extends`` limited to the server's sets)."""
+        return check(self.folder, self.bases)
+
+    def load(self) -> DefinitionSet:
+        """The set compiled, or DefinitionError (an upload's ``extends`` limited likewise)."""
+        return load(self.folder, self.bases)
 
     def shown(self, problems: Iterable[Problem]) -> tuple[Problem, ...]:
         """``problems`` with an upload's files named inside the zip, not in a temporary
@@ -96,7 +106,8 @@ def chosen_set(form: SourceForm) -> Iterator[Chosen]:
             raise SourceProblem(_("Pick a definition set or upload a zip."))
         try:
             with sources.unpacked(upload.stream, upload.filename) as (folder, temporary):
-                yield Chosen(folder, upload.filename, temporary)
+                offered = {item.key: item.path for item in sources.available(_served_path())}
+                yield Chosen(folder, upload.filename, temporary, offered)
         except sources.ZipRefused as refused:
             raise SourceProblem(str(refused)) from None
         return
@@ -116,10 +127,10 @@ class ValidationReport:
 
 
 def _validate(chosen: Chosen) -> ValidationReport:
-    problems = check(chosen.folder)
+    problems = chosen.check()
     version = ""
     if not problems:
-        version = load(chosen.folder).version
+        version = chosen.load().version
     return ValidationReport(chosen.name, chosen.shown(problems), version)
 
 
@@ -215,7 +226,7 @@ def preview() -> tuple[str, int]:
             with chosen_set(form) as chosen:
                 name = chosen.name
                 try:
-                    definition = load(chosen.folder)
+                    definition = chosen.load()
                 except DefinitionError as error:
                     problems, status = chosen.shown(error.problems), 422
                 else:
