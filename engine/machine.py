@@ -183,7 +183,8 @@ class StepCheck:
     """Evaluates one step for one actor: the reasons it is refused, then its effects."""
 
     def __init__(self, definition: DefinitionSet, process: Process, step: Step,
-                 case: Case | None, actor: Actor, now: datetime) -> None:
+                 case: Case | None, actor: Actor, now: datetime,
+                 values: Mapping[str, Any] | None = None) -> None:
         self.definition = definition
         self.process = process
         self.step = step
@@ -191,7 +192,9 @@ class StepCheck:
         self.actor = actor
         self.now = now
         self.reasons: list[Reason] = []
-        self.values: dict[str, Any] = dict(case.values) if case else {}
+        # The values the step's rules read: the case's (or, opening one, the given defaults).
+        self.values: dict[str, Any] = dict(case.values if case else values or {})
+        self._context: dict[str, Any] | None = None  # built once; renewed when values change
 
     def refuse(self, code: str, message: str, name: str | None = None,
                **details: str) -> None:
@@ -309,6 +312,7 @@ class StepCheck:
             except ValueProblem as problem:
                 invalid.add(name)
                 self.refuse("invalid", f"{name}: {problem}", name)
+        self._context = None  # the inputs changed the values
         required = required_fields(self.process, self.step, self.context())
         # Each field once, in the step's order, even if the step lists it twice.
         for name in dict.fromkeys(item.field for item in self.step.inputs):
@@ -346,7 +350,10 @@ class StepCheck:
         return [name for name, value in self.values.items() if old.get(name) != value]
 
     def context(self) -> dict[str, Any]:
-        return context(self.process, self.values, self.case, now=self.now)
+        """What the step's rules read: the case with the values as they stand now."""
+        if self._context is None:
+            self._context = context(self.process, self.values, self.case, now=self.now)
+        return self._context
 
 
 def _find_step(process: Process, step_id: str, state: str | None) -> Step:
@@ -395,8 +402,7 @@ def start(definition: DefinitionSet, process_id: str, step_id: str, actor: Actor
                  state="", values=frozen_map(defaults), priority=process.default_priority,
                  flags=frozenset(), assignee_role=None, created_at=now, updated_at=now,
                  row_version=0)
-    evaluation = StepCheck(definition, process, step, None, actor, now)
-    evaluation.values = dict(defaults)
+    evaluation = StepCheck(definition, process, step, None, actor, now, values=defaults)
     evaluation.check(inputs, signature, reason)
     if evaluation.reasons:
         raise Refused(step_id, None, evaluation.reasons)
@@ -460,17 +466,20 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
                                        draft.override)
     draft.flags = flags
 
-    def decided() -> dict[str, Any]:
-        # Clocks started by this step choose their variant on the priority it just decided.
-        return context(process, draft.values, case, now=now, state=landed,
-                       priority=priority, flags=flags, clocks=draft.clocks)
-
+    # Clocks started by this step choose their variant on the priority it just decided. The
+    # context is built once: from here on only the clocks change, and their view is renewed
+    # when a clock's events changed them (a later clock's rule may read an earlier one).
+    decided = context(process, draft.values, case, now=now, state=landed,
+                      priority=priority, flags=flags, clocks=draft.clocks)
     for clock in process.clocks.values():
-        clock_events(definition, process, clock.id, step.id, draft.clocks, decided(), now)
+        before = dict(draft.clocks)
+        clock_events(definition, process, clock.id, step.id, draft.clocks, decided, now)
+        if draft.clocks != before:
+            decided["clocks"] = clock_ops.expression_view(draft.clocks, now)
     # Clocks follow the step's values: a start_at field given or corrected, a variant that
     # no longer applies. Then a case reaching a final state stops the clocks that end with it.
     moved = clock_ops.follow(definition, process, case.clocks, draft.clocks, case.values,
-                             decided(), now)
+                             decided, now)
     target = process.states[landed]
     was_final = case.state in process.states and process.states[case.state].final
     if target.final and not was_final:
