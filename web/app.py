@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_login import LoginManager
@@ -66,6 +66,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         minutes=app.config["SESSION_TIMEOUT_MINUTES"] + 12 * 60)
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
+    if app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_NAME"] == (
+            settings.WEB_DEFAULTS["SESSION_COOKIE_NAME"]):
+        # __Host-: browsers take the cookie only over HTTPS, for this host and path "/" alone,
+        # so a neighbouring subdomain cannot set or overwrite it.
+        app.config["SESSION_COOKIE_NAME"] = "__Host-" + app.config["SESSION_COOKIE_NAME"]
 
     runtime = _runtime(app)
     app.extensions["qmsflow"] = runtime
@@ -190,9 +195,13 @@ def _secure_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if response.mimetype in ("text/html", "application/pdf") and not request.path.startswith(
-            "/static/"):
-        # Case data is personal and confidential: no copies in shared caches or history.
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        # Served over HTTPS (production): browsers never try plain HTTP here again for a year.
+        response.headers.setdefault("Strict-Transport-Security",
+                                    "max-age=31536000; includeSubDomains")
+    if not request.path.startswith("/static/"):
+        # Case data, attachments and API answers are personal and confidential: no copies in
+        # shared caches or the browser's history. Only the vendored static files are cached.
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -22,7 +22,7 @@ from qmsflow.engine.persistence import (
 from qmsflow.web.app import ConfigurationError, create_app
 from qmsflow.web.demo.seeding import STANDINGS, DemoSummary, count_cases, seed
 
-from .common import CommandError, friendly, runtime, url
+from .common import CommandError, friendly, runtime, settings, url
 
 
 def _width(value: str) -> int:
@@ -110,6 +110,9 @@ def cli(fresh: bool, no_serve: bool, host: str, port: int) -> None:
     Uses the database and definitions of the settings (default: SQLite under ./instance). Cases are
     added only to a database without cases, so running it again adds nothing.
     """
+    if settings()["ENV"] == "production":
+        raise CommandError("qmsflow demo is refused in production: it adds accounts whose "
+                           "passwords are published; use a development instance for the demo")
     database = url()
     try:
         with overview.translated_errors():  # the URL and migration errors, as persistence's

@@ -21,5 +21,10 @@ def cli(host: str, port: int, debug: bool) -> None:
         app = create_app()
     except ConfigurationError as error:
         raise click.ClickException(str(error)) from None
+    if debug and app.config["ENV"] == "production":
+        # The debugger runs any Python a visitor types into an error page.
+        app.extensions["qmsflow"].close()
+        raise click.ClickException("--debug is refused in production: the debugger lets "
+                                   "anyone who reaches an error page run code on the server")
     click.echo(f"qmsflow serves {app.config['DEFINITIONS']} at http://{host}:{port}/")
     app.run(host=host, port=port, debug=debug, use_reloader=debug)

@@ -103,6 +103,7 @@ def test_pages_carry_the_security_headers_and_a_session_cookie_only_for_http(
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Frame-Options"] == "DENY"
     assert page.headers["Cache-Control"] == "no-store"
+    assert client.get("/api/v1/cases").headers["Cache-Control"] == "no-store"  # API answers too
 
 
 def test_production_refuses_a_missing_short_or_published_key_and_sets_secure_cookies(
@@ -115,7 +116,31 @@ def test_production_refuses_a_missing_short_or_published_key_and_sets_secure_coo
         assert why in str(refused.value)
     app = make_app(world, tmp_path, ENV="production", SECRET_KEY="k" * 32, PUBLIC_URL=public)
     assert app.config["SESSION_COOKIE_SECURE"] is True
+    login = app.test_client().get("/login")
+    assert login.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert app.config["SESSION_COOKIE_NAME"] == "__Host-qmsflow_session"
     app.extensions["qmsflow"].close()
+
+
+def test_development_over_plain_http_sends_no_hsts_and_keeps_the_plain_cookie_name(
+        app: Flask, client: FlaskClient) -> None:
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+    assert app.config["SESSION_COOKIE_NAME"] == "qmsflow_session"
+
+
+def test_the_debugger_and_the_demo_accounts_are_refused_in_production(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, world: World) -> None:
+    monkeypatch.setenv("QMSFLOW_INSTANCE", str(tmp_path))
+    monkeypatch.setenv("QMSFLOW_ENV", "production")
+    monkeypatch.setenv("QMSFLOW_SECRET_KEY", "k" * 32)
+    monkeypatch.setenv("QMSFLOW_PUBLIC_URL", "https://service.example.com")
+    monkeypatch.setenv("QMSFLOW_DEFINITIONS", str(DEFAULT_SET))
+    monkeypatch.setenv("DATABASE_URL", world.database.url)
+    debug = CliRunner().invoke(main, ["serve", "--debug"])
+    assert debug.exit_code == 1 and "--debug is refused in production" in debug.output
+    demo = CliRunner().invoke(main, ["demo", "--no-serve"])
+    assert demo.exit_code == 1 and "qmsflow demo is refused in production" in demo.output
+    assert "Traceback" not in debug.output + demo.output
 
 
 def test_a_broken_definition_set_stops_the_start_with_its_problems(
