@@ -40,6 +40,8 @@ DEFAULTS: Mapping[str, Any] = {
     "DATABASE_URL": None,  # None: a SQLite file in the instance folder
     "ENV": "development",  # "production" turns on secure cookies and refuses unsafe settings
     "SESSION_TIMEOUT_MINUTES": 30,  # inactivity log-off
+    "SESSION_MAX_HOURS": 12,  # the longest a web session lasts, however active
+    "TRUST_PROXY_HOPS": 0,  # reverse proxies whose X-Forwarded-For is believed (0: none)
     "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
     "PUBLIC_URL": "http://127.0.0.1:5000",  # where customers' survey links point
 }

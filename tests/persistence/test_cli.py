@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2.exceptions import VerifyMismatchError
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from qmsflow.cli import main
 from qmsflow.engine.persistence import users
 from qmsflow.engine.persistence.models import AuditEvent, CaseRow, User
-from qmsflow.engine.persistence.service import utc_now
 
 from ..conftest import DEFAULT_SET, ROOT, EditSet
 from .conftest import Database, World, open_complaint
@@ -290,7 +290,8 @@ def test_users_add_reads_the_password_from_stdin_and_records_who_added_the_accou
     assert add_li(cli, "--role", "quality_manager") == (
         0, "user li.qiang added with roles quality, quality_manager\n")
     with database.sessions.begin() as session:
-        user = users.authenticate(session, "li.qiang", SECRET, utc_now())
+        user = users.get(session, "li.qiang")
+        assert users.HASHER.verify(session.get_one(User, "li.qiang").password_hash, SECRET)
         assert (user.name, user.roles, user.departments, user.locale) == (
             "李强", ("quality", "quality_manager"), ("quality",), "zh-CN")
         entry = session.execute(select(AuditEvent)).scalar_one()
@@ -360,9 +361,10 @@ def test_set_password_replaces_the_password_and_unlocks_the_account(
                input=NEW_SECRET + "\n") == (0, "password of li.qiang set\n")
     assert lines(cli("users", "list")[1])[0].split()[2] == "active"
     with database.sessions.begin() as session:
-        users.authenticate(session, "li.qiang", NEW_SECRET, utc_now())
-        with pytest.raises(users.AuthenticationFailed):
-            users.authenticate(session, "li.qiang", SECRET, utc_now())
+        stored = session.get_one(User, "li.qiang").password_hash
+    assert users.HASHER.verify(stored, NEW_SECRET)
+    with pytest.raises(VerifyMismatchError):
+        users.HASHER.verify(stored, SECRET)
     code, output = cli("users", "set-password", "li.qiang", "--password-stdin",
                        input="li.qiang's own\n")
     assert (code, output) == (1, "Error: the password must not contain the user id\n")
