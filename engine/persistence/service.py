@@ -149,7 +149,7 @@ class CaseService:
         raise failure
 
     def session_user(self, session_id: str, user_id: str, idle: timedelta,
-                     lifetime: timedelta) -> user_sessions.Verdict:
+                     lifetime: timedelta) -> user_sessions.SessionCheck:
         """The user of a live web session (its last request noted), or why it is not live."""
         with self.transaction() as session:
             return user_sessions.check(session, session_id, user_id, self.now(), idle,

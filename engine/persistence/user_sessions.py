@@ -38,7 +38,7 @@ SIGNED_OUT_EVERYWHERE = "signed_out_everywhere"
 
 
 @dataclass(frozen=True)
-class Verdict:
+class SessionCheck:
     """What a request's session id is worth: the user, or why there is none.
 
     ``why`` is None for a live session, else ``unknown`` (no such session, or another
@@ -70,33 +70,33 @@ def start(session: Session, user_id: str, now: datetime, client: str | None = No
 
 
 def check(session: Session, session_id: str, user_id: str, now: datetime, idle: timedelta,
-          lifetime: timedelta) -> Verdict:
+          lifetime: timedelta) -> SessionCheck:
     """The user of a live session, noting the time of this request; or why it is not live.
 
     One primary-key read (the session and its user together); a write only when the last one
     is older than TOUCH_EVERY, or when the session ends here for idleness or age.
     """
     if not session_id or len(session_id) > MAX_LENGTH:
-        return Verdict(None, "unknown")
+        return SessionCheck(None, "unknown")
     found = session.execute(select(UserSession, User).join(User, User.id == UserSession.user_id)
                             .where(UserSession.id == digest(session_id))).first()
     if found is None or found[0].user_id != user_id:
-        return Verdict(None, "unknown")
+        return SessionCheck(None, "unknown")
     row, user = found
     if row.ended_at is not None:
-        return Verdict(None, row.end_reason or SIGNED_OUT)
+        return SessionCheck(None, row.end_reason or SIGNED_OUT)
     if user.disabled:  # disabling ends sessions; this covers a row written before it did
         _end(row, now, DISABLED)
-        return Verdict(None, DISABLED)
+        return SessionCheck(None, DISABLED)
     if now - row.last_seen_at > idle:
         _end(row, row.last_seen_at + idle, IDLE)
-        return Verdict(None, IDLE)
+        return SessionCheck(None, IDLE)
     if now - row.created_at > lifetime:
         _end(row, row.created_at + lifetime, TOO_OLD)
-        return Verdict(None, TOO_OLD)
+        return SessionCheck(None, TOO_OLD)
     if now - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = now
-    return Verdict(UserRecord.of(user))
+    return SessionCheck(UserRecord.of(user))
 
 
 def end(session: Session, session_id: str, now: datetime, why: str = SIGNED_OUT) -> bool:
@@ -117,14 +117,6 @@ def end_all(session: Session, user_id: str, now: datetime, why: str) -> int:
                                   UserSession.ended_at.is_(None))
         .values(ended_at=now, end_reason=why).execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def live(session: Session, user_id: str, now: datetime, idle: timedelta) -> int:
-    """How many sessions of ``user_id`` are live at ``now`` (neither ended nor idle)."""
-    rows = session.execute(select(UserSession.id).where(
-        UserSession.user_id == user_id, UserSession.ended_at.is_(None),
-        UserSession.last_seen_at >= now - idle)).all()
-    return len(rows)
 
 
 def _end(row: UserSession, at: datetime, why: str) -> None:

@@ -220,7 +220,7 @@ def test_a_token_of_a_locked_or_disabled_account_is_refused(world: World) -> Non
 
 # -- sessions --------------------------------------------------------------------------------
 
-def check(world: World, session_id: str, user_id: str) -> user_sessions.Verdict:
+def check(world: World, session_id: str, user_id: str) -> user_sessions.SessionCheck:
     return world.service.session_user(session_id, user_id, IDLE, LIFETIME)
 
 
@@ -229,7 +229,7 @@ def test_a_session_is_live_until_signed_out_and_then_never_again(world: World) -
     assert check(world, session_id, user.id).user == user
     assert check(world, session_id, world.user("quality")).why == "unknown"  # not theirs
     assert world.service.sign_out(session_id)
-    assert check(world, session_id, user.id) == user_sessions.Verdict(None, "signed_out")
+    assert check(world, session_id, user.id) == user_sessions.SessionCheck(None, "signed_out")
     assert check(world, "made-up", user.id).why == "unknown"
 
 

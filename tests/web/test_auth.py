@@ -47,6 +47,8 @@ def test_every_failed_sign_in_gets_the_same_page_whatever_the_reason(
             minutes=10)
         users.disable(session, world.user("finance"), world.clock(), "left")
 
+    client.post("/language", data={"locale": "en", "next": "/login"})
+
     def page(user_id: str, password: str, address: str = "10.0.0.1") -> str:
         return text_of(client.post("/login", data={"user_id": user_id, "password": password},
                                    environ_base={"REMOTE_ADDR": address}))
@@ -65,6 +67,7 @@ def test_every_failed_sign_in_gets_the_same_page_whatever_the_reason(
 def test_sign_in_is_paused_by_the_clients_address_not_a_header_it_sends(
         client: FlaskClient, world: World) -> None:
     sales = world.user("sales")
+    client.post("/language", data={"locale": "en", "next": "/login"})
     for number in range(5):
         client.post("/login", data={"user_id": sales, "password": "not the password"},
                     environ_base={"REMOTE_ADDR": "10.0.0.9"},
