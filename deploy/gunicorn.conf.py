@@ -5,8 +5,9 @@
     QMSFLOW_PUBLIC_URL=https://service.acme.example \
     gunicorn -c deploy/gunicorn.conf.py "qmsflow.web:create_app()"
 
-Workers share nothing but the database (sessions are signed cookies), so add workers or hosts
-behind a load balancer as load grows.
+Workers share nothing but the database (sessions are rows there, behind a signed cookie), so
+add workers or hosts behind a load balancer as load grows. Behind a reverse proxy, set
+QMSFLOW_TRUST_PROXY_HOPS=1 so sign-in throttling sees the client's address, not the proxy's.
 """
 
 import multiprocessing
@@ -21,5 +22,6 @@ accesslog = "-"
 # %(U)s is the path without its query string: searches hold customers' names (personal data),
 # which have no place in access logs.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
-# Behind a reverse proxy that terminates TLS, trust its X-Forwarded-* headers.
+# Behind a reverse proxy that terminates TLS, trust its X-Forwarded-* headers (gunicorn: the
+# scheme; the application's own ProxyFix, QMSFLOW_TRUST_PROXY_HOPS, the client's address).
 forwarded_allow_ips = os.environ.get("QMSFLOW_PROXIES", "127.0.0.1")

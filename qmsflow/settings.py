@@ -54,6 +54,8 @@ DEFAULTS: Mapping[str, Any] = {
     "DATABASE_URL": None,  # None: a SQLite file in the instance folder
     "ENV": "development",  # one of ENVIRONMENTS
     "SESSION_TIMEOUT_MINUTES": 30,  # inactivity log-off
+    "SESSION_MAX_HOURS": 12,  # the longest a web session lasts, however active
+    "TRUST_PROXY_HOPS": 0,  # reverse proxies whose X-Forwarded-For is believed (0: none)
     "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
     "UPLOAD_FOLDER": None,  # None: uploads/ in the instance folder
     "PUBLIC_URL": "http://127.0.0.1:5000",  # where customers' survey links point
@@ -67,6 +69,9 @@ WEB_DEFAULTS: Mapping[str, Any] = {
     "SESSION_COOKIE_SECURE": None,  # None: secure (HTTPS only) in production
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_NAME": "qmsflow_session",
+    # The cookie's content does not change per request (the server keeps the time of the last
+    # one): no new cookie on every response.
+    "SESSION_REFRESH_EACH_REQUEST": False,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session, which times out
     "BABEL_DEFAULT_LOCALE": "zh_CN",
 }

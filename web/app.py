@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from qmsflow import settings
 from qmsflow.engine.errors import QmsflowError
@@ -60,10 +61,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY_FALLBACKS"] = earlier
     app.config["UPLOAD_FOLDER"] = app.config["UPLOAD_FOLDER"] or str(instance / "uploads")
     app.config["MAX_CONTENT_LENGTH"] = app.config["UPLOAD_MAX_BYTES"] + 1024 * 1024
-    # The cookie outlives the inactivity limit so that the server, which checks the time of
-    # the last request itself (auth.inactivity), can say why the user was signed out.
+    # The cookie outlives the session's longest life so that the server, which checks both
+    # limits itself (user_sessions.check), can say why the user was signed out.
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
-        minutes=app.config["SESSION_TIMEOUT_MINUTES"] + 12 * 60)
+        hours=app.config["SESSION_MAX_HOURS"], minutes=app.config["SESSION_TIMEOUT_MINUTES"])
+    _trust_proxies(app)
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
     if app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_NAME"] == (
@@ -102,6 +104,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.after_request(_secure_headers)
     logging.getLogger("werkzeug").addFilter(_NoQueryStrings())
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto/-Host from ``TRUST_PROXY_HOPS`` reverse proxies.
+
+    Off by default: any client can send X-Forwarded-For, and sign-in throttling by address
+    must not take the client's word for its address. Set it to the number of proxies in
+    front of qmsflow (1 for one nginx) only when every request passes through them.
+    """
+    hops = app.config["TRUST_PROXY_HOPS"]
+    if not isinstance(hops, int) or isinstance(hops, bool) or not 0 <= hops <= 10:
+        raise ConfigurationError(
+            f"TRUST_PROXY_HOPS is {hops!r}: set QMSFLOW_TRUST_PROXY_HOPS to the number of "
+            "reverse proxies in front of qmsflow (0, the default, trusts no X-Forwarded-For)")
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def _runtime(app: Flask) -> Runtime:

@@ -9,7 +9,18 @@ used as namespaces (``users.add``, ``versions.store``, ``sweep.sweep``...). The 
 (``models``) and the case store are internal.
 """
 
-from . import audit, outbox, overview, reports, schema, sweep, tokens, users, versions
+from . import (
+    audit,
+    outbox,
+    overview,
+    reports,
+    schema,
+    sweep,
+    tokens,
+    user_sessions,
+    users,
+    versions,
+)
 from .audit import By
 from .db import (
     DatabaseError,
@@ -42,5 +53,5 @@ __all__ = [
     "SchemaUpgradeError", "Sessions", "SignatureRecord", "TokenRecord", "UnknownVersion",
     "UserError", "UserRecord", "VersionRecord", "Versions", "audit", "connect", "database_url",
     "explain_database_error", "outbox", "overview", "reports", "schema", "session_factory",
-    "shown_url", "sweep", "tokens", "users", "utc_now", "versions",
+    "shown_url", "sweep", "tokens", "user_sessions", "users", "utc_now", "versions",
 ]

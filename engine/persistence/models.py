@@ -101,6 +101,48 @@ class User(Base):
     created_at: Mapped[datetime]
 
 
+class UserSession(Base):
+    """A signed-in web session: the cookie carries a random id, the table its SHA-256.
+
+    Each request reads its row by primary key; signing out, a new password, disabling the
+    account or an administrator's "sign out everywhere" sets ``ended_at``, so a copy of the
+    cookie stops working at once. ``last_seen_at`` (kept to the minute) drives the idle
+    timeout, ``created_at`` the longest a session may last.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(50))
+    client: Mapped[str | None] = mapped_column(String(100))  # the address it signed in from
+
+
+class LoginFailure(Base):
+    """A refused password, kept for the throttling windows (a day at most, then pruned).
+
+    ``user_id`` is the id as typed, whether or not such an account exists, so unknown ids
+    are throttled exactly like known ones; ``kind`` is ``login`` or ``signature`` (a wrong
+    password when signing, counted apart so that nobody else's failures stop a signature).
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_address", "address", "kind", "at"),
+        Index("ix_login_failures_user", "user_id", "kind", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[str] = mapped_column(String(100))
+
+
 class CaseSequence(Base):
     """The last case number taken per process and period (year, month or none)."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,7 @@ from ..machine import Reason, Refused
 from ..migration import Plan, plan
 from ..model import DefinitionSet, Process
 from ..values import is_empty
-from . import audit, inbox, outbox, signatures, store, users
+from . import audit, inbox, logins, outbox, signatures, store, user_sessions, users
 from .db import transaction
 from .inbox import Filters, Page
 from .models import AuditEvent, CaseRow, DefinitionVersion, SignatureRow, User
@@ -114,16 +114,66 @@ class CaseService:
 
     # -- people -----------------------------------------------------------------------------
 
-    def authenticate(self, user_id: str, password: str) -> UserRecord:
-        """The user when the password is right; a wrong one counts towards lockout even
-        though the caller's step fails."""
+    def authenticate(self, user_id: str, password: str, address: str = "") -> UserRecord:
+        """The user when the password is right and sign-in is open to them from ``address``;
+        else AuthenticationFailed, one text whatever the reason (see :mod:`.logins`).
+
+        The password is verified with no transaction open: a slow hash never holds a lock
+        other requests wait for. A wrong one is counted in a second, short transaction.
+        """
+        user, _ = self._sign_in(user_id, password, address, start=False)
+        return user
+
+    def sign_in(self, user_id: str, password: str, address: str = "") -> tuple[UserRecord, str]:
+        """Authenticate as :meth:`authenticate` and start a web session: the user and the
+        session id for the cookie."""
+        user, session_id = self._sign_in(user_id, password, address, start=True)
+        assert session_id is not None
+        return user, session_id
+
+    def _sign_in(self, user_id: str, password: str, address: str,
+                 start: bool) -> tuple[UserRecord, str | None]:
+        with self.transaction() as session:
+            attempt = logins.prepare(session, user_id, address, self.now())
+        checked = logins.verify(self.hasher, attempt, password)  # no transaction open
+        failure: users.AuthenticationFailed | None = None
+        with self.transaction() as session:
+            now = self.now()
+            try:
+                user = logins.conclude(session, attempt, checked, now)
+            except users.AuthenticationFailed as error:
+                failure = error  # leave the block normally so the failure count is committed
+            else:
+                return user, (user_sessions.start(session, user.id, now, address) if start
+                              else None)
+        raise failure
+
+    def session_user(self, session_id: str, user_id: str, idle: timedelta,
+                     lifetime: timedelta) -> user_sessions.SessionCheck:
+        """The user of a live web session (its last request noted), or why it is not live."""
+        with self.transaction() as session:
+            return user_sessions.check(session, session_id, user_id, self.now(), idle,
+                                       lifetime)
+
+    def sign_out(self, session_id: str) -> bool:
+        """End a web session; whether a live one was ended."""
+        with self.transaction() as session:
+            return user_sessions.end(session, session_id, self.now())
+
+    def check_signer(self, user_id: str, password: str, address: str = "") -> None:
+        """The password again for an electronic signature (21 CFR 11.200); AuthenticationFailed
+        if it is wrong. Counted apart from sign-in: no one else's failures can stop it."""
+        with self.transaction() as session:
+            attempt = logins.prepare_signature(session, user_id, self.now())
+        checked = logins.verify(self.hasher, attempt, password)  # no transaction open
         failure: users.AuthenticationFailed | None = None
         with self.transaction() as session:
             try:
-                return users.authenticate(session, user_id, password, self.now(), self.hasher)
+                logins.conclude_signature(session, attempt, checked, self.now(), address)
             except users.AuthenticationFailed as error:
-                failure = error  # leave the block normally so the failure count is committed
-        raise failure
+                failure = error  # committed: the wrong password counts
+        if failure is not None:
+            raise failure
 
     def user(self, user_id: str) -> UserRecord | None:
         """The account ``user_id`` when it exists and is not disabled (e.g. for a session)."""
@@ -159,13 +209,15 @@ class CaseService:
         return users.actor(user)
 
     def _signature(self, process: Process, step_id: str, user_id: str,
-                   password: str | None, meaning: str | None) -> Signature | None:
+                   password: str | None, meaning: str | None,
+                   client: str | None) -> Signature | None:
         step = process.step(step_id)
         if step is None or not step.signature:
             return None
         if password is None:
             return None  # the engine refuses: a signature is required
-        self.authenticate(user_id, password)  # 21 CFR 11.200: the password again, every time
+        # 21 CFR 11.200: the password again, every time.
+        self.check_signer(user_id, password, client or "")
         return Signature(user_id, meaning or step.signature, True)
 
     # -- cases ------------------------------------------------------------------------------
@@ -178,7 +230,7 @@ class CaseService:
         so a refused or failed intake leaves no gap."""
         definition = self.current
         process = definition.process(process_id)
-        signature = self._signature(process, step_id, user_id, password, meaning)
+        signature = self._signature(process, step_id, user_id, password, meaning, client)
         with self.transaction() as session:
             now = self.now()
             _, actor = self._actor(session, user_id)
@@ -204,7 +256,7 @@ class CaseService:
             with self.transaction() as session:
                 row, definition = self._load(session, number)
                 process = definition.process(row.process)
-            signature = self._signature(process, step_id, user_id, password, meaning)
+            signature = self._signature(process, step_id, user_id, password, meaning, client)
         with self.transaction() as session:
             now = self.now()
             row, definition, user = self._load_with_user(session, number, user_id)

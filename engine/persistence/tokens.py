@@ -2,8 +2,9 @@
 
 A token is shown once, when it is issued; only its SHA-256 is stored, so a copy of the database
 holds no working token. A token acts as its user, with that user's roles and approval limits,
-and stops working when it is revoked or its user is disabled. Issuing and revoking are audit
-entries: the record shows who could act through the API, and from when to when.
+and stops working when it is revoked or its user is disabled (or locked, while the lock lasts).
+Issuing and revoking are audit entries: the record shows who could act through the API, and
+from when to when.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 
 class TokenRefused(UserError):
-    """A token that lets nobody in; ``why`` says which case: unknown, revoked or disabled."""
+    """A token that lets nobody in; ``why`` says which case: unknown, revoked, disabled or
+    locked (its user, after too many failed sign-ins, until the lock ends)."""
 
     def __init__(self, message: str, why: str) -> None:
         super().__init__(message)
@@ -88,6 +90,10 @@ def check(session: Session, token: str, now: datetime) -> Bearer:
                            "revoked")
     if user.disabled:
         raise TokenRefused(f"the user '{user.id}' of token {row.id} is disabled", "disabled")
+    if user.locked_until is not None and user.locked_until > now:
+        # A lock stops every way in, so a token cannot be used to go on guessing around it.
+        raise TokenRefused(f"the user '{user.id}' of token {row.id} is locked until "
+                           f"{user.locked_until:%Y-%m-%d %H:%M} UTC", "locked")
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
         row.last_used_at = now
     return Bearer(row.id, row.label, UserRecord.of(user))

@@ -1,32 +1,30 @@
-"""Users: unique ids never reused, argon2 password hashes, lockout, disabling instead of deleting.
+"""Users: unique ids never reused, argon2 password hashes, disabling instead of deleting.
 
 Roles, departments and locales must exist in the definition set the deployment serves; a
 user's approval limits follow from their roles and the set's authority tiers. Every change to
-an account is an audit entry.
+an account is an audit entry. Checking a password at sign-in or for a signature, with its
+throttling and lockout, is :mod:`.logins`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..cases import Actor
 from ..errors import QmsflowError
 from ..model import DefinitionSet
 from ..problems import did_you_mean
-from . import audit
+from . import audit, user_sessions
 from .audit import SYSTEM, By
-from .models import User
+from .models import LoginFailure, User
 from .records import UserRecord
 
-MAX_FAILURES = 5  # wrong passwords in a row before the account locks
-LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 10
 USER_ID = re.compile(r"^[a-z][a-z0-9._-]{1,99}$")
 
@@ -38,10 +36,11 @@ class UserError(QmsflowError):
 
 
 class AuthenticationFailed(UserError):
-    """Wrong id or password, a disabled account or a locked one.
+    """A password check that failed.
 
-    ``why`` says which ("wrong", "disabled" or "locked"; ``until`` for a lock), so a screen
-    can say it in the user's language.
+    ``why`` says why, for the log and for a signature's message ("wrong", "unknown",
+    "disabled", "locked", "pair", "address"); a sign-in screen shows one text for all of them,
+    so that nobody learns which ids exist or are locked.
     """
 
     def __init__(self, message: str, why: str = "wrong", until: datetime | None = None) -> None:
@@ -126,57 +125,37 @@ def disable(session: Session, user_id: str, now: datetime, reason: str,
     if not reason.strip():
         raise UserError("disabling an account needs a reason")
     user.disabled = True
-    _record(session, "user_disabled", user, now, by, reason=reason, old=False, new=True)
+    ended = user_sessions.end_all(session, user_id, now, user_sessions.DISABLED)
+    _record(session, "user_disabled", user, now, by, reason=reason, old=False, new=True,
+            data={"sessions_ended": ended})
     return UserRecord.of(user)
 
 
 def set_password(session: Session, user_id: str, password: str, now: datetime,
                  by: By = SYSTEM, hasher: PasswordHasher = HASHER) -> UserRecord:
-    """Set a new password; also unlocks the account."""
+    """Set a new password; also unlocks the account, forgets its failed attempts and ends
+    its web sessions (whoever held one must sign in with the new password)."""
     user = _row(session, user_id)
     _check_password(user_id, password)
     user.password_hash = hasher.hash(password)
     user.password_changed_at = now
     user.failed_logins = 0
     user.locked_until = None
-    _record(session, "password_set", user, now, by)  # never the password or its hash
+    session.execute(delete(LoginFailure).where(LoginFailure.user_id == user_id))
+    ended = user_sessions.end_all(session, user_id, now, user_sessions.PASSWORD_CHANGED)
+    # Never the password or its hash.
+    _record(session, "password_set", user, now, by, data={"sessions_ended": ended})
     return UserRecord.of(user)
 
 
-def authenticate(session: Session, user_id: str, password: str, now: datetime,
-                 hasher: PasswordHasher = HASHER) -> UserRecord:
-    """The user, when ``password`` is theirs and the account may sign in.
-
-    Each wrong password counts; after MAX_FAILURES in a row the account locks for LOCKOUT.
-    The messages do not say whether the id exists.
-    """
-    user = session.get(User, user_id)
-    refused = AuthenticationFailed("wrong user id or password")
-    if user is None or user.password_hash is None:
-        raise refused
-    if user.disabled:
-        raise AuthenticationFailed(f"the account '{user_id}' is disabled", "disabled")
-    if user.locked_until is not None and user.locked_until > now:
-        raise AuthenticationFailed(
-            f"the account '{user_id}' is locked after {MAX_FAILURES} wrong passwords until "
-            f"{user.locked_until:%Y-%m-%d %H:%M} UTC; an administrator can unlock it by "
-            "setting a new password", "locked", user.locked_until)
-    try:
-        hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-            _record(session, "user_locked", user, now, By(user.id, user.name),
-                    data={"until": user.locked_until})
-        session.flush()
-        raise refused from None
-    if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    return UserRecord.of(user)
+def sign_out_everywhere(session: Session, user_id: str, now: datetime,
+                        by: By = SYSTEM) -> int:
+    """End every web session of the user, in every browser (an administrator's "sign out
+    everywhere", e.g. for a lost laptop); how many were live. An audit entry says who."""
+    user = _row(session, user_id)
+    ended = user_sessions.end_all(session, user_id, now, user_sessions.SIGNED_OUT_EVERYWHERE)
+    _record(session, "sessions_ended", user, now, by, data={"sessions": ended})
+    return ended
 
 
 def listed(session: Session, include_disabled: bool = True) -> list[UserRecord]:

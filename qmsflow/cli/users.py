@@ -15,7 +15,8 @@ from .tokens import cli as token_group
 
 @click.group("users")
 def cli() -> None:
-    """User accounts: add, disable, set a password, list (never deleted)."""
+    """User accounts: add, disable, set a password, sign out everywhere, list (never
+    deleted)."""
 
 
 @cli.command("add")
@@ -44,7 +45,8 @@ def users_add(user_id: str, name: str, roles: tuple[str, ...], departments: tupl
 @click.option("--reason", required=True)
 @friendly
 def users_disable(user_id: str, reason: str) -> None:
-    """Disable a user: no more sign-in; the account and its history stay."""
+    """Disable a user: no more sign-in, web sessions end, API tokens stop; the account and
+    its history stay."""
     with runtime().sessions.begin() as session:
         users.disable(session, user_id, utc_now(), reason, acting(None))
     click.echo(f"user {user_id} disabled")
@@ -55,11 +57,21 @@ def users_disable(user_id: str, reason: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @friendly
 def users_set_password(user_id: str, password_stdin: bool) -> None:
-    """Set a user's password (also unlocks a locked account)."""
+    """Set a user's password (also unlocks a locked account and ends its web sessions)."""
     typed = password(password_stdin)
     with runtime().sessions.begin() as session:
         users.set_password(session, user_id, typed, utc_now(), acting(None))
     click.echo(f"password of {user_id} set")
+
+
+@cli.command("sign-out")
+@click.argument("user_id")
+@friendly
+def users_sign_out(user_id: str) -> None:
+    """Sign a user out everywhere: every web session of theirs ends (e.g. a lost laptop)."""
+    with runtime().sessions.begin() as session:
+        ended = users.sign_out_everywhere(session, user_id, utc_now(), acting(None))
+    click.echo(f"{user_id} signed out everywhere ({ended} session{'s' * (ended != 1)} ended)")
 
 
 @cli.command("list")

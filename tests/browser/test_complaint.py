@@ -112,7 +112,8 @@ def test_a_wrong_password_keeps_the_user_on_the_sign_in_page_with_a_message(
     page.get_by_label("用户名").fill(world.user("sales"))
     page.get_by_label("密码").fill("not my password")
     page.keyboard.press("Enter")
-    assert page.get_by_role("alert").inner_text() == "用户名或密码错误。"
+    assert page.get_by_role("alert").inner_text() == (
+        "用户名或密码错误。多次尝试失败后，登录将暂停一段时间；管理员可以提供帮助。")
 
 
 @pytest.mark.slow

@@ -11,16 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2.exceptions import VerifyMismatchError
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from qmsflow.cli import main
 from qmsflow.engine.persistence import users
 from qmsflow.engine.persistence.models import AuditEvent, CaseRow, User
-from qmsflow.engine.persistence.service import utc_now
 
 from ..conftest import DEFAULT_SET, ROOT, EditSet
-from .conftest import Database, World, open_complaint
+from .conftest import PASSWORD, Database, World, open_complaint
 from .test_versions import (
     RENAMED_STATE,
     SHORTER_CLOSURE,
@@ -80,16 +80,16 @@ def test_db_upgrade_creates_the_schema_in_an_empty_sqlite_file_and_status_says_c
         blank: Cli) -> None:
     code, output = blank("db", "status")
     assert code == 1
-    assert lines(output)[0].endswith("blank.sqlite3: revision none, newest 0003")
+    assert lines(output)[0].endswith("blank.sqlite3: revision none, newest 0004")
     assert "Error: the schema is not current: run 'qmsflow db upgrade'" in output
 
     code, output = blank("db", "upgrade")
     assert code == 0
-    assert output.strip().endswith("blank.sqlite3: schema at revision 0003 (newest 0003)")
+    assert output.strip().endswith("blank.sqlite3: schema at revision 0004 (newest 0004)")
 
     code, output = blank("db", "status")
     assert code == 0
-    assert output.strip().endswith("blank.sqlite3: revision 0003, newest 0003")
+    assert output.strip().endswith("blank.sqlite3: revision 0004, newest 0004")
     assert blank("db", "upgrade")[0] == 0  # upgrading a current schema is harmless
 
 
@@ -290,13 +290,32 @@ def test_users_add_reads_the_password_from_stdin_and_records_who_added_the_accou
     assert add_li(cli, "--role", "quality_manager") == (
         0, "user li.qiang added with roles quality, quality_manager\n")
     with database.sessions.begin() as session:
-        user = users.authenticate(session, "li.qiang", SECRET, utc_now())
+        user = users.get(session, "li.qiang")
+        assert users.HASHER.verify(session.get_one(User, "li.qiang").password_hash, SECRET)
         assert (user.name, user.roles, user.departments, user.locale) == (
             "李强", ("quality", "quality_manager"), ("quality",), "zh-CN")
         entry = session.execute(select(AuditEvent)).scalar_one()
     assert (entry.action, entry.field) == ("user_added", "li.qiang")
     assert entry.actor_name.startswith("qmsflow CLI (")
     assert SECRET not in str(entry.data)
+
+
+def test_users_sign_out_ends_every_session_of_the_user_and_says_how_many(
+        world: World, world_cli: Cli) -> None:
+    sales = world.user("sales")
+    for _ in range(2):
+        world.service.sign_in(sales, PASSWORD, "10.0.0.1")
+    assert world_cli("users", "sign-out", sales) == (
+        0, f"{sales} signed out everywhere (2 sessions ended)\n")
+    assert world_cli("users", "sign-out", sales) == (
+        0, f"{sales} signed out everywhere (0 sessions ended)\n")
+    code, output = world_cli("users", "sign-out", "sales.usr")
+    assert (code, output) == (1, "Error: no user 'sales.usr' (did you mean 'sales.user'?)\n")
+    with world.database.sessions() as session:
+        entries = session.execute(select(AuditEvent).where(
+            AuditEvent.action == "sessions_ended")).scalars().all()
+    assert [entry.data["sessions"] for entry in entries] == [2, 0]
+    assert entries[0].actor_name.startswith("qmsflow CLI (")
 
 
 def test_users_add_asks_for_the_password_twice_without_stdin(cli: Cli) -> None:
@@ -360,9 +379,10 @@ def test_set_password_replaces_the_password_and_unlocks_the_account(
                input=NEW_SECRET + "\n") == (0, "password of li.qiang set\n")
     assert lines(cli("users", "list")[1])[0].split()[2] == "active"
     with database.sessions.begin() as session:
-        users.authenticate(session, "li.qiang", NEW_SECRET, utc_now())
-        with pytest.raises(users.AuthenticationFailed):
-            users.authenticate(session, "li.qiang", SECRET, utc_now())
+        stored = session.get_one(User, "li.qiang").password_hash
+    assert users.HASHER.verify(stored, NEW_SECRET)
+    with pytest.raises(VerifyMismatchError):
+        users.HASHER.verify(stored, SECRET)
     code, output = cli("users", "set-password", "li.qiang", "--password-stdin",
                        input="li.qiang's own\n")
     assert (code, output) == (1, "Error: the password must not contain the user id\n")

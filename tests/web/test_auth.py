@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,10 +12,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from qmsflow.cli import main
+from qmsflow.engine.persistence import users
+from qmsflow.engine.persistence.models import User
 from qmsflow.web.app import ConfigurationError, create_app
 
 from ..conftest import DEFAULT_SET
-from ..persistence.conftest import World
+from ..persistence.conftest import PASSWORD, World
 from .conftest import Auth, make_app, text_of
 
 
@@ -34,20 +36,113 @@ def test_a_user_signs_in_sees_their_name_and_signs_out(client: FlaskClient, auth
     assert client.get("/").status_code == 302
 
 
-def test_a_wrong_password_is_refused_without_saying_whether_the_user_exists(
-        client: FlaskClient, auth: Auth) -> None:
-    wrong = text_of(auth.login("quality", password="not the password"))
-    unknown = text_of(client.post("/login", data={"user_id": "nobody", "password": "x"}))
-    assert "Wrong user ID or password." in wrong
-    assert "Wrong user ID or password." in unknown
+REFUSED = ("Wrong user ID or password. After several failed attempts, signing in is paused "
+           "for a while; an administrator can help.")
 
 
-def test_five_wrong_passwords_lock_the_account_and_the_page_says_until_when(
-        auth: Auth) -> None:
+def test_every_failed_sign_in_gets_the_same_page_whatever_the_reason(
+        app: Flask, client: FlaskClient, world: World) -> None:
+    with world.database.sessions.begin() as session:
+        session.get_one(User, world.user("gm")).locked_until = world.clock() + timedelta(
+            minutes=10)
+        users.disable(session, world.user("finance"), world.clock(), "left")
+
+    client.post("/language", data={"locale": "en", "next": "/login"})
+
+    def page(user_id: str, password: str, address: str = "10.0.0.1") -> str:
+        return text_of(client.post("/login", data={"user_id": user_id, "password": password},
+                                   environ_base={"REMOTE_ADDR": address}))
+
+    wrong = page(world.user("quality"), "not the password")
+    assert REFUSED in wrong
+    assert page("nobody.here", "not the password") == wrong
+    assert page(world.user("gm"), PASSWORD) == wrong  # locked, right password
+    assert page(world.user("finance"), PASSWORD) == wrong  # disabled, right password
     for _ in range(5):
-        auth.login("quality", password="not the password")
-    page = text_of(auth.login("quality"))
-    assert "locked after too many wrong passwords until 2026-03-02 10:15" in page
+        page(world.user("sales"), "not the password", "10.0.0.9")
+    assert page(world.user("sales"), PASSWORD, "10.0.0.9") == wrong  # paused at that address
+    assert "locked" not in wrong.lower() and "disabled" not in wrong.lower()
+
+
+def test_sign_in_is_paused_by_the_clients_address_not_a_header_it_sends(
+        client: FlaskClient, world: World) -> None:
+    sales = world.user("sales")
+    client.post("/language", data={"locale": "en", "next": "/login"})
+    for number in range(5):
+        client.post("/login", data={"user_id": sales, "password": "not the password"},
+                    environ_base={"REMOTE_ADDR": "10.0.0.9"},
+                    headers={"X-Forwarded-For": f"10.9.9.{number}"})
+    refused = client.post("/login", data={"user_id": sales, "password": PASSWORD},
+                          environ_base={"REMOTE_ADDR": "10.0.0.9"},
+                          headers={"X-Forwarded-For": "10.9.9.200"})
+    assert REFUSED in text_of(refused)
+    elsewhere = client.post("/login", data={"user_id": sales, "password": PASSWORD},
+                            environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    assert elsewhere.status_code == 302
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_clients(
+        world: World, tmp_path: Path) -> None:
+    app = make_app(world, tmp_path, TRUST_PROXY_HOPS=1)
+    client = app.test_client()
+    sales = world.user("sales")
+    for _ in range(5):
+        client.post("/login", data={"user_id": sales, "password": "not the password"},
+                    environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                    headers={"X-Forwarded-For": "10.0.0.9"})
+    other = client.post("/login", data={"user_id": sales, "password": PASSWORD},
+                        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                        headers={"X-Forwarded-For": "10.0.0.1"})
+    assert other.status_code == 302  # another client behind the same proxy is not paused
+    app.extensions["qmsflow"].close()
+    with pytest.raises(ConfigurationError) as refused:
+        make_app(world, tmp_path, TRUST_PROXY_HOPS="yes")
+    assert "QMSFLOW_TRUST_PROXY_HOPS" in str(refused.value)
+
+
+def test_after_signing_out_a_copy_of_the_old_cookie_no_longer_works(
+        app: Flask, client: FlaskClient, auth: Auth) -> None:
+    auth.login("sales")
+    copied = client.get_cookie("qmsflow_session")
+    assert copied is not None
+    auth.logout()
+    thief = app.test_client()
+    thief.set_cookie("qmsflow_session", copied.value)
+    response = thief.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("end", ["password", "disable", "sign-out"])
+def test_a_new_password_disabling_or_signing_out_everywhere_ends_every_browsers_session(
+        app: Flask, world: World, end: str) -> None:
+    browsers = [app.test_client(), app.test_client()]
+    for browser in browsers:
+        Auth(browser, world).login("sales")
+        assert browser.get("/").status_code == 200
+    with world.database.sessions.begin() as session:
+        if end == "password":
+            users.set_password(session, world.user("sales"), "a brand new secret",
+                               world.clock())
+        elif end == "disable":
+            users.disable(session, world.user("sales"), world.clock(), "left")
+        else:
+            users.sign_out_everywhere(session, world.user("sales"), world.clock())
+    for browser in browsers:
+        response = browser.get("/")
+        assert response.status_code == 302
+        assert "Your session has ended" in text_of(browser.get(response.headers["Location"]))
+
+
+def test_a_cookie_without_a_live_session_id_counts_as_expired(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    auth.login("sales")
+    with client.session_transaction() as cookie:
+        del cookie["sid"]  # e.g. a cookie from before server-side sessions
+    assert client.get("/").status_code == 302
+    auth.login("sales")
+    with client.session_transaction() as cookie:
+        cookie["sid"] = "made-up"
+    assert client.get("/").status_code == 302
 
 
 def test_the_login_returns_to_the_page_asked_for_but_never_to_another_site(
@@ -60,15 +155,17 @@ def test_the_login_returns_to_the_page_asked_for_but_never_to_another_site(
 
 
 def test_a_session_idle_longer_than_the_timeout_is_signed_out_on_the_server(
-        client: FlaskClient, auth: Auth, monkeypatch: pytest.MonkeyPatch) -> None:
+        client: FlaskClient, auth: Auth, world: World) -> None:
     auth.login("sales")
+    world.clock.advance(minutes=29)
     assert client.get("/").status_code == 200
-    later = time.time() + 31 * 60
-    monkeypatch.setattr(time, "time", lambda: later)
+    world.clock.advance(minutes=31)
     response = client.get("/")
     assert response.status_code == 302
     assert "signed out after 30 minutes without activity" in text_of(
         client.get(response.headers["Location"]))
+    world.clock.advance(minutes=1)
+    assert client.get("/").status_code == 302  # the ended session stays ended
 
 
 def test_the_language_switch_shows_the_screens_and_the_definitions_in_chinese(

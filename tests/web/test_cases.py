@@ -239,6 +239,7 @@ def test_overdue_and_soon_due_cases_are_highlighted(desk: Desk, client: FlaskCli
     desk.as_("quality")
     assert 'class="overdue"' not in client.get("/").get_data(as_text=True)
     world.clock.advance(days=30)
+    desk.as_("quality")  # a month later: the session timed out long ago
     html = client.get("/").get_data(as_text=True)
     assert 'class="overdue"' in html
     assert "overdue" in text_of(client.get(f"/cases/{number}"))
@@ -342,6 +343,7 @@ def test_waiting_for_the_customer_pauses_the_deadline_and_resuming_moves_it_by_t
     left_when_paused = world.service.read_case(number, history=False).case.clocks
 
     world.clock.advance(days=7)  # a week of waiting costs no working time
+    desk.as_("quality")  # and ends the session: sign in again
     later = text_of(client.get(f"/cases/{number}"))
     assert re.findall(r"\d[^|]{0,30}? left", later) == re.findall(r"\d[^|]{0,30}? left", page)
     desk.take(number, [("quality", "customer_responded", {})])

@@ -120,6 +120,8 @@ def _bearer() -> tokens.Bearer:
         detail = {
             "revoked": _("This token was revoked. Ask an administrator for a new one."),
             "disabled": _("The user of this token is disabled. Ask an administrator."),
+            "locked": _("The user of this token is locked for a while after failed sign-ins. "
+                        "Try again later, or ask an administrator."),
         }.get(refused.why, _("This token is not known: check that it was copied whole, or "
                              "ask an administrator for a new one."))
         raise ApiProblem(401, "unauthenticated", _("Authentication needed"), detail,

@@ -1,15 +1,22 @@
 """Signing in and out, the language switch, and log-off after inactivity.
 
-Sessions are signed cookies (no server-side session store: any worker serves any request).
-A session ends after ``SESSION_TIMEOUT_MINUTES`` without a request, checked on the server from
-the time of the last request kept in the session, not only by the cookie's expiry.
+The signed cookie carries the user id and a random session id; the session itself lives in the
+database (``user_sessions``), read by primary key on each request, so any worker serves any
+request and ending a session on the server ends it everywhere at once: signing out, a new
+password, a disabled account, an administrator's ``qmsflow users sign-out``. A cookie without a
+session id, or whose session ended, counts as expired. A session ends after
+``SESSION_TIMEOUT_MINUTES`` without a request and ``SESSION_MAX_HOURS`` after sign-in, both
+checked on the server.
+
+Every failed sign-in gets the same answer (see ``engine/persistence/logins.py`` for the
+throttling by address and by account).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -19,6 +26,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -32,13 +40,18 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired
 
 from qmsflow.engine.cases import Actor
-from qmsflow.engine.persistence import AuthenticationFailed, CaseService, UserRecord
+from qmsflow.engine.persistence import (
+    AuthenticationFailed,
+    CaseService,
+    UserRecord,
+    user_sessions,
+)
 
 from .. import i18n
 from ..i18n import gettext as _
 
 bp = Blueprint("auth", __name__, template_folder="templates")
-SEEN_RESOLUTION = 60  # seconds: how exactly the time of the last request is kept
+SESSION_ID = "sid"  # the key of the session id in the signed cookie
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -87,9 +100,20 @@ def service() -> CaseService:
 
 
 def load_account(user_id: str) -> Account | None:
-    """Flask-Login's loader: the account, unless it was disabled since signing in."""
-    user = service().user(user_id)
-    return None if user is None else Account.of(user)
+    """Flask-Login's loader: the account of the cookie's session while that session is live
+    on the server (one primary-key read); None signs the request out."""
+    session_id = session.get(SESSION_ID)
+    if not isinstance(session_id, str):
+        g.session_ended = "unknown"  # a cookie from before server-side sessions: expired
+        return None
+    config = current_app.config
+    verdict = service().session_user(
+        session_id, user_id, timedelta(minutes=config["SESSION_TIMEOUT_MINUTES"]),
+        timedelta(hours=config["SESSION_MAX_HOURS"]))
+    if verdict.user is None:
+        g.session_ended = verdict.why
+        return None
+    return Account.of(verdict.user)
 
 
 def needs_login() -> BaseResponse:
@@ -123,35 +147,40 @@ def login() -> str | BaseResponse:
     problem = None
     if form.validate_on_submit():
         try:
-            user = service().authenticate(form.user_id.data or "", form.password.data or "")
+            user, session_id = service().sign_in(form.user_id.data or "",
+                                                 form.password.data or "", client_address())
         except AuthenticationFailed as failure:
-            problem = _why(failure)
+            # One text for every reason: the page must not tell which ids exist or are locked.
+            problem = _("Wrong user ID or password. After several failed attempts, signing in "
+                        "is paused for a while; an administrator can help.")
+            current_app.logger.info("sign-in refused (%s) from %s", failure.why,
+                                    client_address())
         else:
             keep = {"locale": session["locale"]} if "locale" in session else {}
             session.clear()  # a new session on sign-in: nothing of an earlier one carries over
             session.update(keep)
             session.permanent = True
             login_user(Account.of(user))
-            session["seen"] = time.time()
+            session[SESSION_ID] = session_id
             current_app.logger.info("sign-in: %s", user.id)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form, problem=problem)
 
 
-def _why(failure: AuthenticationFailed) -> str:
-    if failure.why == "locked":
-        return _("This account is locked after too many wrong passwords until %(until)s. An "
-                 "administrator can unlock it by setting a new password.",
-                 until=i18n.local_time(failure.until, with_zone=True))
-    if failure.why == "disabled":
-        return _("This account is disabled. Ask an administrator.")
-    return _("Wrong user ID or password.")
+def client_address() -> str:
+    """The address a request comes from (a proxy's X-Forwarded-For only when
+    ``TRUST_PROXY_HOPS`` says how many proxies to believe: any client can write one)."""
+    return request.remote_addr or ""
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> BaseResponse:
-    """Sign out (a form button: signing out changes state, so it is a POST with CSRF)."""
+    """Sign out (a form button: signing out changes state, so it is a POST with CSRF); the
+    session ends on the server, so a copy of the cookie stops working too."""
+    session_id = session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        service().sign_out(session_id)
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")
@@ -168,26 +197,24 @@ def language() -> BaseResponse:
 
 
 @bp.before_app_request
-def inactivity() -> Response | BaseResponse | None:
-    """End a session idle for longer than the configured time (21 CFR 11.300(d) practice)."""
-    if request.endpoint in (None, "static") or not current_user.is_authenticated:
+def ended() -> Response | BaseResponse | None:
+    """Say why a session ended on the server, e.g. after the configured time without a request
+    (21 CFR 11.300(d) practice), and start a fresh cookie."""
+    if request.endpoint in (None, "static") or current_user.is_authenticated:
         return None
-    limit = current_app.config["SESSION_TIMEOUT_MINUTES"] * 60
-    now = time.time()
-    seen = session.get("seen", now)
-    if now - seen > limit:
-        logout_user()
-        keep = {"locale": session["locale"]} if "locale" in session else {}
-        session.clear()
-        session.update(keep)
+    why = g.get("session_ended")
+    if why is None:
+        return None
+    keep = {"locale": session["locale"]} if "locale" in session else {}
+    session.clear()
+    session.update(keep)
+    if why == user_sessions.IDLE:
         flash(_("You were signed out after %(minutes)s minutes without activity. Sign in "
                 "again to continue.", minutes=current_app.config["SESSION_TIMEOUT_MINUTES"]),
               "warning")
-        return redirect(url_for("auth.login", next=request.full_path
-                                if request.method == "GET" else request.path))
-    if now - seen > SEEN_RESOLUTION:
-        # Rewritten at most once a minute: a new cookie on every response costs every request.
-        session["seen"] = now
-    session.permanent = True
-    return None
-
+    else:
+        flash(_("Your session has ended. Sign in again to continue."), "warning")
+    if request.endpoint == "auth.login":
+        return None
+    return redirect(url_for("auth.login", next=request.full_path
+                            if request.method == "GET" else request.path))

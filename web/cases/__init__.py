@@ -304,8 +304,8 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | 
                      *explain.reasons(process, [*unmet, *rest])], None
     except AuthenticationFailed as failure:
         if failure.why == "locked":
-            message = _("Your account is now locked after too many wrong passwords; nothing "
-                        "was saved.")
+            message = _("Signing is paused for a while after several wrong passwords; "
+                        "nothing was saved. Try again later, or ask an administrator.")
         else:
             message = _("The password is wrong, so the signature was not given; nothing was "
                         "saved.")

@@ -28,7 +28,7 @@ DEMO_BY = audit.By(None, "qmsflow demo")
 
 # Demo accounts are hashed with a light argon2 profile (about 1 ms instead of about 0.3 s per
 # hash on a small machine), so seeding signs some 80 steps in seconds. The web application
-# re-hashes each one with the full parameters at its first sign-in (users.authenticate).
+# re-hashes each one with the full parameters at its first sign-in (logins.verify).
 DEMO_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 # Two words and a number make a password people can read off the screen and type.
