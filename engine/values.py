@@ -123,6 +123,32 @@ def text_problem(value: str, multiline: bool) -> str | None:
     return None
 
 
+#: The characters :meth:`str.strip` removes (those of :meth:`str.isspace`), as the body of a
+#: regular-expression class: blank text is text of these alone.
+SPACE_CLASS = ("\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f"
+               "\\u205f\\u3000")
+#: Those that text may hold (the others are control characters): the spaces of Unicode
+#: category Zs, and in long text tabs and line breaks.
+_SPACES = "\\x20\\xa0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000"
+_LINE_BREAKS = "\\t\\n\\r"
+
+
+def text_pattern(multiline: bool, required: bool) -> str:
+    """:func:`text_problem` (and, when ``required``, "not blank") as one regular expression,
+    for the API document: written so that ECMA-262 (JSON Schema's dialect) and Python read it
+    alike, and so that no input makes it backtrack. Unpaired surrogates are not in it (an
+    ECMA-262 pattern cannot name them without refusing every character beyond U+FFFF)."""
+    refused = ("\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f" if multiline else
+               "\\x00-\\x1f\\x7f-\\x9f") + "\\u2028\\u2029" + "".join(
+        f"\\u{ord(char):04x}" for char in sorted(BIDI_CONTROLS))
+    if not required:
+        return f"^[^{refused}]*$"
+    # Spaces, then one character that is neither space nor refused, then anything allowed:
+    # the first two classes are disjoint, so a match is found in one pass.
+    spaces = _SPACES + (_LINE_BREAKS if multiline else "")
+    return f"^[{spaces}]*[^{SPACE_CLASS}{refused}][^{refused}]*$"
+
+
 def number_text(raw: str) -> str:
     """``raw`` as number text to convert (stripped, thousands separators removed), or
     ValueProblem when it is too long to be a number anyone typed: checked before converting,
