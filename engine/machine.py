@@ -308,7 +308,7 @@ class StepCheck:
                                            self.process)
             except ValueProblem as problem:
                 invalid.add(name)
-                self.refuse("invalid", f"{name}: {problem}", name)
+                self.refuse("invalid", f"{name}: {problem}", name, **problem.facts)
         required = required_fields(self.process, self.step, self.context())
         # Each field once, in the step's order, even if the step lists it twice.
         for name in dict.fromkeys(item.field for item in self.step.inputs):

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from qmsflow.engine import values as value_ops
 from qmsflow.web.api import openapi
 
-from ..persistence.conftest import World
+from ..persistence.conftest import PASSWORD, World
 from .test_api import API, INTAKE, REGISTER, Api, problem
 
 
@@ -185,3 +185,26 @@ def test_links_lead_from_an_intake_to_its_case_and_its_steps_with_number_and_ver
     operations = {op["operationId"] for path in paths.values() for op in path.values()}
     for links in (opened, read, listed):
         assert {link["operationId"] for link in links.values()} <= operations
+
+
+@pytest.mark.parametrize(("locale", "words"), [
+    ("zh-CN", ["投诉单位：", "控制字符", "请输入 1900-01-01 至 2100-12-31 之间的日期。",
+               "投诉人：最多可输入 100 个字符（当前为 101 个）。"]),
+    ("en", ["Organisation: Remove the control or direction characters",
+            "Enter a date between 1900-01-01 and 2100-12-31.",
+            "Complainant: Enter at most 100 characters (this has 101)."]),
+])
+def test_a_value_refused_by_the_engine_is_explained_in_the_language_asked_for(
+        api: Api, locale: str, words: list[str]) -> None:
+    values = {**INTAKE, "complainant_org": "a\x13b", "ship_date": "1899-12-31",
+              "complainant_name": "x" * 101}
+    body = problem(api.post(REGISTER, {"values": values, "password": PASSWORD}, locale=locale),
+                   422)
+    entries = {e["field"]: e for e in body["errors"]}
+    assert entries["ship_date"]["facts"] == {"rule": "date_range", "min": "1900-01-01",
+                                             "max": "2100-12-31"}
+    shown = body["detail"] + " ".join(e["detail"] for e in body["errors"])
+    for word in words:
+        assert word in shown, (word, shown)
+    if locale == "zh-CN":
+        assert "write it on one line" not in shown and "out of range" not in shown
