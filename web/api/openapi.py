@@ -430,9 +430,12 @@ def _common() -> dict[str, Any]:
                               "`field`, `amount` and `limit` of an approval authority refusal "
                               "(the amount that needs the higher tier), `needed` and `tier` "
                               "when no amount is given, `roles` of a role refusal, `step` of a "
-                              "separation or a condition refusal. Never the condition's "
-                              "expression (people must not see it): a step's description "
-                              "gives it, for developers; `detail` says the condition in words."})
+                              "separation or a condition refusal, `rule` of a refused value "
+                              "(e.g. `characters`, `too_long`, `date_range`, `places`) with "
+                              "its bounds (`min`, `max`, `count`, `digits`, `places`). Never "
+                              "the condition's expression (people must not see it): a step's "
+                              "description gives it, for developers; `detail` says the "
+                              "condition in words."})
     problem = _objects(
         ["type", "title", "status", "detail"],
         type={"type": "string", "description": "`urn:qmsflow:problem:` and one of: "
