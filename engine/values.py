@@ -228,16 +228,19 @@ def coerce(spec: Field, raw: Any, process: Process | None = None) -> Any:
         return value
     if kind == "integer":
         if isinstance(raw, bool | float):
-            raise ValueProblem("expected a whole number", "whole")
+            raise ValueProblem("expected a whole number", "whole",
+                               min=INTEGER_MIN, max=INTEGER_MAX)
         if isinstance(raw, int | Decimal):
             value = whole_number(raw)
             if value is None:
                 raise ValueProblem(f"{_short(raw)} is not a whole number from {INTEGER_MIN} "
-                                   f"to {INTEGER_MAX}", "whole")
+                                   f"to {INTEGER_MAX}", "whole",
+                               min=INTEGER_MIN, max=INTEGER_MAX)
             return _check_range(spec, value)
         written = number_text(str(raw))
         if not re.fullmatch(r"[+-]?[0-9]{1,19}", written):
-            raise ValueProblem(f"{_short(raw)} is not a whole number", "whole")
+            raise ValueProblem(f"{_short(raw)} is not a whole number", "whole",
+                               min=INTEGER_MIN, max=INTEGER_MAX)
         return _check_range(spec, int(written))
     if kind in ("decimal", "money"):
         if isinstance(raw, bool):
