@@ -311,7 +311,7 @@ class StepCheck:
                                            self.process)
             except ValueProblem as problem:
                 invalid.add(name)
-                self.refuse("invalid", f"{name}: {problem}", name)
+                self.refuse("invalid", f"{name}: {problem}", name, **problem.facts)
         self._context = None  # the inputs changed the values
         required = required_fields(self.process, self.step, self.context())
         # Each field once, in the step's order, even if the step lists it twice.

@@ -57,7 +57,18 @@ _FALSE = {"false", "no", "n", "0", "off", "否"}
 
 
 class ValueProblem(QmsflowError, ValueError):
-    """A value that does not fit its field; the message is for the person who typed it."""
+    """A value that does not fit its field; the message is for the person who typed it.
+
+    ``facts`` say which rule it breaks, for a screen or an answer in another language: ``rule``
+    (characters, too_short, too_long, email, phone, pattern, number_text, number, digits,
+    places, whole, minimum, maximum, date_range, date, datetime, timezone, choice, yes_no,
+    type) and the rule's bounds (``min``, ``max``, ``count``, ``digits``, ``places``) as text.
+    """
+
+    def __init__(self, message: str, rule: str = "", **facts: Any) -> None:
+        super().__init__(message)
+        self.facts: dict[str, str] = {"rule": rule, **{k: str(v) for k, v in facts.items()}
+                                      } if rule else {}
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,32 @@ def text_problem(value: str, multiline: bool) -> str | None:
     return None
 
 
+#: The characters :meth:`str.strip` removes (those of :meth:`str.isspace`), as the body of a
+#: regular-expression class: blank text is text of these alone.
+SPACE_CLASS = ("\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f"
+               "\\u205f\\u3000")
+#: Those that text may hold (the others are control characters): the spaces of Unicode
+#: category Zs, and in long text tabs and line breaks.
+_SPACES = "\\x20\\xa0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000"
+_LINE_BREAKS = "\\t\\n\\r"
+
+
+def text_pattern(multiline: bool, required: bool) -> str:
+    """:func:`text_problem` (and, when ``required``, "not blank") as one regular expression,
+    for the API document: written so that ECMA-262 (JSON Schema's dialect) and Python read it
+    alike, and so that no input makes it backtrack. Unpaired surrogates are not in it (an
+    ECMA-262 pattern cannot name them without refusing every character beyond U+FFFF)."""
+    refused = ("\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f" if multiline else
+               "\\x00-\\x1f\\x7f-\\x9f") + "\\u2028\\u2029" + "".join(
+        f"\\u{ord(char):04x}" for char in sorted(BIDI_CONTROLS))
+    if not required:
+        return f"^[^{refused}]*$"
+    # Spaces, then one character that is neither space nor refused, then anything allowed:
+    # the first two classes are disjoint, so a match is found in one pass.
+    spaces = _SPACES + (_LINE_BREAKS if multiline else "")
+    return f"^[{spaces}]*[^{SPACE_CLASS}{refused}][^{refused}]*$"
+
+
 def number_text(raw: str) -> str:
     """``raw`` as number text to convert (stripped, thousands separators removed), or
     ValueProblem when it is too long to be a number anyone typed: checked before converting,
@@ -130,7 +167,7 @@ def number_text(raw: str) -> str:
     value = raw.replace(",", "").strip()
     if len(value) > MAX_NUMBER_TEXT:
         raise ValueProblem(f"a number of {len(value)} characters is too long: write at most "
-                           f"{MAX_NUMBER_TEXT}")
+                           f"{MAX_NUMBER_TEXT}", "number_text", count=MAX_NUMBER_TEXT)
     return value
 
 
@@ -175,47 +212,51 @@ def coerce(spec: Field, raw: Any, process: Process | None = None) -> Any:
     kind = spec.type
     if kind in ("text", "long_text", "phone", "email", "file", "user"):
         if not isinstance(raw, str):
-            raise ValueProblem("expected text")
+            raise ValueProblem("expected text", "type")
         value: Any = raw.strip() if kind != "long_text" else raw
         _check_length(spec, value)
         wrong = text_problem(value, multiline=kind == "long_text")
         if wrong:
-            raise ValueProblem(f"the text {wrong}")
+            raise ValueProblem(f"the text {wrong}", "characters")
         if kind == "email" and not EMAIL.fullmatch(value):
             raise ValueProblem(f"{value!r} is not an e-mail address: write one address, "
-                               "e.g. name@example.com")
+                               "e.g. name@example.com", "email")
         if kind == "phone" and not PHONE.match(value):
-            raise ValueProblem(f"{value!r} is not a phone number")
+            raise ValueProblem(f"{value!r} is not a phone number", "phone")
         if spec.pattern and not re.fullmatch(spec.pattern, value):
-            raise ValueProblem(f"{value!r} does not have the expected form")
+            raise ValueProblem(f"{value!r} does not have the expected form", "pattern")
         return value
     if kind == "integer":
         if isinstance(raw, bool | float):
-            raise ValueProblem("expected a whole number")
+            raise ValueProblem("expected a whole number", "whole",
+                               min=INTEGER_MIN, max=INTEGER_MAX)
         if isinstance(raw, int | Decimal):
             value = whole_number(raw)
             if value is None:
                 raise ValueProblem(f"{_short(raw)} is not a whole number from {INTEGER_MIN} "
-                                   f"to {INTEGER_MAX}")
+                                   f"to {INTEGER_MAX}", "whole",
+                               min=INTEGER_MIN, max=INTEGER_MAX)
             return _check_range(spec, value)
         written = number_text(str(raw))
         if not re.fullmatch(r"[+-]?[0-9]{1,19}", written):
-            raise ValueProblem(f"{_short(raw)} is not a whole number")
+            raise ValueProblem(f"{_short(raw)} is not a whole number", "whole",
+                               min=INTEGER_MIN, max=INTEGER_MAX)
         return _check_range(spec, int(written))
     if kind in ("decimal", "money"):
         if isinstance(raw, bool):
-            raise ValueProblem("expected a number")
+            raise ValueProblem("expected a number", "number")
         try:
             value = raw if isinstance(raw, Decimal) else Decimal(number_text(str(raw)))
         except InvalidOperation:
-            raise ValueProblem(f"{_short(raw)} is not a number") from None
+            raise ValueProblem(f"{_short(raw)} is not a number", "number") from None
         # Judged by exponent and digits before any arithmetic: beyond any real amount, a value
         # would also overflow decimal arithmetic and storage.
         wrong = decimal_problem(value)
         if wrong:
-            raise ValueProblem(f"{_short(raw)} {wrong}")
+            raise ValueProblem(f"{_short(raw)} {wrong}", "number" if not value.is_finite() else
+                               "digits", digits=DECIMAL_DIGITS, places=DECIMAL_PLACES)
         if kind == "money" and value != value.quantize(Decimal("0.01")):
-            raise ValueProblem("an amount has at most 2 decimal places")
+            raise ValueProblem("an amount has at most 2 decimal places", "places", places=2)
         return _check_range(spec, value)
     if kind == "yes_no":
         if isinstance(raw, bool):
@@ -225,43 +266,49 @@ def coerce(spec: Field, raw: Any, process: Process | None = None) -> Any:
             return True
         if word in _FALSE:
             return False
-        raise ValueProblem(f"{raw!r} is not yes or no")
+        raise ValueProblem(f"{raw!r} is not yes or no", "yes_no")
     if kind == "date":
         if isinstance(raw, datetime):
-            raise ValueProblem("expected a date without a time")
+            raise ValueProblem("expected a date without a time", "date")
         try:
             value = raw if isinstance(raw, date) else date.fromisoformat(str(raw).strip())
         except ValueError:
-            raise ValueProblem(f"{raw!r} is not a date (YYYY-MM-DD)") from None
+            raise ValueProblem(f"{raw!r} is not a date (YYYY-MM-DD)", "date") from None
         return _check_range(spec, value)
     if kind == "datetime":
         try:
             value = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).strip())
         except ValueError:
-            raise ValueProblem(f"{raw!r} is not a date and time (YYYY-MM-DDTHH:MM)") from None
+            raise ValueProblem(f"{raw!r} is not a date and time (YYYY-MM-DDTHH:MM)",
+                               "datetime") from None
         if value.tzinfo is None or value.utcoffset() is None:
             # A time without its zone is ambiguous across sites and cannot be compared safely.
-            raise ValueProblem(f"{raw!r} has no time zone: add the offset, e.g. +08:00")
+            raise ValueProblem(f"{raw!r} has no time zone: add the offset, e.g. +08:00",
+                               "timezone")
         _check_range(spec, value)
         try:
             # Stored in UTC: a time at the very edge of year 1 or 9999 has no UTC equivalent.
             value.astimezone(UTC)
         except OverflowError:
-            raise ValueProblem(f"{raw!r} is out of range") from None
+            limits = bounds(spec)
+            raise ValueProblem(f"{raw!r} is out of range", "date_range", min=limits.minimum,
+                               max=limits.maximum) from None
         return value
     if kind == "choice":
         if not isinstance(raw, str) or raw not in spec.choices:
-            raise ValueProblem(f"{raw!r} is not one of the choices: {', '.join(spec.choices)}")
+            raise ValueProblem(f"{raw!r} is not one of the choices: {', '.join(spec.choices)}",
+                               "choice")
         return raw
     if kind == "multi_choice":
         items = [raw] if isinstance(raw, str) else raw
         if not isinstance(items, list | tuple) or any(i not in spec.choices for i in items):
-            raise ValueProblem(f"{raw!r} is not among the choices: {', '.join(spec.choices)}")
+            raise ValueProblem(f"{raw!r} is not among the choices: {', '.join(spec.choices)}",
+                               "choice")
         return sorted(set(items), key=list(spec.choices).index)
     if kind == "category":
         known = process.categories if process else {}
         if not isinstance(raw, str) or raw not in known:
-            raise ValueProblem(f"{raw!r} is not a category")
+            raise ValueProblem(f"{raw!r} is not a category", "choice")
         return raw
     raise ValueProblem(f"unsupported field type {kind}")  # the schema allows no other
 
@@ -275,9 +322,11 @@ def _short(raw: Any) -> str:
 def _check_length(spec: Field, value: str) -> None:
     longest = bounds(spec).max_length
     if spec.min_length is not None and len(value) < spec.min_length:
-        raise ValueProblem(f"needs at least {spec.min_length} characters")
+        raise ValueProblem(f"needs at least {spec.min_length} characters", "too_short",
+                           min=spec.min_length)
     if longest is not None and len(value) > longest:
-        raise ValueProblem(f"may have at most {longest} characters (it has {len(value)})")
+        raise ValueProblem(f"may have at most {longest} characters (it has {len(value)})",
+                           "too_long", max=longest, count=len(value))
 
 
 def _check_range(spec: Field, value: Any) -> Any:
@@ -287,12 +336,13 @@ def _check_range(spec: Field, value: Any) -> Any:
         shown = value = value.date()  # a date and time is held to its day's range
     if isinstance(value, date):
         if not low <= value <= high:
-            raise ValueProblem(f"{shown} is out of range: write a date from {low} to {high}")
+            raise ValueProblem(f"{shown} is out of range: write a date from {low} to {high}",
+                               "date_range", min=low, max=high)
         return value
     if low is not None and value < low:
-        raise ValueProblem(f"must be at least {low}")
+        raise ValueProblem(f"must be at least {low}", "minimum", min=low)
     if high is not None and value > high:
-        raise ValueProblem(f"must be at most {high}")
+        raise ValueProblem(f"must be at most {high}", "maximum", max=high)
     return value
 
 

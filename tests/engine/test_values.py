@@ -80,3 +80,18 @@ def test_a_time_that_cannot_be_stored_in_utc_is_refused_as_out_of_range() -> Non
     spec = Field("received_at", "datetime", {"en": "Received"})
     with pytest.raises(ValueProblem, match="out of range"):
         coerce(spec, "0001-01-01T00:30:00+08:00")
+
+
+@pytest.mark.parametrize(("spec", "raw", "facts"), [
+    (Field("name", "text", {"en": "Name"}, max_length=3), "abcd",
+     {"rule": "too_long", "max": "3", "count": "4"}),
+    (Field("name", "text", {"en": "Name"}), "a\x07b", {"rule": "characters"}),
+    (Field("day", "date", {"en": "Day"}), "1899-12-31",
+     {"rule": "date_range", "min": "1900-01-01", "max": "2100-12-31"}),
+    (Field("fee", "money", {"en": "Fee"}), "1.005", {"rule": "places", "places": "2"}),
+])
+def test_a_value_problem_names_its_rule_and_bounds_so_a_screen_can_word_it(
+        spec: Field, raw: str, facts: dict[str, str]) -> None:
+    with pytest.raises(ValueProblem) as raised:
+        coerce(spec, raw)
+    assert raised.value.facts == facts

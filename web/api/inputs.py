@@ -240,7 +240,8 @@ def filters(definition: DefinitionSet, args: MultiDict[str, str]
                 + (f" ({hint})" if hint else ""))
         elif len(args.getlist(name)) > 1:
             bad(name, _("'%(name)s' is given more than once.", name=name))
-        elif not args[name].isprintable():
+        elif value_ops.text_problem(args[name], multiline=False):
+            # The rule of one-line text, which the document states as a pattern.
             bad(name, _("'%(name)s' holds characters that are not text.", name=name))
     given = {name: args[name].strip() for name in QUERY if args.get(name, "").strip()}
     process = given.get("process")

@@ -24,6 +24,7 @@ types per field type: the document and the server's type check both read it, so 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -37,10 +38,37 @@ PER_PAGE = 50
 MAX_PER_PAGE = 200
 MAX_PAGE = 100_000
 MAX_SEARCH = 200
-# A decimal number written as text, the form responses use (the server also takes commas).
-DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"
-# The engine's own phone check, so that the document and the check cannot drift apart.
+# The engine's own phone and e-mail checks, so that the document and the checks cannot drift
+# apart. (In ECMA-262, JSON Schema's dialect, the e-mail pattern's letters are ASCII ones: a
+# client following it sends a subset of the addresses the server takes.)
 PHONE = value_ops.PHONE.pattern
+EMAIL = f"^(?:{value_ops.EMAIL.pattern})$"
+#: The field types whose values are text with the rules of :func:`values.text_problem`.
+TEXTS = ("text", "long_text", "email", "phone", "user")
+#: Text without NUL characters, which no database stores (any other character is taken).
+NO_NUL = "^[^\\x00]*$"
+#: The same, with something besides spaces (a blank reason is no reason).
+NOT_BLANK = f"^[{value_ops.SPACE_CLASS}]*[^{value_ops.SPACE_CLASS}\\x00][^\\x00]*$"
+
+
+def date_pattern(low: date, high: date) -> str:
+    """A pattern that holds for dates, and dates and times, from ``low`` to ``high``: their
+    first ten characters compared digit by digit (the format checks the rest)."""
+    return f"^(?={_compare(low.isoformat(), True)})(?={_compare(high.isoformat(), False)})"
+
+
+def _compare(bound: str, above: bool) -> str:
+    """``bound`` itself or any text of its shape that reads above (or below) it: the same
+    digits up to some place, then a greater (smaller) digit there."""
+    choices = []
+    for place, char in enumerate(bound):
+        if not char.isdigit():
+            continue
+        first, last = (int(char) + 1, 9) if above else (0, int(char) - 1)
+        if first <= last:
+            digit = str(first) if first == last else f"[{first}-{last}]"
+            choices.append(bound[:place] + digit)
+    return "(?:" + "|".join([*choices, bound]) + ")"
 
 # JSON type of each field type's value ("file" is absent: the API takes no files).
 _JSON_TYPES: dict[str, tuple[str, ...]] = {
@@ -146,6 +174,9 @@ class _Writer:
             self._rules(process, spec, schema, [cid for cid, _ in choices], notes, required)
         if condition:
             notes.append(f"Required when: `{condition}`.")
+        elif required and request:
+            notes.append("Required: not blank when sent. On a step of a case, it may be left "
+                         "out when the case already holds a value.")
         schema["description"] = _lines(*notes)
         return schema
 
@@ -164,30 +195,70 @@ class _Writer:
 
     def _rules(self, process: Process, spec: Field, schema: dict[str, Any], ids: list[str],
                notes: list[str], required: bool) -> None:
-        """The validation rules of a request value, as JSON Schema keywords where they fit."""
+        """The validation rules of a request value, as JSON Schema keywords where they fit and
+        in words where they do not: the document takes what the server takes."""
         if spec.type in ("choice", "category"):
             schema["enum"] = ids if required else [*ids, None]
         if spec.type == "multi_choice":
             schema["items"] = {"type": "string", "enum": ids}
             schema["uniqueItems"] = True
+            if required:
+                schema["minItems"] = 1  # an empty list is no value
         limits = value_ops.bounds(spec)  # the field's own, or the defaults
-        if spec.type in ("text", "long_text", "email", "phone"):
-            if spec.min_length is not None:
-                schema["minLength"] = spec.min_length
+        if spec.type in TEXTS:
+            multiline = spec.type == "long_text"
+            shortest = max(spec.min_length or 0, 1 if required else 0)
+            if shortest:
+                schema["minLength"] = shortest
             if limits.max_length is not None:
                 schema["maxLength"] = limits.max_length
+            patterns = [value_ops.text_pattern(multiline, required)]
             if spec.pattern:
-                schema["pattern"] = f"^(?:{spec.pattern})$"  # the engine matches it whole
+                patterns.append(f"^(?:{spec.pattern})$")  # the engine matches it whole
             elif spec.type == "phone":
-                schema["pattern"] = PHONE
+                patterns.append(PHONE)
+            elif spec.type == "email":
+                patterns.append(EMAIL)
+            schema["pattern"] = patterns[0]
+            if len(patterns) > 1:
+                schema["allOf"] = [{"pattern": pattern} for pattern in patterns[1:]]
+            notes.append(
+                ("Line breaks and tabs are allowed; other control characters are not"
+                 if multiline else "One line: no line breaks or other control characters")
+                + ", nor the invisible direction controls U+202A-U+202E and U+2066-U+2069."
+                + ("" if multiline else " Spaces around the text are removed, and lengths "
+                   "count without them.")
+                + (" Blank text counts as not given." if required else ""))
+            if spec.type == "email":
+                notes.append("One address, without a name or a second address "
+                             "(`a@example.com`, not `a@example.com,b@example.com`).")
         if spec.type in ("integer", "decimal", "money"):
             for key, bound in (("minimum", limits.minimum), ("maximum", limits.maximum)):
                 if isinstance(bound, Decimal | int):
                     schema[key] = _number(Decimal(bound))
-            if spec.type != "integer":
-                schema["pattern"] = DECIMAL_TEXT  # for text; the bounds hold for numbers
+        if spec.type in ("decimal", "money"):
+            places = 2 if spec.type == "money" else value_ops.DECIMAL_PLACES
+            digits = value_ops.DECIMAL_DIGITS
+            schema["multipleOf"] = float(Decimal(1).scaleb(-places))
+            if limits.maximum is None:
+                schema["exclusiveMaximum"] = 10 ** digits
+            if limits.minimum is None:
+                schema["exclusiveMinimum"] = -10 ** digits
+            # For text; the bounds and places above hold for numbers.
+            sign = "" if isinstance(limits.minimum, Decimal | int) and limits.minimum >= 0 \
+                else "-?"
+            schema["pattern"] = f"^{sign}[0-9]{{1,{digits}}}(\\.[0-9]{{1,{places}}})?$"
+            if limits.minimum is not None or limits.maximum is not None:
+                notes.append("Sent as text, it is held to the same bounds.")
         if spec.type in ("date", "datetime"):
-            notes.append(f"From {limits.minimum} until {limits.maximum}.")
+            low, high = limits.minimum, limits.maximum
+            schema["pattern"] = date_pattern(low, high)
+            notes.append(f"From {low} until {high}"
+                         + (" (the day in the time's own offset)." if spec.type == "datetime"
+                            else "."))
+        if spec.type == "user":
+            notes.append("Refused (422) unless it is the id of an active user with one of "
+                         "the roles.")
 
     def values(self, process: Process) -> dict[str, Any]:
         """Every field of a case of ``process``, typed, as responses give them."""
@@ -215,7 +286,9 @@ class _Writer:
                 condition=_condition(conditions[name]), required=conditions[name] is True)
                 for name in names},
         }
-        required = [name for name in names if conditions[name] is True]
+        # A step on a case may leave out a required input the case already holds (the rule
+        # is that the case holds a value after the step); only an intake must send them all.
+        required = [name for name in names if conditions[name] is True and step.start]
         if required:
             values["required"] = required
         keys = envelope(step)
@@ -224,10 +297,13 @@ class _Writer:
             "expected_version": {"type": "integer", "minimum": 0, "description": (
                 "The `row_version` of the case as you read it. If the case changed since, "
                 "the step is refused with 409 and nothing is saved.")},
-            "password": {"type": "string", "minLength": 1, "description": (
+            "password": {"type": "string", "minLength": 1, "pattern": NO_NUL, "description": (
                 f"Your password again: this step is signed electronically with the meaning "
-                f"`{step.signature}` (21 CFR 11.200).")},
-            "reason": {"type": "string", "minLength": 1, "description": (
+                f"`{step.signature}` (21 CFR 11.200). A wrong password is refused with 422 "
+                "(`errors` code `password`) and nothing is saved; after too many wrong ones "
+                "the account is locked (403).")},
+            "reason": {"type": "string", "minLength": 1, "pattern": (
+                NOT_BLANK if step.reason_required else NO_NUL), "description": (
                 "Why: kept in the audit trail. Required by this step"
                 if step.reason_required else
                 "Why: kept in the audit trail. Needed when you change a field whose changes "
@@ -325,6 +401,8 @@ def _nullable(kind: str, fmt: str | None = None) -> dict[str, Any]:
 
 TIME = {"type": "string", "format": "date-time"}
 STRING = {"type": "string"}
+#: A query parameter: one line of text, without control characters.
+ONE_LINE = {"type": "string", "pattern": value_ops.text_pattern(False, False)}
 PROBLEM_TYPES = ("malformed", "unauthenticated", "forbidden", "not-found", "method",
                  "conflict", "too-large", "media-type", "refused", "unavailable", "failed")
 
@@ -352,9 +430,12 @@ def _common() -> dict[str, Any]:
                               "`field`, `amount` and `limit` of an approval authority refusal "
                               "(the amount that needs the higher tier), `needed` and `tier` "
                               "when no amount is given, `roles` of a role refusal, `step` of a "
-                              "separation or a condition refusal. Never the condition's "
-                              "expression (people must not see it): a step's description "
-                              "gives it, for developers; `detail` says the condition in words."})
+                              "separation or a condition refusal, `rule` of a refused value "
+                              "(e.g. `characters`, `too_long`, `date_range`, `places`) with "
+                              "its bounds (`min`, `max`, `count`, `digits`, `places`). Never "
+                              "the condition's expression (people must not see it): a step's "
+                              "description gives it, for developers; `detail` says the "
+                              "condition in words."})
     problem = _objects(
         ["type", "title", "status", "detail"],
         type={"type": "string", "description": "`urn:qmsflow:problem:` and one of: "
@@ -485,22 +566,56 @@ def _list_parameters(definition: DefinitionSet) -> list[dict[str, Any]]:
     states = sorted({s for p in definition.processes.values() for s in p.states})
     return [
         query("process", {"type": "string", "enum": list(definition.processes)}, "Process id."),
-        query("state", STRING, "State id: " + ", ".join(states) + "."),
-        query("category", STRING, "Category id (exactly; no sub-categories)."),
-        query("priority", STRING, "Priority id."),
+        query("state", ONE_LINE, "State id: " + ", ".join(states) + "."),
+        query("category", ONE_LINE, "Category id (exactly; no sub-categories)."),
+        query("priority", ONE_LINE, "Priority id."),
         query("overdue", {"type": "boolean"}, "Only cases past (true) or within (false) their "
                                               "earliest running deadline."),
         query("status", {"type": "string", "enum": ["open", "finished", "all"],
                          "default": "open"}, "Open or finished cases, or both."),
         query("scope", {"type": "string", "enum": ["mine", "all"], "default": "mine"},
               "`mine`: your cases and your roles' queues; `all`: everyone's."),
-        query("q", {"type": "string", "maxLength": MAX_SEARCH},
+        query("q", ONE_LINE | {"maxLength": MAX_SEARCH},
               "Text search in the case number and the processes' inbox search fields."),
         query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
               "Page number."),
         query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
                            "default": PER_PAGE}, "Cases per page."),
     ]
+
+
+def _step_links(process: Process, source: str) -> dict[str, Any]:
+    """Links from an answer holding a case of ``process`` to each of its steps: the case's
+    number and its row version as the step's ``expected_version``."""
+    return {f"{source}{step.id}": {
+        "operationId": f"step.{process.id}.{step.id}",
+        "parameters": {"number": "$response.body#/number"},
+        "requestBody": {"expected_version": "$response.body#/row_version"},
+        "description": f"Take the step `{step.id}` on this case, at the version read."}
+        for step in process.steps.values()}
+
+
+def _link(paths: dict[str, Any], definition: DefinitionSet) -> None:
+    """OpenAPI links between the operations, so that a client (or a test tool) can follow a
+    case: a start leads to reading the case and to its steps; reading a case leads to every
+    step of its process; the list leads to reading its first case.
+
+    A step's answer has no links of its own: it is the case, as reading it gives (with its
+    ``row_version`` and its ``actions``), and a tool that starts walks from every operation
+    with links would otherwise start from steps on made-up case numbers."""
+    read = {"operationId": "readCase", "parameters": {"number": "$response.body#/number"},
+            "description": "Read this case again."}
+    every_step: dict[str, Any] = {}
+    for process in definition.processes.values():
+        every_step |= _step_links(process, f"{process.id}.")
+        steps = _step_links(process, "")
+        for start in process.starts:
+            answer = paths[f"/processes/{process.id}/starts/{start}"]["post"]
+            answer["responses"]["201"]["links"] = {"readCase": read} | steps
+    paths["/cases/{number}"]["get"]["responses"]["200"]["links"] = every_step
+    paths["/cases"]["get"]["responses"]["200"]["links"] = {"readFirstCase": read | {
+        "parameters": {"number": "$response.body#/cases/0/number"},
+        "description": "Read the first case of the page."}}
 
 
 NUMBER = {"name": "number", "in": "path", "required": True, "description": "The case number.",
@@ -570,6 +685,7 @@ def document(definition: DefinitionSet, server: str) -> dict[str, Any]:
                        "steps you may take now.",
         "parameters": [NUMBER],
         "responses": _responses(("200", "The case.", _ref("Case")), "401 404 503")}}
+    _link(paths, definition)
     paths["/openapi.json"] = {"get": {
         "tags": ["cases"], "operationId": "openapi", "summary": "This document",
         "security": [],

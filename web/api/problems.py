@@ -9,7 +9,7 @@ carries a traceback: an unexpected failure is logged and answered as a problem t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -22,6 +22,7 @@ from qmsflow.engine.model import Process
 from qmsflow.engine.persistence import AuthenticationFailed, DatabaseError
 
 from .. import explain
+from ..i18n import label
 
 PROBLEM_JSON = "application/problem+json"
 # Refusals that no other input would change: the user may not take the step at all (403).
@@ -86,8 +87,59 @@ def reason(process: Process | None, why: Reason, request_side: bool = False
     if request_side:
         pointer = {"signature": "/password", "reason": "/reason"}.get(why.code) or (
             f"/values/{why.field}" if why.field else None)
-    return error(why.code, explain.reason(process, why), field=why.field, pointer=pointer,
+    return error(why.code, sentence(process, why), field=why.field, pointer=pointer,
                  facts=dict(why.details) or None)
+
+
+def _value_rule(facts: Mapping[str, str]) -> str | None:
+    """The words of a value's broken rule (the engine's ``rule`` fact) in the request's
+    language, as the web's forms say it; None for a rule without words of its own."""
+    rule = facts.get("rule")
+    words: Callable[[], str] | None = {
+        "characters": lambda: _(
+            "Remove the control or direction characters (they may be invisible): line breaks "
+            "and tabs are allowed only in long text."),
+        "email": lambda: _("Enter one e-mail address, e.g. name@example.com (no list, no "
+                           "name)."),
+        "phone": lambda: _("Enter a valid phone number."),
+        "pattern": lambda: _("Enter a value in the expected format."),
+        "places": lambda: _("Enter an amount with at most 2 decimal places."),
+        "digits": lambda: _(
+            "Enter a number with at most %(digits)s digits before the point and %(places)s "
+            "after it.", digits=facts.get("digits", ""), places=facts.get("places", "")),
+        "number_text": lambda: _("Enter a number of at most %(count)s characters.",
+                                 count=facts.get("count", "")),
+        "date_range": lambda: _("Enter a date between %(min)s and %(max)s.",
+                                min=facts.get("min", ""), max=facts.get("max", "")),
+        "choice": lambda: _("Not a valid choice."),
+        "too_short": lambda: _("Enter at least %(min)s characters.", min=facts.get("min", "")),
+        "too_long": lambda: _("Enter at most %(max)s characters (this has %(count)s).",
+                              max=facts.get("max", ""), count=facts.get("count", "")),
+        "minimum": lambda: _("Enter a number of at least %(min)s.", min=facts.get("min", "")),
+        "maximum": lambda: _("Enter a number of at most %(max)s.", max=facts.get("max", "")),
+        "whole": lambda: _("Enter a whole number from %(min)s to %(max)s.",
+                           min=facts.get("min", ""), max=facts.get("max", "")),
+        "number": lambda: _("Enter a number."),
+        "yes_no": lambda: _("Enter yes or no."),
+        "date": lambda: _("Enter a date as YYYY-MM-DD."),
+        "datetime": lambda: _("Enter a date and time with its offset, e.g. "
+                              "2026-03-02T09:30:00+08:00."),
+        "timezone": lambda: _("Enter a date and time with its offset, e.g. "
+                              "2026-03-02T09:30:00+08:00."),
+    }.get(rule or "")
+    return words() if words else None
+
+
+def sentence(process: Process | None, why: Reason) -> str:
+    """One refusal reason in the request's language: a value's broken rule as the web's forms
+    word it, the others as the web's pages do (:mod:`..explain`)."""
+    field = process.fields.get(why.field) if process is not None and why.field else None
+    rule = _value_rule(dict(why.details)) if why.code == "invalid" else None
+    if rule is None:
+        return explain.reason(process, why)
+    worded: str = _("%(field)s: %(problem)s", field=label(field.label) if field else why.field,
+                    problem=rule)
+    return worded
 
 
 def refusal(process: Process, refused: Refused | AuthenticationFailed) -> ApiProblem:
@@ -104,7 +156,7 @@ def refusal(process: Process, refused: Refused | AuthenticationFailed) -> ApiPro
             "The user of this token is disabled. Ask an administrator.")
         return ApiProblem(403, "forbidden", _("Not allowed"), message)
     codes = {why.code for why in refused.reasons}
-    sentences = " ".join(explain.reasons(process, refused.reasons))
+    sentences = " ".join(dict.fromkeys(sentence(process, why) for why in refused.reasons))
     if "version" in codes:  # the served definitions are not published: the operator's matter
         return ApiProblem(503, "unavailable", _("Try again later"), sentences)
     forbidden = bool(codes & FORBIDDEN)
