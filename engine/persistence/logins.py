@@ -47,7 +47,7 @@ ACCOUNT_LIMIT = 20
 SIGNATURE_LIMIT = 5
 LOCKOUT = timedelta(minutes=15)
 KEEP = timedelta(days=1)  # failures older than this are deleted: they throttle nothing
-MAX_ID = 100  # longer than any user id: stored cut, it can match no account
+MAX_ID = 100  # the longest user id: a longer one is stored cut and marked, matching nobody
 
 SIGN_IN = "qmsflow (sign-in)"  # the actor of throttling entries: no one is signed in yet
 LOGIN = "login"
@@ -121,7 +121,10 @@ def _count(session: Session, since: datetime, kind: str, *, address: str | None 
 
 def prepare(session: Session, user_id: str, address: str, now: datetime) -> Attempt:
     """Read what a sign-in attempt needs: the account's hash and the throttling state."""
-    user_id, address = user_id[:MAX_ID], address[:100]
+    if len(user_id) > MAX_ID:
+        # Kept cut for the record, with a character no id has, so it matches no account.
+        user_id = user_id[:MAX_ID - 1] + "~"
+    address = address[:100]
     since = now - WINDOW
     user = session.get(User, user_id)
     stored = user.password_hash if user is not None else None

@@ -135,9 +135,10 @@ def set_password(session: Session, user_id: str, password: str, now: datetime,
                  by: By = SYSTEM, hasher: PasswordHasher = HASHER) -> UserRecord:
     """Set a new password; also unlocks the account, forgets its failed attempts and ends
     its web sessions (whoever held one must sign in with the new password)."""
-    user = _row(session, user_id)
     _check_password(user_id, password)
-    user.password_hash = hasher.hash(password)
+    hashed = hasher.hash(password)  # before the first query: no lock held while hashing
+    user = _row(session, user_id)
+    user.password_hash = hashed
     user.password_changed_at = now
     user.failed_logins = 0
     user.locked_until = None

@@ -23,7 +23,7 @@ from qmsflow.engine.persistence.models import AuditEvent, User, UserSession
 from qmsflow.engine.persistence.service import CaseService
 from qmsflow.engine.persistence.versions import Versions
 
-from .conftest import PASSWORD, Database, World, decided, open_complaint
+from .conftest import CHEAP, PASSWORD, Database, World, decided, open_complaint
 
 IDLE = timedelta(minutes=30)
 LIFETIME = timedelta(hours=12)
@@ -157,6 +157,15 @@ def test_one_stranger_cannot_lock_an_account_but_many_addresses_lock_it_for_a_wh
     assert locked.field == sales and locked.data["failures"] == ACCOUNT_LIMIT
     world.clock.advance(minutes=16)
     assert world.service.authenticate(sales, PASSWORD, "10.2.0.1").id == sales
+
+
+def test_an_overlong_id_never_signs_in_as_the_account_it_starts_with(world: World) -> None:
+    account = "a" + "b" * 99
+    with world.database.sessions.begin() as session:
+        users.add(session, world.definition, account, "Long", ["sales"], PASSWORD,
+                  world.clock(), hasher=CHEAP)
+    assert world.service.authenticate(account, PASSWORD).id == account
+    assert refused_why(world.service, account + "c", PASSWORD, "10.0.0.1") == "unknown"
 
 
 def test_unknown_ids_lock_like_known_ones_so_a_lock_tells_nothing(world: World) -> None:

@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from qmsflow.cli import main
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import tokens, users
-from qmsflow.engine.persistence.models import ApiToken, AuditEvent
+from qmsflow.engine.persistence.models import ApiToken, AuditEvent, User
 
 from ..persistence.conftest import PASSWORD, Clock, Database, World, make_world
 from .conftest import Auth, make_app
@@ -244,6 +244,16 @@ def test_the_token_of_a_disabled_user_stops_working(api: Api, world: World) -> N
     with world.database.sessions.begin() as session:
         users.disable(session, world.user("sales"), world.clock(), "left the company")
     assert "disabled" in problem(api.get(f"{API}/cases"), 401)["detail"]
+
+
+def test_the_token_of_a_locked_user_stops_working_until_the_lock_ends(
+        api: Api, world: World) -> None:
+    with world.database.sessions.begin() as session:
+        session.get_one(User, world.user("sales")).locked_until = (
+            world.clock() + timedelta(minutes=15))
+    assert "locked for a while" in problem(api.get(f"{API}/cases"), 401)["detail"]
+    world.clock.advance(minutes=16)
+    assert api.get(f"{API}/cases").status_code == 200
 
 
 def test_only_the_tokens_hash_is_stored_and_its_use_is_noted_at_most_once_a_minute(
