@@ -338,6 +338,14 @@ def test_an_intake_by_a_role_that_may_not_register_is_forbidden(api: Api) -> Non
     assert "Needs the role" in body["detail"]
 
 
+def test_wrong_signature_passwords_pause_signing_and_the_answer_says_so(api: Api) -> None:
+    for _ in range(5):
+        problem(api.post(REGISTER, {"values": INTAKE, "password": "not it at all"}), 422)
+    paused = problem(api.post(REGISTER, {"values": INTAKE, "password": PASSWORD}), 403)
+    assert "Signing is paused for a while after several wrong passwords" in paused["detail"]
+    assert "locked" not in paused["detail"]  # the account is not: only this user's signing
+
+
 def test_an_intake_needs_the_signature_password_and_a_wrong_one_is_refused(api: Api) -> None:
     unsigned = problem(api.post(REGISTER, {"values": INTAKE}), 422)
     assert any(e["code"] == "signature" and e["pointer"] == "/password"

@@ -151,8 +151,11 @@ def refusal(process: Process, refused: Refused | AuthenticationFailed) -> ApiPro
                         "saved.")
             return ApiProblem(422, "refused", _("Refused"), message,
                               [error("password", message, pointer="/password")])
-        message = _("Your account is now locked after too many wrong passwords; nothing was "
-                    "saved.") if refused.why == "locked" else _(
+        # "locked" here is the signer's own signing pause (its wrong signature passwords),
+        # worded as the web's step form words it; sign-in locks stop the token itself.
+        message = _("Signing is paused for a while after several wrong passwords; "
+                    "nothing was saved. Try again later, or ask an administrator.") if (
+            refused.why == "locked") else _(
             "The user of this token is disabled. Ask an administrator.")
         return ApiProblem(403, "forbidden", _("Not allowed"), message)
     codes = {why.code for why in refused.reasons}
