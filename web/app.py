@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, render_template, request
 from flask_babel import Babel
 from flask_babel import gettext as _
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -181,6 +181,10 @@ def _errors(app: Flask) -> None:
 
     @app.errorhandler(403)
     def forbidden(_error: Exception) -> tuple[str, int]:
+        # A security event: who asked for what they may not (the path only: a query string
+        # can hold personal data).
+        app.logger.warning("refused (403): %s %s %s", current_user.get_id(), request.method,
+                           request.path)
         return page(403, _("Not allowed"), _("Your roles do not allow this page."))
 
     @app.errorhandler(404)

@@ -249,6 +249,21 @@ def test_a_broken_definition_set_stops_the_start_with_its_problems(
     assert "E104 $: no such definition folder" in str(refused.value)
 
 
+def test_refused_sign_ins_tokens_and_pages_are_logged_as_warnings_without_secrets(
+        app: Flask, client: FlaskClient, auth: Auth, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=app.logger.name):
+        auth.login("quality", password="not the password")
+        client.get("/api/v1/cases", headers={"Authorization": "Bearer qmsflow_not-a-real-one"})
+        auth.login("sales")
+        client.get("/admin/?q=王芳")
+    lines = [record.getMessage() for record in caplog.records]
+    assert any(line.startswith("sign-in refused (wrong) from") for line in lines)
+    assert any(line.startswith("API token refused (unknown) from") for line in lines)
+    assert any(line.endswith(" GET /admin/") and "refused (403)" in line for line in lines)
+    assert "not the password" not in caplog.text and "not-a-real-one" not in caplog.text
+    assert "王芳" not in caplog.text
+
+
 def test_the_access_log_keeps_no_search_terms(app: Flask, caplog: pytest.LogCaptureFixture
                                               ) -> None:
     logger = logging.getLogger("werkzeug")

@@ -117,6 +117,9 @@ def _bearer() -> tokens.Bearer:
         with service().transaction() as session:
             found = tokens.check(session, token.strip(), service().now())
     except tokens.TokenRefused as refused:
+        # A security event; the token itself is never logged, only why it was refused.
+        current_app.logger.warning("API token refused (%s) from %s", refused.why,
+                                   request.remote_addr)
         detail = {
             "revoked": _("This token was revoked. Ask an administrator for a new one."),
             "disabled": _("The user of this token is disabled. Ask an administrator."),

@@ -153,8 +153,9 @@ def login() -> str | BaseResponse:
             # One text for every reason: the page must not tell which ids exist or are locked.
             problem = _("Wrong user ID or password. After several failed attempts, signing in "
                         "is paused for a while; an administrator can help.")
-            current_app.logger.info("sign-in refused (%s) from %s", failure.why,
-                                    client_address())
+            # A security event: logged at WARNING, which a default set-up keeps (INFO is not).
+            current_app.logger.warning("sign-in refused (%s) from %s", failure.why,
+                                       client_address())
         else:
             keep = {"locale": session["locale"]} if "locale" in session else {}
             session.clear()  # a new session on sign-in: nothing of an earlier one carries over
