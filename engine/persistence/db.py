@@ -65,6 +65,9 @@ def connect(url: str | None = None, **options: Any) -> Engine:
     """An engine for ``url`` (default: :func:`database_url`), set up for qmsflow's needs."""
     url = url or database_url()
     parsed = make_url(url)
+    # A database error's text must not carry the statement's values into logs and error
+    # reports: they are case values, personal data among them.
+    options.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

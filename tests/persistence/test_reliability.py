@@ -17,15 +17,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from qmsflow.engine.cases import Case
 from qmsflow.engine.machine import Refused
-from qmsflow.engine.persistence import audit, service, store
+from qmsflow.engine.persistence import audit, connect, service, store
 from qmsflow.engine.persistence.models import AuditEvent, Base, CaseRow
 from qmsflow.engine.persistence.service import CaseNotFound
 from qmsflow.engine.persistence.store import Conflict
@@ -336,3 +338,19 @@ def test_an_intake_that_fails_halfway_leaves_no_case_and_gives_its_number_back(
     monkeypatch.undo()
     assert open_complaint(world).number == number  # the next intake gets it: no gap
     assert chain_breaks(world) == []
+
+
+
+def test_a_database_error_names_the_statement_but_never_its_values(tmp_path: Path) -> None:
+    engine = connect(f"sqlite:///{tmp_path / 'errors.sqlite3'}")
+    person = {"name": "王芳 13800138000"}
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE people (name TEXT NOT NULL UNIQUE)"))
+            connection.execute(text("INSERT INTO people VALUES (:name)"), person)
+        with pytest.raises(DBAPIError) as failed, engine.begin() as connection:
+            connection.execute(text("INSERT INTO people VALUES (:name)"), person)
+        assert "UNIQUE constraint failed" in str(failed.value)
+        assert "13800138000" not in str(failed.value)  # a customer's telephone number
+    finally:
+        engine.dispose()
