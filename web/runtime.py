@@ -31,7 +31,7 @@ from qmsflow.engine.persistence import (
     utc_now,
 )
 
-from .mail import SmtpSettings
+from .mail import MailSettingsError, SmtpSettings
 from .surveys import tokens
 
 
@@ -84,10 +84,23 @@ class Runtime:
                            self.hasher, self.survey_link)
 
     def smtp(self) -> SmtpSettings:
-        """The mail server settings (``SMTP_*``); MailSettingsError when they are wrong."""
-        return SmtpSettings.from_env({f"QMSFLOW_{key}": str(value)
-                                      for key, value in self.settings.items()
-                                      if key.startswith("SMTP_") and value is not None})
+        """The mail server settings (``SMTP_*``); MailSettingsError when they are wrong.
+
+        Production sends over the network only encrypted: e-mails carry customers' names and
+        complaints, and a password would cross in clear. A relay on this machine may take
+        plain SMTP (it encrypts onward itself).
+        """
+        chosen = SmtpSettings.from_env({f"QMSFLOW_{key}": str(value)
+                                        for key, value in self.settings.items()
+                                        if key.startswith("SMTP_") and value is not None})
+        local = chosen.host == "localhost" or chosen.host.startswith("127.") or (
+            chosen.host == "::1")
+        if self.settings.get("ENV") == "production" and chosen.security == "none" and not local:
+            raise MailSettingsError(
+                f"QMSFLOW_SMTP_SECURITY is 'none' for {chosen.host}: production sends mail "
+                "over the network only encrypted; set it to 'starttls' or 'ssl' (or relay "
+                "through a mail server on this machine)")
+        return chosen
 
     def close(self) -> None:
         """Close the database connections."""

@@ -24,8 +24,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from qmsflow.engine.persistence.models import OutboxMessage
+from qmsflow.web.mail import MailSettingsError
+from qmsflow.web.runtime import Runtime
 
-from ..conftest import ROOT
+from ..conftest import DEFAULT_SET, ROOT
 from ..persistence.conftest import World, open_complaint
 
 
@@ -162,6 +164,26 @@ def test_bad_smtp_settings_are_named_with_the_fix(
     assert process.returncode == 1
     assert err.strip() == ("Error: QMSFLOW_SMTP_SECURITY='tls': use one of none, starttls, "
                            "ssl")
+
+
+@pytest.mark.parametrize(("env", "host", "security", "refused"), [
+    ("production", "mail.example.com", "none", True),
+    ("production", "mail.example.com", "starttls", False),
+    ("production", "127.0.0.1", "none", False),  # a relay on this machine
+    ("development", "mail.example.com", "none", False),
+])
+def test_production_sends_mail_over_the_network_only_encrypted(
+        tmp_path: Path, env: str, host: str, security: str, refused: bool) -> None:
+    runtime = Runtime(f"sqlite:///{tmp_path / 'mail.sqlite3'}", DEFAULT_SET, settings={
+        "ENV": env, "SMTP_HOST": host, "SMTP_SECURITY": security})
+    try:
+        if refused:
+            with pytest.raises(MailSettingsError, match="set it to 'starttls' or 'ssl'"):
+                runtime.smtp()
+        else:
+            assert runtime.smtp().host == host
+    finally:
+        runtime.close()
 
 
 @pytest.mark.slow
