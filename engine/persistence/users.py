@@ -15,6 +15,7 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from ..cases import Actor
 from ..errors import QmsflowError
@@ -26,6 +27,8 @@ from .models import LoginFailure, User
 from .records import UserRecord
 
 MIN_PASSWORD = 10
+GUESSABLE = 10**8  # zxcvbn's "safely unguessable" begins here (its score 3)
+MAX_CHECKED = 100  # zxcvbn's time grows with the length; a longer password is not weaker
 USER_ID = re.compile(r"^[a-z][a-z0-9._-]{1,99}$")
 
 HASHER = PasswordHasher()
@@ -61,11 +64,26 @@ def _check_names(names: Collection[str], known: Collection[str], what: str) -> N
             raise UserError(f"unknown {what} '{name}' ({hint})")
 
 
-def _check_password(user_id: str, password: str) -> None:
+def check_password(user_id: str, password: str, *about: str | None) -> None:
+    """Refuse a password that is short, holds the user id, or is easy to guess.
+
+    Easy to guess is zxcvbn's estimate below GUESSABLE guesses: its lists of the most common
+    passwords (tens of thousands), names and words, keyboard walks, dates and l33t spellings,
+    plus what is known of the person (``about``: name, e-mail) and the user id.
+    """
     if len(password) < MIN_PASSWORD:
         raise UserError(f"the password needs at least {MIN_PASSWORD} characters")
     if user_id.lower() in password.lower():
         raise UserError("the password must not contain the user id")
+    context = [user_id, *(word for word in about if word)]
+    estimate = zxcvbn(password[:MAX_CHECKED], user_inputs=context)
+    if estimate["guesses"] < GUESSABLE:
+        found = {str(match.get("dictionary_name")) for match in estimate["sequence"]}
+        why = ("is among the most common passwords" if "passwords" in found else
+               "is built from the person's name or e-mail" if "user_inputs" in found else
+               "is easy to guess (common words, names, keyboard patterns or dates)")
+        raise UserError(f"the password {why}: choose a longer one, e.g. three or four "
+                        "unrelated words")
 
 
 def add(session: Session, definition: DefinitionSet, user_id: str, name: str,
@@ -89,7 +107,7 @@ def add(session: Session, definition: DefinitionSet, user_id: str, name: str,
     _check_names(departments, org.departments, "department")
     locale = locale or org.locales[0]
     _check_names([locale], org.locales, "locale")
-    _check_password(user_id, password)
+    check_password(user_id, password, name, email)
     user = User(id=user_id, name=name, roles=list(roles), departments=list(departments),
                 locale=locale, email=email, password_hash=hasher.hash(password),
                 password_changed_at=now, failed_logins=0, locked_until=None, disabled=False,
@@ -135,7 +153,7 @@ def set_password(session: Session, user_id: str, password: str, now: datetime,
                  by: By = SYSTEM, hasher: PasswordHasher = HASHER) -> UserRecord:
     """Set a new password; also unlocks the account, forgets its failed attempts and ends
     its web sessions (whoever held one must sign in with the new password)."""
-    _check_password(user_id, password)
+    check_password(user_id, password)
     hashed = hasher.hash(password)  # before the first query: no lock held while hashing
     user = _row(session, user_id)
     user.password_hash = hashed

@@ -60,6 +60,30 @@ def test_a_weak_password_is_refused(database: Database, default_set: DefinitionS
     assert "at least 10 characters" in str(error.value)
 
 
+@pytest.mark.parametrize(("password", "why"), [
+    ("password123", "is among the most common passwords"),
+    ("P@ssw0rd123", "is among the most common passwords"),  # l33t spelling does not hide it
+    ("asdfghjkl;", "is easy to guess"),  # a keyboard walk
+    ("19880808abc", "is easy to guess"),  # a date and a sequence
+    ("zhangsan@example.com", "is built from the person's name or e-mail"),
+])
+def test_a_guessable_password_is_refused_saying_why(
+        database: Database, default_set: DefinitionSet, now: datetime, password: str,
+        why: str) -> None:
+    with pytest.raises(users.UserError) as error, database.sessions.begin() as session:
+        users.add(session, default_set, "zhang.san", "Zhang San", ("quality",), password, now,
+                  email="zhangsan@example.com", hasher=CHEAP)
+    assert why in str(error.value) and "three or four unrelated words" in str(error.value)
+
+
+def test_a_guessable_new_password_is_refused_and_the_old_one_kept(world: World) -> None:
+    user = world.user("quality")
+    with pytest.raises(users.UserError, match="most common"), \
+            world.database.sessions.begin() as session:
+        users.set_password(session, user, "iloveyou123", world.clock(), hasher=CHEAP)
+    assert world.service.authenticate(user, PASSWORD).id == user
+
+
 def test_setting_a_new_password_unlocks_and_the_old_one_stops_working(world: World) -> None:
     user_id = world.user("sales")
     with world.database.sessions.begin() as session:
