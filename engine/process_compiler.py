@@ -40,6 +40,7 @@ from .model import (
     PriorityTable,
     Process,
     ReadRule,
+    ReadScope,
     Section,
     State,
     Step,
@@ -802,7 +803,7 @@ class ProcessCompiler:
         for index, item in enumerate(self.data["read"]):
             here: list[str | int] = ["read", index]
             cases = item["cases"]
-            scopes = [cases] if isinstance(cases, str) else list(cases)
+            scopes = cast(list[ReadScope], [cases] if isinstance(cases, str) else list(cases))
             for j, state in enumerate(item.get("states", [])):
                 self.ctx.ref(state, self.state_ids, "state", [*here, "states", j])
             rules.append(ReadRule(self._roles(item["roles"], [*here, "roles"]),
