@@ -73,22 +73,22 @@ def sweep(demo: Demo, default_set: DefinitionSet) -> Iterator[Sweep]:  # noqa: F
 
 def _samples(sweep: Sweep) -> list[str]:
     """A case of each process in each state the demo reached, and the one holding the file."""
-    demo = sweep.demo
-    return [demo.number_in(process, state) for process, state in sorted(demo.summary.held)]
+    site = sweep.demo
+    return [site.number_in(process, state) for process, state in sorted(site.summary.held)]
 
 
 def test_every_role_reads_exactly_the_cases_its_rules_give_it_on_every_route(
         sweep: Sweep) -> None:
-    demo = sweep.demo
+    site = sweep.demo
     numbers = [*_samples(sweep), sweep.file_case]
     wrong = []
     pdf_done: set[bool] = set()
-    for user in _users(demo):
-        client = demo.clients[user.id]
+    for user in _users(site):
+        client = site.clients[user.id]
         for number in numbers:
-            seen = expected(demo.runtime.service, sweep.definition, user.id, number)
+            seen = expected(site.runtime.service, sweep.definition, user.id, number)
             status = 200 if seen.visible else 404
-            found = demo.runtime.service.read_case(number, history=False).case
+            found = site.runtime.service.read_case(number, history=False).case
             step = next(iter(sweep.definition.process(found.process).steps))
             got = {
                 "page": client.get(f"/cases/{number}").status_code,
@@ -108,31 +108,31 @@ def test_every_role_reads_exactly_the_cases_its_rules_give_it_on_every_route(
 
 
 def test_a_file_downloads_only_for_a_reader_of_its_case(sweep: Sweep) -> None:
-    demo = sweep.demo
-    for user in _users(demo):
-        seen = expected(demo.runtime.service, sweep.definition, user.id, sweep.file_case)
-        response = demo.clients[user.id].get(f"/files/{sweep.file}")
+    site = sweep.demo
+    for user in _users(site):
+        seen = expected(site.runtime.service, sweep.definition, user.id, sweep.file_case)
+        response = site.clients[user.id].get(f"/files/{sweep.file}")
         response.close()  # a sent file stays open until the response is closed
         assert response.status_code == (200 if seen.visible else 404), user.id
 
 
 def test_lists_and_searches_hold_exactly_the_readable_cases(sweep: Sweep) -> None:
-    demo = sweep.demo
-    service = demo.runtime.service
+    site = sweep.demo
+    service = site.runtime.service
     every = [c.number for c in service.list_cases(
-        demo.overseer, Filters(open=None, mine=False), per_page=500).rows]
-    for user in _users(demo):
+        site.overseer, Filters(open=None, mine=False), per_page=500).rows]
+    for user in _users(site):
         readable = {n for n in every
                     if expected(service, sweep.definition, user.id, n).visible}
         listed = service.list_cases(user.id, Filters(open=None, mine=False), per_page=500)
         assert {c.number for c in listed.rows} == readable, user.id
         assert listed.total == len(readable)
-        api = demo.clients[user.id].get(
+        api = site.clients[user.id].get(
             "/api/v1/cases?scope=all&status=all&per_page=200",
             headers={"Authorization": f"Bearer {sweep.tokens[user.id]}"})
         assert api.status_code == 200, api.json
         assert {c["number"] for c in api.json["cases"]} == readable, user.id
-        page = demo.clients[user.id].get("/?scope=all&status=all&q=%E5%B8%82").get_data(
+        page = site.clients[user.id].get("/?scope=all&status=all&q=%E5%B8%82").get_data(
             as_text=True)
         hidden_hits = [n for n in every if n not in readable and n in page]
         assert hidden_hits == [], user.id
@@ -140,37 +140,37 @@ def test_lists_and_searches_hold_exactly_the_readable_cases(sweep: Sweep) -> Non
 
 def test_personal_data_is_hidden_on_page_print_and_api_where_a_rule_hides_it(
         sweep: Sweep) -> None:
-    demo = sweep.demo
-    service = demo.runtime.service
-    closed = demo.number_in("complaint", "closed")
-    finance = next(u for u in _users(demo) if u.roles == ("finance",))
+    site = sweep.demo
+    service = site.runtime.service
+    closed = site.number_in("complaint", "closed")
+    finance = next(u for u in _users(site) if u.roles == ("finance",))
     assert expected(service, sweep.definition, finance.id, closed) == Visibility(True, False)
     values = service.read_case(closed).case.values
     secrets = [str(values[name]) for name in pii_fields(sweep.definition.process("complaint"))
                if values.get(name)]
-    assert secrets, "the demo's closed complaint has personal data to hide"
-    client = demo.clients[finance.id]
+    assert secrets, "the site's closed complaint has personal data to hide"
+    client = site.clients[finance.id]
     for path in (f"/cases/{closed}", f"/cases/{closed}/print"):
         page = client.get(path).get_data(as_text=True)
         assert any(p in page for p in PLACEHOLDERS), path
         assert not [s for s in secrets if s in page], path
-    body = demo.clients[finance.id].get(
+    body = site.clients[finance.id].get(
         f"/api/v1/cases/{closed}", headers={"Authorization": f"Bearer {sweep.tokens[finance.id]}"}
     ).json
     assert body["personal_data_hidden"] is True
     assert not set(body["values"]) & pii_fields(sweep.definition.process("complaint"))
-    quality = next(u for u in _users(demo) if u.roles == ("quality",))
-    whole = demo.clients[quality.id].get(f"/cases/{closed}").get_data(as_text=True)
+    quality = next(u for u in _users(site) if u.roles == ("quality",))
+    whole = site.clients[quality.id].get(f"/cases/{closed}").get_data(as_text=True)
     assert not any(p in whole for p in PLACEHOLDERS) and all(s in whole for s in secrets)
 
 
 def test_a_case_the_user_may_not_read_answers_like_one_that_does_not_exist(
         sweep: Sweep) -> None:
-    demo = sweep.demo
-    engineer = next(u for u in _users(demo) if u.roles == ("engineer",))
+    site = sweep.demo
+    engineer = next(u for u in _users(site) if u.roles == ("engineer",))
     hidden = sweep.file_case
-    assert not expected(demo.runtime.service, sweep.definition, engineer.id, hidden).visible
-    client = demo.clients[engineer.id]
+    assert not expected(site.runtime.service, sweep.definition, engineer.id, hidden).visible
+    client = site.clients[engineer.id]
     missing = "KS-1999-01-9999"
     one_page, other_page = client.get(f"/cases/{hidden}"), client.get(f"/cases/{missing}")
     assert one_page.status_code == other_page.status_code == 404
