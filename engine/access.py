@@ -1,7 +1,7 @@
 """Read access: who may see which cases of a process, and whether they see personal data.
 
 A process's ``read`` rules name roles and the cases they see (``all``, the cases they
-``registered``, those ``assigned`` to them by name, those in the ``queue`` of one of their
+``opened``, those ``assigned`` to them by name, those in the ``queue`` of one of their
 roles, those they are ``involved`` in, those registered in their ``department``) and whether
 fields marked ``pii: true`` are shown. Two things hold whatever the rules say:
 
@@ -30,7 +30,7 @@ __all__ = ["ALWAYS", "FULL", "HIDDEN", "SCOPES", "CaseFacts", "Grant", "Reader",
            "by_role", "can_read", "default_rules", "grants", "masked", "pii_fields"]
 
 #: Every word a rule's ``cases`` may use, in the order the documentation explains them.
-SCOPES: tuple[ReadScope, ...] = ("all", "registered", "assigned", "queue", "involved",
+SCOPES: tuple[ReadScope, ...] = ("all", "opened", "assigned", "queue", "involved",
                                  "department")
 
 
@@ -109,7 +109,7 @@ def _covers(scope: ReadScope, reader: Reader, facts: CaseFacts) -> bool:
     registered = facts.registered_by is not None and facts.registered_by == reader.id
     if scope == "all":
         return True
-    if scope == "registered":
+    if scope == "opened":
         return registered
     if scope == "assigned":
         return facts.assignee == reader.id

@@ -377,7 +377,7 @@ class Survey:
         return f"survey:{self.id}"
 
 
-ReadScope = Literal["all", "registered", "assigned", "queue", "involved", "department"]
+ReadScope = Literal["all", "opened", "assigned", "queue", "involved", "department"]
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def _scope(scope: ReadScope, who: Reader, colleagues: list[str]) -> ColumnElemen
     registered = registrar() == who.id
     if scope == "all":
         return true()
-    if scope == "registered":
+    if scope == "opened":
         return registered
     if scope == "assigned":
         return CaseRow.assignee == who.id
@@ -66,10 +66,12 @@ def _grant(grant: Grant, who: Reader, colleagues: list[str]) -> ColumnElement[bo
 
 def readable(session: Session, who: Reader, current: DefinitionSet) -> ColumnElement[bool]:
     """The SQL condition true for exactly the cases ``who`` may read."""
-    colleagues = _colleagues(session, who)
+    held_by = {pid: grants(process, who)[1:]  # ALWAYS is added once, for every process
+               for pid, process in current.processes.items()}
+    departmental = any("department" in g.cases for held in held_by.values() for g in held)
+    colleagues = _colleagues(session, who) if departmental else []
     per_process = []
-    for pid, process in current.processes.items():
-        held = grants(process, who)[1:]  # ALWAYS is added once for every process below
+    for pid, held in held_by.items():
         if held:
             per_process.append(and_(CaseRow.process == pid,
                                     or_(*(_grant(g, who, colleagues) for g in held))))

@@ -130,3 +130,9 @@ def test_the_version_diff_names_a_role_whose_read_access_changed(
     assert [c.words for c in diff(default_set, changed)] == [
         "read access of role 'engineer' (complaint) added: reads all (personal data hidden)"]
     assert by_role(wider)["engineer"] == ("all (personal data hidden)",)
+
+
+def test_a_rule_for_the_cases_one_opened_covers_no_other(complaint: Process) -> None:
+    own = replace(complaint, read=(ReadRule(("engineer",), frozenset({"opened"})),))
+    assert can_read(own, reader("ann", "engineer"), facts()) == FULL
+    assert can_read(own, reader("eve", "engineer"), facts(actors=frozenset({"eve"}))) == HIDDEN

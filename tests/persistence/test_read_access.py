@@ -123,3 +123,16 @@ def test_notifications_about_a_case_the_user_may_not_read_are_not_shown(world: W
             if notice.case_number:
                 world.service.read_case(notice.case_number, history=False,
                                         reader=world.user(role))
+
+
+def test_a_rule_for_the_cases_one_opened_gives_exactly_those(world: World) -> None:
+    complaint = world.definition.process("complaint")
+    own = replace(complaint, read=(ReadRule(("sales",), frozenset({"opened"})),))
+    world.service.current = replace(world.definition,
+                                    processes={**world.definition.processes, "complaint": own})
+    mine = open_complaint(world).number
+    other = add_user(world, "second.sales", ["sales"])
+    world.service.create_case("complaint", "register", other, dict(COMPLAINT),
+                              password=PASSWORD)
+    assert numbers(world, world.user("sales")) == {mine}
+    assert world.service.read_case(mine, reader=world.user("sales")).visibility.visible
