@@ -16,6 +16,7 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
+from .access import by_role
 from .calendar import WorkingWindow
 from .expressions import Expression
 from .model import ClockVariant, DefinitionSet, Duration, PriorityRule, Process, Step, text
@@ -24,7 +25,7 @@ __all__ = ["AREAS", "Change", "deadline_changes", "diff"]
 
 #: The areas of a change, in the order a report lists them.
 AREAS = ("process", "state", "transition", "field", "category", "rule", "deadline", "authority",
-         "calendar", "form", "organisation", "template", "report")
+         "calendar", "form", "access", "organisation", "template", "report")
 
 
 @dataclass(frozen=True)
@@ -387,6 +388,9 @@ def _process(report: _Report, pid: str, old: Process, new: Process) -> None:
         report.items("form", pid, "form section", sections, new_sections, _SECTION, f"{fid}/")
         report.order("form", pid, fid, f"form '{fid}'", "section order", list(sections),
                      list(new_sections))
+    report.items("access", pid, "read access of role", by_role(old), by_role(new),
+                 (("cases read", lambda rules: rules, _from_to),),
+                 summary=lambda rules: "reads " + "; ".join(rules))
     layouts = {"print": old.print_layout} if old.print_layout else {}
     report.items("form", pid, "print layout", layouts,
                  {"print": new.print_layout} if new.print_layout else {}, _PRINT)

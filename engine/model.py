@@ -377,6 +377,21 @@ class Survey:
         return f"survey:{self.id}"
 
 
+ReadScope = Literal["all", "opened", "assigned", "queue", "involved", "department"]
+
+
+@dataclass(frozen=True)
+class ReadRule:
+    """Who reads which cases of a process: ``roles`` see the cases any of ``cases`` covers
+    (only those in one of ``states``, when it is not empty), with personal data (``pii: true``
+    fields) shown when ``pii`` is true (see :mod:`.access`)."""
+
+    roles: tuple[str, ...]
+    cases: frozenset[ReadScope]
+    pii: bool = True
+    states: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True)
 class PrintLayout:
     """The printable case form."""
@@ -415,6 +430,10 @@ class Process:
     print_layout: PrintLayout | None
     inbox_search: tuple[str, ...] = ()  # text fields the inbox search looks in
     surveys: Mapping[str, Survey] = field(default_factory=dict)
+    #: Read access (the YAML's ``read``, or the default when it has none): see :mod:`.access`.
+    read: tuple[ReadRule, ...] = ()
+    #: Whether ``read`` was written in the definition (False: it is the default).
+    read_declared: bool = False
 
     def step(self, step_id: str) -> Step | None:
         """A step by id, whether it opens a case or moves one."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, cast
 
+from .access import default_rules
 from .compiler import CASE_ATTRIBUTES, NUMERIC_TYPES, CompileContext
 from .decisions import all_rule_flags, may_overlap
 from .expressions import Expression
@@ -37,6 +39,8 @@ from .model import (
     PriorityRule,
     PriorityTable,
     Process,
+    ReadRule,
+    ReadScope,
     Section,
     State,
     Step,
@@ -151,6 +155,10 @@ class ProcessCompiler:
             inbox_columns=self._inbox(), print_layout=self._print(),
             inbox_search=self._search(), surveys=frozen_map(self._surveys(fields, forms)),
         )
+        if "read" in data:
+            process = replace(process, read=self._read(), read_declared=True)
+        else:
+            process = replace(process, read=default_rules(process))
         self._recomputed_flags(process)
         return process
 
@@ -789,6 +797,19 @@ class ProcessCompiler:
                                      "the inbox searches text",
                                      "name a text, e-mail or phone field")
         return tuple(names)
+
+    def _read(self) -> tuple[ReadRule, ...]:
+        rules = []
+        for index, item in enumerate(self.data["read"]):
+            here: list[str | int] = ["read", index]
+            cases = item["cases"]
+            scopes = cast(list[ReadScope], [cases] if isinstance(cases, str) else list(cases))
+            for j, state in enumerate(item.get("states", [])):
+                self.ctx.ref(state, self.state_ids, "state", [*here, "states", j])
+            rules.append(ReadRule(self._roles(item["roles"], [*here, "roles"]),
+                                  frozenset(scopes), bool(item.get("pii", True)),
+                                  frozenset(item.get("states", []))))
+        return tuple(rules)
 
     def _print(self) -> PrintLayout | None:
         layout = self.data.get("print")

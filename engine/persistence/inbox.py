@@ -56,6 +56,10 @@ class Page:
     page: int
     per_page: int
     more: bool = False
+    ids: tuple[int, ...] = ()  # the rows' database ids, in the same order
+    #: The numbers of the cases whose personal data the reader may not see (left out of
+    #: their values).
+    hidden: frozenset[str] = frozenset()
 
     @property
     def pages(self) -> int:
@@ -94,12 +98,19 @@ def _conditions(filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
 
 
 def page_of(session: Session, actor: Actor, filters: Filters, page: int, per_page: int,
-            now: datetime, versions: Versions) -> Page:
+            now: datetime, versions: Versions,
+            readable: ColumnElement[bool] | None = None) -> Page:
     """One page of the cases ``actor`` sees with ``filters``, and how many there are; each
-    case is loaded with its own definition version from ``versions``."""
+    case is loaded with its own definition version from ``versions``.
+
+    ``readable`` is the read-access condition (see :mod:`.access`): a list of cases beyond
+    the user's own queues holds only the cases it admits. The queues need none: whoever works
+    a case may read it."""
     if page < 1 or not 1 <= per_page <= 500:
         raise ValueError("page starts at 1 and a page holds 1 to 500 cases")
     where = _conditions(filters, now)
+    if not filters.mine and readable is not None:
+        where.append(readable)
     queues = _queues(actor) if filters.mine else [true()]
     order = (CaseRow.next_due_at.asc().nulls_last(), CaseRow.id)
     firsts = [select(CaseRow.id, CaseRow.next_due_at).where(queue, *where)
@@ -115,4 +126,5 @@ def page_of(session: Session, actor: Actor, filters: Filters, page: int, per_pag
         .scalar_subquery() for queue in queues]
     total = session.execute(select(functools.reduce(operator.add, counts))).scalar_one()
     cases = tuple(to_case(versions.get(session, row.version), row) for row in rows)
-    return Page(cases, min(total, COUNT_LIMIT), page, per_page, total > COUNT_LIMIT)
+    return Page(cases, min(total, COUNT_LIMIT), page, per_page, total > COUNT_LIMIT,
+                tuple(row.id for row in rows))

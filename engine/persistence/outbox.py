@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, func, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, Table, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..cases import Case
@@ -30,7 +30,7 @@ from ..events import Event
 from ..model import DefinitionSet
 from ..notifications import Recipient, RenderFailed, context, reads, render
 from .db import transaction
-from .models import OutboxMessage, User
+from .models import CaseRow, OutboxMessage, User
 from .records import Notification
 
 #: Makes the customer's link to a survey: (case number, survey id) -> absolute URL.
@@ -252,10 +252,17 @@ def deliver(sessions: sessionmaker[Session], send: Sender, now: Callable[[], dat
 
 # -- in-app ----------------------------------------------------------------------------------
 
-def unread(session: Session, user_id: str, limit: int = 20) -> tuple[list[Notification], int]:
-    """A user's newest unread in-app notifications and how many are unread in all."""
-    mine = (OutboxMessage.user_id == user_id, OutboxMessage.channel == IN_APP,
-            OutboxMessage.status == UNREAD)
+def unread(session: Session, user_id: str, limit: int = 20,
+           readable: ColumnElement[bool] | None = None) -> tuple[list[Notification], int]:
+    """A user's newest unread in-app notifications and how many are unread in all; with
+    ``readable`` (the read-access condition on cases), only those about no case or about a
+    case the user may read (a notification quotes the case, personal data included)."""
+    mine: tuple[ColumnElement[bool], ...] = (
+        OutboxMessage.user_id == user_id, OutboxMessage.channel == IN_APP,
+        OutboxMessage.status == UNREAD)
+    if readable is not None:
+        mine = (*mine, or_(OutboxMessage.case_id.is_(None), OutboxMessage.case_id.in_(
+            select(CaseRow.id).where(readable))))
     rows = [Notification.of(row) for row in session.execute(
         select(OutboxMessage).where(*mine).order_by(OutboxMessage.id.desc()).limit(limit)
     ).scalars()]

@@ -17,19 +17,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import access as read_access
 from .. import machine
+from ..access import FULL, Reader, Visibility
 from ..cases import Actor, Case, Signature
 from ..errors import QmsflowError
 from ..escalation import escalate
 from ..events import Event, Outcome
 from ..machine import Reason, Refused
 from ..migration import Plan, plan
-from ..model import DefinitionSet, Process
+from ..model import DefinitionSet, Process, frozen_map
 from ..values import is_empty
-from . import audit, inbox, logins, outbox, signatures, store, user_sessions, users
+from . import access, audit, inbox, logins, outbox, signatures, store, user_sessions, users
 from .db import transaction
 from .inbox import Filters, Page
 from .models import AuditEvent, CaseRow, DefinitionVersion, SignatureRow, User
@@ -59,6 +61,9 @@ class History:
     void_reason: str | None
     events: tuple[AuditRecord, ...] = ()
     signatures: tuple[SignatureRecord, ...] = ()
+    #: What the reader may see of it: with personal data hidden, the case's values, its audit
+    #: entries and its signatures' values hold none of the fields marked pii.
+    visibility: Visibility = FULL
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,27 @@ class _Stored:
 
     row: CaseRow
     case: Case
+
+
+def _masked(case: Case, hidden: frozenset[str]) -> Case:
+    """``case`` without the values of the fields in ``hidden``."""
+    if not hidden:
+        return case
+    return replace(case, values=frozen_map(
+        {k: v for k, v in case.values.items() if k not in hidden}))
+
+
+def _masked_event(event: AuditRecord, hidden: frozenset[str]) -> AuditRecord:
+    """An audit entry without the old and new values of a field in ``hidden``."""
+    return replace(event, old=None, new=None) if event.field in hidden else event
+
+
+def _masked_signature(signed: SignatureRecord, hidden: frozenset[str]) -> SignatureRecord:
+    """A signature without the signed values of the fields in ``hidden``."""
+    if not hidden:
+        return signed
+    return replace(signed, signed_values={k: v for k, v in signed.signed_values.items()
+                                          if k not in hidden})
 
 
 def _missing(number: str) -> CaseNotFound:
@@ -199,6 +225,26 @@ class CaseService:
         actor = self._active(user, user_id)
         assert user is not None  # _active refused otherwise
         return user, actor
+
+    def _reader(self, session: Session, user_id: str) -> Reader:
+        user = session.get(User, user_id)
+        if user is None or user.disabled:
+            return Reader(user_id, frozenset())  # reads nothing: no queue, no rule
+        return access.reader(user)
+
+    def _visibility(self, session: Session, who: Reader, definition: DefinitionSet | None,
+                    cases: Mapping[int, Case]) -> dict[int, Visibility]:
+        """What ``who`` sees of each case (by row id), by the current set's read rules (a
+        process the current set no longer has: by its own version's, without any rule)."""
+        known = access.facts(session, cases)
+        seen = {}
+        for case_id, case in cases.items():
+            process = self.current.processes.get(case.process)
+            if process is None:
+                own = (definition or self.definition(case.version)).process(case.process)
+                process = replace(own, read=())
+            seen[case_id] = read_access.can_read(process, who, known[case_id])
+        return seen
 
     @staticmethod
     def _active(user: User | None, user_id: str) -> Actor:
@@ -343,27 +389,68 @@ class CaseService:
                 new=True, reason=reason, version=row.version, data={"state": row.state})],
                 client, {"voided_at": now, "void_reason": reason})
 
-    def read_case(self, number: str, history: bool = True) -> History:
+    def read_case(self, number: str, history: bool = True, reader: str | None = None
+                  ) -> History:
         """The case with its whole audit trail and signatures, oldest first (without them
-        when ``history`` is False: a form needs only the case)."""
+        when ``history`` is False: a form needs only the case).
+
+        With ``reader`` (a user id), the case is read as that user may: a case they may not
+        read is not found, exactly like a case that does not exist, and personal data they
+        may not see is left out."""
         with self.transaction() as session:
             row, definition = self._load(session, number)
+            case = store.to_case(definition, row)
+            seen = FULL
+            if reader is not None:
+                seen = self._visibility(session, self._reader(session, reader), definition,
+                                        {row.id: case})[row.id]
+                if not seen.visible:
+                    raise _missing(number)
+            process = definition.process(case.process)
+            hidden = frozenset() if seen.pii else read_access.pii_fields(process)
+            case = _masked(case, hidden)
             if not history:
-                return History(store.to_case(definition, row), definition, row.voided_at,
-                               row.void_reason)
+                return History(case, definition, row.voided_at, row.void_reason,
+                               visibility=seen)
             events = session.execute(select(AuditEvent).where(AuditEvent.case_id == row.id)
                                      .order_by(AuditEvent.id)).scalars().all()
             signed = session.execute(select(SignatureRow).where(SignatureRow.case_id == row.id)
                                      .order_by(SignatureRow.id)).scalars().all()
-            return History(store.to_case(definition, row), definition, row.voided_at,
-                           row.void_reason, tuple(map(AuditRecord.of, events)),
-                           tuple(map(SignatureRecord.of, signed)))
+            return History(
+                case, definition, row.voided_at, row.void_reason,
+                tuple(_masked_event(AuditRecord.of(e), hidden) for e in events),
+                tuple(_masked_signature(SignatureRecord.of(s), hidden) for s in signed), seen)
+
+    def can_read_file(self, user_id: str, reference: str) -> bool:
+        """Whether ``user_id`` may download the attached file ``reference`` (``digest/name``):
+        only when they may read a case holding it in a field they may see."""
+        with self.transaction() as session:
+            who = self._reader(session, user_id)
+            rows = session.execute(select(CaseRow).where(
+                CaseRow.voided_at.is_(None),
+                # By the digest alone: SQLite's JSON text escapes a Chinese file name
+                # (\uXXXX), PostgreSQL's does not; the whole reference is compared below.
+                cast(CaseRow.values, Text).contains(f'"{reference.partition("/")[0]}/',
+                                                    autoescape=True),
+                access.readable(session, who, self.current))).scalars().all()
+            for row in rows:
+                definition = self.versions.get(session, row.version)
+                case = store.to_case(definition, row)
+                seen = self._visibility(session, who, definition, {row.id: case})[row.id]
+                process = definition.process(case.process)
+                hidden = frozenset() if seen.pii else read_access.pii_fields(process)
+                if any(value == reference for name, value in case.values.items()
+                       if name not in hidden):
+                    return True
+            return False
 
     def notifications(self, user_id: str, limit: int = 20
                       ) -> tuple[list[Notification], int]:
         """A user's newest unread in-app notifications, and how many are unread in all."""
         with self.transaction() as session:
-            return outbox.unread(session, user_id, limit)
+            who = self._reader(session, user_id)
+            return outbox.unread(session, user_id, limit,
+                                 access.readable(session, who, self.current))
 
     def mark_read(self, user_id: str, ids: list[int] | None = None) -> int:
         """Mark a user's in-app notifications read (all when ``ids`` is None); how many."""
@@ -376,9 +463,23 @@ class CaseService:
         soonest due first (cases without a running clock last), each as the engine's case on
         its own definition version."""
         with self.transaction() as session:
-            _, actor = self._actor(session, user_id)
-            return inbox.page_of(session, actor, filters, page, per_page, self.now(),
-                                 self.versions)
+            user, actor = self._actor(session, user_id)
+            who = access.reader(user)
+            found = inbox.page_of(session, actor, filters, page, per_page, self.now(),
+                                  self.versions, access.readable(session, who, self.current))
+            if not found.rows:
+                return found
+            ids = dict(zip(found.ids, found.rows, strict=True))
+            seen = self._visibility(session, who, None, ids)
+            rows, hidden = [], set()
+            for case_id, case in ids.items():
+                if seen[case_id].pii:
+                    rows.append(case)
+                else:
+                    hidden.add(case.number)
+                    rows.append(_masked(case, read_access.pii_fields(
+                        self.definition(case.version).process(case.process))))
+            return replace(found, rows=tuple(rows), hidden=frozenset(hidden))
 
     # -- definition versions --------------------------------------------------------------
 

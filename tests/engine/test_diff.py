@@ -56,6 +56,9 @@ def test_every_change_the_kangning_set_makes_to_the_default_is_described(
         "form section 'intake/complainant' (complaint): label changed from 'Complainant' to "
         "'Customer and contact'",
         "form section 'intake/complainant' (complaint): fields: added hospital_grade",
+        "read access of role 'finance' (complaint): cases read changed from all in closed "
+        "(personal data hidden) to all in approval, closed, closing, reply (personal data "
+        "hidden)",
     ]
 
 

@@ -155,8 +155,11 @@ def make_world(database: Database, definition: DefinitionSet, clock: Clock,
         ids = {}
         for role in definition.organisation.roles:
             ids[role] = f"{role.replace('_', '.')}.user"
+            # Each user belongs to their role's department, as the demo's people do (read
+            # rules may give a department's cases to a manager).
+            department = definition.organisation.roles[role].department
             users.add(session, definition, ids[role], f"{role.title()} User", [role], PASSWORD,
-                      clock(), hasher=CHEAP)
+                      clock(), departments=[department] if department else [], hasher=CHEAP)
     service = CaseService(database.sessions, versions.Versions(), definition, clock, CHEAP)
     return World(database, service, definition, clock, ids)
 

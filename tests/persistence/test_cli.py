@@ -169,7 +169,7 @@ def test_diff_prints_the_closure_deadline_change_of_kangning(
     assert ("added    field 'hospital_grade' (complaint) added: Hospital grade (choice, "
             "required)") in lines(output)
     assert lines(output)[-2:] == [
-        "9 change(s)",
+        "10 change(s)",
         "deadlines change; no database with cases of the old version to measure how many due "
         "times would move"]
 

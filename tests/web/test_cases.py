@@ -209,7 +209,7 @@ def test_a_value_outside_the_choices_is_refused_with_a_message(desk: Desk, world
 
 def test_a_role_without_the_step_is_refused_whatever_it_posts(desk: Desk, world: World) -> None:
     number = desk.register()
-    response = desk.as_("finance").act(number, "confirm_complaint", TO_APPROVAL[0][2])
+    response = desk.as_("gm_office").act(number, "confirm_complaint", TO_APPROVAL[0][2])
     assert response.status_code == 422
     assert "Needs the role Quality engineer, Quality manager." in text_of(response)
     assert world.service.read_case(number).case.state == "registered"

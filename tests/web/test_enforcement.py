@@ -25,6 +25,7 @@ from qmsflow.web.runtime import Runtime
 from ..conftest import DEFAULT_SET
 from ..persistence.conftest import CHEAP, PASSWORD, World, to_investigation
 from .conftest import make_app
+from .reading import expected
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 ANYONE = "(signed out)"
@@ -39,9 +40,13 @@ class Demo:
     summary: DemoSummary
     clients: dict[str, FlaskClient]
 
+    @property
+    def overseer(self) -> str:
+        """A user who reads every case of the bundled processes (quality manager)."""
+        return next(u.id for u in self.summary.users if "quality_manager" in u.roles)
+
     def number_in(self, process: str, state: str) -> str:
-        page = self.runtime.service.list_cases(
-            self.summary.users[0].id, _filters(process, state))
+        page = self.runtime.service.list_cases(self.overseer, _filters(process, state))
         return page.rows[0].number
 
 
@@ -100,7 +105,17 @@ def _always(status: int) -> Expect:
     return lambda _roles, _args: status
 
 
-def _expectations(definition: DefinitionSet) -> dict[str, Expect]:
+def _readers(demo: Demo, definition: DefinitionSet) -> Expect:
+    """200 for a user the read rules let read the case, 404 (like no case) otherwise."""
+    ids = {frozenset(user.roles): user.id for user in _users(demo)}
+
+    def expect(roles: frozenset[str], args: dict[str, str]) -> int:
+        seen = expected(demo.runtime.service, definition, ids[roles], args["number"])
+        return 200 if seen.visible else 404
+    return expect
+
+
+def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
     """What a GET of each endpoint answers a signed-in user with these roles.
 
     A new route must be added here, with who may see it: the test fails until it is.
@@ -108,9 +123,10 @@ def _expectations(definition: DefinitionSet) -> dict[str, Expect]:
     return {
         "auth.login": _always(200), "auth.logout": _always(405),
         "auth.language": _always(405), "cases.inbox": _always(200), "cases.new": _always(200),
-        "cases.start": _by_step_role(definition), "cases.case": _always(200),
-        # A step's form opens for everyone: it explains why the step is refused, if it is.
-        "cases.act": _always(200), "cases.printable": _always(200), "cases.pdf": _always(200),
+        "cases.start": _by_step_role(definition), "cases.case": _readers(demo, definition),
+        # A step's form opens for every reader: it explains why the step is refused, if it is.
+        "cases.act": _readers(demo, definition), "cases.printable": _readers(demo, definition),
+        "cases.pdf": _readers(demo, definition),
         "cases.attachment": _always(404),
         "admin.index": _admin_only(definition), "admin.process": _admin_only(definition),
         "admin.version": _admin_only(definition), "admin.validate": _admin_only(definition),
@@ -177,7 +193,7 @@ def test_every_route_sends_a_stranger_to_sign_in(demo: Demo, default_set: Defini
 
 def test_every_route_answers_every_role_as_its_rules_say(demo: Demo,
                                                          default_set: DefinitionSet) -> None:
-    expectations = _expectations(default_set)
+    expectations = _expectations(default_set, demo)
     urls = _urls(demo, default_set)
     assert {e for e, _u, _a in urls} == set(expectations), "every route needs an expectation"
     wrong = []
@@ -199,7 +215,7 @@ def _snapshot(demo: Demo) -> dict[str, tuple[int, int]]:
     """Each case's row version and number of audit entries."""
     service = demo.runtime.service
     numbers = [r.number for r in service.list_cases(
-        demo.summary.users[0].id, _filters_all(), per_page=500).rows]
+        demo.overseer, _filters_all(), per_page=500).rows]
     result = {}
     for number in numbers:
         found = service.read_case(number)
@@ -233,7 +249,10 @@ def test_every_transition_is_refused_to_each_role_and_state_that_may_not_take_it
                 response = demo.clients[user.id].post(
                     f"/cases/{number}/do/{step.id}",
                     data={"row_version": version, "password": user.password or ""})
-                assert response.status_code == 422, (user.id, number, step.id)
+                # A case the user may not read is not found, whatever the step.
+                readable = expected(demo.runtime.service, default_set, user.id, number).visible
+                assert response.status_code == (422 if readable else 404), (
+                    user.id, number, step.id)
                 refused += 1
     assert refused > 100
     assert _snapshot(demo) == before  # nothing changed anywhere

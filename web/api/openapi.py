@@ -151,7 +151,8 @@ class _Writer:
         if spec.type in _FORMATS:
             schema["format"] = _FORMATS[spec.type]
         if spec.pii:
-            notes.append("Personal data.")
+            notes.append("Personal data: absent from a case you may read without its personal "
+                         "data (`personal_data_hidden`)." if not request else "Personal data.")
         if spec.type == "file":
             notes.append("A file attached in the web application (its stored name). The API "
                          "neither takes nor serves files.")
@@ -516,6 +517,9 @@ def _case(writer: _Writer, process: Process) -> dict[str, Any]:
         assignee=_nullable("string"), created_at=TIME, updated_at=TIME,
         closed_at=_nullable("string", "date-time"), voided_at=_nullable("string", "date-time"),
         void_reason=_nullable("string"), values=_ref(f"{process.id}.Values"),
+        personal_data_hidden={"type": "boolean", "description": (
+            "True when the process's read rules let you read this case without its personal "
+            "data: the fields marked personal data are then absent from `values`.")},
         clocks=_array(_ref("Clock")), links=_array(_ref("Link")),
         actions=_array(_ref("Action")) | {
             "description": "The steps from the case's state: those you may take now "
@@ -534,7 +538,7 @@ _ERRORS = {
                                "is disabled."),
     "403": ("Forbidden", "Not allowed: your roles, approval limit or separation of duties "
                          "(the reasons say which)."),
-    "404": ("NotFound", "No such case, process or step."),
+    "404": ("NotFound", "No such case (or none you may read), process or step."),
     "409": ("Conflict", "The case changed since you read it (`expected_version`)."),
     "413": ("TooLarge", "The body is too large."),
     "415": ("MediaType", "The body is not sent as `application/json`."),
@@ -635,7 +639,13 @@ for refused inputs, `errors` with one entry per field. Messages follow `Accept-L
 (`zh-CN` or `en`), else the user's language. Nothing is saved when a request fails.
 
 **Taking a step**: read the case, send its `row_version` as `expected_version`; the case's
-`actions` say which steps you may take now and, for the others, why not."""
+`actions` say which steps you may take now and, for the others, why not.
+
+**Read access**: each process's read rules decide which cases a user reads (the cases in a
+queue of their roles and those assigned to them always). A case you may not read answers 404
+exactly like a case that does not exist, lists hold only the cases you may read (`scope=all`
+too), and a case you read without its personal data has `personal_data_hidden` true and no
+value for the fields marked personal data."""
 
 
 def document(definition: DefinitionSet, server: str) -> dict[str, Any]:

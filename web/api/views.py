@@ -24,6 +24,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from qmsflow.engine import clocks as clock_ops
 from qmsflow.engine import machine
 from qmsflow.engine import values as value_ops
+from qmsflow.engine.access import pii_fields
 from qmsflow.engine.cases import Actor, Case
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet
@@ -150,7 +151,8 @@ def _time(moment: datetime | None) -> str | None:
 
 
 def _case(definition: DefinitionSet, case: Case, actor: Actor,
-          voided_at: datetime | None = None, void_reason: str | None = None) -> dict[str, Any]:
+          voided_at: datetime | None = None, void_reason: str | None = None,
+          pii: bool = True) -> dict[str, Any]:
     """A case as the API shows it (see ``{process}.Case`` in the OpenAPI document)."""
     process = definition.process(case.process)
     now = service().now()
@@ -187,6 +189,9 @@ def _case(definition: DefinitionSet, case: Case, actor: Actor,
             "warned": clock.warned, "breached": clock.breached, "time_left": left,
             "unofficial_years": list(clock.unofficial_years)})
     category = case.values.get(process.category_field) if process.category_field else None
+    # Personal data the reader may not see is absent from the values (never null: null is
+    # an empty field), and ``personal_data_hidden`` says so.
+    hidden = frozenset() if pii else pii_fields(process)
     stored = value_ops.values_to_json(process, case.values)
     return {
         "number": case.number, "process": case.process, "version": case.version,
@@ -198,7 +203,9 @@ def _case(definition: DefinitionSet, case: Case, actor: Actor,
         "created_at": _time(case.created_at), "updated_at": _time(case.updated_at),
         "closed_at": _time(case.closed_at), "voided_at": _time(voided_at),
         "void_reason": void_reason,
-        "values": {name: stored[name] for name in process.fields if name in stored},  # in order
+        "values": {name: stored[name] for name in process.fields  # in order
+                   if name in stored and name not in hidden},
+        "personal_data_hidden": not pii,
         "clocks": clocks,
         "links": [{"relation": link.relation,
                    "relation_label": dict(definition.organisation.relation_labels(link.relation)),
@@ -228,11 +235,13 @@ def _summary(definition: DefinitionSet, case: Case, now: datetime) -> dict[str, 
         "href": url_for("api.read_case", number=case.number)}
 
 
-def _found(number: str, history: bool = False) -> History:
+def _found(number: str, reader: str, history: bool = False) -> History:
+    """The case as ``reader`` may read it: one they may not read is not found, with the same
+    problem as a case that does not exist."""
     if not number.isprintable() or len(number) > 100:
         raise not_found(_("There is no case %(number)s.", number=repr(number)))
     try:
-        return service().read_case(number, history)
+        return service().read_case(number, history, reader=reader)
     except CaseNotFound:
         raise not_found(_("There is no case %(number)s: check the number (as printed on "
                           "the case form).", number=number)) from None
@@ -276,9 +285,9 @@ def list_cases() -> Response:
 def read_case(number: str) -> Response:
     """A case: values, state, priority, flags, assignee, clocks, links, and its actions."""
     bearer = _bearer()
-    found = _found(number)
+    found = _found(number, bearer.user.id)
     return json_response(_case(found.definition, found.case, _actor(bearer),
-                               found.voided_at, found.void_reason))
+                               found.voided_at, found.void_reason, found.visibility.pii))
 
 
 @bp.post("/processes/<process_id>/starts/<step_id>")
@@ -305,7 +314,7 @@ def start(process_id: str, step_id: str) -> Response:
                                      reason=body.get("reason") or None, client=_client(bearer))
     except (Refused, AuthenticationFailed) as error:
         raise problems.refusal(process, error) from None
-    sent = json_response(_case(definition, case, _actor(bearer)), 201)
+    sent = json_response(_as_read(case, bearer), 201)
     sent.headers["Location"] = url_for("api.read_case", number=case.number)
     return sent
 
@@ -314,7 +323,7 @@ def start(process_id: str, step_id: str) -> Response:
 def act(process_id: str, number: str, step_id: str) -> Response:
     """Take a step on a case, at the version the client read."""
     bearer = _bearer()
-    found = _found(number)
+    found = _found(number, bearer.user.id)
     case = found.case
     if case.process != process_id:
         raise not_found(_("Case %(number)s is a case of '%(process)s': its steps are under "
@@ -334,7 +343,8 @@ def act(process_id: str, number: str, step_id: str) -> Response:
             password=body.get("password") or None, reason=body.get("reason") or None,
             client=_client(bearer))
     except Conflict:
-        now = service().read_case(number, history=False).case.row_version
+        now = service().read_case(number, history=False,
+                                  reader=bearer.user.id).case.row_version
         raise ApiProblem(409, "conflict", _("The case changed"), _(
             "Case %(number)s changed since you read it (it is at version %(now)s, you sent "
             "%(sent)s), so nothing was saved. Read it again, check what changed, and send the "
@@ -342,4 +352,15 @@ def act(process_id: str, number: str, step_id: str) -> Response:
             current_version=now) from None
     except (Refused, AuthenticationFailed) as error:
         raise problems.refusal(process, error) from None
-    return json_response(_case(service().definition(done.version), done, _actor(bearer)))
+    return json_response(_as_read(done, bearer))
+
+
+def _as_read(done: Case, bearer: tokens.Bearer) -> dict[str, Any]:
+    """A case just opened or moved, as its author may now read it: when the step took it out
+    of their sight (another queue, a role no rule names), without its personal data."""
+    try:
+        seen = service().read_case(done.number, history=False, reader=bearer.user.id)
+    except CaseNotFound:
+        return _case(service().definition(done.version), done, _actor(bearer), pii=False)
+    return _case(seen.definition, seen.case, _actor(bearer), seen.voided_at, seen.void_reason,
+                 seen.visibility.pii)

@@ -95,7 +95,8 @@ def inbox() -> str:
         groups[case.process].append({
             "number": case.number,
             "urgency": views.urgency(case, now).css,
-            "cells": [views.column(process, case, name, now, version)
+            "cells": [views.column(process, case, name, now, version,
+                                   case.number in page.hidden)
                       for name in process.inbox_columns],
         })
     tables = [{"process": processes[pid], "columns": [
@@ -178,7 +179,8 @@ def case(number: str) -> str:
     return render_template(
         "cases/case.html", found=found, case=current, process=process,
         state=process.states[current.state], offered=offered,
-        sections=views.sections(process, current),
+        sections=views.sections(process, current,
+                                views.hidden_fields(process, found.visibility)),
         clocks=views.clocks(definition, current, now),
         owner=role_label(current.assignee_role), history=views.history(process, found),
         signatures=signatures, urgency=views.urgency(current, now).css,
@@ -199,19 +201,24 @@ def act(number: str, step_id: str) -> str | BaseResponse | tuple[str, int]:
     step = process.steps.get(step_id)
     if step is None:
         abort(404)
-    return _step(found.definition, process, step, found.case)
+    return _step(found.definition, process, step, found.case,
+                 views.hidden_fields(process, found.visibility))
 
 
 def _read(number: str, history: bool = True) -> History:
+    """The case as the signed-in user may read it; a case they may not read is not found,
+    like one that does not exist (no way to tell the two apart)."""
     try:
-        return service().read_case(number, history)
+        return service().read_case(number, history, reader=current_user.id)
     except CaseNotFound:
         abort(404)
 
 
 def _step(definition: DefinitionSet, process: Process, step: Step,
-          case: Case | None) -> str | BaseResponse | tuple[str, int]:
-    """Show a step's form, or take the step from a posted one."""
+          case: Case | None, hidden: frozenset[str] = frozenset()
+          ) -> str | BaseResponse | tuple[str, int]:
+    """Show a step's form, or take the step from a posted one. ``hidden``: the fields whose
+    values the user may not see (never sent to the form; left as they are when sent empty)."""
     # Only a form with a user picker needs the list of people (one query fewer otherwise).
     pickers = any(item.spec.type == "user"
                   for _section, item in forms.step_layout(process, step).editable().values())
@@ -231,7 +238,7 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
         # case holds empty stays empty: a default is where a case starts, not a fallback).
         form = form_class(data=form_class.initial(values))
     if request.method == "POST":
-        status, problems, done = _take(definition, process, step, case, form, values)
+        status, problems, done = _take(definition, process, step, case, form, values, hidden)
         if done is not None:
             return done
         if any(upload.filename for upload in request.files.values()):
@@ -252,7 +259,8 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
         refused = explain.reasons(process, [r for r in why if r.code != "signature"])
     return render_template(
         "cases/step.html", form=form, process=process, step=step, case=case, values=values,
-        display=lambda name: views.value_text(process, name, values.get(name)),
+        display=lambda name: views.hidden_text() if name in hidden else views.value_text(
+            process, name, values.get(name)),
         problems=problems, refused=refused, condition=condition,
         row_version=request.environ.get("qmsflow.row_version") or request.form.get(
             "row_version") or (case.row_version if case else ""),
@@ -262,7 +270,8 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
 
 
 def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | None,
-          form: Any, values: dict[str, Any]) -> tuple[int, list[str], BaseResponse | None]:
+          form: Any, values: dict[str, Any], hidden: frozenset[str] = frozenset()
+          ) -> tuple[int, list[str], BaseResponse | None]:
     """Check a posted step form and take the step; (status, problems, redirect when done)."""
     extra = forms.unexpected(type(form), [*request.form.keys(), *request.files.keys()],
                              CONTROL_NAMES)
@@ -276,6 +285,9 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | 
     if not forms.validate(form, values):
         return 422, [_("Some fields need your attention: see the messages below.")], None
     inputs = forms.inputs(form, values)
+    # A value the user could not see was not shown to them: left empty, it stays as it is.
+    inputs = {name: value for name, value in inputs.items()
+              if not (name in hidden and is_empty(value))}
     try:
         inputs.update(_store_files(form))
     except uploads.UploadRefused as error:
@@ -313,7 +325,7 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | 
     except Conflict:
         assert case is not None  # a new case cannot conflict
         # Keep what the user typed, and let them send it again once they have seen the change.
-        current = service().read_case(case.number).case
+        current = service().read_case(case.number, reader=current_user.id).case
         values.update(current.values)
         request.environ["qmsflow.row_version"] = current.row_version
         return 409, [_("Someone else changed this case while you had it open, so nothing was "
@@ -342,9 +354,10 @@ def _store_files(form: Any) -> dict[str, str]:
 @bp.route("/files/<digest>/<name>")
 @login_required
 def attachment(digest: str, name: str) -> BaseResponse:
-    """An attached file, always as a download."""
+    """An attached file, always as a download; only for a user who may read a case holding
+    it (not found otherwise, like a file that does not exist)."""
     found = uploads.locate(Path(current_app.config["UPLOAD_FOLDER"]), f"{digest}/{name}")
-    if found is None:
+    if found is None or not service().can_read_file(current_user.id, f"{digest}/{name}"):
         abort(404)
     path, download = found
     return send_file(path, as_attachment=True, download_name=download)

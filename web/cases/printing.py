@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import weasyprint
 from flask import Response, abort, current_app, render_template, request, url_for
+from flask_login import current_user
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 from werkzeug.security import safe_join
 
@@ -63,8 +64,10 @@ class PrintedSignature:
     invalid_why: str
 
 
-def printed_sections(process: Process, values: dict[str, Any]) -> list[PrintedSection]:
-    """The print layout's sections as rows of cells, every field, empty ones blank."""
+def printed_sections(process: Process, values: dict[str, Any],
+                     hidden: frozenset[str] = frozenset()) -> list[PrintedSection]:
+    """The print layout's sections as rows of cells, every field, empty ones blank; the
+    fields in ``hidden`` (personal data the reader may not see) print a placeholder."""
     result = []
     printed: set[str] = set()
     for section in forms.print_layout(process):
@@ -78,8 +81,9 @@ def printed_sections(process: Process, values: dict[str, Any]) -> list[PrintedSe
                 # paper asks each question once, where it first appears.
                 continue
             printed.add(spec.id)
-            text = views.value_text(process, spec.id, values.get(spec.id))
-            if spec.type == "file" and "/" in text:
+            text = (views.hidden_text() if spec.id in hidden
+                    else views.value_text(process, spec.id, values.get(spec.id)))
+            if spec.type == "file" and "/" in text and spec.id not in hidden:
                 text = text.split("/", 1)[1]  # the stored name is 'digest/name': print the name
             wide = spec.type in WIDE_TYPES and columns > 1
             if wide and row:
@@ -119,7 +123,7 @@ def printed_signatures(process: Process, found: History) -> list[PrintedSignatur
 def _page(number: str) -> str | tuple[str, int]:
     """The printable form's HTML, or an error page and its status."""
     try:
-        found = service().read_case(number)
+        found = service().read_case(number, reader=current_user.id)
     except CaseNotFound:
         abort(404)
     case = found.case
@@ -138,7 +142,8 @@ def _page(number: str) -> str | tuple[str, int]:
         title=label(layout.title), state=label(state.label) if state else case.state,
         priority=label(priority.label) if priority else (case.priority or ""),
         owner=role_label(case.assignee_role),
-        sections=printed_sections(process, dict(case.values)),
+        sections=printed_sections(process, dict(case.values),
+                                  views.hidden_fields(process, found.visibility)),
         signatures=printed_signatures(process, found),
         links=views.links(found.definition, case),
         copies=[label(copy.label) for copy in layout.copies], note=label(layout.note),

@@ -13,6 +13,7 @@ from typing import Any
 
 from qmsflow.engine import clocks as clock_ops
 from qmsflow.engine import values as value_ops
+from qmsflow.engine.access import Visibility, pii_fields
 from qmsflow.engine.cases import Case
 from qmsflow.engine.model import DefinitionSet, Process
 from qmsflow.engine.persistence import History
@@ -51,6 +52,16 @@ def links(definition: DefinitionSet, case: Case) -> list[ShownLink]:
             for link in case.links]
 
 
+def hidden_text() -> str:
+    """What stands in for a value of personal data the reader may not see."""
+    return _("hidden (personal data)")
+
+
+def hidden_fields(process: Process, visibility: Visibility) -> frozenset[str]:
+    """The fields whose values ``visibility`` hides (the ``pii: true`` ones, or none)."""
+    return frozenset() if visibility.pii else pii_fields(process)
+
+
 def value_text(process: Process, name: str, value: Any) -> str:
     """The display text of field ``name``."""
     spec = process.fields.get(name)
@@ -84,9 +95,12 @@ def urgency(case: Case, now: datetime) -> Urgency:
 
 
 def column(process: Process, case: Case, name: str, now: datetime,
-           definition: DefinitionSet | None = None) -> str:
+           definition: DefinitionSet | None = None, hidden: bool = False) -> str:
     """One inbox cell: a field of the case or one of its attributes (``time_left``, of the
-    running clock due first, needs the case's ``definition``)."""
+    running clock due first, needs the case's ``definition``); ``hidden``: the case's
+    personal data is hidden from the reader."""
+    if hidden and name in process.fields and process.fields[name].pii:
+        return hidden_text()
     if name == "time_left":
         running = [c for c in case.clocks.values() if c.status == "running"]
         if not running or definition is None:
@@ -132,8 +146,10 @@ class ShownSection:
     fields: tuple[tuple[str, str, str], ...]  # (field id, label, text)
 
 
-def sections(process: Process, case: Case) -> list[ShownSection]:
-    """Every filled field of the case, grouped by the sections of the process's forms."""
+def sections(process: Process, case: Case, hidden: frozenset[str] = frozenset()
+             ) -> list[ShownSection]:
+    """Every filled field of the case, grouped by the sections of the process's forms; the
+    fields in ``hidden`` (personal data the reader may not see) show a placeholder."""
     result: list[ShownSection] = []
     placed: set[str] = set()
     seen: set[str] = set()
@@ -144,20 +160,22 @@ def sections(process: Process, case: Case) -> list[ShownSection]:
             seen.add(section.id)
             names = [f.field for f in section.fields if f.field not in placed]
             placed |= set(names)
-            filled = _filled(process, case, names)
+            filled = _filled(process, case, names, hidden)
             if filled:
                 result.append(ShownSection(section.id, label(section.label), filled))
-    rest = _filled(process, case, [n for n in process.fields if n not in placed])
+    rest = _filled(process, case, [n for n in process.fields if n not in placed], hidden)
     if rest:
             result.append(ShownSection("other", _("Other details"), rest))
     return result
 
 
-def _filled(process: Process, case: Case, names: Iterable[str]) -> tuple[tuple[str, str, str],
-                                                                           ...]:
+def _filled(process: Process, case: Case, names: Iterable[str],
+            hidden: frozenset[str] = frozenset()) -> tuple[tuple[str, str, str], ...]:
     return tuple((name, label(process.fields[name].label),
-                  value_text(process, name, case.values.get(name)))
-                 for name in names if not value_ops.is_empty(case.values.get(name)))
+                  hidden_text() if name in hidden
+                  else value_text(process, name, case.values.get(name)))
+                 for name in names
+                 if name in hidden or not value_ops.is_empty(case.values.get(name)))
 
 
 @dataclass(frozen=True)
@@ -272,6 +290,7 @@ def history(process: Process, found: History) -> list[ShownEvent]:
     """The audit trail of a case, oldest first, values as people read them."""
     result = []
     kinds = event_kinds()
+    hidden = hidden_fields(process, found.visibility)
     for event in found.events:
         step = process.step(str(event.data.get("step", ""))) if event.data else None
         what = kinds.get(event.action, event.action)
@@ -287,7 +306,8 @@ def history(process: Process, found: History) -> list[ShownEvent]:
             reason = _clock_moved(process, event.field or "", event.data)
         result.append(ShownEvent(
             local_time(event.at), event.actor_name or "", what, field,
-            _raw(process, event.field, event.old), _raw(process, event.field, event.new),
+            *((hidden_text(), hidden_text()) if event.field in hidden else (
+                _raw(process, event.field, event.old), _raw(process, event.field, event.new))),
             reason, event.meaning or ""))
     return result
 
