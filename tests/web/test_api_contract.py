@@ -208,3 +208,16 @@ def test_a_value_refused_by_the_engine_is_explained_in_the_language_asked_for(
         assert word in shown, (word, shown)
     if locale == "zh-CN":
         assert "write it on one line" not in shown and "out of range" not in shown
+
+
+@pytest.mark.parametrize(("name", "value", "status"), [
+    ("scope", "", 400), ("status", " all", 400), ("process", "", 400), ("page", "", 400),
+    ("overdue", "1", 400), ("overdue", "false", 200), ("q", "", 200), ("state", "  ", 200),
+])
+def test_a_list_parameter_is_taken_exactly_as_the_document_allows_it(
+        api: Api, name: str, value: str, status: int) -> None:
+    parameters = document(api)["paths"]["/cases"]["get"]["parameters"]
+    schema = next(p["schema"] for p in parameters if p["name"] == name)
+    written = schema == {"type": "boolean"} and value in ("true", "false")
+    assert written or jsonschema.Draft202012Validator(schema).is_valid(value) == (status == 200)
+    assert api.get(f"{API}/cases", **{name: value}).status_code == status

@@ -28,6 +28,8 @@ from .problems import ApiProblem, error, malformed
 
 QUERY = ("process", "state", "category", "priority", "overdue", "status", "scope", "q",
          "page", "per_page")
+#: The list's parameters that are free text (the others are enumerated or counted).
+FREE_TEXT = ("state", "category", "priority", "q")
 
 
 def _no_constant(name: str) -> NoReturn:
@@ -243,13 +245,16 @@ def filters(definition: DefinitionSet, args: MultiDict[str, str]
         elif value_ops.text_problem(args[name], multiline=False):
             # The rule of one-line text, which the document states as a pattern.
             bad(name, _("'%(name)s' holds characters that are not text.", name=name))
-    given = {name: args[name].strip() for name in QUERY if args.get(name, "").strip()}
+    # Free text is trimmed and a blank one is no filter; a parameter the document enumerates
+    # or counts is taken as written, so that a blank or padded one is refused as documented.
+    given = {name: args[name].strip() for name in FREE_TEXT if args.get(name, "").strip()}
+    given |= {name: args[name] for name in QUERY if name not in FREE_TEXT and name in args}
     process = given.get("process")
     if process is not None and process not in definition.processes:
         bad("process", _("No process '%(name)s'; known: %(known)s.", name=process,
                          known=", ".join(definition.processes)))
     choices: dict[str, dict[str, bool | None]] = {
-        "overdue": {"true": True, "false": False, "1": True, "0": False},
+        "overdue": {"true": True, "false": False},  # as the document's boolean is written
         "status": {"open": True, "finished": False, "all": None},
         "scope": {"mine": True, "all": False}}
     chosen: dict[str, bool | None] = {"status": True, "scope": True}
