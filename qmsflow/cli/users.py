@@ -9,7 +9,7 @@ from qmsflow.engine.machine import authority_limit
 from qmsflow.engine.model import DefinitionSet, text
 from qmsflow.engine.persistence import users, utc_now
 
-from .common import acting, friendly, password, runtime
+from .common import CommandError, acting, friendly, password, runtime
 from .tokens import cli as token_group
 
 
@@ -65,13 +65,21 @@ def users_set_password(user_id: str, password_stdin: bool) -> None:
 
 
 @cli.command("sign-out")
-@click.argument("user_id")
+@click.argument("user_id", required=False)
+@click.option("--all", "everyone", is_flag=True,
+              help="Every user's web sessions (e.g. after a suspected key leak).")
 @friendly
-def users_sign_out(user_id: str) -> None:
-    """Sign a user out everywhere: every web session of theirs ends (e.g. a lost laptop)."""
+def users_sign_out(user_id: str | None, everyone: bool) -> None:
+    """Sign a user out everywhere: every web session of theirs ends (e.g. a lost laptop);
+    with --all, every user's."""
+    if everyone == (user_id is not None):
+        raise CommandError("name one user to sign out, or give --all for every user")
     with runtime().sessions.begin() as session:
-        ended = users.sign_out_everywhere(session, user_id, utc_now(), acting(None))
-    click.echo(f"{user_id} signed out everywhere ({ended} session{'s' * (ended != 1)} ended)")
+        ids = [user.id for user in users.listed(session)] if everyone else [user_id or ""]
+        ended = sum(users.sign_out_everywhere(session, each, utc_now(), acting(None))
+                    for each in ids)
+    who = "every user" if everyone else user_id
+    click.echo(f"{who} signed out everywhere ({ended} session{'s' * (ended != 1)} ended)")
 
 
 @cli.command("list")

@@ -414,3 +414,13 @@ def test_audit_verify_finds_an_entry_changed_behind_qmsflows_back(
         "the row was changed after it was written",
         f"Error: {count} audit entries checked, 1 break(s): the trail was altered outside "
         "qmsflow"]
+
+
+def test_users_sign_out_all_ends_every_users_sessions(world: World, world_cli: Cli) -> None:
+    for role in ("sales", "quality"):
+        world.service.sign_in(world.user(role), PASSWORD, "10.0.0.1")
+    assert world_cli("users", "sign-out", "--all") == (
+        0, "every user signed out everywhere (2 sessions ended)\n")
+    code, output = world_cli("users", "sign-out")
+    assert (code, output) == (
+        1, "Error: name one user to sign out, or give --all for every user\n")

@@ -500,6 +500,16 @@ def test_a_step_without_expected_version_is_malformed(api: Api) -> None:
     assert body["errors"][0]["pointer"] == "/expected_version"
 
 
+def test_a_null_reason_or_password_is_malformed_as_the_document_says_and_saves_nothing(
+        api: Api) -> None:
+    number = api.register().json["number"]
+    for key in ("reason", "password"):
+        body = problem(api.step(number, "confirm_complaint", TO_APPROVAL[0][2],
+                                **{key: None}), 400)
+        assert body["errors"][0]["pointer"] == f"/{key}" and "must be text" in body["detail"]
+    assert api.get(f"{API}/cases/{number}").json["row_version"] == 1
+
+
 def test_a_step_by_a_role_not_allowed_is_forbidden_like_on_the_web(api: Api) -> None:
     number = api.register().json["number"]
     body = problem(api.step(number, "confirm_complaint", TO_APPROVAL[0][2], "sales"), 403)

@@ -140,7 +140,8 @@ def body(step: Step) -> dict[str, Any]:
                 "row_version as you read it.", high=value_ops.INTEGER_MAX),
                 pointer="/expected_version"))
     for key in ("password", "reason"):
-        if data.get(key) is not None and not isinstance(data[key], str):
+        # null too: the document says text, and a client sending null means something else.
+        if key in data and not isinstance(data[key], str):
             errors.append(error("type", _("'%(key)s' must be text.", key=key),
                                 pointer=f"/{key}"))
     if errors:
