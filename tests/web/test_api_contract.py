@@ -10,6 +10,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from flask.testing import FlaskClient
 
 from qmsflow.engine import values as value_ops
@@ -51,10 +53,13 @@ REFUSED = [
     ("received_at", "2101-01-01T08:00:00+08:00"),  # after the latest
     ("ship_date", "0001-01-01"),
     ("complainant_email", "a@example.com,b@example.com"),  # one address only
+    ("complainant_phone", "6)(9 "),  # four characters once the space is stripped
 ]
 # Values at the edge the server takes, which the document must allow.
 TAKEN = [
     ("complainant_org", "  市第一人民医院  "),
+    ("complainant_phone", " \u3000+86 21 5555 0100 "),  # spaces around are stripped
+    ("complainant_email", " wang.fang@example.cn\u3000"),
     ("description", "第一行说明\n第二行\t说明"),
     ("received_at", "1900-01-01T00:00:00+08:00"),
     ("received_at", "2100-12-31T23:59:00-05:00"),
@@ -114,6 +119,17 @@ def test_the_text_patterns_refuse_exactly_the_characters_the_engine_refuses() ->
                 taken = not value_ops.is_empty(char) and value_ops.text_problem(
                     char.strip(), multiline) is None
                 assert bool(pattern.match(char)) == taken, (hex(code), multiline)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="0123456789 ()-+\u3000\ta", max_size=30))
+def test_the_phone_and_email_patterns_take_exactly_what_the_engine_takes_after_stripping(
+        written: str) -> None:
+    assert bool(re.match(openapi.PHONE, written)) == bool(
+        value_ops.PHONE.match(written.strip())), written
+    address = written.replace("a", "a@example.cn", 1)
+    assert bool(re.match(openapi.EMAIL, address)) == bool(
+        value_ops.EMAIL.fullmatch(address.strip())), address
 
 
 def test_the_space_class_is_what_str_strip_removes() -> None:

@@ -41,8 +41,13 @@ MAX_SEARCH = 200
 # The engine's own phone and e-mail checks, so that the document and the checks cannot drift
 # apart. (In ECMA-262, JSON Schema's dialect, the e-mail pattern's letters are ASCII ones: a
 # client following it sends a subset of the addresses the server takes.)
-PHONE = value_ops.PHONE.pattern
-EMAIL = f"^(?:{value_ops.EMAIL.pattern})$"
+# The server strips the spaces around a phone number or address before its check, so the
+# document's patterns take them around what the check takes once they are gone (a phone
+# number that does not end in a space, which stripping would have removed).
+PHONE = (f"^[{value_ops.SPACE_CLASS}]*\\+?[0-9][0-9 ()-]{{3,23}}[0-9()-]"
+         f"[{value_ops.SPACE_CLASS}]*$")
+EMAIL = (f"^[{value_ops.SPACE_CLASS}]*(?:{value_ops.EMAIL.pattern})"
+         f"[{value_ops.SPACE_CLASS}]*$")
 #: The field types whose values are text with the rules of :func:`values.text_problem`.
 TEXTS = ("text", "long_text", "email", "phone", "user")
 #: Text without NUL characters, which no database stores (any other character is taken).
