@@ -10,9 +10,9 @@ from typing import Any
 
 import jsonschema
 import pytest
+from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from flask.testing import FlaskClient
 
 from qmsflow.engine import values as value_ops
 from qmsflow.web.api import openapi
