@@ -279,6 +279,10 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
 
+#: The audit key of every server this benchmark starts (a benchmark's, never a real one).
+AUDIT_KEY = "qmsflow web benchmark audit key, not a secret"
+
+
 def start_server(url: str, workers: int, worker_class: str, threads: int,
                  folder: Path) -> Server:
     port = free_port()
@@ -286,6 +290,7 @@ def start_server(url: str, workers: int, worker_class: str, threads: int,
            "DATABASE_URL": url,
            "QMSFLOW_DEFINITIONS": str(DEFAULT_SET),
            "QMSFLOW_SECRET_KEY": secrets.token_hex(32),
+           "QMSFLOW_AUDIT_KEY": AUDIT_KEY,  # production seals the trail; --verify checks it
            "QMSFLOW_ENV": "production",
            "QMSFLOW_SESSION_COOKIE_SECURE": "false",  # plain HTTP on loopback; JSON false
            "QMSFLOW_PUBLIC_URL": "https://service.example.com",  # what survey links would say
@@ -577,7 +582,8 @@ def main() -> None:
     print(check_written(args.url, before))
     if args.verify:
         engine = connect(args.url)
-        with transaction(session_factory(engine)) as session:
+        keys = audit.Keys(AUDIT_KEY.encode("utf-8"))
+        with transaction(session_factory(engine, keys)) as session:
             checked, breaks = audit.verify(session)
         engine.dispose()
         print(f"audit.verify: {checked:,} entries, "

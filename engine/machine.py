@@ -549,4 +549,9 @@ def open_linked(definition: DefinitionSet, source: Case, event: Event, actor: Ac
     created = Event("created", now, actor.id, frozen_map({
         "step": "open_case", "from": None, "to": first.target, "relation": relation,
         "source": source.number}))
-    return Outcome(new_case, (created,)), linked_source
+    # As for a case opened by a start step: the trail records every value that differs from
+    # the process's defaults, so that the case can be rebuilt from its trail alone.
+    blank = replace(new_case, state="", values=frozen_map(process.defaults()),
+                    priority=process.default_priority, flags=frozenset(), assignee_role=None)
+    return Outcome(new_case, (created, *changes(blank, new_case, now, actor.id,
+                                                decision.rules))), linked_source

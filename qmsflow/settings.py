@@ -40,6 +40,7 @@ CONFIG_FILE = "qmsflow.cfg"
 DEFAULT_INSTANCE = "instance"
 PREFIX = "QMSFLOW_"
 KEY_FILE = "secret_key"  # development only: a random key made once per instance folder
+AUDIT_KEY_FILE = "audit_key"  # the same, for the audit trail's seal
 MIN_KEY_BYTES = 32  # production: a key shorter than this can be guessed offline
 
 #: The environments, exactly as spelled. ``production`` turns on secure cookies and needs a
@@ -50,6 +51,8 @@ ENVIRONMENTS = ("production", "development")
 DEFAULTS: Mapping[str, Any] = {
     "SECRET_KEY": None,  # signs sessions and survey links: see signing_keys()
     "SECRET_KEY_FALLBACKS": None,  # earlier keys, still accepted while links signed with them live
+    "AUDIT_KEY": None,  # seals the audit trail (HMAC), kept outside the database: audit_keys()
+    "AUDIT_KEY_FALLBACKS": None,  # earlier audit keys, which still verify the entries they sealed
     "DEFINITIONS": "definitions/default",  # the definition set this deployment serves
     "DATABASE_URL": None,  # None: a SQLite file in the instance folder
     "ENV": "development",  # one of ENVIRONMENTS
@@ -159,8 +162,42 @@ def signing_keys(settings: Mapping[str, Any]) -> list[str]:
     return [*earlier, key]
 
 
-def _instance_key(instance: Path) -> str:
-    path = instance / KEY_FILE
+def audit_keys(settings: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The key that seals new audit entries and the earlier ones that still verify theirs.
+
+    The key lives outside the database, so that someone who can write the tables cannot
+    recompute the chain. Production needs one of at least MIN_KEY_BYTES bytes, other than the
+    key that signs sessions (whoever reads one should not hold the other); development makes
+    one in the instance folder when none is set.
+    """
+    key = settings.get("AUDIT_KEY")
+    production = environment(settings) == "production"
+    if key is None or key == "":
+        if production:
+            raise SettingsError(
+                "QMSFLOW_AUDIT_KEY is not set: production seals its audit trail with a random "
+                f"key of at least {MIN_KEY_BYTES} bytes kept outside the database ({MAKE_KEY})")
+        key = _instance_key(Path(str(settings.get("INSTANCE", DEFAULT_INSTANCE))),
+                            AUDIT_KEY_FILE, "QMSFLOW_AUDIT_KEY")
+    elif not isinstance(key, str):
+        raise SettingsError(f"QMSFLOW_AUDIT_KEY must be text, not {type(key).__name__}")
+    elif production and len(key.encode("utf-8")) < MIN_KEY_BYTES:
+        raise SettingsError(
+            f"QMSFLOW_AUDIT_KEY has {len(key.encode('utf-8'))} bytes: production needs at "
+            f"least {MIN_KEY_BYTES} random bytes ({MAKE_KEY})")
+    elif production and key == settings.get("SECRET_KEY"):
+        raise SettingsError("QMSFLOW_AUDIT_KEY is the same as QMSFLOW_SECRET_KEY: give the "
+                            f"audit trail a key of its own ({MAKE_KEY})")
+    earlier = settings.get("AUDIT_KEY_FALLBACKS") or []
+    if isinstance(earlier, str) or not all(isinstance(old, str) and old for old in earlier):
+        raise SettingsError("QMSFLOW_AUDIT_KEY_FALLBACKS must be a list of earlier audit keys, "
+                            'e.g. ["the-key-before"]')
+    return key, list(earlier)
+
+
+def _instance_key(instance: Path, name: str = KEY_FILE,
+                  setting: str = "QMSFLOW_SECRET_KEY") -> str:
+    path = instance / name
     try:
         instance.mkdir(parents=True, exist_ok=True)
         # Created exclusively: two workers starting together keep the one key written first.
@@ -169,7 +206,7 @@ def _instance_key(instance: Path) -> str:
         pass
     except OSError as error:
         raise SettingsError(f"cannot keep a development key in {path} ({error.strerror}): set "
-                            "QMSFLOW_SECRET_KEY, or make the instance folder writable") from None
+                            f"{setting}, or make the instance folder writable") from None
     else:
         with os.fdopen(descriptor, "w", encoding="ascii") as file:
             file.write(secrets.token_hex(MIN_KEY_BYTES) + "\n")
@@ -177,10 +214,10 @@ def _instance_key(instance: Path) -> str:
         key = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as error:
         raise SettingsError(f"cannot read the development key {path} ({error}): delete it "
-                            "to have a new one made, or set QMSFLOW_SECRET_KEY") from None
+                            f"to have a new one made, or set {setting}") from None
     if len(key) < MIN_KEY_BYTES:
         raise SettingsError(f"the development key {path} is empty or too short: delete it to "
-                            "have a new one made, or set QMSFLOW_SECRET_KEY")
+                            f"have a new one made, or set {setting}")
     return key
 
 

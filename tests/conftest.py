@@ -20,6 +20,12 @@ from qmsflow.engine.model import DefinitionSet
 settings.register_profile("qmsflow", deadline=None)
 settings.load_profile("qmsflow")
 
+# Every database of the suite seals its audit trail with one key, given to the test databases'
+# sessions, the commands, the web applications and the processes the tests start (which inherit
+# the environment): as in production, where every worker and command holds the same key.
+AUDIT_KEY = "the test suite's audit key: public, never a real one"
+os.environ["QMSFLOW_AUDIT_KEY"] = AUDIT_KEY
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "definitions" / "default"
 EXAMPLE_SETS = sorted(p.parent for p in (ROOT / "definitions" / "examples").glob("*/set.yaml"))

@@ -225,7 +225,8 @@ def _secure_headers(response: Response) -> Response:
     if not request.path.startswith("/static/"):
         # Case data, attachments and API answers are personal and confidential: no copies in
         # shared caches or the browser's history. Only the vendored static files are cached.
-        response.headers.setdefault("Cache-Control", "no-store")
+        # Set outright: send_file's own "no-cache" still lets the browser keep a copy.
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -23,6 +23,7 @@ from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import (
     CaseService,
     Versions,
+    audit,
     connect,
     database_url,
     outbox,
@@ -45,10 +46,11 @@ class Runtime:
                  clock: Callable[[], datetime] = utc_now,
                  hasher: PasswordHasher = users.HASHER, compiled: DefinitionSet | None = None,
                  survey_link: outbox.SurveyLink | None = None,
-                 settings: Mapping[str, Any] | None = None, **engine_options: Any) -> None:
+                 settings: Mapping[str, Any] | None = None, audit_keys: audit.Keys | None = None,
+                 **engine_options: Any) -> None:
         self.url = url or database_url()
         self.engine = connect(self.url, **engine_options)
-        self.sessions = session_factory(self.engine)
+        self.sessions = session_factory(self.engine, audit_keys)
         self.definitions_path = Path(definitions)
         self.clock = clock
         self.hasher = hasher
@@ -69,8 +71,10 @@ class Runtime:
                             "QMSFLOW_INSTANCE": str(settings.get("INSTANCE", "instance"))})
         link = tokens.survey_link(settings_loader.signing_keys(settings),
                                   str(settings["PUBLIC_URL"]), clock=clock)
+        key, earlier = settings_loader.audit_keys(settings)
+        keys = audit.Keys(key.encode("utf-8"), tuple(old.encode("utf-8") for old in earlier))
         return cls(url, settings["DEFINITIONS"], clock=clock, hasher=hasher, compiled=compiled,
-                   survey_link=link, settings=settings)
+                   survey_link=link, settings=settings, audit_keys=keys)
 
     @cached_property
     def definition(self) -> DefinitionSet:

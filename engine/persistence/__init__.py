@@ -13,6 +13,7 @@ from . import (
     audit,
     outbox,
     overview,
+    proof,
     reports,
     schema,
     sweep,
@@ -52,6 +53,6 @@ __all__ = [
     "DatabaseError", "DatabaseUrlError", "Filters", "History", "Notification", "Page",
     "SchemaUpgradeError", "Sessions", "SignatureRecord", "TokenRecord", "UnknownVersion",
     "UserError", "UserRecord", "VersionRecord", "Versions", "audit", "connect", "database_url",
-    "explain_database_error", "outbox", "overview", "reports", "schema", "session_factory",
+    "explain_database_error", "outbox", "overview", "proof", "reports", "schema", "session_factory",
     "shown_url", "sweep", "tokens", "user_sessions", "users", "utc_now", "versions",
 ]

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import QmsflowError
+from .audit import KEYS_INFO, NO_KEYS, Keys
 
 Sessions = sessionmaker[Session]
 DatabaseError = DBAPIError  # what a missing server, schema or table raises
@@ -99,9 +100,10 @@ def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions bound to ``engine``; objects stay readable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, audit_keys: Keys | None = None) -> sessionmaker[Session]:
+    """Sessions bound to ``engine``; objects stay readable after commit. ``audit_keys`` seal
+    the audit entries they write and check those they read (see :class:`.audit.Keys`)."""
+    return sessionmaker(engine, expire_on_commit=False, info={KEYS_INFO: audit_keys or NO_KEYS})
 
 
 @contextmanager

@@ -279,6 +279,8 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     case_prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The key whose HMAC seals the entry (None: plain SHA-256, as before keys existed).
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class OutboxMessage(Base):

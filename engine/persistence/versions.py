@@ -8,6 +8,7 @@ never disagree with another worker's).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Mapping
@@ -77,6 +78,11 @@ class Versions:
         return definition
 
 
+def files_digest(files: Mapping[str, str]) -> str:
+    """SHA-256 of a stored version's files, exactly as stored (names and text)."""
+    return hashlib.sha256(audit.canonical(dict(files))).hexdigest()
+
+
 def find(session: Session, version: str) -> VersionRecord:
     """The stored version whose hash is or starts with ``version``."""
     rows = session.execute(select(DefinitionVersion).where(
@@ -104,7 +110,10 @@ def store(session: Session, definition: DefinitionSet, root: Path | str, now: da
                                   root=where, published_at=now,
                                   published_by=by.id, note=note))
     session.flush()
-    data: dict[str, Any] = {"set": definition.id, "files": sorted(files), "note": note}
+    # The files' own digest too: the version hash covers what the files mean, and a changed
+    # comment must show as well (audit verify compares it).
+    data: dict[str, Any] = {"set": definition.id, "files": sorted(files), "note": note,
+                            "files_sha256": files_digest(files)}
     audit.append(session, [audit.Entry("published", "definition", now, by.id, by.name,
                                        version=definition.version, data=data)])
     return True

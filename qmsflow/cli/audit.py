@@ -1,10 +1,12 @@
-"""``qmsflow audit verify``: walk the audit trail's hash chains."""
+"""``qmsflow audit``: prove the audit trail and the records it describes; seal and anchor it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from qmsflow.engine.persistence import audit
+from qmsflow.engine.persistence import Versions, audit, proof, utc_now
 
 from .common import CommandError, friendly, runtime
 
@@ -15,14 +17,64 @@ def cli() -> None:
 
 
 @cli.command("verify")
+@click.option("--anchors", "anchors_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="An anchor file written by 'qmsflow audit anchor': every entry it names "
+                   "must still carry the seal it had then.")
 @friendly
-def audit_verify() -> None:
-    """Walk the hash chains; report every break with the entry where it starts."""
+def audit_verify(anchors_file: Path | None) -> None:
+    """Walk the chains, then prove the records: every case, signature, account and definition
+    version must be what its audit entries say. Exit 1 naming each difference."""
+    anchors = _anchors(anchors_file) if anchors_file else []
     with runtime().sessions() as session:
-        count, breaks = audit.verify(session)
+        count, breaks = audit.verify(session, anchors=anchors)
+        keyed = audit.keys_of(session).current is not None
+        breaks += proof.check(session, Versions())
     for found in breaks:
         click.echo(f"BROKEN {found}")
+    if not keyed:
+        click.echo("note: no audit key is set, so anyone who can write the tables could "
+                   "recompute the chain: set QMSFLOW_AUDIT_KEY (README, 'The audit trail')")
     if breaks:
-        raise CommandError(f"{count} audit entries checked, {len(breaks)} break(s): the trail "
-                           "was altered outside qmsflow")
-    click.echo(f"{count} audit entries checked: the chains are intact")
+        raise CommandError(f"{count} audit entries checked, {len(breaks)} difference(s): the "
+                           "trail or the records were altered outside qmsflow")
+    anchored = f", {len(anchors)} anchor(s) hold" if anchors else ""
+    click.echo(f"{count} audit entries checked: the chains are intact{anchored}, and every "
+               "case, signature, account and definition version is what its trail says")
+
+
+@cli.command("seal")
+@friendly
+def audit_seal() -> None:
+    """Append an entry sealed with the current audit key (run once after setting or
+    rotating QMSFLOW_AUDIT_KEY)."""
+    with runtime().sessions.begin() as session:
+        key_id = audit.seal(session, utc_now())
+    if key_id is None:
+        raise CommandError("no audit key is set: set QMSFLOW_AUDIT_KEY first")
+    click.echo(f"the audit trail now ends with an entry sealed with key {key_id}")
+
+
+@cli.command("anchor")
+@click.argument("anchor_file", type=click.Path(dir_okay=False, path_type=Path))
+@friendly
+def audit_anchor(anchor_file: Path) -> None:
+    """Append the chain's head (entry id, seal, time) to ANCHOR_FILE, a file kept away from
+    the database (another machine, write-once storage): 'audit verify --anchors' then proves
+    the trail up to each anchored entry unchanged, even against someone holding the key."""
+    with runtime().sessions() as session:
+        line = audit.anchor_line(session, utc_now())
+    try:
+        with anchor_file.open("a", encoding="utf-8") as file:
+            file.write(line + "\n")
+    except OSError as error:
+        raise CommandError(f"cannot append to {anchor_file}: {error.strerror}") from None
+    click.echo(f"anchored: {line}")
+
+
+def _anchors(path: Path) -> list[audit.Anchor]:
+    try:
+        return audit.parse_anchors(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CommandError(f"cannot read the anchor file {path}: {error.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CommandError(f"{path}: {error}") from None

@@ -19,19 +19,21 @@ from pathlib import Path
 import psycopg
 import pytest
 from argon2 import PasswordHasher, profiles
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from qmsflow.engine.cases import Case
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import schema, users, versions
+from qmsflow.engine.persistence.audit import Keys
 from qmsflow.engine.persistence.db import connect, session_factory
 from qmsflow.engine.persistence.service import CaseService
 
-from ..conftest import DEFAULT_SET
+from ..conftest import AUDIT_KEY, DEFAULT_SET
 
 PG_SERVER = os.environ.get("QMSFLOW_TEST_PG", "host=127.0.0.1 port=5432 user=postgres")
 PASSWORD = "correct horse battery"
+AUDIT_KEYS = Keys(AUDIT_KEY.encode("utf-8"))
 # Tests check behaviour, not hashing cost: the cheapest argon2 parameters keep them fast.
 CHEAP = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
@@ -93,7 +95,7 @@ def _sqlite(template: Path, folder: Path) -> Database:
     shutil.copy(template, path)
     url = f"sqlite:///{path}"
     engine = connect(url)
-    return Database("sqlite", url, engine, session_factory(engine))
+    return Database("sqlite", url, engine, session_factory(engine, AUDIT_KEYS))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -108,9 +110,21 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     name = f"qmsflow_t_{uuid.uuid4().hex[:12]}"
     _admin(f"CREATE DATABASE {name} TEMPLATE {template}")
     engine = connect(pg_url(name))
-    yield Database("postgresql", pg_url(name), engine, session_factory(engine))
+    yield Database("postgresql", pg_url(name), engine, session_factory(engine, AUDIT_KEYS))
     engine.dispose()
     _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def unguard(database: Database, *tables: str) -> None:
+    """Switch off the triggers that keep ``tables`` append-only, as someone with direct
+    database access could (tests of what happens when a record is altered around qmsflow)."""
+    with database.engine.begin() as connection:
+        for table in tables:
+            if database.backend == "postgresql":
+                connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+            else:
+                for verb in ("update", "delete"):
+                    connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{verb}"))
 
 
 @dataclass

@@ -6,7 +6,7 @@ Each invocation reads DATABASE_URL and QMSFLOW_DEFINITIONS afresh, as a new proc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from qmsflow.engine.persistence import users
 from qmsflow.engine.persistence.models import AuditEvent, CaseRow, User
 
 from ..conftest import DEFAULT_SET, ROOT, EditSet
-from .conftest import PASSWORD, Database, World, open_complaint
+from .conftest import AUDIT_KEY, PASSWORD, Database, World, open_complaint
 from .test_versions import (
     RENAMED_STATE,
     SHORTER_CLOSURE,
@@ -39,11 +39,15 @@ class Cli:
 
     url: str
     definitions: Path = DEFAULT_SET
+    #: Further environment variables, over the database, definitions and the audit key.
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.env = {"DATABASE_URL": self.url, "QMSFLOW_DEFINITIONS": str(self.definitions),
+                    "QMSFLOW_AUDIT_KEY": AUDIT_KEY, **self.env}
 
     def __call__(self, *args: object, input: str | None = None) -> tuple[int, str]:
-        result = CliRunner().invoke(
-            main, [str(a) for a in args], input=input,
-            env={"DATABASE_URL": self.url, "QMSFLOW_DEFINITIONS": str(self.definitions)})
+        result = CliRunner().invoke(main, [str(a) for a in args], input=input, env=self.env)
         assert result.exception is None or isinstance(result.exception, SystemExit), (
             result.output)
         assert "Traceback" not in result.output
@@ -80,16 +84,16 @@ def test_db_upgrade_creates_the_schema_in_an_empty_sqlite_file_and_status_says_c
         blank: Cli) -> None:
     code, output = blank("db", "status")
     assert code == 1
-    assert lines(output)[0].endswith("blank.sqlite3: revision none, newest 0004")
+    assert lines(output)[0].endswith("blank.sqlite3: revision none, newest 0005")
     assert "Error: the schema is not current: run 'qmsflow db upgrade'" in output
 
     code, output = blank("db", "upgrade")
     assert code == 0
-    assert output.strip().endswith("blank.sqlite3: schema at revision 0004 (newest 0004)")
+    assert output.strip().endswith("blank.sqlite3: schema at revision 0005 (newest 0005)")
 
     code, output = blank("db", "status")
     assert code == 0
-    assert output.strip().endswith("blank.sqlite3: revision 0004, newest 0004")
+    assert output.strip().endswith("blank.sqlite3: revision 0005, newest 0005")
     assert blank("db", "upgrade")[0] == 0  # upgrading a current schema is harmless
 
 
@@ -396,7 +400,9 @@ def test_audit_verify_finds_an_entry_changed_behind_qmsflows_back(
     code, output = world_cli("audit", "verify")
     with world.database.sessions() as session:
         count = session.execute(select(AuditEvent.id).order_by(AuditEvent.id.desc())).scalar()
-    assert (code, output) == (0, f"{count} audit entries checked: the chains are intact\n")
+    assert (code, output) == (0, f"{count} audit entries checked: the chains are intact, and "
+                                 "every case, signature, account and definition version is "
+                                 "what its trail says\n")
 
     database = world.database
     with database.engine.begin() as connection:
@@ -410,10 +416,10 @@ def test_audit_verify_finds_an_entry_changed_behind_qmsflows_back(
     code, output = world_cli("audit", "verify")
     assert code == 1
     assert lines(output) == [
-        f"BROKEN event {count} (case {case.number}): its content does not match its hash: "
+        f"BROKEN event {count} (case {case.number}): its content does not match its seal: "
         "the row was changed after it was written",
-        f"Error: {count} audit entries checked, 1 break(s): the trail was altered outside "
-        "qmsflow"]
+        f"Error: {count} audit entries checked, 1 difference(s): the trail or the records "
+        "were altered outside qmsflow"]
 
 
 def test_users_sign_out_all_ends_every_users_sessions(world: World, world_cli: Cli) -> None:

@@ -42,7 +42,7 @@ from qmsflow.engine.persistence.service import SWEEP, CaseService
 from qmsflow.engine.persistence.sweep import SweepResult, sweep
 
 from ..conftest import DEFAULT_SET, ROOT
-from .conftest import CHEAP, Database, World, to_investigation
+from .conftest import AUDIT_KEYS, CHEAP, Database, World, to_investigation, unguard
 from .test_versions import SHORTER_CLOSURE, publish, service_on
 
 QMSFLOW = ROOT / ".venv" / "bin" / "qmsflow"
@@ -261,6 +261,7 @@ def test_a_case_whose_definition_version_does_not_load_is_reported_and_the_other
     shorter = publish(world, edited_set(SHORTER_CLOSURE))
     stranded = to_investigation(replace(world, service=service_on(world, shorter)))
     fine = to_investigation(world)
+    unguard(world.database, "definition_versions")
     with world.database.sessions.begin() as session:
         stored = session.get(DefinitionVersion, shorter.version)
         assert stored is not None
@@ -335,6 +336,7 @@ def test_the_sweep_command_names_each_case_it_could_not_escalate_and_exits_1(
     shorter = publish(world, edited_set(SHORTER_CLOSURE))
     stranded = to_investigation(replace(world, service=service_on(world, shorter)))
     to_investigation(world)
+    unguard(world.database, "definition_versions")
     with world.database.sessions.begin() as session:
         session.execute(update(DefinitionVersion).where(
             DefinitionVersion.hash == shorter.version).values(files={}))
@@ -421,8 +423,8 @@ def test_a_sweep_waits_for_a_step_in_progress_and_then_leaves_the_clock_it_pause
 def sweeper(url: str, now: datetime, batch: int, start: Any) -> SweepResult:
     """One sweeper process: its own engine and service, released with the others at once."""
     engine = connect(url)
-    service = CaseService(session_factory(engine), versions.Versions(), load(DEFAULT_SET),
-                          lambda: now, CHEAP)
+    service = CaseService(session_factory(engine, AUDIT_KEYS), versions.Versions(),
+                          load(DEFAULT_SET), lambda: now, CHEAP)
     start.wait(WAIT)
     try:
         return sweep(service, batch=batch)

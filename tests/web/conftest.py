@@ -19,7 +19,7 @@ from qmsflow.web import create_app
 
 from ..conftest import DEFAULT_SET
 from ..persistence import conftest as db
-from ..persistence.conftest import CHEAP, PASSWORD, Clock, Database, World, make_world
+from ..persistence.conftest import AUDIT_KEY, CHEAP, PASSWORD, Clock, Database, World, make_world
 
 # The database fixtures of the persistence tests, shared.
 sqlite_template = db.sqlite_template
@@ -40,7 +40,8 @@ def world(sqlite_template: Path, tmp_path: Path, default_set: DefinitionSet,
 def make_app(world: World, tmp_path: Path, **config: object) -> Flask:
     """An application over ``world``'s database, clock and definitions."""
     settings = {
-        "TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": world.database.url,
+        "TESTING": True, "SECRET_KEY": "test-secret", "AUDIT_KEY": AUDIT_KEY,
+        "DATABASE_URL": world.database.url,
         "DEFINITIONS": str(DEFAULT_SET), "COMPILED": world.definition, "CLOCK": world.clock,
         "HASHER": CHEAP, "WTF_CSRF_ENABLED": False, "UPLOAD_FOLDER": str(tmp_path / "uploads"),
     }

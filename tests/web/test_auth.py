@@ -112,6 +112,19 @@ def test_after_signing_out_a_copy_of_the_old_cookie_no_longer_works(
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
+def test_signing_in_again_in_the_same_browser_ends_the_session_it_had(
+        app: Flask, client: FlaskClient, auth: Auth) -> None:
+    auth.login("sales")
+    copied = client.get_cookie("qmsflow_session")
+    assert copied is not None
+    auth.login("quality")  # the same browser, another person: a new session, not two
+    thief = app.test_client()
+    thief.set_cookie("qmsflow_session", copied.value)
+    response = thief.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert client.get("/").status_code == 200
+
+
 @pytest.mark.parametrize("end", ["password", "disable", "sign-out"])
 def test_a_new_password_disabling_or_signing_out_everywhere_ends_every_browsers_session(
         app: Flask, world: World, end: str) -> None:
@@ -230,6 +243,7 @@ def test_the_debugger_and_the_demo_accounts_are_refused_in_production(
     monkeypatch.setenv("QMSFLOW_INSTANCE", str(tmp_path))
     monkeypatch.setenv("QMSFLOW_ENV", "production")
     monkeypatch.setenv("QMSFLOW_SECRET_KEY", "k" * 32)
+    monkeypatch.setenv("QMSFLOW_AUDIT_KEY", "a" * 32)
     monkeypatch.setenv("QMSFLOW_PUBLIC_URL", "https://service.example.com")
     monkeypatch.setenv("QMSFLOW_DEFINITIONS", str(DEFAULT_SET))
     monkeypatch.setenv("DATABASE_URL", world.database.url)

@@ -310,6 +310,7 @@ def test_an_attached_file_is_stored_and_downloaded_but_a_program_is_refused(
     disposition = download.headers["Content-Disposition"]
     assert disposition.startswith("attachment")
     assert "filename*=UTF-8''%E6%9D%A5%E5%87%BD_letter.pdf" in disposition  # the Chinese name
+    assert download.headers["Cache-Control"] == "no-store"  # no copy left in the browser
     download.close()  # send_file streams the stored file
 
 

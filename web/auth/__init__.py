@@ -157,6 +157,9 @@ def login() -> str | BaseResponse:
             current_app.logger.warning("sign-in refused (%s) from %s", failure.why,
                                        client_address())
         else:
+            earlier = session.get(SESSION_ID)
+            if isinstance(earlier, str):  # the session this browser had ends on the server
+                service().sign_out(earlier)
             keep = {"locale": session["locale"]} if "locale" in session else {}
             session.clear()  # a new session on sign-in: nothing of an earlier one carries over
             session.update(keep)
