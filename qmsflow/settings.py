@@ -133,29 +133,14 @@ def signing_keys(settings: Mapping[str, Any]) -> list[str]:
     owner only), where every command and worker of that instance finds it: no key anybody
     else knows ever signs a session or a customer's survey link.
     """
-    key = settings.get("SECRET_KEY")
-    production = environment(settings) == "production"
-    if key is None or key == "":
-        if production:
-            raise SettingsError(
-                "QMSFLOW_SECRET_KEY is not set: production needs a random key of at least "
-                f"{MIN_KEY_BYTES} bytes, the same for every worker ({MAKE_KEY})")
-        key = _instance_key(Path(str(settings.get("INSTANCE", DEFAULT_INSTANCE))))
-    elif not isinstance(key, str):
-        raise SettingsError(f"QMSFLOW_SECRET_KEY must be text, not {type(key).__name__}")
-    elif key in PUBLIC_KEYS:
+    key = _key(settings, "SECRET_KEY", KEY_FILE,
+               "production needs a random key of at least {n} bytes, the same for every worker")
+    if key in PUBLIC_KEYS:
         raise SettingsError(
             "QMSFLOW_SECRET_KEY is the development key published with earlier qmsflow "
             f"releases, with which anybody can forge a session: set a random key of your own "
             f"({MAKE_KEY}), or, outside production, leave it unset to have one made")
-    elif production and len(key.encode("utf-8")) < MIN_KEY_BYTES:
-        raise SettingsError(
-            f"QMSFLOW_SECRET_KEY has {len(key.encode('utf-8'))} bytes: production needs at "
-            f"least {MIN_KEY_BYTES} random bytes ({MAKE_KEY})")
-    earlier = settings.get("SECRET_KEY_FALLBACKS") or []
-    if isinstance(earlier, str) or not all(isinstance(old, str) and old for old in earlier):
-        raise SettingsError("QMSFLOW_SECRET_KEY_FALLBACKS must be a list of earlier keys, "
-                            'e.g. ["the-key-before"]')
+    earlier = _earlier(settings, "SECRET_KEY_FALLBACKS")
     if PUBLIC_KEYS.intersection(earlier):
         raise SettingsError("QMSFLOW_SECRET_KEY_FALLBACKS holds the development key published "
                             "with earlier qmsflow releases: remove it (anybody can sign with it)")
@@ -170,33 +155,46 @@ def audit_keys(settings: Mapping[str, Any]) -> tuple[str, list[str]]:
     key that signs sessions (whoever reads one should not hold the other); development makes
     one in the instance folder when none is set.
     """
-    key = settings.get("AUDIT_KEY")
+    key = _key(settings, "AUDIT_KEY", AUDIT_KEY_FILE,
+               "production seals its audit trail with a random key of at least {n} bytes "
+               "kept outside the database")
+    if environment(settings) == "production" and key == settings.get("SECRET_KEY"):
+        raise SettingsError("QMSFLOW_AUDIT_KEY is the same as QMSFLOW_SECRET_KEY: give the "
+                            f"audit trail a key of its own ({MAKE_KEY})")
+    return key, _earlier(settings, "AUDIT_KEY_FALLBACKS")
+
+
+def _key(settings: Mapping[str, Any], name: str, file: str, needed: str) -> str:
+    """The key setting ``name``: in production set and at least MIN_KEY_BYTES long (``needed``
+    says why, ``{n}`` standing for the length); in development, when unset, the random key
+    kept in the instance folder's ``file``."""
+    key = settings.get(name)
     production = environment(settings) == "production"
     if key is None or key == "":
         if production:
-            raise SettingsError(
-                "QMSFLOW_AUDIT_KEY is not set: production seals its audit trail with a random "
-                f"key of at least {MIN_KEY_BYTES} bytes kept outside the database ({MAKE_KEY})")
-        key = _instance_key(Path(str(settings.get("INSTANCE", DEFAULT_INSTANCE))),
-                            AUDIT_KEY_FILE, "QMSFLOW_AUDIT_KEY")
-    elif not isinstance(key, str):
-        raise SettingsError(f"QMSFLOW_AUDIT_KEY must be text, not {type(key).__name__}")
-    elif production and len(key.encode("utf-8")) < MIN_KEY_BYTES:
+            raise SettingsError(f"{PREFIX}{name} is not set: "
+                                + needed.format(n=MIN_KEY_BYTES) + f" ({MAKE_KEY})")
+        return _instance_key(Path(str(settings.get("INSTANCE", DEFAULT_INSTANCE))), file,
+                             PREFIX + name)
+    if not isinstance(key, str):
+        raise SettingsError(f"{PREFIX}{name} must be text, not {type(key).__name__}")
+    if production and len(key.encode("utf-8")) < MIN_KEY_BYTES:
         raise SettingsError(
-            f"QMSFLOW_AUDIT_KEY has {len(key.encode('utf-8'))} bytes: production needs at "
+            f"{PREFIX}{name} has {len(key.encode('utf-8'))} bytes: production needs at "
             f"least {MIN_KEY_BYTES} random bytes ({MAKE_KEY})")
-    elif production and key == settings.get("SECRET_KEY"):
-        raise SettingsError("QMSFLOW_AUDIT_KEY is the same as QMSFLOW_SECRET_KEY: give the "
-                            f"audit trail a key of its own ({MAKE_KEY})")
-    earlier = settings.get("AUDIT_KEY_FALLBACKS") or []
+    return key
+
+
+def _earlier(settings: Mapping[str, Any], name: str) -> list[str]:
+    """The list setting ``name`` of earlier keys (rotation)."""
+    earlier = settings.get(name) or []
     if isinstance(earlier, str) or not all(isinstance(old, str) and old for old in earlier):
-        raise SettingsError("QMSFLOW_AUDIT_KEY_FALLBACKS must be a list of earlier audit keys, "
+        raise SettingsError(f"{PREFIX}{name} must be a list of earlier keys, "
                             'e.g. ["the-key-before"]')
-    return key, list(earlier)
+    return list(earlier)
 
 
-def _instance_key(instance: Path, name: str = KEY_FILE,
-                  setting: str = "QMSFLOW_SECRET_KEY") -> str:
+def _instance_key(instance: Path, name: str, setting: str) -> str:
     path = instance / name
     try:
         instance.mkdir(parents=True, exist_ok=True)

@@ -78,6 +78,26 @@ def test_production_needs_a_key_of_at_least_32_bytes_counted_in_bytes_not_charac
     assert not (tmp_path / settings.KEY_FILE).exists()  # production never makes its own key
 
 
+def test_production_needs_an_audit_key_of_its_own_and_development_makes_one(
+        tmp_path: Path) -> None:
+    base = {"ENV": "production", "INSTANCE": str(tmp_path), "SECRET_KEY": "s" * 32}
+    with pytest.raises(settings.SettingsError, match="QMSFLOW_AUDIT_KEY is not set"):
+        settings.audit_keys(base)
+    with pytest.raises(settings.SettingsError, match="QMSFLOW_AUDIT_KEY has 3 bytes"):
+        settings.audit_keys({**base, "AUDIT_KEY": "abc"})
+    with pytest.raises(settings.SettingsError, match="same as QMSFLOW_SECRET_KEY"):
+        settings.audit_keys({**base, "AUDIT_KEY": "s" * 32})
+    with pytest.raises(settings.SettingsError, match="AUDIT_KEY_FALLBACKS must be a list"):
+        settings.audit_keys({**base, "AUDIT_KEY": "a" * 32, "AUDIT_KEY_FALLBACKS": "old"})
+    assert settings.audit_keys({**base, "AUDIT_KEY": "a" * 32, "AUDIT_KEY_FALLBACKS": ["o"]}
+                               ) == ("a" * 32, ["o"])
+    assert not (tmp_path / settings.AUDIT_KEY_FILE).exists()
+    chosen = {"ENV": "development", "INSTANCE": str(tmp_path / "site")}
+    made, _ = settings.audit_keys(chosen)
+    assert settings.audit_keys(chosen)[0] == made and len(made) == 64
+    assert made not in settings.signing_keys(chosen)
+
+
 def test_the_key_published_with_earlier_releases_is_refused_in_every_environment(
         tmp_path: Path) -> None:
     for env in settings.ENVIRONMENTS:

@@ -194,22 +194,24 @@ def _recompute(session: Session, seal: Callable[[dict[str, object]], tuple[str |
         session.get_one(CaseRow, case_id).audit_hash = last
 
 
-def recomputed_without_the_key(scene: Scene, session: Session) -> str:
+def _renamed_in_trail_too(scene: Scene, session: Session) -> AuditEvent:
+    """The plain complaint's complainant renamed in its row and in its audit entry; the entry."""
     changed_value(scene, session)
     entry = session.execute(select(AuditEvent).where(
         AuditEvent.case_number == scene.plain, AuditEvent.field == "complainant_name")
     ).scalar_one()
     entry.new = "张三"
+    return entry
+
+
+def recomputed_without_the_key(scene: Scene, session: Session) -> str:
+    _renamed_in_trail_too(scene, session)
     _recompute(session, lambda content: (None, audit.entry_hash({**content, "key_id": None})))
     return "the last entry is not sealed with the current audit key"
 
 
 def recomputed_with_another_key(scene: Scene, session: Session) -> str:
-    changed_value(scene, session)
-    entry = session.execute(select(AuditEvent).where(
-        AuditEvent.case_number == scene.plain, AuditEvent.field == "complainant_name")
-    ).scalar_one()
-    entry.new = "张三"
+    _renamed_in_trail_too(scene, session)
     mine = audit.Keys(b"an insider's own key, not the deployment's")
     key_id = mine.current_id
 
@@ -254,11 +256,7 @@ def test_the_anchor_file_catches_a_rewrite_even_by_someone_holding_the_key(
     assert cli("audit", "verify", "--anchors", anchors)[0] == 0
 
     def rewrite_with_the_key(session: Session) -> None:
-        changed_value(scene, session)
-        entry = session.execute(select(AuditEvent).where(
-            AuditEvent.case_number == scene.plain, AuditEvent.field == "complainant_name")
-        ).scalar_one()
-        entry.new = "张三"
+        entry = _renamed_in_trail_too(scene, session)
         # The registration's signature covered the name: the insider rewrites that too.
         signature = session.execute(select(SignatureRow).where(
             SignatureRow.case_id == entry.case_id)).scalar_one()
