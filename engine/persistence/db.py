@@ -9,6 +9,7 @@ through ``DATABASE_URL`` with psycopg 3.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import QmsflowError
@@ -76,7 +77,36 @@ def connect(url: str | None = None, **options: Any) -> Engine:
         engine = create_engine(url, **options)
         _sqlite_setup(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **options)
+    engine = create_engine(url, **options)
+    _check_when_idle(engine)
+    return engine
+
+
+#: A pooled connection that sat unused longer than this (seconds) is checked with one round
+#: trip before it is handed out; a busy pool's connections are not (a check on every checkout,
+#: SQLAlchemy's pool_pre_ping, costs a round trip per transaction).
+IDLE_CHECK = 30.0
+
+
+def _check_when_idle(engine: Engine) -> None:
+    # The server or a firewall drops idle connections (a restart, idle timeouts); a connection
+    # in steady use is known to be alive. A dead one is replaced before anyone uses it.
+    @event.listens_for(engine.pool, "checkin")
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_CHECK:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError(f"an idle connection was dropped: {error}") from error
+        if not alive:
+            raise DisconnectionError("an idle connection was dropped")
 
 
 def _sqlite_setup(engine: Engine) -> None:

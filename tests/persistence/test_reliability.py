@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from qmsflow.engine.cases import Case
 from qmsflow.engine.machine import Refused
-from qmsflow.engine.persistence import audit, connect, service, store
+from qmsflow.engine.persistence import audit, connect, db, service, store
 from qmsflow.engine.persistence.models import AuditEvent, Base, CaseRow
 from qmsflow.engine.persistence.service import CaseNotFound
 from qmsflow.engine.persistence.store import Conflict
@@ -352,5 +352,37 @@ def test_a_database_error_names_the_statement_but_never_its_values(tmp_path: Pat
             connection.execute(text("INSERT INTO people VALUES (:name)"), person)
         assert "UNIQUE constraint failed" in str(failed.value)
         assert "13800138000" not in str(failed.value)  # a customer's telephone number
+    finally:
+        engine.dispose()
+
+
+def test_a_pooled_connection_the_server_dropped_while_idle_is_replaced_before_use(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    if world.database.backend != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection")
+    engine = connect(world.database.url, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as connection:
+            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        # The server ends the pooled connection (a restart, an idle timeout) while nobody uses
+        # it; ``IDLE_CHECK`` 0 makes any pause count as idle.
+        with world.database.engine.connect() as other:
+            other.execute(text(f"SELECT pg_terminate_backend({pid})"))
+        monkeypatch.setattr(db, "IDLE_CHECK", 0.0)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+        # A connection in steady use is not checked (no round trip before each transaction):
+        # dropped between two uses a moment apart, the next use fails once, and the pool
+        # replaces it for the one after.
+        with engine.connect() as connection:
+            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with world.database.engine.connect() as other:
+            other.execute(text(f"SELECT pg_terminate_backend({pid})"))
+        monkeypatch.setattr(db, "IDLE_CHECK", 3600.0)
+        with pytest.raises(DBAPIError) as dropped, engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        assert dropped.value.connection_invalidated
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar_one() == 1
     finally:
         engine.dispose()
