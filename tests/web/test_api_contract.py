@@ -160,6 +160,16 @@ def test_a_blank_reason_is_refused_where_one_is_required_by_the_document_and_the
     assert reason.is_valid(" 客户补充说明 \n")
 
 
+def test_an_empty_reason_where_none_is_required_is_allowed_by_the_document_and_taken(
+        api: Api) -> None:
+    number = api.register().json["number"]  # type: ignore[index]
+    schema = document(api)["components"]["schemas"]["complaint.confirm_complaint.Request"]
+    assert jsonschema.Draft202012Validator(schema["properties"]["reason"]).is_valid("")
+    taken = api.step(number, "confirm_complaint",
+                     {"is_complaint": True, "screening_rationale": "设备故障"}, reason="")
+    assert taken.status_code == 200, taken.json
+
+
 def test_a_step_may_leave_out_a_required_input_the_case_already_holds(api: Api) -> None:
     number = api.register().json["number"]  # type: ignore[index]
     schemas = document(api)["components"]["schemas"]

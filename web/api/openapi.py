@@ -308,8 +308,10 @@ class _Writer:
                 f"`{step.signature}` (21 CFR 11.200). A wrong password is refused with 422 "
                 "(`errors` code `password`) and nothing is saved; after too many wrong ones "
                 "the account is locked (403).")},
-            "reason": {"type": "string", "minLength": 1, "pattern": (
-                NOT_BLANK if step.reason_required else NO_NUL), "description": (
+            # Where no reason is required, an empty one is taken as none (as on the web).
+            "reason": {"type": "string", "minLength": 1 if step.reason_required else 0,
+                       "pattern": NOT_BLANK if step.reason_required else NO_NUL,
+                       "description": (
                 "Why: kept in the audit trail. Required by this step"
                 if step.reason_required else
                 "Why: kept in the audit trail. Needed when you change a field whose changes "
