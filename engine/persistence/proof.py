@@ -159,9 +159,10 @@ def _case(session: Session, versions: Versions, row: CaseRow, entries: Sequence[
                                       "into the table around qmsflow")
         return
     first = _process(session, versions, entries[0].version, row.process)
+    defaults = first.defaults() if first else {}  # what the case started from
     told = _Told()
     for entry in entries:
-        _fold(told, entry, first.defaults() if first else {})
+        _fold(told, entry, defaults)
     for name in ("state", "version", "priority", "assignee_role", "valid_signatures"):
         if getattr(row, name) != getattr(told, name):
             yield differs(name, getattr(row, name), getattr(told, name))
@@ -247,13 +248,15 @@ def _definitions(session: Session, versions: Versions) -> Iterator[Break]:
             DefinitionVersion.published_at)).scalars():
         where = f"definition version {stored.hash[:12]}"
         entry = published.pop(stored.hash, None)
+        data = (entry.data if entry else None) or {}
+        digest = files_digest(stored.files)
         if entry is None:
             yield Break(None, None, f"{where} has no 'published' audit entry: it was written "
                                     "into the table around qmsflow")
-        elif ((entry.data or {}).get("set") != stored.set_id
-              or sorted((entry.data or {}).get("files") or []) != sorted(stored.files)
-              or (entry.data or {}).get("files_sha256", files_digest(stored.files))
-              != files_digest(stored.files)
+        elif (data.get("set") != stored.set_id
+              or sorted(data.get("files") or []) != sorted(stored.files)
+              # Versions published before the entry held the files' digest have none.
+              or data.get("files_sha256", digest) != digest
               or _time(entry.at) != _time(stored.published_at)):
             yield Break(entry.id, None, f"{where}: its set, files' text or publication time "
                                         "differ from its 'published' audit entry")

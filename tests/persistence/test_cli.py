@@ -20,7 +20,7 @@ from qmsflow.engine.persistence import users
 from qmsflow.engine.persistence.models import AuditEvent, CaseRow, User
 
 from ..conftest import DEFAULT_SET, ROOT, EditSet
-from .conftest import AUDIT_KEY, PASSWORD, Database, World, open_complaint
+from .conftest import AUDIT_KEY, PASSWORD, Database, World, open_complaint, unguard
 from .test_versions import (
     RENAMED_STATE,
     SHORTER_CLOSURE,
@@ -404,13 +404,8 @@ def test_audit_verify_finds_an_entry_changed_behind_qmsflows_back(
                                  "every case, signature, account and definition version is "
                                  "what its trail says\n")
 
-    database = world.database
-    with database.engine.begin() as connection:
-        if database.backend == "sqlite":
-            connection.execute(text("DROP TRIGGER audit_events_no_update"))
-        else:
-            connection.execute(text(
-                "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update"))
+    unguard(world.database, "audit_events")
+    with world.database.engine.begin() as connection:
         connection.execute(text("UPDATE audit_events SET new = '\"x\"' "
                                 "WHERE id = (SELECT max(id) FROM audit_events)"))
     code, output = world_cli("audit", "verify")
