@@ -193,16 +193,25 @@ class RawAction:
     read_version: int
     row: dict[str, Any]  # the new column values
     audit_rows: list[tuple[Any, ...]]
+    #: The case_clocks mirror's rows the service writes too: changed ones, then new ones.
+    changed_clocks: list[dict[str, Any]] = field(default_factory=list)
+    added_clocks: list[dict[str, Any]] = field(default_factory=list)
 
 
 UPDATE_CASE = """UPDATE cases SET state = %s, priority = %s, category = %s, flags = %s::json,
  assignee_role = %s, assignee = %s, next_due_at = %s, "values" = %s::json, data = %s::json,
  row_version = %s, audit_count = %s, audit_hash = %s, updated_at = %s, closed_at = %s
  WHERE id = %s AND row_version = %s"""
-AUDIT_FIELDS = ("id", "case_id", "case_seq", "case_number", "at", "actor_id", "actor_name",
+AUDIT_FIELDS = ("case_id", "case_seq", "case_number", "at", "actor_id", "actor_name",
                 "action", "entity", "field", "old", "new", "reason", "meaning", "version",
                 "client", "data", "prev_hash", "case_prev_hash", "hash")
 AUDIT_JSON = {"old", "new", "data"}
+UPDATE_CLOCK = """UPDATE case_clocks SET variant = %(variant)s, status = %(status)s,
+ due_at = %(due_at)s, warn_at = %(warn_at)s, warned = %(warned)s, breached = %(breached)s,
+ after_close = %(after_close)s WHERE case_id = %(case_id)s AND clock = %(clock)s"""
+INSERT_CLOCK = """INSERT INTO case_clocks (case_id, clock, variant, status, due_at, warn_at,
+ warned, breached, after_close) VALUES (%(case_id)s, %(clock)s, %(variant)s, %(status)s,
+ %(due_at)s, %(warn_at)s, %(warned)s, %(breached)s, %(after_close)s)"""
 
 
 def audit_insert(rows: int) -> str:
@@ -211,11 +220,10 @@ def audit_insert(rows: int) -> str:
     return f"INSERT INTO audit_events ({names}) VALUES " + ", ".join([one] * rows)
 
 
-def prepare_raw(service: CaseService, numbers: Sequence[str], actor: Actor, now: datetime,
-                head: tuple[int, str]) -> tuple[list[RawAction], tuple[int, str]]:
+def prepare_raw(service: CaseService, numbers: Sequence[str], actor: Actor, now: datetime
+                ) -> list[RawAction]:
     """What each action writes: the engine decides, exactly as the service would."""
     actions = []
-    last_id, last_hash = head
     with service.sessions() as session:
         rows = session.execute(select(CaseRow).where(CaseRow.number.in_(numbers))).scalars()
         by_number = {row.number: row for row in rows}
@@ -229,18 +237,17 @@ def prepare_raw(service: CaseService, numbers: Sequence[str], actor: Actor, now:
             seq, case_hash = row.audit_count, row.audit_hash
             audit_rows = []
             for entry in entries:
-                last_id += 1
                 seq += 1
                 record: dict[str, Any] = {
-                    "id": last_id, "case_id": row.id, "case_seq": seq,
+                    "case_id": row.id, "case_seq": seq,
                     "case_number": row.number, "at": entry.at.astimezone(UTC),
                     "actor_id": entry.actor_id, "actor_name": entry.actor_name,
                     "action": entry.action, "entity": entry.entity, "field": entry.field,
                     "old": audit.jsonable(entry.old), "new": audit.jsonable(entry.new),
                     "reason": entry.reason, "meaning": entry.meaning, "version": entry.version,
                     "client": "bench-raw", "data": audit.jsonable(entry.data),
-                    "prev_hash": last_hash, "case_prev_hash": case_hash}
-                record["hash"] = last_hash = case_hash = audit.entry_hash(record)
+                    "prev_hash": None, "case_prev_hash": case_hash}
+                record["hash"] = case_hash = audit.entry_hash(record)
                 audit_rows.append(tuple(json.dumps(record[f]) if f in AUDIT_JSON
                                         else record[f] for f in AUDIT_FIELDS))
             columns = store.columns(definition, outcome.case)
@@ -249,12 +256,22 @@ def prepare_raw(service: CaseService, numbers: Sequence[str], actor: Actor, now:
                 "row_version", "updated_at", "closed_at")}
             new.update(flags=json.dumps(columns["flags"]), values=json.dumps(columns["values"]),
                        data=json.dumps(columns["data"]), audit_count=seq, audit_hash=case_hash)
-            actions.append(RawAction(row.id, row.number, row.row_version, new, audit_rows))
-    return actions, (last_id, last_hash)
+            specs = definition.process(old.process).clocks
+            after = {cid for cid, spec in specs.items() if spec.runs_after_close}
+            clocks = outcome.case.clocks
+            changed = [store.clock_columns(row.id, c, cid in after) for cid, c in clocks.items()
+                       if cid in old.clocks and old.clocks[cid] != c]
+            added = [store.clock_columns(row.id, c, cid in after) for cid, c in clocks.items()
+                     if cid not in old.clocks]
+            actions.append(RawAction(row.id, row.number, row.row_version, new, audit_rows,
+                                     changed, added))
+    return actions
 
 
 def raw_floor(conn: psycopg.Connection[Any], actions: Sequence[RawAction]) -> float:
-    """Per action: the case UPDATE with its version check, one audit INSERT, commit."""
+    """Per action: the case UPDATE with its version check, the clocks the step changed (as
+    the service writes them, so the mirror stays true for the sweep bench), one audit INSERT,
+    commit."""
     started = time.perf_counter()
     for action in actions:
         new = action.row
@@ -266,21 +283,21 @@ def raw_floor(conn: psycopg.Connection[Any], actions: Sequence[RawAction]) -> fl
                 new["updated_at"], new["closed_at"], action.case_id, action.read_version))
             if updated.rowcount != 1:
                 raise RuntimeError(f"raw update of {action.number} found no row")
+            with conn.cursor() as cursor:
+                if action.changed_clocks:
+                    cursor.executemany(UPDATE_CLOCK, action.changed_clocks)
+                if action.added_clocks:
+                    cursor.executemany(INSERT_CLOCK, action.added_clocks)
             conn.execute(audit_insert(len(action.audit_rows)),  # type: ignore[arg-type]
                          [v for r in action.audit_rows for v in r])
     return time.perf_counter() - started
 
 
-def set_head(conn: psycopg.Connection[Any], head: tuple[int, str]) -> None:
-    with conn.transaction():
-        conn.execute("UPDATE audit_head SET last_id = %s, last_hash = %s WHERE id = 1", head)
-
-
-def read_head(conn: psycopg.Connection[Any]) -> tuple[int, str]:
-    found = conn.execute("SELECT last_id, last_hash FROM audit_head WHERE id = 1").fetchone()
+def last_entry(conn: psycopg.Connection[Any]) -> int:
+    found = conn.execute("SELECT COALESCE(max(id), 0) FROM audit_events").fetchone()
     conn.commit()
     assert found is not None
-    return int(found[0]), str(found[1])
+    return int(found[0])
 
 
 def service_run(service: CaseService, numbers: Sequence[str], user: str, tag: str) -> float:
@@ -327,12 +344,12 @@ PHASES = (  # (depth, label, owner, attribute): what apply_step calls, timed by 
      "invalidate"),
     (1, "CaseService._open_linked", CaseService, "_open_linked"),
     (1, "CaseService._write", CaseService, "_write"),
-    (2, "audit.chain: SELECT audit_head FOR UPDATE, hash entries", audit, "chain"),
+    (2, "audit.chain: hash entries in the case's chain (no lock)", audit, "chain"),
     (3, "audit.entry_hash (canonical JSON + SHA-256)", audit, "entry_hash"),
     (2, "store.update_case: UPDATE cases (version check), clocks", store, "update_case"),
     (3, "store.columns: engine Case -> column values", store, "columns"),
     (3, "store._write_clocks: UPDATE case_clocks executemany", store, "_write_clocks"),
-    (2, "audit.write: INSERT entries + UPDATE head (one CTE)", audit, "write"),
+    (2, "audit.write: INSERT entries (one statement)", audit, "write"),
     (0, "SessionTransaction.commit: COMMIT", SessionTransaction, "commit"),
     (0, "Session.close: connection back to the pool", Session, "close"),
 )
@@ -602,24 +619,19 @@ def main() -> None:
     conn = psycopg.connect(libpq(args.url))
     # Warm up both paths (compiled statements, caches, prepared statements).
     service_run(service, take(WARM), user, "WARM")
-    head = read_head(conn)
-    actions, head = prepare_raw(service, take(WARM), actor, datetime.now(UTC), head)
-    raw_floor(conn, actions)
-    set_head(conn, head)
+    raw_floor(conn, prepare_raw(service, take(WARM), actor, datetime.now(UTC)))
 
-    before = read_head(conn)[0]
+    before = last_entry(conn)
     with statements.recording() as log:
         service_run(service, take(WARM), user, "COUNT")
     summary = statement_summary(log, WARM)
-    written = (read_head(conn)[0] - before) / WARM
+    written = (last_entry(conn) - before) / WARM
     service_time = raw_time = 0.0
     raw_rows = 0
     for _ in range(args.rounds):
         service_time += service_run(service, take(args.actions), user, "SVC")
-        head = read_head(conn)
-        actions, head = prepare_raw(service, take(args.actions), actor, datetime.now(UTC), head)
+        actions = prepare_raw(service, take(args.actions), actor, datetime.now(UTC))
         raw_time += raw_floor(conn, actions)
-        set_head(conn, head)
         raw_rows += sum(len(a.audit_rows) for a in actions)
     n = args.rounds * args.actions
     service_rate, raw_rate = n / service_time, n / raw_time
@@ -637,6 +649,7 @@ def main() -> None:
         print(profile_service(service, take(200), user))
 
     inbox(service, statements, conn, args.inbox_runs, args.show_plans)
+    service.seal_audit()  # as the worker would: the database stays valid for the next bench
     conn.close()
     engine.dispose()
     print(f"ratio service/raw apply throughput: {service_rate / raw_rate:.2f}")

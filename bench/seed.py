@@ -8,16 +8,16 @@ creation order, restarting per month like the service's), serial number and user
 ``store.to_case`` loads it and the service can take the next step on it.
 
 What is written, per case: the ``cases`` row, its ``case_clocks`` rows (every clock, as the
-service keeps them), and audit entries that chain correctly, globally and per case
+service keeps them), and audit entries that chain correctly per case and are sealed globally
 (``audit.verify`` passes on seeded data; ``--verify`` checks it at the
 end). The audit entries are those the service would have written for the template's history,
 ``--audit`` chooses how many: ``first`` (default: the case's first entry, so 1 per case),
 ``steps`` (one per step taken, ~5-10 per case) or ``full`` (all, 15-95 per case: slow).
 Also: the definition version (``versions.store``), one user per role (password hashed once),
-``case_sequences`` so that the next case created continues each month's numbering, the audit
-chain head. Not seeded: signature rows (and the 'signed' entries that go with them; every
-case's ``valid_signatures`` is 0, as it must be without them), linked cases (templates with
-links are left out).
+``case_sequences`` so that the next case created continues each month's numbering, the seals
+over the entries (``audit.seal_pending`` after the load). Not seeded: signature rows (and the
+'signed' entries that go with them; every case's ``valid_signatures`` is 0, as it must be
+without them), linked cases (templates with links are left out).
 
 Mix (flags): ``--open`` share of open cases (15%: spread over the open states, last activity
 within 10 days, so many clocks are overdue as in a real backlog); closed cases finished over
@@ -274,7 +274,7 @@ def entry_templates(mark: Marker, entry: audit.Entry, names: Mapping[str, str]
         "action": entry.action, "entity": entry.entity, "field": entry.field,
         "old": mark(audit.jsonable(entry.old)), "new": mark(audit.jsonable(entry.new)),
         "reason": entry.reason, "meaning": entry.meaning, "version": entry.version,
-        "client": None, "data": data, "prev_hash": "@@prev@@", "case_prev_hash": "@@cprev@@",
+        "client": None, "data": data, "prev_hash": None, "case_prev_hash": "@@cprev@@",
         "hash": "@@hash@@"}
     try:
         content = {name: row[name] for name in audit.HASHED}
@@ -282,7 +282,7 @@ def entry_templates(mark: Marker, entry: audit.Entry, names: Mapping[str, str]
         raise SystemExit(f"audit.HASHED names {missing}, which bench/seed.py does not fill: "
                          "update entry_templates") from None
     hashed = audit.canonical(content).decode("utf-8")
-    for name in ("aid", "id", "seq"):  # integers, not strings
+    for name in ("id", "seq"):  # integers, not strings
         hashed = hashed.replace(f'"@@{name}@@"', f"@@{name}@@")
     hashed = SLOT.sub(r"{\1}", hashed.replace("{", "{{").replace("}", "}}"))
     line = copy_line([copy_field(row[name], name in AUDIT_JSON) for name in AUDIT_COLUMNS])
@@ -415,7 +415,7 @@ class Counts:
     sequences: dict[tuple[str, str], int] = field(default_factory=dict)
     states: Counter[tuple[str, str]] = field(default_factory=Counter)
     open: int = 0
-    head: tuple[int, str] = (0, "")  # the global audit chain's last entry
+    last_audit_id: int = 0
 
 
 def check_hash(content: str, fast: str) -> None:
@@ -429,10 +429,11 @@ def check_hash(content: str, fast: str) -> None:
 
 def generate(definition: DefinitionSet, templates: list[Template],
              plans: list[tuple[float, int, int, bool, bool]], first_id: int, audit_id: int,
-             audit_hash: str, counts: Counts) -> Iterator[tuple[str, str, str]]:
+             counts: Counts) -> Iterator[tuple[str, str, str]]:
     """COPY text for cases, case_clocks and audit_events, CHUNK cases at a time.
 
-    Yields the data as it goes; counts (and the audit chain head) are final at the end.
+    Yields the data as it goes; counts (and the last audit id) are final at the end. The
+    entries are chained per case, as the service writes them; the sealer seals them after.
     """
     zone = ZoneInfo(definition.organisation.timezone)
     processes = {p: definition.process(p) for p in definition.processes}
@@ -442,7 +443,6 @@ def generate(definition: DefinitionSet, templates: list[Template],
     cases: list[str] = []
     clocks: list[str] = []
     trail: list[str] = []
-    prev = audit_hash
     for offset, (_, index, shift, voided, assigned) in enumerate(plans):
         template = templates[index]
         case_id = first_id + offset
@@ -466,10 +466,9 @@ def generate(definition: DefinitionSet, templates: list[Template],
             audit_id += 1
             env["aid"] = str(audit_id)
             env["seq"] = str(case_seq)
-            env["prev"] = prev
             env["cprev"] = head
             content = hashed.format_map(env)
-            prev = head = env["hash"] = sha256(content.encode()).hexdigest()
+            head = env["hash"] = sha256(content.encode()).hexdigest()
             if not template.checked or audit_id % 100_000 == 0:
                 check_hash(content, head)
             trail.append(line.format_map(env))
@@ -489,7 +488,7 @@ def generate(definition: DefinitionSet, templates: list[Template],
             cases, clocks, trail = [], [], []
     if cases:
         yield "".join(cases), "".join(clocks), "".join(trail)
-    counts.head = (audit_id, prev)
+    counts.last_audit_id = audit_id
 
 
 # -- the database -----------------------------------------------------------------------------
@@ -640,18 +639,16 @@ def main() -> None:
             conn.rollback()
             checked = "checked (not a superuser)"
         with conn.transaction():
-            audit_id, audit_head = conn.execute(
-                "SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE").fetchone()
+            audit_id = conn.execute(
+                "SELECT COALESCE(max(id), 0) FROM audit_events").fetchone()[0]
             indexes = plain_indexes(conn)
             for name, _ in indexes:
                 conn.execute(f'DROP INDEX "{name}"')  # type: ignore[arg-type]
             load_started = time.perf_counter()
-            load_rows(conn, generate(definition, templates, plans, 1, audit_id, audit_head,
-                                     counts))
+            load_rows(conn, generate(definition, templates, plans, 1, audit_id, counts))
             loaded = time.perf_counter() - load_started
-            last_id, last_hash = counts.head
-            conn.execute("UPDATE audit_head SET last_id = %s, last_hash = %s WHERE id = 1",
-                         (last_id, last_hash))
+            conn.execute("SELECT setval(pg_get_serial_sequence('audit_events', 'id'), %s)",
+                         (counts.last_audit_id,))
             with conn.cursor() as cursor:
                 cursor.executemany(
                     "INSERT INTO case_sequences (process, period, value) VALUES (%s, %s, %s) "
@@ -665,6 +662,14 @@ def main() -> None:
             indexed = time.perf_counter() - index_started
         conn.execute("SET session_replication_role = origin")
         conn.commit()
+    seal_started = time.perf_counter()
+    engine = connect(args.url)
+    with session_factory(engine).begin() as session:
+        sealed = 0
+        while found := audit.seal_pending(session, now, wait_ms=None).count:
+            sealed += found
+    engine.dispose()
+    print(f"sealed {sealed:,} audit entries in {time.perf_counter() - seal_started:.1f} s")
     vacuum_started = time.perf_counter()
     with psycopg.connect(libpq(args.url), autocommit=True) as conn:
         for table in TABLES:

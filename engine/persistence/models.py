@@ -243,13 +243,43 @@ class SignatureRow(Base):
 
 
 class AuditHead(Base):
-    """The head of the global audit chain: one row, locked by every writer of audit events."""
+    """The head of the sealed chain: one row, locked only by the sealer (steps never touch it).
+
+    ``last_id`` is the last entry sealed (every entry up to it is), ``last_hash`` the last
+    seal's hash, ``seal_seq`` its number (0: no seal yet; ``last_hash`` is then the last hash
+    of the trail written before seals existed, or all zeros).
+    """
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_id: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+    seal_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class AuditSeal(Base):
+    """A seal over a run of audit entries, chained to the seal before it; appended, never
+    changed or deleted.
+
+    The sealer (:func:`.audit.seal_pending`) writes one after the steps that wrote the entries
+    have committed, so the global order costs the steps nothing: ``digest`` covers the id and
+    hash of every entry ``first_id..last_id`` held when it was sealed (``count`` of them),
+    ``hash`` is the HMAC (under ``key_id``) of the seal's content and the previous seal's hash.
+    """
+
+    __tablename__ = "audit_seals"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=False)
+    first_id: Mapped[int] = mapped_column(BigInteger)
+    last_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    count: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class AuditEvent(Base):
@@ -258,8 +288,10 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (UniqueConstraint("case_id", "case_seq"),)
 
+    # From a sequence: concurrent steps take ids without waiting for each other; the global
+    # order is the seals' (see AuditSeal).
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True, autoincrement=False)
+                                    primary_key=True, autoincrement=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     case_seq: Mapped[int | None] = mapped_column(Integer)
     case_number: Mapped[str | None] = mapped_column(String(100), index=True)
@@ -276,7 +308,9 @@ class AuditEvent(Base):
     version: Mapped[str | None] = mapped_column(String(64))
     client: Mapped[str | None] = mapped_column(String(200))  # where from: cli, web address...
     data: Mapped[dict[str, Any]]
-    prev_hash: Mapped[str] = mapped_column(String(64))
+    # The entry before it in the global chain, for entries written before seals existed
+    # (revision 0006); None since: the seals chain them.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
     case_prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     # The key whose HMAC seals the entry (None: plain SHA-256, as before keys existed).

@@ -481,6 +481,20 @@ class CaseService:
                         self.definition(case.version).process(case.process))))
             return replace(found, rows=tuple(rows), hidden=frozenset(hidden))
 
+    # -- the audit trail ------------------------------------------------------------------
+
+    def seal_audit(self) -> audit.Sealed:
+        """Seal the audit entries written since the last seal, one transaction per seal (the
+        worker runs this every second; see :func:`.audit.seal_pending`). ``busy``: steps
+        still writing entries kept some for the next run."""
+        total = 0
+        while True:
+            with self.transaction() as session:
+                done = audit.seal_pending(session, self.now())
+            total += done.count
+            if done.busy or done.count < audit.SEAL_BATCH:
+                return audit.Sealed(total, done.busy)
+
     # -- definition versions --------------------------------------------------------------
 
     def migrate(self, from_version: str, to_version: str,
@@ -619,8 +633,9 @@ class CaseService:
                extra: Mapping[str, Any] | None = None) -> int:
         """Insert or update the case with its audit entries chained in; the case's row id.
 
-        The chain is computed first, so the case row is written once, with its new chain
-        head, in the same statement that checks its row version.
+        The case's chain is computed first, so the case row is written once, with its new
+        chain head, in the same statement that checks its row version: that check is what
+        orders a case's entries, and no lock is shared with steps on other cases.
         """
         head = (audit.CaseChain(case.number, stored.row.audit_count, stored.row.audit_hash)
                 if stored else audit.CaseChain(case.number, 0, audit.GENESIS))

@@ -18,13 +18,10 @@ Why each escalation happens once, whatever runs at the same time:
   newest committed version; the clock condition of the sub-query is not re-checked then, so the
   last word is the engine's: it reads the ``warned`` and ``breached`` flags from the locked
   row's own data, which nobody else can change before this transaction ends.
-* Lock order: a step in the service takes the audit chain's head first and updates the case
-  row after it. A sweep batch therefore takes the head *before* it locks any case row, never
-  after; otherwise a sweep holding a row that a step is about to update, waiting for the head
-  that step holds, would deadlock with it. This costs sweepers no parallelism they could have
-  had: every writer of audit entries queues on that one head, and a batch holds it from its
-  first escalation to its commit anyway. Several sweepers share the work and take over from
-  one another when one stops, but their batches run one at a time.
+* No global lock: steps and sweep batches chain audit entries per case and take their ids from
+  a sequence (the sealer orders them globally afterwards, see :mod:`.audit`), so several
+  sweepers, and people's steps, write at the same time; a person's step waits only for a case
+  a batch holds.
 * SQLite has no row locks: every transaction takes the database's write lock when it begins
   (``BEGIN IMMEDIATE``, see :mod:`.db`), so batches run one after the other and a plain
   selection inside the batch's transaction already reads the current rows.
@@ -54,7 +51,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..errors import QmsflowError
-from . import audit
 from .models import CaseClock, CaseRow
 
 if TYPE_CHECKING:
@@ -62,7 +58,7 @@ if TYPE_CHECKING:
     from .service import CaseService
 
 # Cases per transaction. Throughput is the same from 20 to 500 (measured); a smaller batch
-# holds the audit chain's head for less time, so a person's step waits less behind a sweep.
+# holds its case rows for less time, so a person's step waits less behind a sweep.
 DEFAULT_BATCH = 50
 # A claim looks this many batches ahead in the candidate list: when other sweepers took the
 # cases at its front, one claim still finds a full batch instead of one query per batch taken.
@@ -270,9 +266,6 @@ def sweep(service: CaseService, *, batch: int = DEFAULT_BATCH,
         done = _Tally()  # this batch's counts: they stand only once it is committed
         try:
             with service.transaction() as session:
-                if session.get_bind().dialect.name == "postgresql":
-                    # The audit head before any case row: the service's lock order (above).
-                    session.execute(audit.LOCK_HEAD)
                 now = service.now()
                 rows = _claim(session, window, size, now)
                 for row in rows:

@@ -28,6 +28,7 @@ def audit_verify(anchors_file: Path | None) -> None:
     with runtime().sessions() as session:
         count, breaks = audit.verify(session, anchors=anchors)
         keyed = audit.keys_of(session).current is not None
+        waiting = audit.pending(session)
         breaks += proof.check(session, Versions())
     for found in breaks:
         click.echo(f"BROKEN {found}")
@@ -38,6 +39,9 @@ def audit_verify(anchors_file: Path | None) -> None:
         raise CommandError(f"{count} audit entries checked, {len(breaks)} difference(s): the "
                            "trail or the records were altered outside qmsflow")
     anchored = f", {len(anchors)} anchor(s) hold" if anchors else ""
+    if waiting:
+        click.echo(f"note: the last {waiting} entries are not sealed yet (their cases' chains "
+                   "hold them; the worker seals them within seconds, 'qmsflow audit seal' now)")
     click.echo(f"{count} audit entries checked: the chains are intact{anchored}, and every "
                "case, signature, account and definition version is what its trail says")
 
@@ -45,8 +49,8 @@ def audit_verify(anchors_file: Path | None) -> None:
 @cli.command("seal")
 @friendly
 def audit_seal() -> None:
-    """Append an entry sealed with the current audit key (run once after setting or
-    rotating QMSFLOW_AUDIT_KEY)."""
+    """Seal every entry not sealed yet, after appending one under the current audit key (run
+    once after setting or rotating QMSFLOW_AUDIT_KEY; the worker seals the rest as it goes)."""
     with runtime().sessions.begin() as session:
         key_id = audit.seal(session, utc_now())
     if key_id is None:
@@ -58,9 +62,11 @@ def audit_seal() -> None:
 @click.argument("anchor_file", type=click.Path(dir_okay=False, path_type=Path))
 @friendly
 def audit_anchor(anchor_file: Path) -> None:
-    """Append the chain's head (entry id, seal, time) to ANCHOR_FILE, a file kept away from
-    the database (another machine, write-once storage): 'audit verify --anchors' then proves
-    the trail up to each anchored entry unchanged, even against someone holding the key."""
+    """Seal what waits, then append the last seal (its last entry's id, its hash, the time) to
+    ANCHOR_FILE, a file kept away from the database (another machine, write-once storage):
+    'audit verify --anchors' then proves the trail up to each anchored seal unchanged, even
+    against someone holding the key."""
+    runtime().service.seal_audit()
     with runtime().sessions() as session:
         line = audit.anchor_line(session, utc_now())
     try:

@@ -1,4 +1,5 @@
-"""``qmsflow sweep``: run the deadline warnings and breaches that are due, once.
+"""``qmsflow sweep``: run the deadline warnings and breaches that are due, once, then seal the
+audit entries written since the last seal.
 
 For cron, or by hand; ``qmsflow worker`` runs the same sweep in a loop. Several sweeps may run
 at once against one PostgreSQL database (on several hosts): each case is escalated by one.
@@ -32,9 +33,11 @@ def cli(batch: int, limit: int | None) -> None:
     service = runtime().service
     started = time.perf_counter()
     result = sweep.sweep(service, batch=batch, limit=limit)
+    sealed = service.seal_audit()  # for hosts that run this from cron instead of the worker
     elapsed = time.perf_counter() - started
     for failure in result.failures:
         click.echo(f"{failure.number}: not escalated: {failure.reason}", err=True)
-    click.echo(f"sweep: {result.summary()} ({elapsed:.1f} s)")
+    click.echo(f"sweep: {result.summary()}; {sealed.count} audit entries sealed "
+               f"({elapsed:.1f} s)")
     if not result.ok:
         sys.exit(1)

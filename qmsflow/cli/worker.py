@@ -1,6 +1,8 @@
-"""``qmsflow worker``: the deadline sweep and the outbox in a loop, for hosts without cron.
+"""``qmsflow worker``: the deadline sweep, the outbox and the audit sealer in a loop, for hosts
+without cron.
 
-It runs until stopped (SIGTERM or Ctrl+C finish the current batch first) and prints
+The sealer runs every second (see :func:`qmsflow.engine.persistence.audit.seal_pending`). It
+runs until stopped (SIGTERM or Ctrl+C finish the current batch first) and prints
 ``worker: ready`` once it has started. Any number of workers may run against one PostgreSQL
 database: they share the work through row locks.
 """
@@ -28,7 +30,8 @@ from .outbox import deliver, mail_settings, said
 @click.option("--once", is_flag=True, help="One sweep and one delivery, then stop.")
 @friendly
 def cli(interval: float, batch: int, once: bool) -> None:
-    """Run the deadline sweep and send notifications, again and again, until stopped."""
+    """Run the deadline sweep, send notifications and seal the audit trail, again and again,
+    until stopped."""
     settings = mail_settings()
     stopping = False
 
@@ -45,14 +48,16 @@ def cli(interval: float, batch: int, once: bool) -> None:
     while True:
         swept = sweep.sweep(service, batch=batch)
         delivered = deliver(settings, limit=1000)
+        sealed = service.seal_audit()
         busy = swept.escalated or delivered.sent or delivered.retried
         if busy:
             click.echo(f"sweep: {swept.escalated} case(s) escalated; outbox: "
-                       f"{said(delivered)}")
+                       f"{said(delivered)}; audit: {sealed.count} entries sealed")
         if once or stopping:
             return
         deadline = time.monotonic() + (0 if busy else interval)
         while not stopping and time.monotonic() < deadline:
             time.sleep(min(1.0, interval))
+            service.seal_audit()  # steps keep writing while the sweep waits
         if stopping:
             return

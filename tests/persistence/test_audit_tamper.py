@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from qmsflow.engine.machine import Refused
@@ -18,6 +19,7 @@ from qmsflow.engine.persistence import audit
 from qmsflow.engine.persistence.models import (
     AuditEvent,
     AuditHead,
+    AuditSeal,
     CaseRow,
     DefinitionVersion,
     SignatureRow,
@@ -45,11 +47,12 @@ def scene(world: World) -> Scene:
     plain = open_complaint(world, complainant_name="李雷").number
     world.service.apply_step(plain, "confirm_complaint", world.user("quality"),
                              {"is_complaint": True, "screening_rationale": "设备故障"})
+    world.service.seal_audit()  # as the worker does within a second
     return Scene(world, signed, plain)
 
 
 def _edit(scene: Scene, change: Callable[[Session], object]) -> None:
-    unguard(scene.world.database, "audit_events", "definition_versions")
+    unguard(scene.world.database, "audit_events", "audit_seals", "definition_versions")
     with scene.world.database.sessions.begin() as session:
         change(session)
 
@@ -161,7 +164,7 @@ def audit_entry_deleted(scene: Scene, session: Session) -> str:
         AuditEvent.case_number == scene.plain, AuditEvent.field == "complainant_org")
     ).scalar_one()
     session.delete(entry)
-    return f"entries {entry.id}..{entry.id} are missing"
+    return f"(case {scene.plain}): the case's chain breaks here"
 
 
 def audit_entries_reordered(scene: Scene, session: Session) -> str:
@@ -174,24 +177,29 @@ def audit_entries_reordered(scene: Scene, session: Session) -> str:
     return f"event {low} (case {scene.plain})"
 
 
-def _recompute(session: Session, seal: Callable[[dict[str, object]], tuple[str | None, str]]
-               ) -> None:
+def _recompute(session: Session, seal: Callable[[dict[str, object]], tuple[str | None, str]],
+               keys: audit.Keys) -> None:
     """Rewrite every entry's chain links and seals with ``seal`` (key id, seal of content),
-    then the heads, as an insider who knows the project's hash function would."""
-    previous, cases = audit.GENESIS, {}
+    then the seals over them with ``keys`` and the heads, as an insider who knows the
+    project's hash function would."""
+    cases: dict[int, str] = {}
     for entry in session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars():
-        entry.prev_hash = previous
         if entry.case_id is not None:
             entry.case_prev_hash = cases.get(entry.case_id, audit.GENESIS)
         entry.key_id, entry.hash = seal(
-            {name: getattr(entry, name) for name in audit.HASHED})
-        previous = entry.hash
+            {name: getattr(entry, name) for name in audit.HASHED_CHAINED})
         if entry.case_id is not None:
             cases[entry.case_id] = entry.hash
         session.flush()
-    session.get_one(AuditHead, 1).last_hash = previous
     for case_id, last in cases.items():
         session.get_one(CaseRow, case_id).audit_hash = last
+    session.execute(delete(AuditSeal))
+    head = session.get_one(AuditHead, 1)
+    head.last_id, head.last_hash, head.seal_seq = 0, audit.GENESIS, 0
+    session.flush()
+    session.info[audit.KEYS_INFO] = keys
+    while audit.seal_pending(session, datetime.now(UTC)).count:
+        pass
 
 
 def _renamed_in_trail_too(scene: Scene, session: Session) -> AuditEvent:
@@ -206,8 +214,9 @@ def _renamed_in_trail_too(scene: Scene, session: Session) -> AuditEvent:
 
 def recomputed_without_the_key(scene: Scene, session: Session) -> str:
     _renamed_in_trail_too(scene, session)
-    _recompute(session, lambda content: (None, audit.entry_hash({**content, "key_id": None})))
-    return "the last entry is not sealed with the current audit key"
+    _recompute(session, lambda content: (None, audit.entry_hash({**content, "key_id": None})),
+               audit.NO_KEYS)
+    return "the trail does not end under the current audit key"
 
 
 def recomputed_with_another_key(scene: Scene, session: Session) -> str:
@@ -218,7 +227,7 @@ def recomputed_with_another_key(scene: Scene, session: Session) -> str:
     def seal(content: dict[str, object]) -> tuple[str | None, str]:
         return key_id, audit.entry_hash({**content, "key_id": key_id}, mine)
 
-    _recompute(session, seal)
+    _recompute(session, seal, mine)
     return f"sealed with audit key {key_id}, which this deployment does not hold"
 
 
@@ -263,13 +272,13 @@ def test_the_anchor_file_catches_a_rewrite_even_by_someone_holding_the_key(
         signature.signed_values = {**signature.signed_values, "complainant_name": "张三"}
         keys = audit.keys_of(session)
         _recompute(session, lambda content: (keys.current_id, audit.entry_hash(
-            {**content, "key_id": keys.current_id}, keys)))
+            {**content, "key_id": keys.current_id}, keys)), keys)
 
     _edit(scene, rewrite_with_the_key)
     assert cli("audit", "verify")[0] == 0  # the key holder's rewrite passes the chain...
     code, output = cli("audit", "verify", "--anchors", anchors)
     assert code == 1  # ...but not the anchor kept elsewhere
-    assert "anchor line 1 recorded another seal for this entry" in output
+    assert "anchor line 1 recorded another seal here" in output
 
 
 def test_a_key_set_on_an_unkeyed_trail_asks_for_a_seal_and_verifies_after_it(

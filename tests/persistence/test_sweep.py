@@ -323,12 +323,15 @@ def test_the_sweep_command_prints_one_summary_line(world: World) -> None:
 
     assert (status, err) == (0, "")
     assert out.startswith("sweep: 3 case(s) escalated in 2 batch(es): 6 warning(s), "
-                          "6 breach(es); 0 case(s) could not be escalated (")
+                          "6 breach(es); 0 case(s) could not be escalated; ")
+    sealed = int(out.split("; ")[-1].split()[0])
+    assert sealed > 12 and " audit entries sealed (" in out  # the steps' and the sweep's
     assert len(out.splitlines()) == 1
     status, out, err = run_cli(world.database)
     assert (status, err) == (0, "")
     assert out.startswith("sweep: 0 case(s) escalated in 0 batch(es): 0 warning(s), "
-                          "0 breach(es); 0 case(s) could not be escalated (")
+                          "0 breach(es); 0 case(s) could not be escalated; 0 audit entries "
+                          "sealed (")
 
 
 def test_the_sweep_command_names_each_case_it_could_not_escalate_and_exits_1(
@@ -381,41 +384,38 @@ def activity(database: Database, condition: str) -> int:
 
 
 @POSTGRESQL
-def test_a_sweep_waits_for_a_step_in_progress_and_then_leaves_the_clock_it_paused(
+def test_a_sweep_skips_a_case_a_step_holds_and_then_leaves_the_clock_it_paused(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The step holds the audit head and is about to update the case row: a sweep that locked
-    the row first and then waited for the head would deadlock with it."""
+    """The step has updated the case row and is writing its audit entries: the sweep neither
+    waits for it nor escalates the case behind its back; the step's pause then stands."""
     number = to_investigation(world)
     world.clock.advance(days=30)
-    head_held, go_on = threading.Event(), threading.Event()
-    chain = audit.chain
+    row_held, go_on = threading.Event(), threading.Event()
+    write = audit.write
     stepper: list[int] = []
 
-    def chain_and_pause(*args: Any, **kwargs: Any) -> audit.Batch:
-        batch = chain(*args, **kwargs)  # the head is locked until the step commits
-        if threading.get_ident() in stepper:
-            head_held.set()
+    def pause_then_write(*args: Any, **kwargs: Any) -> None:
+        if threading.get_ident() in stepper:  # the case row is locked until the step commits
+            row_held.set()
             assert go_on.wait(WAIT)
-        return batch
+        write(*args, **kwargs)
 
-    monkeypatch.setattr(audit, "chain", chain_and_pause)
+    monkeypatch.setattr(audit, "write", pause_then_write)
 
     def step() -> None:
         stepper.append(threading.get_ident())
         world.service.apply_step(number, "wait_for_customer", world.user("quality"),
                                    {"waiting_reason": "补充批号照片"})
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool:
         stepping = pool.submit(step)
-        assert head_held.wait(WAIT)
-        sweeping = pool.submit(sweep, world.service)
-        wait_until(lambda: activity(world.database, "wait_event_type = 'Lock'") == 1,
-                   "the sweep waits for the audit head")
+        assert row_held.wait(WAIT)
+        result = sweep(world.service)  # no lock waited for: it would hang here
         go_on.set()
         stepping.result(timeout=WAIT)
-        result = sweeping.result(timeout=WAIT)
 
     assert result == SweepResult()
+    assert sweep(world.service) == SweepResult()
     assert level_counts(world, number) == {}
     assert {c.status for c in clocks_of(world, number).values()} == {"paused"}
 

@@ -119,7 +119,8 @@ def test_a_web_process_killed_inside_a_request_leaves_nothing_half_done(
     dbname = database.url.rsplit("/", 1)[1]
     with psycopg.connect(f"host={host['host']} port={host.get('port', 5432)} "
                          f"user={host.get('user', 'postgres')} dbname={dbname}") as blocker:
-        blocker.execute("SELECT last_id FROM audit_head WHERE id = 1 FOR UPDATE")
+        # The request writes the case, then waits to add its audit entries (as for the sealer).
+        blocker.execute("LOCK TABLE audit_events IN SHARE MODE")
         failures: list[BaseException] = []
         answered: list[str] = []
 

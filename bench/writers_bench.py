@@ -1,0 +1,162 @@
+"""Benchmark: steps per second on PostgreSQL as writers are added, each on its own cases.
+
+Each writer is a process with its own engine and ``CaseService``, stepping its own open service
+requests in ``workshop_repair`` (``provide_loaner`` then ``return_loaner``, again and again:
+both keep the case where it is), one transaction per step, as fast as it can. Writers never
+share a case, so anything that makes them wait for each other is the write path's own doing.
+The audit sealer runs beside them in its own process, every second, as ``qmsflow worker`` does,
+so its cost is in the figures. For 1, 2, 4 and 8 writers (``--writers``), all start together
+and run ``--seconds``; the figures are the steps all of them committed in that time.
+
+Run bench/seed.py first (``--fresh`` whenever the schema changed). The database stays valid:
+every entry written is sealed at the end and ``audit.verify`` would pass. The machine has 2
+cores: beyond 2 writers, more processes share them. Figures on a shared machine vary by
++-30% between runs; compare within one run. The last line is the ratios: 2 writers against 1
+(target >= 1.8) and 8 writers against 2 (target >= 1.0).
+
+Run:
+    .venv/bin/python bench/seed.py --fresh
+    .venv/bin/python bench/writers_bench.py [--seconds 10] [--writers 1,2,4,8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import time
+from multiprocessing.synchronize import Barrier, Event
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from qmsflow.engine.loader import load
+from qmsflow.engine.persistence import schema
+from qmsflow.engine.persistence.db import connect, session_factory
+from qmsflow.engine.persistence.models import CaseRow
+from qmsflow.engine.persistence.service import CaseService
+from qmsflow.engine.persistence.versions import Versions
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SET = ROOT / "definitions" / "default"
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/qmsflow_bench"
+PROCESS, STATE, USER = "service_request", "workshop_repair", "technical.user"
+CASES_PER_WRITER = 40
+WARM = 20  # steps per writer before the clock starts
+
+
+def service_for(url: str) -> CaseService:
+    return CaseService(session_factory(connect(url, pool_size=1)), Versions(), load(DEFAULT_SET))
+
+
+def step(service: CaseService, number: str, out: bool, index: int) -> None:
+    """Hand out or take back the case's loaner: either keeps the case in the workshop."""
+    if out:
+        service.apply_step(number, "return_loaner", USER, {}, client="bench-writers")
+    else:
+        service.apply_step(number, "provide_loaner", USER,
+                           {"loaner_serial": f"W-{index:07d}"}, client="bench-writers")
+
+
+def writer(url: str, numbers: list[str], start: Barrier, stop: Event,
+           results: multiprocessing.Queue[int]) -> None:
+    """Step ``numbers`` round and round from ``start`` until ``stop``; put the count."""
+    service = service_for(url)
+    with service.transaction() as session:
+        out = {row.number: "loaner_out" in (row.flags or []) for row in session.execute(
+            select(CaseRow).where(CaseRow.number.in_(numbers))).scalars()}
+    done = 0
+    for _ in range(WARM):
+        number = numbers[done % len(numbers)]
+        step(service, number, out[number], done)
+        out[number] = not out[number]
+        done += 1
+    start.wait()
+    counted = 0
+    while not stop.is_set():
+        number = numbers[done % len(numbers)]
+        step(service, number, out[number], done)
+        out[number] = not out[number]
+        done += 1
+        counted += 1
+    results.put(counted)
+
+
+def sealer(url: str, start: Barrier, stop: Event,
+           results: multiprocessing.Queue[tuple[int, int]]) -> None:
+    """Seal every second, as the worker does; put (entries sealed, runs left busy)."""
+    service = service_for(url)
+    start.wait()
+    sealed = busy = 0
+    while not stop.wait(1.0):
+        done = service.seal_audit()
+        sealed += done.count
+        busy += done.busy
+    results.put((sealed, busy))
+
+
+def run(url: str, numbers: list[str], writers: int, seconds: float) -> float:
+    """Steps per second of ``writers`` writers over ``seconds``, the sealer beside them."""
+    context = multiprocessing.get_context("spawn")
+    start, stop = context.Barrier(writers + 2), context.Event()
+    counts: multiprocessing.Queue[int] = context.Queue()
+    seals: multiprocessing.Queue[tuple[int, int]] = context.Queue()
+    processes = [context.Process(target=writer, args=(
+        url, numbers[i * CASES_PER_WRITER:(i + 1) * CASES_PER_WRITER], start, stop, counts))
+        for i in range(writers)]
+    processes.append(context.Process(target=sealer, args=(url, start, stop, seals)))
+    for process in processes:
+        process.start()
+    start.wait()
+    began = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    steps = sum(counts.get() for _ in range(writers))
+    elapsed = time.perf_counter() - began
+    sealed, busy = seals.get()
+    for process in processes:
+        process.join()
+    rate = steps / elapsed
+    print(f"  {writers} writer(s): {steps:6,} steps in {elapsed:5.1f} s = {rate:7.1f} steps/s "
+          f"({rate / writers:6.1f} per writer); sealer: {sealed:,} entries sealed "
+          f"alongside, {busy} run(s) deferred")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--writers", default="1,2,4,8",
+                        help="writer counts to run, comma-separated (must include 1, 2 and 8 "
+                             "for the ratios)")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.writers.split(",")]
+    engine = connect(args.url)
+    drift = schema.differences(engine)
+    if drift:
+        raise SystemExit(f"the database's schema differs from the models ({len(drift)} "
+                         f"differences, e.g. {drift[0]}): seed it again with bench/seed.py "
+                         "--fresh")
+    with session_factory(engine)() as session:
+        numbers = list(session.execute(
+            select(CaseRow.number).where(CaseRow.process == PROCESS, CaseRow.state == STATE,
+                                         CaseRow.closed_at.is_(None),
+                                         CaseRow.voided_at.is_(None))
+            .order_by(CaseRow.id.desc()).limit(max(counts) * CASES_PER_WRITER)).scalars())
+    engine.dispose()
+    if len(numbers) < max(counts) * CASES_PER_WRITER:
+        raise SystemExit(f"needs {max(counts) * CASES_PER_WRITER} open {PROCESS} cases in "
+                         f"{STATE}, the database has {len(numbers)}: seed it (bench/seed.py)")
+    print(f"database: {make_url(args.url).database}; {CASES_PER_WRITER} cases per writer, "
+          f"{args.seconds:.0f} s per run, the sealer every second beside them")
+    rates = {n: run(args.url, numbers, n, args.seconds) for n in counts}
+    service = service_for(args.url)
+    print(f"  sealed at the end: {service.seal_audit().count:,} entries")
+    if {1, 2, 8} <= rates.keys():
+        print(f"ratios: 2 writers / 1 writer: {rates[2] / rates[1]:.2f} (target >= 1.8); "
+              f"8 writers / 2 writers: {rates[8] / rates[2]:.2f} (target >= 1.0)")
+
+
+if __name__ == "__main__":
+    main()
