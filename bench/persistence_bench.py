@@ -598,12 +598,13 @@ def main() -> None:
                                       ).scalar_one_or_none() or 0
         touched = select(AuditEvent.id).where(AuditEvent.case_id == CaseRow.id,
                                               AuditEvent.client.like("bench-%")).exists()
-        numbers = list(session.execute(
-            select(CaseRow.number).where(CaseRow.process == PROCESS, CaseRow.state == STATE,
-                                         CaseRow.closed_at.is_(None),
-                                         CaseRow.voided_at.is_(None), ~touched)
-            # Least recently changed first, and never a case an earlier run took a step on.
-            .order_by(CaseRow.updated_at, CaseRow.id)).scalars())
+        # Least recently changed first, and never a case an earlier run took a step on; not
+        # one whose loaner is out already (the step would be refused).
+        numbers = [number for number, flags in session.execute(
+            select(CaseRow.number, CaseRow.flags).where(
+                CaseRow.process == PROCESS, CaseRow.state == STATE,
+                CaseRow.closed_at.is_(None), CaseRow.voided_at.is_(None), ~touched)
+            .order_by(CaseRow.updated_at, CaseRow.id)) if "loaner_out" not in (flags or [])]
     wanted = args.rounds * 2 * args.actions + 3 * WARM + (400 if args.profile else 0)
     print(f"database: {make_url(args.url).database}, ~{total_cases:,} cases; "
           f"{len(numbers):,} open {PROCESS} cases in {STATE} that no run touched yet; "

@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from qmsflow.engine.loader import load
 from qmsflow.engine.persistence import schema
 from qmsflow.engine.persistence.db import connect, session_factory
-from qmsflow.engine.persistence.models import CaseRow
+from qmsflow.engine.persistence.models import AuditEvent, CaseRow
 from qmsflow.engine.persistence.service import CaseService
 from qmsflow.engine.persistence.versions import Versions
 
@@ -41,7 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "definitions" / "default"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/qmsflow_bench"
 PROCESS, STATE, USER = "service_request", "workshop_repair", "technical.user"
-CASES_PER_WRITER = 40
+#: Cases per run, shared out among its writers: every run's cases take about as many steps
+#: each, whatever the number of writers (a case's data grows with its steps, and so does the
+#: cost of the next one). Each run takes cases no earlier run of this bench touched.
+CASES_PER_RUN = 400
 WARM = 20  # steps per writer before the clock starts
 
 
@@ -59,8 +62,9 @@ def step(service: CaseService, number: str, out: bool, index: int) -> None:
 
 
 def writer(url: str, numbers: list[str], start: Barrier, stop: Event,
-           results: multiprocessing.Queue[int]) -> None:
-    """Step ``numbers`` round and round from ``start`` until ``stop``; put the count."""
+           results: multiprocessing.Queue[tuple[int, float]]) -> None:
+    """Step ``numbers`` round and round from ``start`` until ``stop``; put the count and the
+    CPU time the writer's own process spent on them."""
     service = service_for(url)
     with service.transaction() as session:
         out = {row.number: "loaner_out" in (row.flags or []) for row in session.execute(
@@ -73,13 +77,14 @@ def writer(url: str, numbers: list[str], start: Barrier, stop: Event,
         done += 1
     start.wait()
     counted = 0
+    cpu = time.process_time()
     while not stop.is_set():
         number = numbers[done % len(numbers)]
         step(service, number, out[number], done)
         out[number] = not out[number]
         done += 1
         counted += 1
-    results.put(counted)
+    results.put((counted, time.process_time() - cpu))
 
 
 def sealer(url: str, start: Barrier, stop: Event,
@@ -96,13 +101,15 @@ def sealer(url: str, start: Barrier, stop: Event,
 
 
 def run(url: str, numbers: list[str], writers: int, seconds: float) -> float:
-    """Steps per second of ``writers`` writers over ``seconds``, the sealer beside them."""
+    """Steps per second of ``writers`` writers on ``numbers`` over ``seconds``, the sealer
+    beside them."""
+    share = len(numbers) // writers
     context = multiprocessing.get_context("spawn")
     start, stop = context.Barrier(writers + 2), context.Event()
-    counts: multiprocessing.Queue[int] = context.Queue()
+    counts: multiprocessing.Queue[tuple[int, float]] = context.Queue()
     seals: multiprocessing.Queue[tuple[int, int]] = context.Queue()
     processes = [context.Process(target=writer, args=(
-        url, numbers[i * CASES_PER_WRITER:(i + 1) * CASES_PER_WRITER], start, stop, counts))
+        url, numbers[i * share:(i + 1) * share], start, stop, counts))
         for i in range(writers)]
     processes.append(context.Process(target=sealer, args=(url, start, stop, seals)))
     for process in processes:
@@ -111,15 +118,17 @@ def run(url: str, numbers: list[str], writers: int, seconds: float) -> float:
     began = time.perf_counter()
     time.sleep(seconds)
     stop.set()
-    steps = sum(counts.get() for _ in range(writers))
+    done = [counts.get() for _ in range(writers)]
     elapsed = time.perf_counter() - began
+    steps = sum(count for count, _ in done)
+    cpu = sum(spent for _, spent in done) / steps
     sealed, busy = seals.get()
     for process in processes:
         process.join()
     rate = steps / elapsed
     print(f"  {writers} writer(s): {steps:6,} steps in {elapsed:5.1f} s = {rate:7.1f} steps/s "
-          f"({rate / writers:6.1f} per writer); sealer: {sealed:,} entries sealed "
-          f"alongside, {busy} run(s) deferred")
+          f"({rate / writers:6.1f} per writer); writers' own CPU {cpu * 1000:.2f} ms per step; "
+          f"sealer: {sealed:,} entries sealed alongside, {busy} run(s) deferred")
     return rate
 
 
@@ -138,19 +147,25 @@ def main() -> None:
         raise SystemExit(f"the database's schema differs from the models ({len(drift)} "
                          f"differences, e.g. {drift[0]}): seed it again with bench/seed.py "
                          "--fresh")
+    wanted = len(counts) * CASES_PER_RUN
     with session_factory(engine)() as session:
+        touched = select(AuditEvent.id).where(AuditEvent.case_id == CaseRow.id,
+                                              AuditEvent.client.like("bench-%")).exists()
         numbers = list(session.execute(
             select(CaseRow.number).where(CaseRow.process == PROCESS, CaseRow.state == STATE,
                                          CaseRow.closed_at.is_(None),
-                                         CaseRow.voided_at.is_(None))
-            .order_by(CaseRow.id.desc()).limit(max(counts) * CASES_PER_WRITER)).scalars())
+                                         CaseRow.voided_at.is_(None), ~touched)
+            .order_by(CaseRow.id.desc()).limit(wanted)).scalars())
     engine.dispose()
-    if len(numbers) < max(counts) * CASES_PER_WRITER:
-        raise SystemExit(f"needs {max(counts) * CASES_PER_WRITER} open {PROCESS} cases in "
-                         f"{STATE}, the database has {len(numbers)}: seed it (bench/seed.py)")
-    print(f"database: {make_url(args.url).database}; {CASES_PER_WRITER} cases per writer, "
-          f"{args.seconds:.0f} s per run, the sealer every second beside them")
-    rates = {n: run(args.url, numbers, n, args.seconds) for n in counts}
+    if len(numbers) < wanted:
+        raise SystemExit(f"needs {wanted} open {PROCESS} cases in {STATE} that no bench "
+                         f"touched, the database has {len(numbers)}: seed it again "
+                         "(bench/seed.py --fresh)")
+    print(f"database: {make_url(args.url).database}; {CASES_PER_RUN} fresh cases per run "
+          f"shared among its writers, {args.seconds:.0f} s per run, the sealer every second "
+          "beside them")
+    rates = {n: run(args.url, numbers[i * CASES_PER_RUN:(i + 1) * CASES_PER_RUN], n,
+                    args.seconds) for i, n in enumerate(counts)}
     service = service_for(args.url)
     print(f"  sealed at the end: {service.seal_audit().count:,} entries")
     if {1, 2, 8} <= rates.keys():

@@ -634,8 +634,9 @@ class CaseService:
         """Insert or update the case with its audit entries chained in; the case's row id.
 
         The case's chain is computed first, so the case row is written once, with its new
-        chain head, in the same statement that checks its row version: that check is what
-        orders a case's entries, and no lock is shared with steps on other cases.
+        chain head, in the same statement that checks its row version (with its clocks and
+        its entries, on PostgreSQL): that check is what orders a case's entries, and no lock
+        is shared with steps on other cases.
         """
         head = (audit.CaseChain(case.number, stored.row.audit_count, stored.row.audit_hash)
                 if stored else audit.CaseChain(case.number, 0, audit.GENESIS))
@@ -645,10 +646,10 @@ class CaseService:
                    **(extra or {})}
         if stored is None:
             case_id = store.insert_case(session, definition, case, columns)
+            audit.write(session, batch, case_id)
         else:
             case_id = stored.row.id
-            store.update_case(session, definition, case_id, stored.case, case, columns)
-        audit.write(session, batch, case_id)
+            store.update_case(session, definition, case_id, stored.case, case, columns, batch)
         return case_id
 
     def _open_linked(self, session: Session, definition: DefinitionSet, source: Case,

@@ -29,8 +29,9 @@ from sqlalchemy import create_engine, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from qmsflow.cli import main
+from qmsflow.engine.cases import Case
 from qmsflow.engine.loader import load
-from qmsflow.engine.persistence import audit, versions
+from qmsflow.engine.persistence import audit, outbox, store, versions
 from qmsflow.engine.persistence.db import connect, session_factory
 from qmsflow.engine.persistence.models import (
     AuditEvent,
@@ -286,15 +287,15 @@ def test_a_case_that_fails_halfway_is_rolled_back_alone_and_the_batch_goes_on(
     numbers = [to_investigation(world) for _ in range(3)]
     doomed = numbers[1]
     past_every_deadline(world, doomed)
-    written = audit.write
+    written = store.update_case
 
-    def write_then_fail(session: Session, batch: audit.Batch, case_id: int | None = None
-                        ) -> None:
-        written(session, batch, case_id)  # the audit entries are in: now the failure
-        if batch.case is not None and batch.case.number == doomed:
+    def write_then_fail(session: Session, definition: Any, case_id: int, old: Case,
+                        new: Case, *args: Any) -> None:
+        written(session, definition, case_id, old, new, *args)  # the case and its entries
+        if new.number == doomed:  # are in: now the failure
             raise RuntimeError("disk full")
 
-    monkeypatch.setattr(audit, "write", write_then_fail)
+    monkeypatch.setattr(store, "update_case", write_then_fail)
     result = sweep(world.service)
 
     assert result.escalated == 2
@@ -386,21 +387,21 @@ def activity(database: Database, condition: str) -> int:
 @POSTGRESQL
 def test_a_sweep_skips_a_case_a_step_holds_and_then_leaves_the_clock_it_paused(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The step has updated the case row and is writing its audit entries: the sweep neither
+    """The step has written the case row and its audit entries, and not committed: the sweep neither
     waits for it nor escalates the case behind its back; the step's pause then stands."""
     number = to_investigation(world)
     world.clock.advance(days=30)
     row_held, go_on = threading.Event(), threading.Event()
-    write = audit.write
+    enqueue = outbox.enqueue
     stepper: list[int] = []
 
-    def pause_then_write(*args: Any, **kwargs: Any) -> None:
+    def pause_after_the_write(*args: Any, **kwargs: Any) -> None:
         if threading.get_ident() in stepper:  # the case row is locked until the step commits
             row_held.set()
             assert go_on.wait(WAIT)
-        write(*args, **kwargs)
+        enqueue(*args, **kwargs)
 
-    monkeypatch.setattr(audit, "write", pause_then_write)
+    monkeypatch.setattr(outbox, "enqueue", pause_after_the_write)
 
     def step() -> None:
         stepper.append(threading.get_ident())
