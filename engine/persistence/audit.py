@@ -37,13 +37,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, bindparam, func, insert, select, text, update
-from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Executable, Table, func, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..errors import QmsflowError
+from . import arrays
 from .models import AuditEvent, AuditHead, AuditSeal, CaseRow
 
 GENESIS = "0" * 64
@@ -245,6 +244,7 @@ SEALS = cast(Table, AuditSeal.__table__)
 HEAD = cast(Table, AuditHead.__table__)
 #: The columns a step writes; the id comes from the table's sequence.
 WRITTEN = [column for column in EVENTS.columns if column.name != "id"]
+WRITTEN_TYPES = [(column.name, column.type) for column in WRITTEN]
 LOCK_HEAD = (select(HEAD.c.last_id, HEAD.c.last_hash, HEAD.c.seal_seq).where(HEAD.c.id == 1)
              .with_for_update())
 SEAL_BATCH = 5000  # entries per seal at most
@@ -254,17 +254,9 @@ SEAL_WAIT_MS = 200
 
 @functools.cache
 def _insert_entries() -> Executable:
-    """PostgreSQL: a step's entries in one statement, built once.
-
-    The rows travel as one typed array per column, unnested into rows, so the statement's
-    shape does not depend on how many entries a step writes and SQLAlchemy compiles it once
-    (a multi-row VALUES is compiled again for every step).
-    """
-    names = [column.name for column in WRITTEN]
-    arrays = [sql_cast(bindparam(f"col_{c.name}", type_=ARRAY(c.type)), ARRAY(c.type))
-              for c in WRITTEN]
-    rows = func.unnest(*arrays).table_valued(*names).render_derived(name="batch")
-    return insert(EVENTS).from_select(names, select(*rows.c))
+    """PostgreSQL: entries in one statement, built once (see :mod:`.arrays`)."""
+    rows = arrays.table("ent", WRITTEN_TYPES, "batch")
+    return insert(EVENTS).from_select([c.name for c in WRITTEN], select(*rows.c))
 
 
 def write(session: Session, batch: Batch, case_id: int | None = None) -> None:
@@ -274,8 +266,7 @@ def write(session: Session, batch: Batch, case_id: int | None = None) -> None:
     rows = [{**row, "case_id": case_id} for row in batch.rows]
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(_insert_entries(),
-                           {f"col_{c.name}": [row[c.name] for row in rows] for c in WRITTEN})
+        connection.execute(_insert_entries(), arrays.params("ent", WRITTEN_TYPES, rows))
     else:
         connection.execute(insert(EVENTS), rows)
 

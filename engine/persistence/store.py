@@ -10,30 +10,27 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    Column,
     Executable,
+    Integer,
     Table,
     bindparam,
-    func,
     insert,
     select,
-    true,
     update,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ..cases import Case, ClockState, from_dict, to_dict
 from ..errors import QmsflowError
 from ..machine import case_number
 from ..model import DefinitionSet, Process
-from . import audit
+from . import arrays, audit
 from .audit import GENESIS
 from .models import CaseClock, CaseRow, CaseSequence
 
@@ -86,84 +83,123 @@ def insert_case(session: Session, definition: DefinitionSet, case: Case,
     return case_id
 
 
+@dataclass(frozen=True)
+class CaseWrite:
+    """A case to write over the version it was read at: its row's new columns, the
+    ``case_clocks`` rows it adds and changes, and its audit entries."""
+
+    case_id: int
+    number: str
+    read_version: int
+    values: Mapping[str, Any]
+    added: list[dict[str, Any]]
+    changed: list[dict[str, Any]]
+    entries: list[dict[str, Any]]
+
+
+def case_write(definition: DefinitionSet, case_id: int, old: Case, new: Case,
+               extra: Mapping[str, Any] | None = None,
+               entries: audit.Batch | None = None) -> CaseWrite:
+    """What writing ``new`` over ``old`` takes (see :func:`update_cases`)."""
+    added, changed = _clock_changes(definition, case_id, old.clocks, new)
+    return CaseWrite(case_id, old.number, old.row_version,
+                     {**columns(definition, new), **(extra or {})}, added, changed,
+                     [{**row, "case_id": case_id} for row in entries.rows] if entries else [])
+
+
 def update_case(session: Session, definition: DefinitionSet, case_id: int, old: Case,
                 new: Case, extra: Mapping[str, Any] | None = None,
                 entries: audit.Batch | None = None) -> None:
     """Write ``new`` over ``old`` with its changed clocks and its audit ``entries``, only if
-    the row still holds ``old``'s version.
+    the row still holds ``old``'s version (see :func:`update_cases`)."""
+    update_cases(session, [case_write(definition, case_id, old, new, extra, entries)])
+
+
+def update_cases(session: Session, writes: Sequence[CaseWrite]) -> None:
+    """Write cases with their clocks and audit entries, each only if its row still holds the
+    version it was read at.
 
     Optimistic locking: the UPDATE names the row version that was read; when another
-    transaction changed the case first it finds no row, nothing is written, and Conflict is
-    raised (on PostgreSQL after waiting for that transaction to end, so the answer is never a
-    guess). On PostgreSQL it is all one statement, one round trip.
+    transaction changed a case first it finds no row, and Conflict is raised (on PostgreSQL
+    after waiting for that transaction to end, so the answer is never a guess): roll back,
+    nothing of it stands. On PostgreSQL all of it is one statement, one round trip, however
+    many cases (the deadline sweep writes a batch at once); a case whose version does not
+    match gets neither its clocks nor its entries written.
     """
-    values = {**columns(definition, new), **(extra or {})}
-    added, changed = _clock_changes(definition, case_id, old.clocks, new)
+    if not writes:
+        return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        rows = [{**row, "case_id": case_id} for row in entries.rows] if entries else []
-        written = connection.execute(_one_statement(tuple(sorted(values))), {
-            **{f"case_{name}": value for name, value in values.items()},
-            "key_id": case_id, "key_version": old.row_version,
-            **{f"changed_{name}": [row[name] for row in changed] for name in CLOCK_COLUMNS},
-            **{f"added_{name}": [row[name] for row in added] for name in CLOCK_COLUMNS},
-            **{f"entry_{c.name}": [row[c.name] for row in rows] for c in audit.WRITTEN},
-        }).scalar_one()
+        by_columns: dict[tuple[str, ...], list[CaseWrite]] = {}
+        for write in writes:
+            by_columns.setdefault(tuple(sorted(write.values)), []).append(write)
+        written: set[int] = set()
+        for names, group in by_columns.items():
+            cases = [{"id": w.case_id, "key_version": w.read_version, **w.values}
+                     for w in group]
+            written.update(connection.execute(_one_statement(names), {
+                **arrays.params("set", _case_columns(names), cases),
+                **arrays.params("clk_added", CLOCK_TYPES, (r for w in group for r in w.added)),
+                **arrays.params("clk_changed", CLOCK_TYPES,
+                                (r for w in group for r in w.changed)),
+                **arrays.params("ent", audit.WRITTEN_TYPES,
+                                (r for w in group for r in w.entries))}).scalars())
     else:
-        written = connection.execute(
-            update(CASES).where(CASES.c.id == case_id, CASES.c.row_version == old.row_version)
-            .values(**values)).rowcount
-        if written == 1:
-            _write_clocks(session, case_id, added, changed)
-            if entries is not None:
-                audit.write(session, entries, case_id)
-    if written != 1:
-        raise Conflict(f"case {old.number} was changed by someone else while you worked on "
-                       "it; nothing was saved: reload it and take the step again")
+        written = set()
+        for write in writes:
+            if connection.execute(update(CASES).where(
+                    CASES.c.id == write.case_id, CASES.c.row_version == write.read_version)
+                    .values(**write.values)).rowcount == 1:
+                written.add(write.case_id)
+                _write_clocks(session, write.case_id, write.added, write.changed)
+                if write.entries:
+                    connection.execute(insert(audit.EVENTS), write.entries)
+    lost = [write.number for write in writes if write.case_id not in written]
+    if lost:
+        raise Conflict(f"case {', '.join(lost)} was changed by someone else while you worked "
+                       "on it; nothing was saved: reload it and take the step again")
 
 
 CLOCKS = cast(Table, CaseClock.__table__)
-CLOCK_COLUMNS = tuple(c.name for c in CLOCKS.columns if c.name != "case_id")
+CLOCK_COLUMNS = tuple(c.name for c in CLOCKS.columns)
+CLOCK_TYPES = [(c.name, c.type) for c in CLOCKS.columns]
 
 
-def _unnested(prefix: str, columns: Sequence[Column[Any]], name: str) -> Any:
-    """A table of rows sent as one typed array per column (``{prefix}_{column}``): the
-    statement's shape does not depend on how many rows there are, so it compiles once."""
-    arrays = [sql_cast(bindparam(f"{prefix}_{c.name}", type_=ARRAY(c.type)), ARRAY(c.type))
-              for c in columns]
-    return func.unnest(*arrays).table_valued(*(c.name for c in columns)).render_derived(
-        name=name)
+def _case_columns(names: Sequence[str]) -> arrays.Columns:
+    return [("id", CASES.c.id.type), ("key_version", Integer()),
+            *((name, CASES.c[name].type) for name in names)]
 
 
 @functools.cache
 def _one_statement(names: tuple[str, ...]) -> Executable:
-    """PostgreSQL: the case row (its version checked), its changed and new clocks and its
-    audit entries in one statement; it returns how many case rows it updated (0: a conflict,
-    and then the clocks and entries are not written either: they join the updated row)."""
-    updated = (update(CASES).where(CASES.c.id == bindparam("key_id"),
-                                   CASES.c.row_version == bindparam("key_version"))
-               .values({name: bindparam(f"case_{name}", type_=CASES.c[name].type)
-                        for name in names})
+    """PostgreSQL: case rows (each version checked) with their changed and new clocks and
+    their audit entries, in one statement that returns the ids of the cases it updated.
+    Clocks and entries join the updated rows: a case whose version did not match gets none."""
+    cases = arrays.table("set", _case_columns(names), "v")
+    updated = (update(CASES).where(CASES.c.id == cases.c.id,
+                                   CASES.c.row_version == cases.c.key_version)
+               .values({name: cases.c[name] for name in names})
                .returning(CASES.c.id).cte("updated"))
-    clock_columns = [c for c in CLOCKS.columns if c.name != "case_id"]
-    changed = _unnested("changed", clock_columns, "changed")
-    added = _unnested("added", clock_columns, "added")
-    entries = _unnested("entry", audit.WRITTEN, "entries")
+    changed = arrays.table("clk_changed", CLOCK_TYPES, "changed")
+    added = arrays.table("clk_added", CLOCK_TYPES, "added")
+    entries = arrays.table("ent", audit.WRITTEN_TYPES, "entries")
     clocks_changed = (update(CLOCKS)
-                      .where(CLOCKS.c.case_id == updated.c.id, CLOCKS.c.clock == changed.c.clock)
-                      .values({name: changed.c[name] for name in CLOCK_COLUMNS if name != "clock"})
+                      .where(CLOCKS.c.case_id == changed.c.case_id,
+                             CLOCKS.c.clock == changed.c.clock,
+                             changed.c.case_id == updated.c.id)
+                      .values({name: changed.c[name] for name in CLOCK_COLUMNS
+                               if name not in ("case_id", "clock")})
                       .cte("clocks_changed"))
     clocks_added = insert(CLOCKS).from_select(
-        ["case_id", *CLOCK_COLUMNS],
-        select(updated.c.id, *(added.c[name] for name in CLOCK_COLUMNS))
-        .select_from(updated.join(added, true()))).cte("clocks_added")
-    written = [c.name for c in audit.WRITTEN if c.name != "case_id"]
+        list(CLOCK_COLUMNS), select(*(added.c[name] for name in CLOCK_COLUMNS))
+        .select_from(added.join(updated, updated.c.id == added.c.case_id))
+    ).cte("clocks_added")
+    names_written = [c.name for c in audit.WRITTEN]
     entries_added = insert(audit.EVENTS).from_select(
-        ["case_id", *written],
-        select(updated.c.id, *(entries.c[name] for name in written))
-        .select_from(updated.join(entries, true()))).cte("entries_added")
-    return (select(func.count()).select_from(updated)
-            .add_cte(clocks_changed, clocks_added, entries_added))
+        names_written, select(*(entries.c[name] for name in names_written))
+        .select_from(entries.join(updated, updated.c.id == entries.c.case_id))
+    ).cte("entries_added")
+    return select(updated.c.id).add_cte(clocks_changed, clocks_added, entries_added)
 
 
 def _clock_changes(definition: DefinitionSet, case_id: int, old: Mapping[str, ClockState],

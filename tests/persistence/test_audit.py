@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import audit, schema
+from qmsflow.engine.persistence.models import AuditEvent
 
 from .conftest import AUDIT_KEYS, Clock, Database, World, make_world, open_complaint, unguard
 
@@ -178,3 +179,17 @@ def test_entries_chained_before_seals_existed_verify_and_the_seals_go_on_from_th
     _as_attacker(database, "UPDATE audit_events SET actor_name = 'x' WHERE id = 1")
     _, breaks = _verify(database)
     assert [b.event_id for b in breaks] == [1]
+
+
+def test_list_empty_and_null_values_are_stored_exactly_as_written(world: World) -> None:
+    values = [None, [], ["loaner_out"], [["a", 1]], {"k": [None, {"n": []}]}, "", 0, "[]"]
+    with world.database.sessions.begin() as session:
+        audit.append(session, [audit.Entry("probe", "test", world.clock(), None, "qmsflow",
+                                           old=value, new=[value], data={"v": value})
+                               for value in values])
+    with world.database.sessions() as session:
+        stored = session.execute(select(AuditEvent.old, AuditEvent.new, AuditEvent.data).where(
+            AuditEvent.action == "probe").order_by(AuditEvent.id)).all()
+    assert [(row[0], row[1], row[2]) for row in stored] == [
+        (value, [value], {"v": value}) for value in values]
+    assert _verify(world.database)[1] == []
