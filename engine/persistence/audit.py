@@ -261,14 +261,18 @@ def _insert_entries() -> Executable:
 
 def write(session: Session, batch: Batch, case_id: int | None = None) -> None:
     """Insert a chained batch (one statement on PostgreSQL)."""
-    if not batch.rows:
+    write_rows(session, [{**row, "case_id": case_id} for row in batch.rows])
+
+
+def write_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert entries chained and given their case's row id (one statement on PostgreSQL)."""
+    if not rows:
         return
-    rows = [{**row, "case_id": case_id} for row in batch.rows]
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(_insert_entries(), arrays.params("ent", WRITTEN_TYPES, rows))
     else:
-        connection.execute(insert(EVENTS), rows)
+        connection.execute(insert(EVENTS), list(rows))
 
 
 def append(session: Session, entries: Sequence[Entry], client: str | None = None) -> None:

@@ -647,10 +647,14 @@ class CaseService:
         if stored is None:
             case_id = store.insert_case(session, definition, case, columns)
             audit.write(session, batch, case_id)
+            return case_id
+        write = store.case_write(definition, stored.row.id, stored.case, case, columns, batch)
+        deferred = session.info.get(store.DEFERRED_WRITES)
+        if deferred is not None:
+            deferred.append(write)  # the sweep's batch: written together before its commit
         else:
-            case_id = stored.row.id
-            store.update_case(session, definition, case_id, stored.case, case, columns, batch)
-        return case_id
+            store.update_cases(session, [write])
+        return stored.row.id
 
     def _open_linked(self, session: Session, definition: DefinitionSet, source: Case,
                      event: Event, actor: Actor, now: datetime, client: str | None,

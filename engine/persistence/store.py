@@ -83,6 +83,13 @@ def insert_case(session: Session, definition: DefinitionSet, case: Case,
     return case_id
 
 
+#: Where a transaction collects case writes to make at once (a list of :class:`CaseWrite`):
+#: while set in ``session.info``, the service's case writes are appended to it instead of
+#: made; whoever set it makes them with :func:`update_cases` before the commit (the deadline
+#: sweep's batch does).
+DEFERRED_WRITES = "qmsflow.deferred_writes"
+
+
 @dataclass(frozen=True)
 class CaseWrite:
     """A case to write over the version it was read at: its row's new columns, the
@@ -122,14 +129,16 @@ def update_cases(session: Session, writes: Sequence[CaseWrite]) -> None:
     Optimistic locking: the UPDATE names the row version that was read; when another
     transaction changed a case first it finds no row, and Conflict is raised (on PostgreSQL
     after waiting for that transaction to end, so the answer is never a guess): roll back,
-    nothing of it stands. On PostgreSQL all of it is one statement, one round trip, however
-    many cases (the deadline sweep writes a batch at once); a case whose version does not
-    match gets neither its clocks nor its entries written.
+    nothing of it stands. Several cases (the deadline sweep's batch) are one statement on
+    PostgreSQL, a case whose version does not match getting neither its clocks nor its
+    entries. One case is three plain statements: measured, the one statement costs a step
+    more than the two round trips it saves (its planning and its arrays; see
+    bench/writers_bench.py), while a batch shares them.
     """
     if not writes:
         return
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and len(writes) > 1:
         by_columns: dict[tuple[str, ...], list[CaseWrite]] = {}
         for write in writes:
             by_columns.setdefault(tuple(sorted(write.values)), []).append(write)
@@ -153,7 +162,7 @@ def update_cases(session: Session, writes: Sequence[CaseWrite]) -> None:
                 written.add(write.case_id)
                 _write_clocks(session, write.case_id, write.added, write.changed)
                 if write.entries:
-                    connection.execute(insert(audit.EVENTS), write.entries)
+                    audit.write_rows(session, write.entries)
     lost = [write.number for write in writes if write.case_id not in written]
     if lost:
         raise Conflict(f"case {', '.join(lost)} was changed by someone else while you worked "

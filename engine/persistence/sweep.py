@@ -29,13 +29,14 @@ Why each escalation happens once, whatever runs at the same time:
 A case the engine cannot escalate at all (its definition version does not load, its stored
 data does not fit its version, the database refuses its write) is reported in
 :attr:`SweepResult.failures` with the reason, and in the log; the other cases of its batch are
-escalated and the failed case stays due, so the next sweep tries it again. A batch runs without
-savepoints (two round trips per case, a tenth of an escalation's time); when a case fails,
-the batch is rolled back and run again with a savepoint per case, so that only the failed
-case's writes are undone. A definition version that does not load is found before any write,
-and fails its cases without a second run. An action that fails inside an escalation (a ``set``
-whose expression fails) is not such a failure: the engine records it in the case's audit trail
-as ``escalation_failed``.
+escalated and the failed case stays due, so the next sweep tries it again. A batch is
+escalated first and written after: every case's row, clocks and audit entries in one statement
+on PostgreSQL (:func:`.store.update_cases`), without savepoints; when anything fails, the
+batch is rolled back and run again with a savepoint per case, each case written on its own, so
+that only the failed case's writes are undone. A definition version that does not load is found
+before any write, and fails its cases without a second run. An action that fails inside an
+escalation (a ``set`` whose expression fails) is not such a failure: the engine records it in
+the case's audit trail as ``escalation_failed``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..errors import QmsflowError
+from . import store
 from .models import CaseClock, CaseRow
 
 if TYPE_CHECKING:
@@ -240,6 +242,27 @@ def _escalate(service: CaseService, session: Session, row: CaseRow, now: datetim
     tally.fail(row, reason)
 
 
+def _escalate_together(service: CaseService, session: Session, rows: list[CaseRow],
+                       now: datetime, tally: _Tally, broken: dict[str, str]) -> None:
+    """Escalate a batch's cases, then write them all at once (one statement on PostgreSQL);
+    any failure raises _RunAgain, so the batch runs again case by case."""
+    deferred: list[store.CaseWrite] = []
+    session.info[store.DEFERRED_WRITES] = deferred
+    try:
+        for row in rows:
+            _escalate(service, session, row, now, tally, broken, careful=False)
+    finally:
+        del session.info[store.DEFERRED_WRITES]
+    try:
+        store.update_cases(session, deferred)
+    except DBAPIError as error:
+        if error.connection_invalidated:
+            raise  # the database is gone: the batch rolls back
+        raise _RunAgain(_reason(error.orig or error)) from error
+    except Exception as error:  # run case by case, the failure is put down to its case
+        raise _RunAgain(_reason(error)) from error
+
+
 def sweep(service: CaseService, *, batch: int = DEFAULT_BATCH,
           limit: int | None = None) -> SweepResult:
     """Escalate every case with a clock due now: its warning and breach actions, each once.
@@ -268,8 +291,11 @@ def sweep(service: CaseService, *, batch: int = DEFAULT_BATCH,
             with service.transaction() as session:
                 now = service.now()
                 rows = _claim(session, window, size, now)
-                for row in rows:
-                    _escalate(service, session, row, now, done, broken, careful)
+                if careful:
+                    for row in rows:
+                        _escalate(service, session, row, now, done, broken, careful)
+                else:
+                    _escalate_together(service, session, rows, now, done, broken)
         except _RunAgain:
             careful = True  # rolled back: the same window again, a savepoint per case
             continue

@@ -255,16 +255,24 @@ def _observe(session: Session, case_id: int, seen: Seen) -> None:
 def fail_at(monkeypatch: pytest.MonkeyPatch, point: str) -> Seen:
     """Make the service's next write fail at ``point`` of its transaction."""
     seen = Seen()
-    if point in ("after the case update", "after the case insert"):
-        name = point.rsplit(" ", 1)[1] + "_case"  # update_case or insert_case
-        real = getattr(store, name)
+    if point == "after the case insert":
+        real_insert = store.insert_case
 
-        def write(session: Session, definition: Any, *args: Any) -> Any:
-            result = real(session, definition, *args)
-            _observe(session, result if name == "insert_case" else args[0], seen)
+        def insert(session: Session, definition: Any, *args: Any) -> Any:
+            _observe(session, real_insert(session, definition, *args), seen)
             raise Boom(point)
 
-        monkeypatch.setattr(service.store, name, write)
+        monkeypatch.setattr(service.store, "insert_case", insert)
+        return seen
+    if point == "after the case update":
+        real_update = store.update_cases
+
+        def update(session: Session, writes: list[store.CaseWrite]) -> None:
+            real_update(session, writes)
+            _observe(session, writes[0].case_id, seen)
+            raise Boom(point)
+
+        monkeypatch.setattr(service.store, "update_cases", update)
         return seen
     if point == "after the notifications are queued":
         real_enqueue = outbox.enqueue

@@ -29,7 +29,6 @@ from sqlalchemy import create_engine, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from qmsflow.cli import main
-from qmsflow.engine.cases import Case
 from qmsflow.engine.loader import load
 from qmsflow.engine.persistence import audit, outbox, store, versions
 from qmsflow.engine.persistence.db import connect, session_factory
@@ -287,15 +286,14 @@ def test_a_case_that_fails_halfway_is_rolled_back_alone_and_the_batch_goes_on(
     numbers = [to_investigation(world) for _ in range(3)]
     doomed = numbers[1]
     past_every_deadline(world, doomed)
-    written = store.update_case
+    written = store.update_cases
 
-    def write_then_fail(session: Session, definition: Any, case_id: int, old: Case,
-                        new: Case, *args: Any) -> None:
-        written(session, definition, case_id, old, new, *args)  # the case and its entries
-        if new.number == doomed:  # are in: now the failure
+    def write_then_fail(session: Session, writes: list[store.CaseWrite]) -> None:
+        written(session, writes)  # the cases and their entries are in: now the failure
+        if doomed in {write.number for write in writes}:
             raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "update_case", write_then_fail)
+    monkeypatch.setattr(store, "update_cases", write_then_fail)
     result = sweep(world.service)
 
     assert result.escalated == 2
