@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := chromium fonts-wqy-zenhei libharfbuzz-subset0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system run test check lint bench bench-db bench-web bench-sweep bench-writers bench-hostile translations clean
+.PHONY: setup system run test check lint bench bench-db bench-web bench-sweep bench-writers bench-engine bench-hostile translations clean
 
 $(BIN)/qmsflow: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ bench-hostile: setup
 bench-db: setup
 	$(BIN)/python bench/seed.py --fresh
 	$(BIN)/python bench/persistence_bench.py
+
+# The engine in memory through a whole complaint, against a minimal state machine.
+bench-engine: setup
+	$(BIN)/python bench/engine_bench.py
 
 # Needs the database seeded by bench-db: steps/s with 1, 2, 4 and 8 writers on their own cases.
 bench-writers: setup

@@ -1,47 +1,48 @@
-"""Rows sent to PostgreSQL as one typed array per column, unnested into a table in SQL.
+"""Rows sent to PostgreSQL as one JSON document, turned back into a typed table in SQL.
 
-A multi-row VALUES list is compiled again for every row count; arrays keep a statement's shape
-whatever the number of rows, so SQLAlchemy compiles it once and one round trip carries them
-all. JSON values travel as text and are cast in SQL: an array of JSON bound as such would take
-a value that is itself a list for one more dimension of the array.
+A multi-row VALUES list is compiled again for every row count, and an array per column costs
+psycopg a regular-expression escape per element; one JSON text (``json_to_recordset``) keeps a
+statement's shape whatever the number of rows, so SQLAlchemy compiles it once, Python's C
+encoder writes it, and one round trip carries all the rows. A JSON column's value travels as
+its own JSON text and is cast back in SQL, so None is stored as JSON null, exactly as
+SQLAlchemy's JSON type stores it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Text, bindparam, func
+from sqlalchemy import JSON, Text, bindparam, column, func, select
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeEngine
 
 Columns = Sequence[tuple[str, TypeEngine[Any]]]
 
 
 def table(prefix: str, columns: Columns, name: str) -> Any:
-    """The rows of the parameters ``{prefix}_{column}`` (see :func:`params`) as a table.
+    """The rows of the parameter ``{prefix}_rows`` (see :func:`params`) as a table.
 
-    No prefix may make a column name of a table that a statement updates ("case" + "_id"
-    would): SQLAlchemy adds a SET clause to an UPDATE for every execution parameter named
-    like a column of its table."""
-    arrays = []
-    for column, kind in columns:
-        sent = Text() if isinstance(kind, JSON) else kind
-        arrays.append(sql_cast(bindparam(f"{prefix}_{column}", type_=ARRAY(sent)), ARRAY(kind)))
-    return func.unnest(*arrays).table_valued(*(column for column, _ in columns)
-                                             ).render_derived(name=name)
+    No parameter may be named like a column of a table that a statement updates: SQLAlchemy
+    adds a SET clause to an UPDATE for every execution parameter named like one of them."""
+    rows = func.json_to_recordset(sql_cast(bindparam(f"{prefix}_rows", type_=Text()), JSON())
+                                  ).table_valued(*(
+        column(name_, Text() if isinstance(kind, JSON) else kind) for name_, kind in columns)
+    ).render_derived(name=f"{name}_rows", with_types=True)
+    return select(*(sql_cast(rows.c[name_], JSON()).label(name_) if isinstance(kind, JSON)
+                    else rows.c[name_] for name_, kind in columns)).subquery(name)
 
 
-def params(prefix: str, columns: Columns, rows: Iterable[Mapping[str, Any]]
-           ) -> dict[str, list[Any]]:
-    """The execution parameters that send ``rows`` for :func:`table`."""
-    rows = list(rows)
-    sent: dict[str, list[Any]] = {}
-    for column, kind in columns:
-        values = [row[column] for row in rows]
-        if isinstance(kind, JSON):  # as SQLAlchemy's JSON type writes it (null for None)
-            values = [json.dumps(value) for value in values]
-        sent[f"{prefix}_{column}"] = values
-    return sent
+def _plain(value: object) -> str:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} cannot be sent as a row value")
+
+
+def params(prefix: str, columns: Columns, rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """The execution parameter that sends ``rows`` for :func:`table`."""
+    encoded = [{name: json.dumps(row[name]) if isinstance(kind, JSON) else row[name]
+                for name, kind in columns} for row in rows]
+    return {f"{prefix}_rows": json.dumps(encoded, default=_plain)}
