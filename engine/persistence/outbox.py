@@ -150,11 +150,26 @@ def enqueue(session: Session, definition: DefinitionSet, case: Case, case_id: in
                 "attempts": 0, "next_attempt_at": now if status == PENDING else None,
                 "last_error": error, "created_at": now})
     unique = list({row["key"]: row for row in rows}.values())
-    if unique:
+    deferred = session.info.get(DEFERRED_ROWS)
+    if deferred is not None:
+        deferred.extend(unique)  # the sweep's batch: written together (write_rows)
+    else:
+        write_rows(session, unique)
+    return len(unique)
+
+
+#: Where a transaction collects outbox rows to write at once (the deadline sweep's batch, as
+#: :data:`.store.DEFERRED_WRITES` for its cases): while set in ``session.info``,
+#: :func:`enqueue` appends to it, and whoever set it calls :func:`write_rows` before commit.
+DEFERRED_ROWS = "qmsflow.deferred_outbox"
+
+
+def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows made by :func:`enqueue`."""
+    if rows:
         # A Core executemany: the ORM's bulk insert costs several times more per row, and the
         # sweep writes thousands of these per minute.
-        session.connection().execute(insert(OUTBOX), unique)
-    return len(unique)
+        session.connection().execute(insert(OUTBOX), rows)
 
 
 OUTBOX = cast(Table, OutboxMessage.__table__)

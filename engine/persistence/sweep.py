@@ -45,14 +45,14 @@ import bisect
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..errors import QmsflowError
-from . import store
+from . import outbox, store
 from .models import CaseClock, CaseRow
 
 if TYPE_CHECKING:
@@ -244,17 +244,21 @@ def _escalate(service: CaseService, session: Session, row: CaseRow, now: datetim
 
 def _escalate_together(service: CaseService, session: Session, rows: list[CaseRow],
                        now: datetime, tally: _Tally, broken: dict[str, str]) -> None:
-    """Escalate a batch's cases, then write them all at once (one statement on PostgreSQL);
-    any failure raises _RunAgain, so the batch runs again case by case."""
+    """Escalate a batch's cases, then write them all at once (one statement on PostgreSQL,
+    and one for their notifications); any failure raises _RunAgain, so the batch runs again
+    case by case."""
     deferred: list[store.CaseWrite] = []
+    notices: list[dict[str, Any]] = []
     session.info[store.DEFERRED_WRITES] = deferred
+    session.info[outbox.DEFERRED_ROWS] = notices
     try:
         for row in rows:
             _escalate(service, session, row, now, tally, broken, careful=False)
     finally:
-        del session.info[store.DEFERRED_WRITES]
+        del session.info[store.DEFERRED_WRITES], session.info[outbox.DEFERRED_ROWS]
     try:
         store.update_cases(session, deferred)
+        outbox.write_rows(session, notices)
     except DBAPIError as error:
         if error.connection_invalidated:
             raise  # the database is gone: the batch rolls back
