@@ -42,7 +42,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..errors import QmsflowError
-from . import arrays
+from . import rowsets
 from .models import AuditEvent, AuditHead, AuditSeal, CaseRow
 
 GENESIS = "0" * 64
@@ -254,8 +254,8 @@ SEAL_WAIT_MS = 200
 
 @functools.cache
 def _insert_entries() -> Executable:
-    """PostgreSQL: entries in one statement, built once (see :mod:`.arrays`)."""
-    rows = arrays.table("ent", WRITTEN_TYPES, "batch")
+    """PostgreSQL: entries in one statement, built once (see :mod:`.rowsets`)."""
+    rows = rowsets.table("ent", WRITTEN_TYPES, "batch")
     return insert(EVENTS).from_select([c.name for c in WRITTEN], select(*rows.c))
 
 
@@ -270,7 +270,7 @@ def write_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(_insert_entries(), arrays.params("ent", WRITTEN_TYPES, rows))
+        connection.execute(_insert_entries(), rowsets.params("ent", WRITTEN_TYPES, rows))
     else:
         connection.execute(insert(EVENTS), list(rows))
 

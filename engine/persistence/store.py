@@ -30,7 +30,7 @@ from ..cases import Case, ClockState, from_dict, to_dict
 from ..errors import QmsflowError
 from ..machine import case_number
 from ..model import DefinitionSet, Process
-from . import arrays, audit
+from . import audit, rowsets
 from .audit import GENESIS
 from .models import CaseClock, CaseRow, CaseSequence
 
@@ -131,9 +131,9 @@ def update_cases(session: Session, writes: Sequence[CaseWrite]) -> None:
     after waiting for that transaction to end, so the answer is never a guess): roll back,
     nothing of it stands. Several cases (the deadline sweep's batch) are one statement on
     PostgreSQL, a case whose version does not match getting neither its clocks nor its
-    entries. One case is three plain statements: measured, the one statement costs a step
-    more than the two round trips it saves (its planning and its arrays; see
-    bench/writers_bench.py), while a batch shares them.
+    entries (see :mod:`.rowsets`). One case is three plain statements: measured, that one
+    statement costs a single step more than the two round trips it saves (its planning, about
+    2 ms, and its parameters; bench/writers_bench.py), while a batch shares that cost.
     """
     if not writes:
         return
@@ -146,12 +146,12 @@ def update_cases(session: Session, writes: Sequence[CaseWrite]) -> None:
         for names, group in by_columns.items():
             cases = [{"id": w.case_id, "key_version": w.read_version, **w.values}
                      for w in group]
-            written.update(connection.execute(_one_statement(names), {
-                **arrays.params("set", _case_columns(names), cases),
-                **arrays.params("clk_added", CLOCK_TYPES, (r for w in group for r in w.added)),
-                **arrays.params("clk_changed", CLOCK_TYPES,
+            written.update(connection.execute(_write_many(names), {
+                **rowsets.params("set", _case_columns(names), cases),
+                **rowsets.params("clk_added", CLOCK_TYPES, (r for w in group for r in w.added)),
+                **rowsets.params("clk_changed", CLOCK_TYPES,
                                 (r for w in group for r in w.changed)),
-                **arrays.params("ent", audit.WRITTEN_TYPES,
+                **rowsets.params("ent", audit.WRITTEN_TYPES,
                                 (r for w in group for r in w.entries))}).scalars())
     else:
         written = set()
@@ -174,24 +174,24 @@ CLOCK_COLUMNS = tuple(c.name for c in CLOCKS.columns)
 CLOCK_TYPES = [(c.name, c.type) for c in CLOCKS.columns]
 
 
-def _case_columns(names: Sequence[str]) -> arrays.Columns:
+def _case_columns(names: Sequence[str]) -> rowsets.Columns:
     return [("id", CASES.c.id.type), ("key_version", Integer()),
             *((name, CASES.c[name].type) for name in names)]
 
 
 @functools.cache
-def _one_statement(names: tuple[str, ...]) -> Executable:
+def _write_many(names: tuple[str, ...]) -> Executable:
     """PostgreSQL: case rows (each version checked) with their changed and new clocks and
     their audit entries, in one statement that returns the ids of the cases it updated.
     Clocks and entries join the updated rows: a case whose version did not match gets none."""
-    cases = arrays.table("set", _case_columns(names), "v")
+    cases = rowsets.table("set", _case_columns(names), "v")
     updated = (update(CASES).where(CASES.c.id == cases.c.id,
                                    CASES.c.row_version == cases.c.key_version)
                .values({name: cases.c[name] for name in names})
                .returning(CASES.c.id).cte("updated"))
-    changed = arrays.table("clk_changed", CLOCK_TYPES, "changed")
-    added = arrays.table("clk_added", CLOCK_TYPES, "added")
-    entries = arrays.table("ent", audit.WRITTEN_TYPES, "entries")
+    changed = rowsets.table("clk_changed", CLOCK_TYPES, "changed")
+    added = rowsets.table("clk_added", CLOCK_TYPES, "added")
+    entries = rowsets.table("ent", audit.WRITTEN_TYPES, "entries")
     clocks_changed = (update(CLOCKS)
                       .where(CLOCKS.c.case_id == changed.c.case_id,
                              CLOCKS.c.clock == changed.c.clock,
