@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import psycopg
-from seed import libpq  # bench/ is on the path of a bench script
+from seed import libpq, require_current_schema  # bench/ is on the path of a bench script
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
@@ -63,7 +63,7 @@ from sqlalchemy.orm.session import SessionTransaction
 from qmsflow.engine import machine
 from qmsflow.engine.cases import Actor
 from qmsflow.engine.loader import load
-from qmsflow.engine.persistence import audit, schema, signatures, store, users
+from qmsflow.engine.persistence import audit, signatures, store, users
 from qmsflow.engine.persistence.db import connect, session_factory
 from qmsflow.engine.persistence.inbox import COUNT_LIMIT, INBOX
 from qmsflow.engine.persistence.models import AuditEvent, CaseRow, User
@@ -580,11 +580,7 @@ def main() -> None:
 
     definition = load(DEFAULT_SET)
     engine = connect(args.url)
-    drift = schema.differences(engine)
-    if drift:
-        raise SystemExit(f"the database's schema differs from the models ({len(drift)} "
-                         f"differences, e.g. {drift[0]}): seed it again with bench/seed.py "
-                         "--fresh")
+    require_current_schema(engine)
     sessions = session_factory(engine)
     statements = Statements(engine)
     service = CaseService(sessions, Versions(), definition)

@@ -63,7 +63,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import yaml
 from argon2 import PasswordHasher
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from qmsflow.engine import scenario
 from qmsflow.engine.cases import Actor, Case
@@ -492,6 +492,16 @@ def generate(definition: DefinitionSet, templates: list[Template],
 
 
 # -- the database -----------------------------------------------------------------------------
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Stop a bench on a database whose schema differs from the models (seeded by older
+    code: only a fresh seed will do)."""
+    drift = schema.differences(engine)
+    if drift:
+        raise SystemExit(f"the database's schema differs from the models ({len(drift)} "
+                         f"differences, e.g. {drift[0]}): seed it again with bench/seed.py "
+                         "--fresh")
 
 
 def libpq(url: str, database: str | None = None) -> str:

@@ -27,11 +27,11 @@ import time
 from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
 
+from seed import require_current_schema  # bench/ is on the path of a bench script
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from qmsflow.engine.loader import load
-from qmsflow.engine.persistence import schema
 from qmsflow.engine.persistence.db import connect, session_factory
 from qmsflow.engine.persistence.models import AuditEvent, CaseRow
 from qmsflow.engine.persistence.service import CaseService
@@ -142,11 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(n) for n in args.writers.split(",")]
     engine = connect(args.url)
-    drift = schema.differences(engine)
-    if drift:
-        raise SystemExit(f"the database's schema differs from the models ({len(drift)} "
-                         f"differences, e.g. {drift[0]}): seed it again with bench/seed.py "
-                         "--fresh")
+    require_current_schema(engine)
     wanted = len(counts) * CASES_PER_RUN
     with session_factory(engine)() as session:
         touched = select(AuditEvent.id).where(AuditEvent.case_id == CaseRow.id,

@@ -27,7 +27,7 @@ def _worked_case(world: World) -> str:
 
 def _as_attacker(database: Database, *statements: str) -> None:
     """Run SQL the way someone with direct database access would, triggers switched off."""
-    unguard(database, "audit_events")
+    unguard(database, "audit_events", "audit_seals")
     with database.engine.begin() as connection:
         for statement in statements:
             connection.execute(text(statement))
@@ -96,9 +96,7 @@ def test_a_seal_removed_from_the_end_is_caught_by_the_chain_head(world: World) -
     world.service.seal_audit()
     _worked_case(world)
     world.service.seal_audit()
-    unguard(world.database, "audit_seals")
-    with world.database.engine.begin() as connection:
-        connection.execute(text("DELETE FROM audit_seals WHERE seq = 2"))
+    _as_attacker(world.database, "DELETE FROM audit_seals WHERE seq = 2")
     _, breaks = _verify(world.database)
     assert any("removed from the end" in b.message for b in breaks)
 
@@ -106,9 +104,7 @@ def test_a_seal_removed_from_the_end_is_caught_by_the_chain_head(world: World) -
 def test_a_rewritten_seal_is_caught(world: World) -> None:
     _worked_case(world)
     world.service.seal_audit()
-    unguard(world.database, "audit_seals")
-    with world.database.engine.begin() as connection:
-        connection.execute(text("UPDATE audit_seals SET count = count - 1 WHERE seq = 1"))
+    _as_attacker(world.database, "UPDATE audit_seals SET count = count - 1 WHERE seq = 1")
     _, breaks = _verify(world.database)
     assert [b.message.split(":")[0] for b in breaks] == ["seal 1"]
     assert "the seal was changed" in breaks[0].message
