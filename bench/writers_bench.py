@@ -5,8 +5,9 @@ requests in ``workshop_repair`` (``provide_loaner`` then ``return_loaner``, agai
 both keep the case where it is), one transaction per step, as fast as it can. Writers never
 share a case, so anything that makes them wait for each other is the write path's own doing.
 The audit sealer runs beside them in its own process, every second, as ``qmsflow worker`` does,
-so its cost is in the figures. For 1, 2, 4 and 8 writers (``--writers``), all start together
-and run ``--seconds``; the figures are the steps all of them committed in that time.
+so its cost is in the figures. After an untimed warm-up run, for 1, 2, 4 and 8 writers
+(``--writers``), all start together and run ``--seconds``; the figures are the steps all of
+them committed in that time.
 
 Run bench/seed.py first (``--fresh`` whenever the schema changed). The database stays valid:
 every entry written is sealed at the end and ``audit.verify`` would pass. The machine has 2
@@ -46,6 +47,7 @@ PROCESS, STATE, USER = "service_request", "workshop_repair", "technical.user"
 #: cost of the next one). Each run takes cases no earlier run of this bench touched.
 CASES_PER_RUN = 400
 WARM = 20  # steps per writer before the clock starts
+WARM_SECONDS = 5.0  # one untimed run with 2 writers before the timed ones
 
 
 def service_for(url: str) -> CaseService:
@@ -100,9 +102,10 @@ def sealer(url: str, start: Barrier, stop: Event,
     results.put((sealed, busy))
 
 
-def run(url: str, numbers: list[str], writers: int, seconds: float) -> float:
+def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool = False
+        ) -> float:
     """Steps per second of ``writers`` writers on ``numbers`` over ``seconds``, the sealer
-    beside them."""
+    beside them (``quiet``: a warm-up, not printed)."""
     share = len(numbers) // writers
     context = multiprocessing.get_context("spawn")
     start, stop = context.Barrier(writers + 2), context.Event()
@@ -126,6 +129,8 @@ def run(url: str, numbers: list[str], writers: int, seconds: float) -> float:
     for process in processes:
         process.join()
     rate = steps / elapsed
+    if quiet:
+        return rate
     print(f"  {writers} writer(s): {steps:6,} steps in {elapsed:5.1f} s = {rate:7.1f} steps/s "
           f"({rate / writers:6.1f} per writer); writers' own CPU {cpu * 1000:.2f} ms per step; "
           f"sealer: {sealed:,} entries sealed alongside, {busy} run(s) deferred")
@@ -143,7 +148,7 @@ def main() -> None:
     counts = [int(n) for n in args.writers.split(",")]
     engine = connect(args.url)
     require_current_schema(engine)
-    wanted = len(counts) * CASES_PER_RUN
+    wanted = (len(counts) + 1) * CASES_PER_RUN  # and one run to warm the server up
     with session_factory(engine)() as session:
         touched = select(AuditEvent.id).where(AuditEvent.case_id == CaseRow.id,
                                               AuditEvent.client.like("bench-%")).exists()
@@ -160,6 +165,8 @@ def main() -> None:
     print(f"database: {make_url(args.url).database}; {CASES_PER_RUN} fresh cases per run "
           f"shared among its writers, {args.seconds:.0f} s per run, the sealer every second "
           "beside them")
+    # Untimed: the first timed run would otherwise also pay for the server's cold caches.
+    run(args.url, numbers[-CASES_PER_RUN:], 2, WARM_SECONDS, quiet=True)
     rates = {n: run(args.url, numbers[i * CASES_PER_RUN:(i + 1) * CASES_PER_RUN], n,
                     args.seconds) for i, n in enumerate(counts)}
     service = service_for(args.url)
