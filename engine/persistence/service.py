@@ -634,9 +634,10 @@ class CaseService:
         """Insert or update the case with its audit entries chained in; the case's row id.
 
         The case's chain is computed first, so the case row is written once, with its new
-        chain head, in the same statement that checks its row version (with its clocks and
-        its entries, on PostgreSQL): that check is what orders a case's entries, and no lock
-        is shared with steps on other cases.
+        chain head, in the same statement that checks its row version: that check is what
+        orders a case's entries, and no lock is shared with steps on other cases. Inside the
+        sweep's batch the write is collected (:data:`.store.DEFERRED_WRITES`) and made with
+        the batch's others.
         """
         head = (audit.CaseChain(case.number, stored.row.audit_count, stored.row.audit_hash)
                 if stored else audit.CaseChain(case.number, 0, audit.GENESIS))
