@@ -364,15 +364,18 @@ class Break:
         return f"{where}: {self.message}" if where else self.message
 
 
-def _rows(session: Session, batch: int) -> Iterator[AuditEvent]:
+def _in_order(session: Session, key: Any, batch: int) -> Iterator[Any]:
+    """Every row of ``key``'s model in ``key`` order (an integer column), ``batch`` rows per
+    query, each batch forgotten by the session once the next is read (memory stays flat over
+    millions of entries)."""
     after = 0
     while True:
-        chunk = session.execute(select(AuditEvent).where(AuditEvent.id > after)
-                                .order_by(AuditEvent.id).limit(batch)).scalars().all()
+        chunk = session.execute(select(key.class_).where(key > after).order_by(key)
+                                .limit(batch)).scalars().all()
         if not chunk:
             return
         yield from chunk
-        after = chunk[-1].id
+        after = getattr(chunk[-1], key.key)
         session.expunge_all()
 
 
@@ -408,17 +411,6 @@ def parse_anchors(text: str) -> list[Anchor]:
     return found
 
 
-def _seal_rows(session: Session, batch: int) -> Iterator[AuditSeal]:
-    after = 0
-    while True:
-        chunk = session.execute(select(AuditSeal).where(AuditSeal.seq > after)
-                                .order_by(AuditSeal.seq).limit(batch)).scalars().all()
-        if not chunk:
-            return
-        yield from chunk
-        after = chunk[-1].seq
-
-
 class _Seals:
     """The seals checked against the entries they cover, as the walk by id reaches them."""
 
@@ -426,7 +418,7 @@ class _Seals:
                  anchored: dict[int, Anchor]) -> None:
         self.keys = keys
         self.anchored = anchored
-        self.rows = _seal_rows(session, batch)
+        self.rows: Iterator[AuditSeal] = _in_order(session, AuditSeal.seq, batch)
         self.current = next(self.rows, None)
         self.covered: list[tuple[int, str]] = []  # (id, hash) of the current seal's entries
         self.expected_seq = 1
@@ -511,7 +503,8 @@ def verify(session: Session, batch: int = 5000, anchors: Sequence[Anchor] = ()
     first_sealed: int | None = None  # the first entry written since seals exist
     last_id = 0
     count = 0
-    for row in _rows(session, batch):
+    row: AuditEvent
+    for row in _in_order(session, AuditEvent.id, batch):
         count += 1
         data = {name: getattr(row, name) for name in (*HASHED_CHAINED, "key_id")}
         problems = []

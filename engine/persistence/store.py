@@ -114,14 +114,6 @@ def case_write(definition: DefinitionSet, case_id: int, old: Case, new: Case,
                      [{**row, "case_id": case_id} for row in entries.rows] if entries else [])
 
 
-def update_case(session: Session, definition: DefinitionSet, case_id: int, old: Case,
-                new: Case, extra: Mapping[str, Any] | None = None,
-                entries: audit.Batch | None = None) -> None:
-    """Write ``new`` over ``old`` with its changed clocks and its audit ``entries``, only if
-    the row still holds ``old``'s version (see :func:`update_cases`)."""
-    update_cases(session, [case_write(definition, case_id, old, new, extra, entries)])
-
-
 def update_cases(session: Session, writes: Sequence[CaseWrite]) -> None:
     """Write cases with their clocks and audit entries, each only if its row still holds the
     version it was read at.

@@ -39,8 +39,8 @@ class Recorder:
             if row is None:
                 store.insert_case(session, definition, case)
             else:
-                store.update_case(session, definition, row.id, store.to_case(definition, row),
-                                  case)
+                store.update_cases(session, [store.case_write(
+                    definition, row.id, store.to_case(definition, row), case)])
         with self.database.sessions() as session:
             row = store.find_case(session, case.number)
             assert row is not None
