@@ -151,7 +151,8 @@ def _relations(ctx: CompileContext, items: list[Any]) -> dict[str, Relation]:
     ctx.unique(items, ["relations"], "relation")
     return {item["id"]: Relation(item["id"],
                                  ctx.labels(item["label"], ["relations", i, "label"]),
-                                 ctx.labels(item["reverse"], ["relations", i, "reverse"]))
+                                 ctx.labels(item["reverse"], ["relations", i, "reverse"]),
+                                 bool(item.get("blocks_close", False)))
             for i, item in enumerate(items)}
 
 

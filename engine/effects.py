@@ -83,6 +83,15 @@ def run_effects(definition: DefinitionSet, process: Process, case: Case,
             pairs += list(effect.spec.get("map", {}).items())
             copied = {target: draft.values.get(source) for target, source in pairs
                       if draft.values.get(source) is not None}
+            # Constants the new case starts with (a report's jurisdiction and kind), typed as
+            # its own fields are.
+            opened = definition.process(str(effect.spec["process"]))
+            for name, constant in effect.spec.get("values", {}).items():
+                try:
+                    copied[name] = coerce(opened.fields[name], constant, opened)
+                except ValueProblem as problem:
+                    raise EffectFailed(name, f"cannot open the linked case with {name} = "
+                                             f"{constant!r}: {problem}") from problem
             draft.opened.append(Event("open_case", now, actor_id, frozen_map({
                 "process": effect.spec["process"], "relation": effect.spec["relation"],
                 "values": frozen_map(copied), "from": case.number})))

@@ -18,6 +18,7 @@ from .compiler import compile_calendar, compile_organisation, compile_reports, c
 from .field_checks import check_process
 from .model import DefinitionSet, Process, Template, frozen_map
 from .problems import DefinitionError, Problem, did_you_mean
+from .report_forms import compile_report_form
 from .process_compiler import ProcessCompiler
 from .schemas import validate
 from .sources import MANIFEST, SetSources, collect, display_name
@@ -104,6 +105,11 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
     reports = {}
     for doc in sources.of_kind("reports"):
         reports.update(compile_reports(doc, problems, org.locales, processes))
+    report_forms = {}
+    for doc in sources.of_kind("report-form"):
+        form = compile_report_form(doc, problems, org.locales, processes)
+        if form is not None:
+            report_forms[doc.key] = form
     merged: dict[str, Any] = {
         f"{kind}:{key}": doc.data for (kind, key), doc in sorted(sources.documents.items())
         if kind != "definition-set"}
@@ -113,6 +119,7 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
         version=content_hash(merged), organisation=org, calendars=frozen_map(calendars),
         processes=frozen_map(processes), templates=frozen_map(templates),
         reports=frozen_map(reports), source=frozen_map(merged),
+        report_forms=frozen_map(report_forms),
     )
     if not problems:  # rendering needs a set whose names all resolve
         problems.extend(check_templates(definition, list(sources.of_kind("process"))))

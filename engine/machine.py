@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import clocks as clock_ops
-from . import witnesses
+from . import report_forms, witnesses
 from .cases import Actor, Case, ClockState, Link, Signature, StepRecord
 from .decisions import DecisionError, all_rule_flags, decide
 from .effects import Draft, EffectFailed, clock_events, run_effects
@@ -184,8 +184,11 @@ class StepCheck:
 
     def __init__(self, definition: DefinitionSet, process: Process, step: Step,
                  case: Case | None, actor: Actor, now: datetime,
-                 values: Mapping[str, Any] | None = None) -> None:
+                 values: Mapping[str, Any] | None = None,
+                 linked: Mapping[str, bool] | None = None) -> None:
         self.definition = definition
+        # Whether each linked case is finished, by number: the caller reads them (see apply).
+        self.linked = linked or {}
         self.process = process
         self.step = step
         self.case = case
@@ -236,6 +239,9 @@ class StepCheck:
                             "re-authentication")
         if case is not None:
             self.check_blocking_clocks(case)
+            self.check_blocking_links(case)
+        if step.complete_forms:
+            self.check_forms()
         changed_needing_reason = [
             name for name in self.changed() if self.process.fields[name].change_reason
             and case is not None and not is_empty(case.values.get(name))]
@@ -261,6 +267,39 @@ class StepCheck:
                 continue
             self.refuse("clock", f"the deadline '{text(clock.label, 'en')}' is still running: "
                         "the case cannot be closed until it is stopped", None, clock=state.id)
+
+    def check_blocking_links(self, case: Case) -> None:
+        """Refuse a step into a final state while a case this one opened through a
+        ``blocks_close`` relation (a regulatory report, a CAPA) is unfinished.
+
+        A linked case whose state the caller did not give counts as unfinished: a close is
+        never let through on what was not checked.
+        """
+        states = self.process.states
+        if not states[self.step.lands_in(case.state)].final or (
+                case.state in states and states[case.state].final):
+            return
+        relations = self.definition.organisation.relations
+        for link in case.links:
+            base, _, reverse = link.relation.partition(":")
+            relation = relations.get(base)
+            if not reverse or relation is None or not relation.blocks_close:
+                continue
+            if self.linked.get(link.number) is not True:
+                self.refuse("linked", f"the linked case {link.number} "
+                            f"({text(relation.reverse, 'en') or base}) is not finished yet: "
+                            "this case cannot be closed before it", None,
+                            case=link.number, relation=base)
+
+    def check_forms(self) -> None:
+        """Refuse while a report form that applies to the case has an empty mandatory field:
+        one reason per field, on the case field that fills it."""
+        for form in report_forms.forms_for(self.definition.report_forms, self.process,
+                                           self.context()):
+            for item in report_forms.fill(form, self.values).missing:
+                self.refuse("form", f"'{text(form.label, 'en')}' needs "
+                            f"'{text(item.label, 'en')}': it is empty", item.source,
+                            form=form.id, item=item.id)
 
     def check_condition(self, condition: Expression, inputs_given: bool) -> None:
         """Refuse when the step's condition does not hold.
@@ -367,21 +406,22 @@ def _find_step(process: Process, step_id: str, state: str | None) -> Step:
     return step
 
 
-def available(definition: DefinitionSet, case: Case, actor: Actor,
-              now: datetime) -> dict[str, tuple[Reason, ...]]:
+def available(definition: DefinitionSet, case: Case, actor: Actor, now: datetime,
+              linked: Mapping[str, bool] | None = None) -> dict[str, tuple[Reason, ...]]:
     """Every step from the case's state, with the reasons it is refused (empty: allowed).
 
     Inputs are not judged here (they are typed on the step's form); everything else is, so a
     screen can show the steps a user may take and, for the others, why not. A condition that
     reads the step's own inputs refuses here only when no valid inputs can make it hold; the
-    inputs given decide it on submit (:meth:`StepCheck.check_condition`).
+    inputs given decide it on submit (:meth:`StepCheck.check_condition`). ``linked`` as for
+    :func:`apply`.
     """
     process = definition.process(case.process)
     result: dict[str, tuple[Reason, ...]] = {}
     for step in process.steps.values():
         if case.state not in step.sources:
             continue
-        evaluation = StepCheck(definition, process, step, case, actor, now)
+        evaluation = StepCheck(definition, process, step, case, actor, now, linked=linked)
         evaluation.check({}, Signature(actor.id, step.signature or "", True), "(checking)",
                          inputs_given=False)
         result[step.id] = tuple(evaluation.reasons)
@@ -411,8 +451,13 @@ def start(definition: DefinitionSet, process_id: str, step_id: str, actor: Actor
 
 def apply(definition: DefinitionSet, case: Case, step_id: str, actor: Actor,
           inputs: Mapping[str, Any], now: datetime, signature: Signature | None = None,
-          reason: str | None = None) -> Outcome:
-    """Take the step ``step_id`` on ``case``; the new case and its events, or :class:`Refused`."""
+          reason: str | None = None, linked: Mapping[str, bool] | None = None) -> Outcome:
+    """Take the step ``step_id`` on ``case``; the new case and its events, or :class:`Refused`.
+
+    ``linked``: whether each case linked to this one is finished, by number. Only a step
+    into a final state reads it, for the links whose relation ``blocks_close``; one missing
+    counts as unfinished.
+    """
     check_now(now)
     if case.version != definition.version:
         raise Refused(step_id, case.state, [Reason(
@@ -427,7 +472,7 @@ def apply(definition: DefinitionSet, case: Case, step_id: str, actor: Actor,
         # the close) may be taken on a finished case.
         raise Refused(step_id, case.state, [Reason(
             "final", f"case {case.number} is finished ({case.state}); nothing more can be done")])
-    evaluation = StepCheck(definition, process, step, case, actor, now)
+    evaluation = StepCheck(definition, process, step, case, actor, now, linked=linked)
     evaluation.check(inputs, signature, reason)
     if evaluation.reasons:
         raise Refused(step_id, case.state, evaluation.reasons)
@@ -536,11 +581,20 @@ def open_linked(definition: DefinitionSet, source: Case, event: Event, actor: Ac
     # then the copied values.
     values = {**process.defaults(), **event.data["values"]}
     decision = decide(process, context(process, values, now=now))
+    priority = decision.priority or process.default_priority
+    # The clocks its first start step starts (a report's deadline from the awareness time)
+    # run from the moment it is opened, as if that step had been taken.
+    clocks: dict[str, ClockState] = {}
+    decided = context(process, values, now=now, state=first.target, priority=priority,
+                      flags=decision.flags, clocks=clocks)
+    for clock in process.clocks.values():
+        clock_events(definition, process, clock.id, first.id, clocks, decided, now)
+        decided["clocks"] = clock_ops.expression_view(clocks, now)
     new_case = Case(
         process=process.id, version=definition.version, number=number, state=first.target,
-        values=frozen_map(values), priority=decision.priority or process.default_priority,
+        values=frozen_map(values), priority=priority,
         flags=decision.flags, assignee_role=process.states[first.target].owner,
-        created_at=now, updated_at=now,
+        clocks=frozen_map(clocks), created_at=now, updated_at=now,
         steps=(StepRecord("open_case", actor.id, now),),
         links=(Link(relation, source.process, source.number),))
     linked_source = replace(source, links=(*source.links, Link(

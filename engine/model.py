@@ -68,6 +68,9 @@ class Relation:
     id: str
     label: Labels
     reverse: Labels
+    #: The case that opened a linked case through this relation cannot reach a final state
+    #: while that case is unfinished (a regulatory report, a CAPA).
+    blocks_close: bool = False
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,9 @@ class Step:
     #: is generated from the condition, see :mod:`.wording`).
     condition_message: Labels = field(default_factory=dict)
     from_keyword: Literal["any", "all"] | None = None
+    #: The step is refused while a report form that applies to the case has a mandatory
+    #: field with no value (see :mod:`.report_forms`).
+    complete_forms: bool = False
 
     @property
     def stays(self) -> bool:
@@ -514,6 +520,49 @@ class Report:
 
 
 @dataclass(frozen=True)
+class FormItem:
+    """One field of a regulator's report form and the case field that fills it (None: not
+    mapped, which validation refuses for a mandatory one)."""
+
+    id: str
+    label: Labels
+    mandatory: bool
+    source: str | None
+
+
+@dataclass(frozen=True)
+class FormPart:
+    """A section of a report form, as the regulator's form numbers and names it."""
+
+    id: str
+    label: Labels
+    items: tuple[FormItem, ...]
+
+
+@dataclass(frozen=True)
+class ReportForm:
+    """A regulator's report form (NMPA, FDA 3500A, EU MIR) filled from a process's cases.
+
+    It applies to the cases of ``process`` for which ``condition`` holds (all when None).
+    ``language`` is the locale its PDF is printed in; ``standard`` says, per locale, which
+    official schema its machine-readable export follows and where it departs from it.
+    """
+
+    id: str
+    label: Labels
+    process: str
+    condition: Expression | None
+    language: str
+    authority: Labels
+    standard: Labels
+    parts: tuple[FormPart, ...]
+
+    def items(self) -> tuple[FormItem, ...]:
+        """Every field of the form, in the form's order."""
+        return tuple(item for part in self.parts for item in part.items)
+
+
+@dataclass(frozen=True)
 class DefinitionSet:
     """One company's compiled configuration; ``version`` is its content hash."""
 
@@ -526,6 +575,7 @@ class DefinitionSet:
     templates: Mapping[str, Template]
     reports: Mapping[str, Report]
     source: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
+    report_forms: Mapping[str, ReportForm] = field(default_factory=dict)
 
     def process(self, process_id: str) -> Process:
         """The process with this id (KeyError names the known ones)."""

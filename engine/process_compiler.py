@@ -349,6 +349,7 @@ class ProcessCompiler:
             signature=item.get("signature"), not_by=tuple(item.get("not_by", [])),
             authority=item.get("authority"), reason_required=bool(item.get("reason_required")),
             start=start, condition_message=message, from_keyword=keyword,
+            complete_forms=bool(item.get("complete_forms", False)),
         )
 
     def _inputs(self, entries: list[Any], path: list[str | int],
@@ -440,6 +441,10 @@ class ProcessCompiler:
                     if target:
                         ctx.ref(goal, target, f"field of process '{spec['process']}'",
                                 [*here, "map", goal])
+                for goal in spec.get("values", {}):
+                    if target:
+                        ctx.ref(goal, target, f"field of process '{spec['process']}'",
+                                [*here, "values", goal])
             effects.append(Effect(kind, frozen_map(spec) if isinstance(spec, dict) else spec,
                                   frozen_map(exprs), condition))
         return tuple(effects)

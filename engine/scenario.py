@@ -136,7 +136,7 @@ class _Run:
                 outcome = apply(self.definition, case, step["do"], actor,
                                 step.get("inputs", {}), self.now,
                                 self._signature(step, actor, case.process, step["do"]),
-                                step.get("reason"))
+                                step.get("reason"), linked=self.finished())
         except Refused as refused:
             refusal = refused
         except KeyError as error:
@@ -151,6 +151,11 @@ class _Run:
                          expect.get("opened"))
         self._check(expect, refusal, result)
         return result
+
+    def finished(self) -> dict[str, bool]:
+        """Whether each case of the run is finished, by number (what a close that waits for
+        its linked cases reads)."""
+        return {case.number: case.closed_at is not None for case in self.cases.values()}
 
     def _case(self, label: str | None) -> Case:
         if label is None or label not in self.cases:
@@ -178,7 +183,13 @@ class _Run:
                                          self.now, self.number(process))
             self.keep(label, source)
             relation = str(event.data["relation"])
-            self.keep(relation, linked.case)
+            # Named by its relation; a second case opened under the same relation (the US
+            # report after the NMPA one) is "<relation>_2", and so on.
+            name, count = relation, 1
+            while name in self.cases:
+                count += 1
+                name = f"{relation}_{count}"
+            self.keep(name, linked.case)
             opened.append(relation)
         if wanted and wanted not in opened:
             result.failures.append(f"expected a linked case '{wanted}' to be opened, "

@@ -29,6 +29,7 @@ SCHEMA_FILES = {
     "process": "process.schema.json",
     "notifications": "notifications.schema.json",
     "reports": "reports.schema.json",
+    "report-form": "report-form.schema.json",
     "scenario": "scenario.schema.json",
 }
 

@@ -29,7 +29,8 @@ from typing import Any
 from .problems import Problem, did_you_mean, json_path
 from .yamlsource import Mark, YMap, YSeq, read_yaml
 
-KINDS = ("definition-set", "organisation", "calendar", "process", "notifications", "reports")
+KINDS = ("definition-set", "organisation", "calendar", "process", "notifications", "reports",
+         "report-form")
 SINGLETON_KINDS = frozenset({"definition-set", "organisation", "notifications", "reports"})
 MANIFEST = "set.yaml"
 OPS = ("add", "merge", "replace", "remove")
