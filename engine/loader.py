@@ -18,8 +18,8 @@ from .compiler import compile_calendar, compile_organisation, compile_reports, c
 from .field_checks import check_process
 from .model import DefinitionSet, Process, Template, frozen_map
 from .problems import DefinitionError, Problem, did_you_mean
-from .report_forms import compile_report_form
 from .process_compiler import ProcessCompiler
+from .report_forms import compile_report_form
 from .schemas import validate
 from .sources import MANIFEST, SetSources, collect, display_name
 from .template_checks import check_templates

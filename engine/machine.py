@@ -606,6 +606,7 @@ def open_linked(definition: DefinitionSet, source: Case, event: Event, actor: Ac
     # As for a case opened by a start step: the trail records every value that differs from
     # the process's defaults, so that the case can be rebuilt from its trail alone.
     blank = replace(new_case, state="", values=frozen_map(process.defaults()),
-                    priority=process.default_priority, flags=frozenset(), assignee_role=None)
+                    priority=process.default_priority, flags=frozenset(), assignee_role=None,
+                    clocks=frozen_map())
     return Outcome(new_case, (created, *changes(blank, new_case, now, actor.id,
                                                 decision.rules))), linked_source

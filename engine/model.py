@@ -545,7 +545,8 @@ class ReportForm:
 
     It applies to the cases of ``process`` for which ``condition`` holds (all when None).
     ``language`` is the locale its PDF is printed in; ``standard`` says, per locale, which
-    official schema its machine-readable export follows and where it departs from it.
+    official schema its machine-readable export follows and where it departs from it;
+    ``keep`` is the (step, file field) that records a generated PDF.
     """
 
     id: str
@@ -556,6 +557,8 @@ class ReportForm:
     authority: Labels
     standard: Labels
     parts: tuple[FormPart, ...]
+    #: The step and file field that keep a generated PDF in the record (None: not kept).
+    keep: tuple[str, str] | None = None
 
     def items(self) -> tuple[FormItem, ...]:
         """Every field of the form, in the form's order."""

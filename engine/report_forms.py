@@ -52,25 +52,47 @@ def compile_report_form(doc: Document, problems: list[Problem], locales: tuple[s
             seen.add(entry["id"])
             source = entry.get("from")
             if source is not None:
-                ctx.ref(source, process.fields, f"field of process '{process.id}'",
-                        [*here, "from"])
+                ctx.ref(source, process.fields, "field", [*here, "from"])
             elif entry.get("mandatory", False):
                 ctx.problem([*here, "id"], "E261",
                             f"mandatory field '{entry['id']}' of form '{doc.key}' is not "
                             "filled from any case field",
                             f"add 'from: <field id>' naming the field of process "
-                            f"'{process.id}' that holds it (add the field to the process first "
-                            "if the case does not record it yet)")
+                            f"'{process.id}' that holds it; add the field to the process first "
+                            "if its cases do not record it yet")
             items.append(FormItem(entry["id"], ctx.labels(entry["label"], [*here, "label"]),
                                   bool(entry.get("mandatory", False)), source))
         parts.append(FormPart(section["id"],
                               ctx.labels(section["label"], ["sections", i, "label"]),
                               tuple(items)))
+    keep = _keep(ctx, data.get("keep"), process)
     return ReportForm(
         id=doc.key, label=ctx.labels(data["label"], ["label"]), process=process.id,
         condition=condition, language=data["language"],
         authority=ctx.labels(data.get("authority"), ["authority"]),
-        standard=ctx.labels(data.get("standard"), ["standard"]), parts=tuple(parts))
+        standard=ctx.labels(data.get("standard"), ["standard"]), parts=tuple(parts),
+        keep=keep)
+
+
+def _keep(ctx: CompileContext, spec: Mapping[str, str] | None,
+          process: Process) -> tuple[str, str] | None:
+    """The (step, file field) that records a generated PDF; problems when the step does not
+    take that field as a file."""
+    if spec is None:
+        return None
+    step = process.step(spec["step"])
+    if not ctx.ref(spec["step"], [s.id for s in process.every_step()], "step",
+                   ["keep", "step"]) or step is None:
+        return None
+    field = process.fields.get(spec["field"])
+    if field is None or field.type != "file" or spec["field"] not in {
+            i.field for i in step.inputs}:
+        ctx.problem(["keep", "field"], "E262",
+                    f"step '{step.id}' takes no file field '{spec['field']}' to keep the "
+                    "generated form in",
+                    "name a field of type file that the step lists in its inputs")
+        return None
+    return step.id, field.id
 
 
 def _names(process: Process) -> set[str]:

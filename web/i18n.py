@@ -7,7 +7,8 @@ the definitions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -66,6 +67,22 @@ def _choose() -> str:
         if best:
             return best.replace("_", "-")
     return known[0]
+
+
+@contextmanager
+def in_locale(tag: str) -> Iterator[None]:
+    """Render in locale ``tag`` whatever the reader's language: a regulator's form is printed
+    in the authority's language."""
+    before = g.get("locale")
+    g.locale = tag
+    try:
+        with flask_babel.force_locale(tag.replace("-", "_")):
+            yield
+    finally:
+        if before is None:
+            g.pop("locale", None)
+        else:
+            g.locale = before
 
 
 def select_locale() -> str:

@@ -319,7 +319,7 @@ class CaseService:
             process = definition.process(row.process)
             case = store.to_case(definition, row)
             outcome = machine.apply(definition, case, step_id, actor, inputs, now, signature,
-                                    reason)
+                                    reason, linked=self._linked(session, case))
             self._check_user_fields(session, process, outcome.case, case)
             return self._save(session, definition, _Stored(row, case), outcome, actor, now,
                               client, signature, step_id)
@@ -532,7 +532,24 @@ class CaseService:
                 self._write(session, new, _Stored(row, case), result.case, entries, client)
             return plans
 
+    def linked(self, case: Case) -> dict[str, bool]:
+        """Whether each case linked to ``case`` is finished, by number: what
+        :func:`~..machine.available` needs to tell whether a close still waits for one."""
+        with self.transaction() as session:
+            return self._linked(session, case)
+
     # -- internals --------------------------------------------------------------------------
+
+    def _linked(self, session: Session, case: Case) -> dict[str, bool]:
+        # A close waits for the linked cases it opened through a blocks_close relation (a
+        # regulatory report): the engine reads whether each is finished. One query, and none
+        # for a case without links.
+        numbers = [link.number for link in case.links]
+        if not numbers:
+            return {}
+        rows = session.execute(select(CaseRow.number, CaseRow.closed_at)
+                               .where(CaseRow.number.in_(numbers)))
+        return {number: closed_at is not None for number, closed_at in rows}
 
     def _load(self, session: Session, number: str) -> tuple[CaseRow, DefinitionSet]:
         row = store.find_case(session, number)

@@ -89,7 +89,8 @@ def test_changes_are_sorted_by_area_then_process_then_subject(
 
 def test_a_process_added_or_removed_is_named_with_its_label(default_set: DefinitionSet) -> None:
     only_complaints = replace(default_set, processes=frozen_map(
-        {"complaint": default_set.processes["complaint"]}))
+        {key: process for key, process in default_set.processes.items()
+         if key != "service_request"}))
     removed = diff(default_set, only_complaints)
     assert [(c.area, c.process, c.kind, c.words) for c in removed] == [
         ("process", "service_request", "removed", "process 'service_request' removed")]

@@ -52,8 +52,8 @@ def test_a_condition_on_the_case_alone_is_still_decided_up_front(
     reasons = available(default_set, case, everyone(default_set), now)["close"]
     assert [r.message for r in reasons if r.code == "condition"] == [
         "Closing needs the customer's acceptance, the signed reportability decision for China, "
-        "the US and the EU, and no petition awaiting a decision (a report deadline keeps "
-        "running after the close until the report is recorded)."]
+        "the US and the EU, and no petition awaiting a decision (a report that is due must "
+        "be submitted first)."]
     generated = replace(default_set.process("complaint").steps["close"], condition_message={})
     assert condition_sentence(generated, default_set.process("complaint"), "en") == (
         "Possible only when the case is not flagged 'Petition awaiting decision' and 'Customer "

@@ -162,7 +162,8 @@ def _case(definition: DefinitionSet, case: Case, actor: Actor,
     # A closed case offers the steps written for its final state (they stop a deadline that
     # runs after the close); the engine's availability lists exactly those.
     if voided_at is None:
-        for step_id, reasons in machine.available(definition, case, actor, now).items():
+        for step_id, reasons in machine.available(definition, case, actor, now,
+                                                  service().linked(case)).items():
             step = process.steps[step_id]
             actions.append({
                 "step": step_id, "label": dict(step.label), "allowed": not reasons,

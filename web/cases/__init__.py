@@ -164,7 +164,7 @@ def case(number: str) -> str:
     # that runs after the close): the engine's availability lists exactly those.
     if found.voided_at is None:
         for step_id, reasons in machine.available(definition, current, current_user.actor,
-                                                  now).items():
+                                                  now, service().linked(current)).items():
             step = process.steps[step_id]
             offered.append({"step": step, "allowed": not reasons,
                             "why": explain.reasons(process, reasons)})
@@ -184,7 +184,20 @@ def case(number: str) -> str:
         clocks=views.clocks(definition, current, now),
         owner=role_label(current.assignee_role), history=views.history(process, found),
         signatures=signatures, urgency=views.urgency(current, now).css,
-        links=views.links(definition, current))
+        links=views.linked_cases(definition, current, _readable_links(current), now),
+        report_forms=report_forms.statuses(found))
+
+
+def _readable_links(case: Case) -> dict[str, Case]:
+    """The cases linked to ``case`` that the reader may read, by number."""
+    found = {}
+    for link in case.links:
+        try:
+            found[link.number] = service().read_case(link.number, history=False,
+                                                     reader=current_user.id).case
+        except CaseNotFound:
+            continue  # not theirs to read: the link shows its number only
+    return found
 
 
 def _step_label(process: Process, step_id: str) -> str:
@@ -254,8 +267,8 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
             condition=wording.condition_clause(step, process, locale()))
     refused: list[str] = []
     if case is not None and request.method == "GET":
-        why = machine.available(definition, case, current_user.actor, service().now()).get(
-            step.id, ())
+        why = machine.available(definition, case, current_user.actor, service().now(),
+                                service().linked(case)).get(step.id, ())
         refused = explain.reasons(process, [r for r in why if r.code != "signature"])
     return render_template(
         "cases/step.html", form=form, process=process, step=step, case=case, values=values,
@@ -363,4 +376,5 @@ def attachment(digest: str, name: str) -> BaseResponse:
     return send_file(path, as_attachment=True, download_name=download)
 
 
-from . import printing  # noqa: E402,F401 - the printable form's routes join this blueprint
+# The printable form's and the report forms' routes join this blueprint.
+from . import printing, report_forms  # noqa: E402,F401

@@ -52,6 +52,35 @@ def links(definition: DefinitionSet, case: Case) -> list[ShownLink]:
             for link in case.links]
 
 
+@dataclass(frozen=True)
+class LinkedCase:
+    """A linked case on the case page: the link, and, when the reader may read that case, its
+    state and its deadlines (a regulatory report's clock, whether it is finished)."""
+
+    link: ShownLink
+    state: str
+    finished: bool
+    clocks: tuple[ShownClock, ...]
+
+
+def linked_cases(definition: DefinitionSet, case: Case, linked: dict[str, Case],
+                 now: datetime) -> list[LinkedCase]:
+    """Each link of ``case`` with what ``linked`` (the linked cases the reader may read, by
+    number, each with its own definition's process) says of it."""
+    result = []
+    for shown in links(definition, case):
+        other = linked.get(shown.number)
+        if other is None or other.process not in definition.processes:
+            result.append(LinkedCase(shown, "", False, ()))
+            continue
+        process = definition.process(other.process)
+        state = process.states.get(other.state)
+        result.append(LinkedCase(
+            shown, label(state.label) if state else other.state, other.closed_at is not None,
+            tuple(c for c in clocks(definition, other, now) if c.left or c.css)))
+    return result
+
+
 def hidden_text() -> str:
     """What stands in for a value of personal data the reader may not see."""
     return _("hidden (personal data)")
