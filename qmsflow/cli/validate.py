@@ -12,8 +12,10 @@ from pathlib import Path
 
 import click
 
-from qmsflow.engine.loader import check
+from qmsflow.engine.loader import check, load
+from qmsflow.engine.model import text
 from qmsflow.engine.problems import Problem
+from qmsflow.engine.report_forms import coverage
 
 FORMATS = click.Choice(["text", "json", "github"])
 
@@ -39,7 +41,9 @@ def _print_problems(problems: list[Problem], fmt: str) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
               help="text for people, json for tools, github for CI annotations.")
-def cli(paths: tuple[Path, ...], fmt: str) -> None:
+@click.option("--forms", is_flag=True,
+              help="Also print how much of each regulator's report form a valid set fills.")
+def cli(paths: tuple[Path, ...], fmt: str, forms: bool) -> None:
     """Check definition sets (folders holding set.yaml); default: definitions/*/ here."""
     targets = list(paths) or _default_sets()
     if not targets:
@@ -49,16 +53,38 @@ def cli(paths: tuple[Path, ...], fmt: str) -> None:
     for target in targets:
         problems = check(target)
         failed |= bool(problems)
-        report.append({"set": str(target), "valid": not problems,
-                       "problems": [p.as_dict() for p in problems]})
+        entry: dict[str, object] = {"set": str(target), "valid": not problems,
+                                    "problems": [p.as_dict() for p in problems]}
+        report.append(entry)
         _print_problems(problems, fmt)
         if fmt == "text":
             verdict = "valid" if not problems else f"{len(problems)} problem(s)"
             click.echo(f"{target}: {verdict}")
+        if forms and not problems:
+            entry["report_forms"] = _forms(target, fmt)
     if fmt == "json":
         click.echo(json.dumps({"valid": not failed, "sets": report}, ensure_ascii=False,
                               indent=2))
     sys.exit(1 if failed else 0)
+
+
+def _forms(target: Path, fmt: str) -> list[dict[str, object]]:
+    """Each report form's coverage: its fields, the mandatory ones, how many a case field
+    fills (an unmapped mandatory field is already a problem, E261)."""
+    definition = load(target)
+    found = []
+    for form in definition.report_forms.values():
+        figures = coverage(form)
+        found.append({"form": figures.form, "fields": figures.fields,
+                      "mandatory": figures.mandatory, "mapped": figures.mapped,
+                      "mandatory_mapped": figures.mandatory_mapped,
+                      "unmapped_mandatory": list(figures.unmapped_mandatory)})
+        if fmt == "text":
+            name = text(figures.label, definition.organisation.locales[-1])
+            click.echo(f"  {figures.form} ({name}): {figures.mandatory_mapped} of "
+                       f"{figures.mandatory} mandatory fields filled from the case, "
+                       f"{figures.mapped} of {figures.fields} fields in all")
+    return found
 
 
 def _default_sets() -> list[Path]:

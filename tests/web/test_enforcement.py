@@ -127,6 +127,10 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         # A step's form opens for every reader: it explains why the step is refused, if it is.
         "cases.act": _readers(demo, definition), "cases.printable": _readers(demo, definition),
         "cases.pdf": _readers(demo, definition),
+        "cases.report_form": _readers(demo, definition),
+        "cases.report_form_pdf": _readers(demo, definition),
+        "cases.report_form_json": _readers(demo, definition),
+        "cases.keep_report_form": _always(405),
         "cases.attachment": _always(404),
         "admin.index": _admin_only(definition), "admin.process": _admin_only(definition),
         "admin.version": _admin_only(definition), "admin.validate": _admin_only(definition),
@@ -145,7 +149,16 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
 PUBLIC = {"auth.login": 200, "auth.language": 405, "auth.logout": 405,
           "surveys.answer": 404, "surveys.thanks": 404, "api.document": 200,
           "api.list_cases": 401, "api.read_case": 401, "api.start": 405, "api.act": 405,
-          "cases.notifications_read": 405}  # POST only: a GET is refused before sign-in
+          "cases.notifications_read": 405,  # POST only: a GET is refused before sign-in
+          "cases.keep_report_form": 405}
+
+
+def _report_form(demo: Demo) -> dict[str, str]:
+    """A regulatory report of the demo and the form its authority takes."""
+    number = demo.number_in("regulatory_report", "drafting")
+    jurisdiction = demo.runtime.service.read_case(number).case.values["jurisdiction"]
+    form = {"cn": "nmpa_adverse_event", "us": "fda_3500a", "eu": "eu_mir"}[str(jurisdiction)]
+    return {"number": number, "form_id": form}
 
 
 def _urls(demo: Demo, definition: DefinitionSet) -> list[tuple[str, str, dict[str, str]]]:
@@ -163,6 +176,7 @@ def _urls(demo: Demo, definition: DefinitionSet) -> list[tuple[str, str, dict[st
         frozenset({"digest", "name"}): [{"digest": "0" * 64, "name": "missing.pdf"}],
         frozenset({"version"}): [{"version": definition.version}],
         frozenset({"token"}): [{"token": "not-a-real-token"}],
+        frozenset({"number", "form_id"}): [_report_form(demo)],
         frozenset({"process_id", "number", "step_id"}): [
             {"process_id": "complaint", "number": number,
              "step_id": next(iter(definition.process("complaint").steps))}],

@@ -27,7 +27,8 @@ from .test_enforcement import Demo, _users, demo  # noqa: F401 - the module's de
 PLACEHOLDERS = ("hidden (personal data)", "已隐藏（个人信息）")  # en, zh-CN (the demo's)
 #: Every route that reads one case (by its number) or a file of one, and how the test asks it.
 CASE_ROUTES = {"cases.case", "cases.act", "cases.printable", "cases.pdf", "cases.attachment",
-               "api.read_case", "api.act"}
+               "cases.report_form", "cases.report_form_pdf", "cases.report_form_json",
+               "cases.keep_report_form", "api.read_case", "api.act"}
 #: Routes that list or search cases, or show notifications about them.
 LIST_ROUTES = {"cases.inbox", "api.list_cases"}
 
@@ -96,6 +97,16 @@ def test_every_role_reads_exactly_the_cases_its_rules_give_it_on_every_route(
                 "print": client.get(f"/cases/{number}/print").status_code,
                 "api get": sweep.api(user.id, f"/api/v1/cases/{number}"),
             }
+            if found.process == "regulatory_report":
+                # Its form as a page and as JSON, and keeping a generated PDF: each answers
+                # only a reader of the report (the form that does not apply: never).
+                form = {"cn": "nmpa_adverse_event", "us": "fda_3500a",
+                        "eu": "eu_mir"}[str(found.values["jurisdiction"])]
+                got["form"] = client.get(f"/cases/{number}/forms/{form}").status_code
+                got["form json"] = client.get(f"/cases/{number}/forms/{form}.json").status_code
+                if not seen.visible:
+                    got["keep form"] = client.post(f"/cases/{number}/forms/{form}/keep",
+                                                   data={"reason": "x"}).status_code
             if seen.visible not in pdf_done:  # a PDF is slow: one readable, one not
                 pdf_done.add(seen.visible)
                 got["pdf"] = client.get(f"/cases/{number}/pdf").status_code

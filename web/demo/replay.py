@@ -174,11 +174,18 @@ class Seeder:
 
     @staticmethod
     def _links(links: Sequence[Any], labels: dict[str, tuple[str, str]]) -> None:
-        """Linked cases are known by their relation, as in the scenario runner."""
+        """Linked cases are known by their relation, as in the scenario runner: the second
+        case opened under one relation is '<relation>_2', and so on."""
         known = {number for number, _ in labels.values()}
         for link in links:
             if link.number not in known:  # the source holds '<relation>:reverse'
-                labels[link.relation.removesuffix(":reverse")] = (link.number, link.process)
+                relation = link.relation.removesuffix(":reverse")
+                name, count = relation, 1
+                while name in labels:
+                    count += 1
+                    name = f"{relation}_{count}"
+                labels[name] = (link.number, link.process)
+                known.add(link.number)
 
     def _states(self, numbers: Sequence[str]) -> frozenset[tuple[str, str]]:
         with self.service.transaction() as session:
