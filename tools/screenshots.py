@@ -6,7 +6,9 @@ Seeds a temporary SQLite database with the demo data (``qmsflow demo``: one acco
 cases in every state) on a fixed clock, serves the application from it on a free local port
 and photographs, in Chinese: the sign-in page, the quality manager's inbox, a case page with
 its deadlines and history (also at tablet size), a step form with a conditional section shown
-and the signature block, the printable form and the administration's state diagram. The
+and the signature block, the printable form and the administration's state diagram; a submitted
+NMPA report's page with its form section, and the first page of the form's PDF as WeasyPrint
+generates it (rendered to PNG by poppler's ``pdftoppm``: ``apt-get install poppler-utils``). The
 browser is Debian's Chromium (never a downloaded one); nothing outside ``--out`` is kept.
 """
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -96,6 +100,35 @@ def case_in(url: str, definition: DefinitionSet, process: str, states: list[str]
     finally:
         runtime.close()
     raise LookupError(f"no {process} case in any of {states}")
+
+
+def nmpa_report(url: str, definition: DefinitionSet) -> str:
+    """A submitted report to the NMPA: its form is complete."""
+    runtime = Runtime(url, DEFINITIONS, compiled=definition)
+    try:
+        with runtime.sessions() as session:
+            numbers = session.execute(
+                select(CaseRow.number).where(CaseRow.process == "regulatory_report",
+                                             CaseRow.state == "submitted")
+                .order_by(CaseRow.number)).scalars().all()
+        for number in numbers:
+            if runtime.service.read_case(number).case.values.get("jurisdiction") == "cn":
+                return str(number)
+    finally:
+        runtime.close()
+    raise LookupError("no submitted NMPA report in the demo")
+
+
+def pdf_page(pdf: bytes, path: Path) -> None:
+    """The first page of ``pdf`` as the PNG ``path``, by poppler's pdftoppm."""
+    tool = shutil.which("pdftoppm")
+    if tool is None:
+        raise SystemExit("pdftoppm is missing: apt-get install poppler-utils")
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "form.pdf"
+        source.write_bytes(pdf)
+        subprocess.run([tool, "-png", "-r", "90", "-f", "1", "-l", "1", "-singlefile",
+                        str(source), str(path.with_suffix(""))], check=True)
 
 
 class Camera:
@@ -187,6 +220,17 @@ def take_all(browser: Browser, base: str, out: Path, url: str, summary: DemoSumm
                                    ".state-diagram { overflow: visible; }")
         page.set_viewport_size({"width": width + 120, "height": DESKTOP["height"]})
         camera.shoot(page, "diagram", figure)
+
+        report = nmpa_report(url, definition)
+        page.set_viewport_size(DESKTOP)
+        page.goto(f"/cases/{report}")
+        camera.shoot(page, "report", around(page, "hgroup",
+                                            "section[aria-labelledby=report-forms-title]"))
+        pdf = page.request.get(f"/cases/{report}/forms/nmpa_adverse_event.pdf")
+        assert pdf.ok, pdf.status
+        path = out / "report-form-pdf.png"
+        pdf_page(pdf.body(), path)
+        camera.taken.append(path)
 
     with camera.page(manager, TABLET) as page:
         page.goto(f"/cases/{open_case}")
