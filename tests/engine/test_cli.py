@@ -38,6 +38,23 @@ def test_validate_exits_one_and_prints_one_line_per_problem(edited_set: EditSet)
     assert ": E201 $.transitions[" in line and "did you mean 'investigation'?" in line
 
 
+def test_validate_tells_how_much_of_each_report_form_the_set_fills() -> None:
+    code, output = invoke("validate", "--forms", DEFAULT_SET)
+    assert code == 0
+    assert ("fda_3500a (FDA MedWatch Form 3500A): 17 of 17 mandatory fields filled from the "
+            "case, 29 of 31 fields in all") in output
+
+
+def test_validate_names_a_mandatory_form_field_nothing_fills(edited_set: EditSet) -> None:
+    folder = edited_set(("report_forms/eu_mir.yaml", ", mandatory: true, from: holder_srn}",
+                         ", mandatory: true}"))
+    code, output = invoke("validate", "--forms", folder)
+    assert code == 1
+    (line,) = [x for x in output.splitlines() if ": E261 " in x]
+    assert "report_forms/eu_mir.yaml:" in line and "mandatory field 'srn'" in line
+    assert "fields filled from the case" not in output  # no coverage for an invalid set
+
+
 def test_validate_exits_two_on_a_usage_error() -> None:
     code, output = invoke("validate", "--format", "xml", DEFAULT_SET)
     assert code == 2
