@@ -19,13 +19,23 @@ from typing import Any
 from .access import by_role
 from .calendar import WorkingWindow
 from .expressions import Expression
-from .model import ClockVariant, DefinitionSet, Duration, PriorityRule, Process, Step, text
+from .model import (
+    ClockVariant,
+    DefinitionSet,
+    Duration,
+    FormItem,
+    PriorityRule,
+    Process,
+    ReportForm,
+    Step,
+    text,
+)
 
 __all__ = ["AREAS", "Change", "deadline_changes", "diff"]
 
 #: The areas of a change, in the order a report lists them.
 AREAS = ("process", "state", "transition", "field", "category", "rule", "deadline", "authority",
-         "calendar", "form", "access", "organisation", "template", "report")
+         "calendar", "form", "access", "organisation", "template", "report", "report form")
 
 
 @dataclass(frozen=True)
@@ -226,7 +236,8 @@ _TRANSITION = (_LABEL,
                _asp("inputs", compare=_inputs), _asp("form"),
                _asp("effects", compare=_effects), _asp("signature", "signature meaning"),
                _asp("not_by", "separation of duties (not by)"), _asp("authority"),
-               _asp("reason_required"), _asp("start", "opens a case"))
+               _asp("reason_required"), _asp("start", "opens a case"),
+               _asp("complete_forms", "needs complete report forms"))
 _FIELD = (_LABEL, _asp("type"), _asp("required", "requirement", _values(_required)),
           _asp("minimum"), _asp("maximum"), _asp("min_length", "minimum length"),
           _asp("max_length", "maximum length"), _asp("pattern"),
@@ -266,12 +277,17 @@ _ORGANISATION = (_asp("locales"), _asp("timezone", "time zone"),
                  ("roles who administer definitions", lambda o: o.admin_roles, _from_to),
                  ("signature meanings", lambda o: tuple(o.signature_meanings), _from_to))
 _ROLE = (_LABEL, _asp("department"))
-_RELATION = (_LABEL, _asp("reverse", "reverse label", _label))
+_RELATION = (_LABEL, _asp("reverse", "reverse label", _label),
+             _asp("blocks_close", "holds the case that opened it open"))
 _TEMPLATE = (_LABEL, _asp("subject", compare=_label), _asp("body", compare=_changed),
              _asp("channel"))
 _REPORT = (_LABEL, _asp("process"), _asp("period_field"), _asp("period_every"),
            _asp("due_day"), _asp("filter"), _asp("dimensions", compare=_members),
            _asp("measures", compare=_members))
+_REPORT_FORM = (_LABEL, _asp("process"), _asp("condition", "cases it applies to"),
+                _asp("language"), _asp("keep", "step and file field keeping the PDF"),
+                _asp("standard", "statement of the export's standard", _label))
+_FORM_ITEM = (_LABEL, _asp("mandatory"), _asp("source", "case field that fills it"))
 
 
 class _Report:
@@ -342,8 +358,16 @@ def diff(old: DefinitionSet, new: DefinitionSet) -> list[Change]:
     report.items("template", None, "notification template", old.templates, new.templates,
                  _TEMPLATE)
     report.items("report", None, "report", old.reports, new.reports, _REPORT)
+    for fid in report.items("report form", None, "report form", old.report_forms,
+                            new.report_forms, _REPORT_FORM):
+        report.items("report form", None, "field", _form_items(old.report_forms[fid]),
+                     _form_items(new.report_forms[fid]), _FORM_ITEM, prefix=f"{fid}/")
     return sorted(report.changes,
                   key=lambda c: (AREAS.index(c.area), c.process or "", c.subject))
+
+
+def _form_items(form: ReportForm) -> dict[str, FormItem]:
+    return {item.id: item for item in form.items()}
 
 
 def _process(report: _Report, pid: str, old: Process, new: Process) -> None:

@@ -113,6 +113,11 @@ def test_a_death_in_china_is_reported_to_the_nmpa_before_the_complaint_can_close
 
     # Quality has the report to do, with the same deadline, in the inbox.
     page.goto("/")
+    print("INBOX-MINE", text(page))
+    page.goto("/?scope=all")
+    print("INBOX-ALL", text(page))
+    person.as_("quality_manager")
+    print("INBOX-QM", text(page))
     task = page.locator("tbody tr", has=page.get_by_role("link", name=report))
     assert "2026-03-09 09:30" in task.inner_text()
     page.goto(f"/cases/{number}")

@@ -481,3 +481,17 @@ def test_a_step_condition_message_changed_added_or_removed_is_described(
     assert added == [
         "transition 'confirm_complaint' (complaint): message when the condition does not hold "
         "added: 'Not a complaint'"]
+
+
+def test_a_report_form_change_is_told_down_to_the_field_that_fills_it(
+        default_set: DefinitionSet) -> None:
+    form = default_set.report_forms["eu_mir"]
+    parts = list(form.parts)
+    items = list(parts[1].items)
+    items[1] = replace(items[1], source=None)
+    parts[1] = replace(parts[1], items=tuple(items))
+    changed = replace(default_set, report_forms=frozen_map({
+        **default_set.report_forms, "eu_mir": replace(form, parts=tuple(parts))}))
+    assert [(c.area, c.subject, c.words) for c in diff(default_set, changed)] == [
+        ("report form", "eu_mir/srn",
+         "field 'eu_mir/srn': case field that fills it changed from holder_srn to none")]
