@@ -127,3 +127,22 @@ def test_the_complaint_ends_only_after_its_report_is_submitted(
         "password": PASSWORD})
     assert closed.status_code == 303, text_of(closed)
     assert world.service.read_case(number).case.state == "not_a_complaint"
+
+
+def test_the_fda_and_eu_reports_are_filled_on_their_english_forms(
+        desk: Desk, client: FlaskClient, world: World) -> None:
+    number = desk.register(**POTENTIAL)
+    desk.take(number, [("quality", "decide_reportability", {
+        **DECISION, "report_cn": "not_reportable", "report_us": "reportable",
+        "report_eu": "reportable"})])
+    us, eu = (link.number for link in world.service.read_case(number).case.links)
+    desk.as_("quality", locale="zh-CN")  # a Chinese reader: the forms stay in English
+    fda = text_of(client.get(f"/cases/{us}/forms/fda_3500a"))
+    assert "FDA MedWatch Form 3500A" in fda and "B5 Describe event or problem *" in fda
+    assert "Draft: mandatory fields are empty" in fda and "D4 Model number" in fda
+    mir = text_of(client.get(f"/cases/{eu}/forms/eu_mir"))
+    assert "EU Manufacturer Incident Report (MIR 7.3.1)" in mir
+    assert "Single registration number (SRN) *" in mir
+    page = text_of(client.get(f"/cases/{eu}"))
+    assert "单一注册号（SRN）" in page  # what is missing, in the reader's language
+    assert client.get(f"/cases/{eu}/forms/eu_mir.pdf").data.startswith(b"%PDF")
