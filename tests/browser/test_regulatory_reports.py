@@ -117,10 +117,9 @@ def test_a_death_in_china_is_reported_to_the_nmpa_before_the_complaint_can_close
     page.goto("/")
     task = re.sub(r"\s+", " ", page.locator("tbody tr", has_text=report).inner_text()).strip()
     assert task == f"{report} 编制中 中国国家药监局（不良事件监测系统） 首次报告 2026-03-09 09:30"
-    page.goto(f"/cases/{number}")
 
-    # The report says, in Chinese, what its NMPA form still lacks.
-    rows.get_by_role("link", name=report).click()
+    # From the inbox to the report, which says, in Chinese, what its NMPA form still lacks.
+    page.locator("tbody tr", has_text=report).get_by_role("link", name=report).click()
     page.wait_for_url(REPORT_URL)
     assert state_shown(page) == "编制中"
     forms = page.locator("section[aria-labelledby=report-forms-title]")

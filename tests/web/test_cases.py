@@ -217,6 +217,15 @@ def test_a_role_without_the_step_is_refused_whatever_it_posts(desk: Desk, world:
     assert world.service.read_case(number).case.state == "registered"
 
 
+def test_the_inbox_links_each_case_number_to_its_page_and_badges_its_due_time(
+        desk: Desk, client: FlaskClient) -> None:
+    number = desk.register()
+    desk.as_("quality")
+    page = client.get("/").get_data(as_text=True)
+    assert f'<th scope="row"><a href="/cases/{number}">{number}</a></th>' in page
+    assert '<span class="badge due' in page
+
+
 def test_the_inbox_filters_searches_and_pages(desk: Desk, client: FlaskClient, world: World
                                               ) -> None:
     first = desk.register(complainant_org="Klinikum Nord")
