@@ -10,7 +10,7 @@ parameter and says how to fix it, never a 500. The JSON API has its own reader (
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from typing import NoReturn
 
 from flask import Flask, abort, request
@@ -28,9 +28,17 @@ class BadInput(QmsflowError, ValueError):
     """A query parameter or form value that cannot be read; the message says how to fix it."""
 
 
+# Control characters (Unicode category Cc), lone surrogates (Cs) and the bidirectional
+# controls, as one character class: a regular expression finds them at C speed. The walk over
+# every character in Python it replaces was two thirds of the hostile-input sweep's time.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff"
+                          + "".join(sorted(re.escape(char) for char in BIDI_CONTROLS)) + "]")
+# What a form value may not hold at all: NUL, and lone surrogates (not text).
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 def _unprintable(text: str) -> bool:
-    return any(unicodedata.category(char) in ("Cc", "Cs") or char in BIDI_CONTROLS
-               for char in text)
+    return _UNPRINTABLE.search(text) is not None
 
 
 def counting_number(text: str | None, name: str, high: int = INTEGER_MAX) -> int | None:
@@ -75,8 +83,7 @@ def _check_request() -> None:
     if request.method == "POST" and request.mimetype in (
             "application/x-www-form-urlencoded", "multipart/form-data"):
         for name, value in request.form.items(multi=True):
-            if "\x00" in name or "\x00" in value or any(
-                    unicodedata.category(char) == "Cs" for char in value):
+            if "\x00" in name or _NOT_TEXT.search(value):
                 refuse(BadInput(_("The form value '%(name)s' holds a character that is not "
                                   "text (NUL). Remove it and send the form again.",
                                   name=name[:40].replace("\x00", ""))))

@@ -183,7 +183,9 @@ def test_a_complaint_is_approved_answered_and_closed_with_signatures_in_the_brow
     person.as_("quality_manager")
     take_step(page, number, "核签结案", password=PASSWORD)
     assert state_shown(page) == "已结案"
-    assert "此案件已无可执行的操作。" in text(page)
+    # On the closed complaint only a follow-up report to an authority may still be opened.
+    actions = page.locator("section[aria-labelledby=actions-title]")
+    assert actions.get_by_role("button").all_inner_texts() == ["新建补充/最终报告"]
     signatures = text(page, "section[aria-labelledby=signatures-title]")
     assert "Sales_Manager User" in signatures and "Quality_Manager User" in signatures
     assert world.service.read_case(number).case.state == "closed"

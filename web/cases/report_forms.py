@@ -71,7 +71,7 @@ def _applying(found: History) -> list[ReportForm]:
 
 def _find(number: str, form_id: str) -> tuple[History, Process, ReportForm]:
     try:
-        found = service().read_case(number, reader=current_user.id)
+        found = service().read_case(number, history=False, reader=current_user.id)
     except CaseNotFound:
         abort(404)
     form = next((f for f in _applying(found) if f.id == form_id), None)
