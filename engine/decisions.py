@@ -105,8 +105,7 @@ def decide(process: Process, context: Mapping[str, Any]) -> Decision:
 def all_rule_flags(process: Process) -> frozenset[str]:
     """Every flag some rule or category can set (recomputed on each step; flags set by effects
     stay)."""
-    rules = process.priority_table.rules if process.priority_table is not None else ()
-    return frozenset().union(process.all_category_flags(), *(r.flags for r in rules))
+    return process.rule_flags
 
 
 def may_overlap(a: PriorityRule, b: PriorityRule) -> bool:

@@ -563,6 +563,8 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
     decided = CaseView(process, draft.values, case, now=now, state=landed,
                        priority=priority, flags=flags, clocks=draft.clocks)
     for clock in process.clocks.values():
+        if step.id not in clock.triggers:
+            continue  # most clocks do nothing on a given step: clock_events would not either
         before = dict(draft.clocks)
         clock_events(definition, process, clock.id, step.id, draft.clocks, decided, now)
         if draft.clocks != before:
