@@ -57,8 +57,9 @@ def _matches_value(test: ValueTest, value: Any, process: Process) -> bool:
 
 
 def _matches(rule: PriorityRule, context: Mapping[str, Any], process: Process) -> bool:
-    if not all(_matches_value(t, context.get(t.field), process) for t in rule.tests):
-        return False
+    for test in rule.tests:  # a loop rather than all(generator): every rule, every step
+        if not _matches_value(test, context.get(test.field), process):
+            return False
     if rule.condition is None:
         return True
     try:

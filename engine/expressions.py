@@ -263,7 +263,8 @@ class Expression:
         """
         # Only the names the expression reads are passed, each defaulting to None: an empty
         # field and an absent one mean the same thing to an administrator.
-        values = {name: context.get(name) for name in self.names}
+        read = context.get
+        values = {name: read(name) for name in self.names}
         template = self._compiled
         try:
             # What jinja2's TemplateExpression.__call__ (3.1) does, less its work per call

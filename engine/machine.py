@@ -149,6 +149,9 @@ class CaseView(Mapping[str, Any]):
         """The value of ``name``; ``default`` only for a name that is neither a field nor an
         attribute (an empty field reads None, as in a context)."""
         # Mapping.get goes through __getitem__ and a KeyError: expressions call this one.
+        attributes = self._attributes
+        if name in attributes:
+            return attributes[name]  # the attributes computed so far: no call
         if name in _ATTRIBUTE_SET:
             return self._attribute(name)
         if name in self._fields:
