@@ -122,8 +122,8 @@ class CaseView(Mapping[str, Any]):
         elif name == "category_path":
             process = self._process
             # The category field's own value (a field, never an attribute of the same name).
-            name = process.category_field or ""
-            chosen = self._values.get(name) if name in self._fields else None
+            field = process.category_field or ""
+            chosen = self._values.get(field) if field in self._fields else None
             category = process.categories.get(str(chosen))
             value = list(category.path) if category else []
         elif name == "links":
