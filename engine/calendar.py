@@ -35,6 +35,9 @@ __all__ = [
 MAX_IDLE_DAYS = 3660
 
 _ONE_DAY = timedelta(days=1)
+# How many days a calendar remembers (their classification, their windows) before it
+# starts again: some hundred years of days, far more than deadlines walk.
+_DAYS_KEPT = 40_000
 _MIDNIGHT = time(0, 0)
 
 _WORKING_DAY = "working day"
@@ -172,6 +175,11 @@ class BusinessCalendar:
             *(o.working_days for o in spec.official_years.values())
         )
         self._package_years: dict[int, _PackageYear] = {}
+        # Per day: whether and why it is worked, and its windows in UTC. Both follow from the
+        # spec and the package's holidays alone, and every deadline walks the same few weeks:
+        # a clock started, paused, resumed or re-counted asks about the same days again.
+        self._days: dict[date, tuple[bool, str]] = {}
+        self._windows: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
 
     def __repr__(self) -> str:
         return f"BusinessCalendar({self.spec.id!r})"
@@ -314,6 +322,15 @@ class BusinessCalendar:
     # --- internals --------------------------------------------------------------------------
 
     def _classify(self, day: date) -> tuple[bool, str]:
+        """Whether ``day`` is worked and why (:meth:`_classify_day`, remembered)."""
+        known = self._days.get(day)
+        if known is None:
+            if len(self._days) >= _DAYS_KEPT:
+                self._days.clear()  # a bound for a long-running process; rarely reached
+            known = self._days[day] = self._classify_day(day)
+        return known
+
+    def _classify_day(self, day: date) -> tuple[bool, str]:
         """Whether ``day`` is worked and why, applying the precedence rules in order."""
         spec = self.spec
         if day in spec.closures:
@@ -364,12 +381,20 @@ class BusinessCalendar:
             day += _ONE_DAY
         raise ValueError(f"calendar {self.spec.id} has no working day within ten years")
 
-    def _windows_utc(self, day: date) -> list[tuple[datetime, datetime]]:
+    def _windows_utc(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The day's working windows as UTC instants, so that subtraction is real elapsed time.
 
         (Subtracting two datetimes sharing one tzinfo ignores a daylight-saving change between
-        them; UTC has none.)
+        them; UTC has none.) Remembered per day, as :meth:`_classify` is.
         """
+        known = self._windows.get(day)
+        if known is None:
+            if len(self._windows) >= _DAYS_KEPT:
+                self._windows.clear()
+            known = self._windows[day] = tuple(self._day_windows_utc(day))
+        return known
+
+    def _day_windows_utc(self, day: date) -> list[tuple[datetime, datetime]]:
         windows: list[tuple[datetime, datetime]] = []
         for window in self.spec.windows:
             start = datetime.combine(day, window.start, tzinfo=self._zone).astimezone(UTC)

@@ -231,15 +231,18 @@ def follow(definition: DefinitionSet, process: Process, before: Mapping[str, Clo
     moved: dict[str, dict[str, Any]] = {}
     for clock in process.clocks.values():
         current = clocks.get(clock.id)
-        moment = field_moment(definition, clock, context)
+        # The field's moment only where it is read: most clocks have no start_at, or have
+        # not started, or are history.
         if current is None:
-            if clock.start_at is not None and not clock.start_on and moment is not None:
+            if (clock.start_at is not None and not clock.start_on
+                    and field_moment(definition, clock, context) is not None):
                 started = start(definition, clock, context, now)
                 if started is not None:
                     clocks[clock.id] = started
             continue
         if current.status == "stopped" or clock.id not in before:
             continue
+        moment = field_moment(definition, clock, context)
         variant = next((v for v in clock.variants if v.id == current.variant), None)
         causes: list[str] = []
         begin = current.started_at

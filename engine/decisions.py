@@ -57,8 +57,9 @@ def _matches_value(test: ValueTest, value: Any, process: Process) -> bool:
 
 
 def _matches(rule: PriorityRule, context: Mapping[str, Any], process: Process) -> bool:
-    if not all(_matches_value(t, context.get(t.field), process) for t in rule.tests):
-        return False
+    for test in rule.tests:  # a loop rather than all(generator): every rule, every step
+        if not _matches_value(test, context.get(test.field), process):
+            return False
     if rule.condition is None:
         return True
     try:
@@ -105,8 +106,7 @@ def decide(process: Process, context: Mapping[str, Any]) -> Decision:
 def all_rule_flags(process: Process) -> frozenset[str]:
     """Every flag some rule or category can set (recomputed on each step; flags set by effects
     stay)."""
-    rules = process.priority_table.rules if process.priority_table is not None else ()
-    return frozenset().union(process.all_category_flags(), *(r.flags for r in rules))
+    return process.rule_flags
 
 
 def may_overlap(a: PriorityRule, b: PriorityRule) -> bool:

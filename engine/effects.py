@@ -43,7 +43,7 @@ class EffectFailed(QmsflowError):
 
 
 def run_effects(definition: DefinitionSet, process: Process, case: Case,
-                 effects: tuple[Effect, ...], draft: Draft, ctx: Callable[[], dict[str, Any]],
+                 effects: tuple[Effect, ...], draft: Draft, ctx: Callable[[], Mapping[str, Any]],
                  now: datetime, actor_id: str | None, origin: Mapping[str, str]) -> None:
     """Apply effects in order to ``draft``; one code path for steps, warnings and breaches."""
     for effect in effects:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from . import clocks as clock_ops
 from .cases import Case
 from .effects import Draft, EffectFailed, run_effects
 from .events import Event, Outcome, changes
-from .machine import check_now, context
+from .machine import CaseView, check_now
 from .model import DefinitionSet, Effect, frozen_map
 
 
@@ -27,9 +26,9 @@ def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
                    case.assignee_role, dict(case.clocks))
     events: list[Event] = []
 
-    def ctx() -> dict[str, Any]:
-        return context(process, draft.values, case, now=now, flags=draft.flags,
-                       clocks=draft.clocks)
+    def ctx() -> CaseView:
+        return CaseView(process, draft.values, case, now=now, flags=draft.flags,
+                        clocks=draft.clocks)
 
     closed = case.state in process.states and process.states[case.state].final
     for cid, state in case.clocks.items():

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
-from jinja2.environment import TemplateExpression
+from jinja2.environment import Template
 from jinja2.exceptions import SecurityError
 from jinja2.meta import find_undeclared_variables
 from jinja2.parser import Parser
@@ -254,7 +254,7 @@ class Expression:
 
     source: str
     names: frozenset[str]
-    _compiled: TemplateExpression = field(repr=False, compare=False)
+    _compiled: Template = field(repr=False, compare=False)
 
     def evaluate(self, context: Mapping[str, object]) -> object:
         """The value of the expression for ``context``; names missing from it are None.
@@ -263,11 +263,25 @@ class Expression:
         """
         # Only the names the expression reads are passed, each defaulting to None: an empty
         # field and an absent one mean the same thing to an administrator.
-        values = {name: context.get(name) for name in self.names}
+        read = context.get
+        values = {name: read(name) for name in self.names}
+        template = self._compiled
         try:
-            return self._compiled(values)
+            # What jinja2's TemplateExpression.__call__ (3.1) does, less its work per call
+            # that an expression never needs: it copies ``values`` (here they are ours
+            # already; the template only reads them) and merges in the globals, of which
+            # there are none (see _compile), a set built from a ChainMap on every call. The
+            # context is the one Template.new_context(values, shared=True) would make, with
+            # no globals. The template's one statement assigns the value to ``result``.
+            run = template.environment.context_class(
+                template.environment, values, template.name, template.blocks)
+            for _ in template.root_render_func(run):
+                pass
+            result = run.vars["result"]
         except Exception as exc:
             raise EvaluationError(self.source, _explain(exc)) from exc
+        # undefined_to_none: an undefined result (a missing attribute) reads None.
+        return None if isinstance(result, Undefined) else result
 
     def test(self, context: Mapping[str, object]) -> bool:
         """Whether the condition holds for ``context`` (truthiness of :meth:`evaluate`)."""
@@ -350,16 +364,21 @@ def _parse(source: str) -> nodes.Expr:
     return tree
 
 
-def _compile(tree: nodes.Expr) -> TemplateExpression:
+def _compile(tree: nodes.Expr) -> Template:
     """The evaluator of ``tree``, the very tree :func:`_check` passed.
 
     The second half of Jinja's ``Environment.compile_expression`` (jinja2 3.1), which would
     otherwise parse the source a second time: the result is assigned to ``result`` in a
-    one-statement template, and None stands in for an undefined result.
+    one-statement template, which :meth:`Expression.evaluate` runs (None standing in for an
+    undefined result, as ``TemplateExpression(template, undefined_to_none=True)`` would).
     """
     body = [nodes.Assign(nodes.Name("result", "store"), tree, lineno=1)]
     template = _ENV.from_string(nodes.Template(body, lineno=1))
-    return TemplateExpression(template, undefined_to_none=True)
+    # evaluate() gives the template its values as they are, without the globals: there must
+    # be none (the environment's are cleared), or expressions would no longer see them.
+    if template.globals:
+        raise RuntimeError("the expression environment must have no globals")
+    return template
 
 
 def _syntax_hint(message: str) -> str | None:

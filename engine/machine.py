@@ -9,7 +9,7 @@ else, a missing signature or reason. No IO and no clock of its own: ``now`` is g
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -67,6 +67,112 @@ class Refused(QmsflowError):
         return cls(None, None, reasons)
 
 
+#: The case attributes an expression reads besides the fields, in the order a context lists
+#: them (after the fields). An attribute wins over a field of the same name.
+ATTRIBUTES: tuple[str, ...] = ("number", "process", "state", "priority", "flags",
+                               "category_path", "created_at", "now", "links", "clocks")
+_ATTRIBUTE_SET = frozenset(ATTRIBUTES)
+
+
+class CaseView(Mapping[str, Any]):
+    """The names an expression can read, as a read-only mapping computed on demand.
+
+    The same names, values and order as :func:`context`, which copies every field of the
+    process into a dict: a step reads a context several times and an expression only a few
+    names, so the engine reads this view instead. A field is looked up in ``values`` when it
+    is read (None when empty or absent); the derived attributes (sorted flags, category path,
+    links, clocks) are computed at their first read and kept.
+
+    ``values`` is read live: build a new view after changing them. ``flags`` and ``clocks`` are
+    taken as they stand when the view is built (a clock effect starts its clocks one by one,
+    and their conditions read the clocks as they were before it).
+    """
+
+    __slots__ = ("_attributes", "_case", "_clocks", "_fields", "_flags", "_process", "_values")
+
+    def __init__(self, process: Process, values: Mapping[str, Any], case: Case | None = None,
+                 *, now: datetime | None = None, state: str | None = None,
+                 priority: str | None = None, flags: Collection[str] | None = None,
+                 clocks: Mapping[str, ClockState] | None = None) -> None:
+        self._fields = process.fields
+        self._values = values
+        self._case = case
+        # Copies: the caller's set and dict may change while the view is still read.
+        self._flags: Collection[str] = (frozenset(flags) if flags is not None
+                                        else (case.flags if case else ()))
+        self._clocks: Mapping[str, ClockState] = (dict(clocks) if clocks is not None
+                                                  else (case.clocks if case else {}))
+        # The attributes that cost nothing to read are set now; the others at their first read.
+        self._attributes: dict[str, Any] = {
+            "number": case.number if case else "",
+            "process": process.id,
+            "state": state if state is not None else (case.state if case else None),
+            "priority": priority if priority is not None else (case.priority if case else None),
+            "created_at": case.created_at if case else now,
+            "now": now,
+        }
+        self._process = process
+
+    def _attribute(self, name: str) -> Any:
+        attributes = self._attributes
+        if name in attributes:
+            return attributes[name]
+        if name == "flags":
+            value: Any = sorted(self._flags)
+        elif name == "category_path":
+            process = self._process
+            # The category field's own value (a field, never an attribute of the same name).
+            field = process.category_field or ""
+            chosen = self._values.get(field) if field in self._fields else None
+            category = process.categories.get(str(chosen))
+            value = list(category.path) if category else []
+        elif name == "links":
+            value = [{"relation": x.relation, "process": x.process, "number": x.number}
+                     for x in (self._case.links if self._case else ())]
+        else:
+            value = clock_ops.expression_view(self._clocks, attributes["now"])
+        attributes[name] = value
+        return value
+
+    def attributes(self) -> dict[str, Any]:
+        """Every case attribute (not the fields), in :data:`ATTRIBUTES` order."""
+        return {name: self._attribute(name) for name in ATTRIBUTES}
+
+    def __getitem__(self, name: str) -> Any:
+        if name in _ATTRIBUTE_SET:
+            return self._attribute(name)
+        if name in self._fields:
+            return self._values.get(name)
+        raise KeyError(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of ``name``; ``default`` only for a name that is neither a field nor an
+        attribute (an empty field reads None, as in a context)."""
+        # Mapping.get goes through __getitem__ and a KeyError: expressions call this one.
+        attributes = self._attributes
+        if name in attributes:
+            return attributes[name]  # the attributes computed so far: no call
+        if name in _ATTRIBUTE_SET:
+            return self._attribute(name)
+        if name in self._fields:
+            return self._values.get(name)
+        return default
+
+    def __contains__(self, name: object) -> bool:
+        return name in _ATTRIBUTE_SET or name in self._fields
+
+    def __iter__(self) -> Iterator[str]:
+        # The order of the dict that context() builds: the fields, then the attributes that
+        # are not also a field.
+        yield from self._fields
+        for name in ATTRIBUTES:
+            if name not in self._fields:
+                yield name
+
+    def __len__(self) -> int:
+        return len(self._fields) + sum(1 for name in ATTRIBUTES if name not in self._fields)
+
+
 def context(process: Process, values: Mapping[str, Any], case: Case | None = None, *,
             now: datetime | None = None, state: str | None = None,
             priority: str | None = None, flags: Collection[str] | None = None,
@@ -74,24 +180,12 @@ def context(process: Process, values: Mapping[str, Any], case: Case | None = Non
     """The names an expression can read: every field (None when empty) and case attributes.
 
     Attributes come from ``case``; a step passes the state, priority, flags and clocks it is
-    about to give the case where those differ.
+    about to give the case where those differ. A dict of its own, for callers that change or
+    add to it; the engine reads a :class:`CaseView`, which copies nothing.
     """
     ctx = {name: values.get(name) for name in process.fields}
-    category = process.categories.get(str(ctx.get(process.category_field or "")))
-    ctx.update(
-        number=case.number if case else "",
-        process=process.id,
-        state=state if state is not None else (case.state if case else None),
-        priority=priority if priority is not None else (case.priority if case else None),
-        flags=sorted(flags if flags is not None else (case.flags if case else ())),
-        category_path=list(category.path) if category else [],
-        created_at=case.created_at if case else now,
-        now=now,
-        links=[{"relation": x.relation, "process": x.process, "number": x.number}
-               for x in (case.links if case else ())],
-        clocks=clock_ops.expression_view(
-            clocks if clocks is not None else (case.clocks if case else {}), now),
-    )
+    ctx.update(CaseView(process, values, case, now=now, state=state, priority=priority,
+                        flags=flags, clocks=clocks).attributes())
     return ctx
 
 
@@ -197,7 +291,7 @@ class StepCheck:
         self.reasons: list[Reason] = []
         # The values the step's rules read: the case's (or, opening one, the given defaults).
         self.values: dict[str, Any] = dict(case.values if case else values or {})
-        self._context: dict[str, Any] | None = None  # built once; renewed when values change
+        self._context: CaseView | None = None  # built once; renewed when values change
 
     def refuse(self, code: str, message: str, name: str | None = None,
                **details: str) -> None:
@@ -315,7 +409,7 @@ class StepCheck:
         facts = {"step": step.id}
         if not inputs_given and witnesses.condition_inputs(self.process, step):
             verdict = witnesses.search(
-                self.process, step, self.values, lambda values: context(
+                self.process, step, self.values, lambda values: CaseView(
                     self.process, values, self.case, now=self.now),
                 lambda name, ctx: name not in required_fields(self.process, step, ctx))
             if not verdict.possible:
@@ -388,10 +482,10 @@ class StepCheck:
         old = self.case.values if self.case else {}
         return [name for name, value in self.values.items() if old.get(name) != value]
 
-    def context(self) -> dict[str, Any]:
+    def context(self) -> CaseView:
         """What the step's rules read: the case with the values as they stand now."""
         if self._context is None:
-            self._context = context(self.process, self.values, self.case, now=self.now)
+            self._context = CaseView(self.process, self.values, self.case, now=self.now)
         return self._context
 
 
@@ -489,9 +583,9 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
                    case.assignee_role if step.stays else process.states[landed].owner,
                    dict(case.clocks))
 
-    def ctx() -> dict[str, Any]:
-        return context(process, draft.values, case, now=now, state=landed,
-                       flags=draft.flags, clocks=draft.clocks)
+    def ctx() -> CaseView:
+        return CaseView(process, draft.values, case, now=now, state=landed,
+                        flags=draft.flags, clocks=draft.clocks)
 
     try:
         run_effects(definition, process, case, step.effects, draft, ctx, now, actor.id,
@@ -514,13 +608,16 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
     # Clocks started by this step choose their variant on the priority it just decided. The
     # context is built once: from here on only the clocks change, and their view is renewed
     # when a clock's events changed them (a later clock's rule may read an earlier one).
-    decided = context(process, draft.values, case, now=now, state=landed,
-                      priority=priority, flags=flags, clocks=draft.clocks)
+    decided = CaseView(process, draft.values, case, now=now, state=landed,
+                       priority=priority, flags=flags, clocks=draft.clocks)
     for clock in process.clocks.values():
+        if step.id not in clock.triggers:
+            continue  # most clocks do nothing on a given step: clock_events would not either
         before = dict(draft.clocks)
         clock_events(definition, process, clock.id, step.id, draft.clocks, decided, now)
         if draft.clocks != before:
-            decided["clocks"] = clock_ops.expression_view(draft.clocks, now)
+            decided = CaseView(process, draft.values, case, now=now, state=landed,
+                               priority=priority, flags=flags, clocks=draft.clocks)
     # Clocks follow the step's values: a start_at field given or corrected, a variant that
     # no longer applies. Then a case reaching a final state stops the clocks that end with it.
     moved = clock_ops.follow(definition, process, case.clocks, draft.clocks, case.values,
@@ -580,16 +677,17 @@ def open_linked(definition: DefinitionSet, source: Case, event: Event, actor: Ac
     # The new case starts from its own defaults (e.g. reportability 'assessment required'),
     # then the copied values.
     values = {**process.defaults(), **event.data["values"]}
-    decision = decide(process, context(process, values, now=now))
+    decision = decide(process, CaseView(process, values, now=now))
     priority = decision.priority or process.default_priority
     # The clocks its first start step starts (a report's deadline from the awareness time)
-    # run from the moment it is opened, as if that step had been taken.
+    # run from the moment it is opened, as if that step had been taken; a later clock's rule
+    # reads the earlier ones.
     clocks: dict[str, ClockState] = {}
-    decided = context(process, values, now=now, state=first.target, priority=priority,
-                      flags=decision.flags, clocks=clocks)
     for clock in process.clocks.values():
-        clock_events(definition, process, clock.id, first.id, clocks, decided, now)
-        decided["clocks"] = clock_ops.expression_view(clocks, now)
+        if first.id in clock.triggers:
+            clock_events(definition, process, clock.id, first.id, clocks,
+                         CaseView(process, values, now=now, state=first.target,
+                                  priority=priority, flags=decision.flags, clocks=clocks), now)
     new_case = Case(
         process=process.id, version=definition.version, number=number, state=first.target,
         values=frozen_map(values), priority=priority,

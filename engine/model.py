@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
@@ -325,6 +326,12 @@ class Clock:
     runs_after_close: bool = False
     blocks_close: bool = False
 
+    @cached_property
+    def triggers(self) -> frozenset[str]:
+        """Every step that starts, stops, pauses or resumes the clock (a step checks it
+        against each clock of the process)."""
+        return frozenset((*self.start_on, *self.stop_on, *self.pause_on, *self.resume_on))
+
 
 @dataclass(frozen=True)
 class FormField:
@@ -451,8 +458,22 @@ class Process:
 
     def priority_rank(self, priority: str) -> int:
         """0 for the highest priority; larger is lower."""
-        ids = [p.id for p in self.priorities]
-        return ids.index(priority) if priority in ids else len(ids)
+        return self._priority_ranks.get(priority, len(self.priorities))
+
+    @cached_property
+    def _priority_ranks(self) -> Mapping[str, int]:
+        # Asked several times on every step: each id's place once (the first, as list.index).
+        ranks: dict[str, int] = {}
+        for rank, choice in enumerate(self.priorities):
+            ranks.setdefault(choice.id, rank)
+        return MappingProxyType(ranks)
+
+    @cached_property
+    def rule_flags(self) -> frozenset[str]:
+        """Every flag some priority rule or category can set (see
+        :func:`.decisions.all_rule_flags`); computed once, as the process never changes."""
+        rules = self.priority_table.rules if self.priority_table is not None else ()
+        return frozenset().union(self.all_category_flags(), *(r.flags for r in rules))
 
     def higher_priority(self, priority: str, other: str | None) -> str:
         """The higher of two priorities (``other`` may be None: then ``priority``)."""

@@ -23,7 +23,7 @@ from .decisions import DecisionError, all_rule_flags, decide
 from .effects import Draft, EffectFailed, run_effects, survey_expiry
 from .events import Event, Outcome, changes
 from .expressions import EvaluationError, Expression
-from .machine import Reason, Refused, check_now, context
+from .machine import CaseView, Reason, Refused, check_now, context
 from .model import DefinitionSet, Process, Step, Survey, frozen_map
 from .problems import did_you_mean
 
@@ -137,9 +137,9 @@ def _apply(definition: DefinitionSet, process: Process, survey: Survey, case: Ca
     draft = Draft(values, set(case.flags), case.priority_override, case.assignee_role,
                   dict(case.clocks))
 
-    def ctx() -> dict[str, Any]:
-        return context(process, draft.values, case, now=now, flags=draft.flags,
-                       clocks=draft.clocks)
+    def ctx() -> CaseView:
+        return CaseView(process, draft.values, case, now=now, flags=draft.flags,
+                        clocks=draft.clocks)
 
     try:
         # A notification the answer sends carries "step", never "survey": it is no invitation.

@@ -52,6 +52,14 @@ EMAIL_MAX = 254
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 #: The control characters long text may hold: line breaks and tabs.
 _LONG_TEXT_CONTROLS = frozenset("\n\r\t")
+# Every character text_problem() objects to (control characters, which are category Cc,
+# U+2028/9, bidirectional controls and surrogates, category Cs), without and with the long
+# text's line breaks and tabs: text with none of them, nearly all text, needs no walk.
+_SUSPECT = "".join(sorted(BIDI_CONTROLS)) + "\u2028\u2029\ud800-\udfff"
+_SUSPECT_TEXT = {
+    False: re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_SUSPECT}]"),
+    True: re.compile(f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f{_SUSPECT}]"),
+}
 _TRUE = {"true", "yes", "y", "1", "on", "是"}
 _FALSE = {"false", "no", "n", "0", "off", "否"}
 
@@ -117,6 +125,8 @@ def _day(bound: Any) -> date | None:
 def text_problem(value: str, multiline: bool) -> str | None:
     """Why ``value`` cannot be stored as text, or None: control characters (line breaks and
     tabs only in long text), bidirectional controls, NUL, unpaired surrogates."""
+    if _SUSPECT_TEXT[multiline].search(value) is None:
+        return None  # no character the walk below would stop at
     for index, char in enumerate(value):
         if char in BIDI_CONTROLS:
             return (f"holds the invisible direction control U+{ord(char):04X} at character "

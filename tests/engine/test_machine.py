@@ -17,6 +17,7 @@ from qmsflow.engine.escalation import escalate
 from qmsflow.engine.events import Outcome
 from qmsflow.engine.expressions import compile_expression
 from qmsflow.engine.machine import (
+    CaseView,
     Refused,
     apply,
     available,
@@ -304,6 +305,26 @@ def test_expressions_see_a_late_clock_even_before_the_sweep_flags_it(
     assert late.test(context(process, case.values, case, now=due + timedelta(minutes=1))) is True
     assert "overdue" not in case.flags
     assert compile_expression("clocks.unknown.late").test(context(process, {}, case)) is False
+
+
+def test_the_case_view_reads_what_the_context_holds_in_any_order_of_reads(
+        default_set: DefinitionSet, now: datetime) -> None:
+    process = default_set.processes["complaint"]
+    case = to_approval(default_set, now, "100")
+    expected = context(process, case.values, case, now=now, flags={"b", "a"})
+    assert case.values["category"] == "malfunction"
+    for order in (list(expected), list(reversed(expected))):
+        view = CaseView(process, case.values, case, now=now, flags={"b", "a"})
+        # get() and [] alike, each name read twice: attributes are kept after the first read.
+        assert {name: view.get(name) for name in order} == expected
+        assert {name: view[name] for name in order} == expected
+    view = CaseView(process, case.values, case, now=now, flags={"b", "a"})
+    assert list(view.items()) == list(expected.items())
+    assert len(view) == len(expected)
+    assert "category_path" in view and "category" in view and "no_such_name" not in view
+    assert view.get("no_such_name", "default") == "default"
+    with pytest.raises(KeyError):
+        view["no_such_name"]
 
 
 # --- which inputs a step requires -----------------------------------------------------------
