@@ -77,6 +77,18 @@ def test_the_printed_form_shows_title_header_sections_values_and_copies(
     assert "本表不得影印送客户" in page
 
 
+def test_a_section_that_does_not_apply_to_the_case_is_not_printed(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    auth.login("sales")
+    without = open_complaint(world).number  # no patient involved
+    html = client.get(f"/cases/{without}/print").get_data(as_text=True)
+    assert '<caption id="print-complainant">' in html
+    assert '<caption id="print-patient">' not in html
+    with_patient = open_complaint(world, patient_involved=True, patient_harm="none").number
+    html = client.get(f"/cases/{with_patient}/print").get_data(as_text=True)
+    assert '<caption id="print-patient">' in html
+
+
 def test_the_printed_form_draws_each_section_as_a_table_of_labels_and_values(
         client: FlaskClient, auth: Auth, world: World) -> None:
     number = open_complaint(world).number

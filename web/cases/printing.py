@@ -9,6 +9,7 @@ WeasyPrint, which reads the stylesheet from this server's static folder, never o
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from werkzeug.security import safe_join
 
 from qmsflow import forms
+from qmsflow.engine import machine
 from qmsflow.engine.model import Process
 from qmsflow.engine.persistence import CaseNotFound, History
+from qmsflow.forms.visibility import holds
 
 from ..auth import login_required, service
 from ..i18n import gettext as _
@@ -64,18 +67,28 @@ class PrintedSignature:
     invalid_why: str
 
 
-def printed_sections(process: Process, values: dict[str, Any],
-                     hidden: frozenset[str] = frozenset()) -> list[PrintedSection]:
+def printed_sections(process: Process, values: Mapping[str, Any],
+                     hidden: frozenset[str] = frozenset(),
+                     context: Mapping[str, Any] | None = None) -> list[PrintedSection]:
     """The print layout's sections as rows of cells, every field, empty ones blank; the
-    fields in ``hidden`` (personal data the reader may not see) print a placeholder."""
+    fields in ``hidden`` (personal data the reader may not see) print a placeholder.
+
+    A section or field whose ``show_if`` does not hold on ``context`` (the case's expression
+    names) is left out, as its form leaves it out: a patient section for a complaint with no
+    patient is not a question left blank. Without a context every section prints.
+    """
     result = []
     printed: set[str] = set()
     for section in forms.print_layout(process):
+        if context is not None and not holds(section.show_if, context):
+            continue
         columns = max(1, section.columns)
         rows: list[tuple[PrintedCell, ...]] = []
         row: list[PrintedCell] = []
         for item in section.fields:
             spec = item.spec
+            if context is not None and not holds(item.show_if, context):
+                continue
             if spec.id in printed:
                 # Forms repeat fields for context (a batch number beside the classification);
                 # paper asks each question once, where it first appears.
@@ -142,8 +155,10 @@ def _page(number: str) -> str | tuple[str, int]:
         title=label(layout.title), state=label(state.label) if state else case.state,
         priority=label(priority.label) if priority else (case.priority or ""),
         owner=role_label(case.assignee_role),
-        sections=printed_sections(process, dict(case.values),
-                                  views.hidden_fields(process, found.visibility)),
+        sections=printed_sections(process, case.values,
+                                  views.hidden_fields(process, found.visibility),
+                                  machine.context(process, case.values, case,
+                                                  now=service().now())),
         signatures=printed_signatures(process, found),
         links=views.links(found.definition, case),
         copies=[label(copy.label) for copy in layout.copies], note=label(layout.note),
