@@ -344,12 +344,16 @@ class StepCheck:
                    if changed_needing_reason else "this step needs a reason")
             self.refuse("reason", why)
 
+    def closes(self, case: Case) -> bool:
+        """Whether the step takes ``case`` from an open state into a final one."""
+        states = self.process.states
+        return states[self.step.lands_in(case.state)].final and not (
+            case.state in states and states[case.state].final)
+
     def check_blocking_clocks(self, case: Case) -> None:
         """Refuse a step into a final state while a ``blocks_close`` clock still runs (or is
         paused), unless the step itself stops that clock."""
-        states = self.process.states
-        landed = self.step.lands_in(case.state)
-        if not states[landed].final or (case.state in states and states[case.state].final):
+        if not self.closes(case):
             return
         for state in case.clocks.values():
             clock = self.process.clocks.get(state.id)
@@ -369,9 +373,7 @@ class StepCheck:
         A linked case whose state the caller did not give counts as unfinished: a close is
         never let through on what was not checked.
         """
-        states = self.process.states
-        if not states[self.step.lands_in(case.state)].final or (
-                case.state in states and states[case.state].final):
+        if not self.closes(case):
             return
         relations = self.definition.organisation.relations
         for link in case.links:

@@ -9,7 +9,7 @@ preview a change; CI uses it to keep every path of a process working.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -68,6 +68,17 @@ def _parse_time(text: str) -> datetime:
 
 
 Keep = Callable[[DefinitionSet, Case], Case]
+
+
+def linked_name(relation: str, taken: Container[str]) -> str:
+    """The name a scenario gives a linked case opened under ``relation``: the relation, and
+    for a second case under the same relation (the US report after the NMPA one)
+    "<relation>_2", and so on; ``taken`` holds the names already given."""
+    name, count = relation, 1
+    while name in taken:
+        count += 1
+        name = f"{relation}_{count}"
+    return name
 
 
 class _Run:
@@ -183,13 +194,7 @@ class _Run:
                                          self.now, self.number(process))
             self.keep(label, source)
             relation = str(event.data["relation"])
-            # Named by its relation; a second case opened under the same relation (the US
-            # report after the NMPA one) is "<relation>_2", and so on.
-            name, count = relation, 1
-            while name in self.cases:
-                count += 1
-                name = f"{relation}_{count}"
-            self.keep(name, linked.case)
+            self.keep(linked_name(relation, self.cases), linked.case)
             opened.append(relation)
         if wanted and wanted not in opened:
             result.failures.append(f"expected a linked case '{wanted}' to be opened, "

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 
 from qmsflow.engine import wording
 from qmsflow.engine.machine import Reason
-from qmsflow.engine.model import DefinitionSet, Process
+from qmsflow.engine.model import Process
 
+from .i18n import definition as served
 from .i18n import gettext as _
 from .i18n import label, locale, role_label
 
@@ -60,12 +61,12 @@ def reason(process: Process | None, why: Reason) -> str:
         return _("The deadline '%(clock)s' is still running: the case cannot be closed until "
                  "it is stopped.", clock=label(clock.label) if clock else facts["clock"])
     if why.code == "linked" and "case" in facts:
-        relation = _definition().organisation.relations.get(facts.get("relation", ""))
+        relation = served().organisation.relations.get(facts.get("relation", ""))
         return _("The linked case %(number)s (%(relation)s) is not finished yet: this case "
                  "cannot be closed before it.", number=facts["case"],
                  relation=label(relation.reverse) if relation else facts.get("relation", ""))
     if why.code == "form" and "item" in facts:
-        form = _definition().report_forms.get(facts.get("form", ""))
+        form = served().report_forms.get(facts.get("form", ""))
         item = next((i for i in form.items() if i.id == facts["item"]), None) if form else None
         if form is not None and item is not None:
             return _("%(form)s: %(field)s is required before the report is submitted.",
@@ -75,12 +76,6 @@ def reason(process: Process | None, why: Reason) -> str:
     if why.code == "voided":
         return _("The case was voided.")
     return why.message
-
-
-def _definition() -> DefinitionSet:
-    # The served definitions name the forms and relations a reason refers to by id.
-    from .auth import service  # the service needs the app; explain is imported before it
-    return service().current
 
 
 def reasons(process: Process | None, why: Iterable[Reason]) -> list[str]:

@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from qmsflow.engine.loader import check, load
-from qmsflow.engine.model import text
-from qmsflow.engine.problems import Problem
+from qmsflow.engine.model import DefinitionSet, text
+from qmsflow.engine.problems import DefinitionError, Problem
 from qmsflow.engine.report_forms import coverage
 
 FORMATS = click.Choice(["text", "json", "github"])
@@ -51,7 +51,7 @@ def cli(paths: tuple[Path, ...], fmt: str, forms: bool) -> None:
     report = []
     failed = False
     for target in targets:
-        problems = check(target)
+        definition, problems = _checked(target, compiled=forms)
         failed |= bool(problems)
         entry: dict[str, object] = {"set": str(target), "valid": not problems,
                                     "problems": [p.as_dict() for p in problems]}
@@ -60,25 +60,34 @@ def cli(paths: tuple[Path, ...], fmt: str, forms: bool) -> None:
         if fmt == "text":
             verdict = "valid" if not problems else f"{len(problems)} problem(s)"
             click.echo(f"{target}: {verdict}")
-        if forms and not problems:
-            entry["report_forms"] = _forms(target, fmt)
+        if definition is not None:
+            entry["report_forms"] = _forms(definition, fmt)
     if fmt == "json":
         click.echo(json.dumps({"valid": not failed, "sets": report}, ensure_ascii=False,
                               indent=2))
     sys.exit(1 if failed else 0)
 
 
-def _forms(target: Path, fmt: str) -> list[dict[str, object]]:
-    """Each report form's coverage: its fields, the mandatory ones, how many a case field
-    fills (an unmapped mandatory field is already a problem, E261)."""
-    definition = load(target)
+def _checked(target: Path, compiled: bool) -> tuple[DefinitionSet | None, list[Problem]]:
+    """The set's problems and, when ``compiled`` is asked for and it has none, the set itself
+    (compiled once: the problems are those it was refused for)."""
+    if not compiled:
+        return None, check(target)
+    try:
+        return load(target), []
+    except DefinitionError as error:
+        return None, list(error.problems)
+
+
+def _forms(definition: DefinitionSet, fmt: str) -> list[dict[str, object]]:
+    """Each report form's coverage of a valid set: its fields, the mandatory ones, how many a
+    case field fills (an unmapped mandatory field is a problem, E261, so there is none)."""
     found = []
     for form in definition.report_forms.values():
         figures = coverage(form)
         found.append({"form": figures.form, "fields": figures.fields,
                       "mandatory": figures.mandatory, "mapped": figures.mapped,
-                      "mandatory_mapped": figures.mandatory_mapped,
-                      "unmapped_mandatory": list(figures.unmapped_mandatory)})
+                      "mandatory_mapped": figures.mandatory_mapped})
         if fmt == "text":
             name = text(figures.label, definition.organisation.locales[-1])
             click.echo(f"  {figures.form} ({name}): {figures.mandatory_mapped} of "

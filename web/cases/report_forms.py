@@ -28,6 +28,7 @@ from qmsflow.engine import values as value_ops
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import Process, ReportForm, text
 from qmsflow.engine.persistence import CaseNotFound, Conflict, History
+from qmsflow.engine.report_forms import FilledForm
 
 from .. import explain, uploads
 from ..auth import login_required, service
@@ -65,8 +66,8 @@ def statuses(found: History) -> list[FormStatus]:
 def _applying(found: History) -> list[ReportForm]:
     case, definition = found.case, found.definition
     process = definition.process(case.process)
-    context = machine.context(process, case.values, case, now=service().now())
-    return engine_forms.forms_for(definition.report_forms, process, context)
+    names = machine.CaseView(process, case.values, case, now=service().now())
+    return engine_forms.forms_for(definition.report_forms, process, names)
 
 
 def _find(number: str, form_id: str) -> tuple[History, Process, ReportForm]:
@@ -90,12 +91,12 @@ class FilledField:
     mandatory: bool
 
 
-def _sections(found: History, process: Process,
-              form: ReportForm) -> list[tuple[str, list[FilledField]]]:
+def _sections(found: History, process: Process, filled: FilledForm
+              ) -> list[tuple[str, list[FilledField]]]:
     """The form's sections with their fields' values as text in the form's language; personal
     data the reader may not see prints as hidden."""
     hidden = views.hidden_fields(process, found.visibility)
-    filled = engine_forms.fill(form, found.case.values)
+    form = filled.form
     result = []
     for part in form.parts:
         rows = []
@@ -129,13 +130,13 @@ def _page(number: str, form_id: str) -> str:
 
 
 def _render(found: History, process: Process, form: ReportForm) -> str:
+    filled = engine_forms.fill(form, found.case.values)
     return render_template(
         "cases/report_form.html", found=found, case=found.case, form=form,
         language=form.language, title=text(form.label, form.language),
         authority=text(form.authority, form.language),
-        sections=_sections(found, process, form),
-        missing=[text(item.label, form.language)
-                 for item in engine_forms.fill(form, found.case.values).missing],
+        sections=_sections(found, process, filled),
+        missing=[text(item.label, form.language) for item in filled.missing],
         printed_at=local_time(service().now(), with_zone=True))
 
 

@@ -27,6 +27,7 @@ from qmsflow.engine.persistence import (
     users,
     versions,
 )
+from qmsflow.engine.scenario import linked_name
 
 from ..runtime import Runtime
 from .people import PasswordFor
@@ -174,16 +175,11 @@ class Seeder:
 
     @staticmethod
     def _links(links: Sequence[Any], labels: dict[str, tuple[str, str]]) -> None:
-        """Linked cases are known by their relation, as in the scenario runner: the second
-        case opened under one relation is '<relation>_2', and so on."""
+        """Linked cases are known by their names in the scenario runner."""
         known = {number for number, _ in labels.values()}
         for link in links:
             if link.number not in known:  # the source holds '<relation>:reverse'
-                relation = link.relation.removesuffix(":reverse")
-                name, count = relation, 1
-                while name in labels:
-                    count += 1
-                    name = f"{relation}_{count}"
+                name = linked_name(link.relation.removesuffix(":reverse"), labels)
                 labels[name] = (link.number, link.process)
                 known.add(link.number)
 
