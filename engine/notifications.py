@@ -81,17 +81,20 @@ def reads(template: Template) -> frozenset[str]:
 
 def context(definition: DefinitionSet, case: Case, locale: str, *,
             clock: str | None = None, recipient: str = "", survey_url: str = "",
-            names: Collection[str] | None = None) -> dict[str, Any]:
+            names: Collection[str] | None = None,
+            people: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What a template reads: the fields of the process as a person reads them in ``locale``
     (empty fields are ''), ``case``, ``clock`` (for a warning or breach), ``recipient`` (the
     name of the person it goes to) and ``survey_url``. ``names`` limits the fields to those a
-    template reads (see :func:`reads`): a case has dozens, a template reads a few."""
+    template reads (see :func:`reads`): a case has dozens, a template reads a few. ``people``
+    (user id -> name) names the people of user fields and ``case.assignee``: a customer reads
+    "engineer 王伟", never an account id."""
     process = definition.process(case.process)
     zone = definition.organisation.timezone
     fields = process.fields.items() if names is None else (
         (name, process.fields[name]) for name in names if name in process.fields)
     values: dict[str, Any] = {
-        name: display(spec, case.values.get(name), locale) if spec.type != "datetime"
+        name: display(spec, case.values.get(name), locale, people) if spec.type != "datetime"
         else local_time(case.values.get(name), zone)
         for name, spec in fields}
     state = process.states[case.state]
@@ -102,6 +105,7 @@ def context(definition: DefinitionSet, case: Case, locale: str, *,
         "state": case.state, "state_label": text(state.label, locale),
         "priority": text(priority.label, locale) if priority else case.priority,
         "assignee_role": text(role.label, locale) if role else "",
+        "assignee": (people or {}).get(case.assignee or "", case.assignee or ""),
         "created_at": local_time(case.created_at, zone),
         "closed_at": local_time(case.closed_at, zone)}
     values["clock"] = {}

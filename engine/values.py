@@ -391,10 +391,14 @@ def from_json(spec: Field, value: Any, process: Process | None = None) -> Any:
     return value  # text, whole numbers, yes/no and choices keep their JSON type
 
 
-def display(spec: Field, value: Any, locale: str) -> str:
-    """A value as a person reads it in ``locale``."""
+def display(spec: Field, value: Any, locale: str,
+            names: Mapping[str, str] | None = None) -> str:
+    """A value as a person reads it in ``locale``; ``names`` (user id -> name) shows a user
+    field as the person's name, as people know each other, not by an account id."""
     if value is None:
         return ""
+    if spec.type == "user" and names:
+        return names.get(str(value), str(value))
     if spec.type == "choice":
         choice = spec.choices.get(value)
         return text(choice.label, locale) if choice else str(value)

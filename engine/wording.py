@@ -14,22 +14,24 @@ tests are worded; anything else (arithmetic, filters, clocks) falls back to a cl
 fields the condition reads. A group inside a group is spelled out ("both ... and ...", "同时满足
 ……和……") instead of nesting brackets. Pure: no IO, the words for each locale are held here, like
 the yes/no words of :func:`.values.display`.
+
+Deadlines are worded here too (:func:`clock_rule`): "自“总经理室受理”起，国内 5 个工作日".
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import nodes
 
 from .errors import QmsflowError
 from .expressions import Expression, syntax_tree
-from .model import Field, Process, Step, text
+from .model import Clock, ClockVariant, Duration, Field, Process, Step, text
 
-__all__ = ["Words", "clause", "condition_clause", "condition_sentence", "describe",
-           "words_for"]
+__all__ = ["Words", "clause", "clock_rule", "condition_clause", "condition_sentence",
+           "describe", "duration_text", "words_for"]
 
 
 @dataclass(frozen=True)
@@ -408,3 +410,56 @@ class _Speaker:
         if not shown:
             return self.words.fallback_plain
         return self.words.fallback.format(field=self.words.comma.join(shown))
+
+
+# -- deadlines in words ------------------------------------------------------------------------
+
+# How each language counts a duration, by unit ({n}: the amount as written in the definition).
+_DURATIONS: Mapping[str, Mapping[str, tuple[str, str]]] = {
+    "en": {"working_days": ("{n} working day", "{n} working days"),
+           "working_hours": ("{n} working hour", "{n} working hours"),
+           "calendar_days": ("{n} day", "{n} days"), "hours": ("{n} hour", "{n} hours")},
+    "zh": {"working_days": ("{n} 个工作日", "{n} 个工作日"),
+           "working_hours": ("{n} 个工作小时", "{n} 个工作小时"),
+           "calendar_days": ("{n} 天", "{n} 天"), "hours": ("{n} 小时", "{n} 小时")},
+}
+
+_Entry = TypeVar("_Entry")
+
+# The rule of a deadline: where it counts from, and how long it runs.
+_RULES: Mapping[str, Mapping[str, str]] = {
+    "en": {"from": "{duration} from {start}", "or": " or ", "quote": "'{label}'"},
+    "zh": {"from": "自{start}起 {duration}", "or": "或", "quote": "“{label}”"},
+}
+
+
+def _language(table: Mapping[str, _Entry], locale: str) -> _Entry:
+    """The entry of ``locale``'s language, else English."""
+    return table.get(locale.split("-")[0], table["en"])
+
+
+def duration_text(duration: Duration, locale: str) -> str:
+    """A duration as people say it: "5 working days", "5 个工作日", "24 小时"."""
+    one, many = _language(_DURATIONS, locale)[duration.unit]
+    amount = duration.amount
+    written = f"{amount:f}".rstrip("0").rstrip(".") if "." in f"{amount:f}" else f"{amount:f}"
+    return (one if amount == 1 else many).format(n=written)
+
+
+def clock_rule(process: Process, clock: Clock, variant: ClockVariant, locale: str) -> str:
+    """The rule a deadline runs by under ``variant``, in ``locale``: where it counts from and
+    for how long: "自“总经理室受理”起 5 个工作日", "4 working hours from 'Received at'".
+
+    A clock that counts from a field's time names the field; one started by steps names them
+    (any of them starts it). The variant's own name is not repeated (screens show it beside
+    the rule). Generated from the definition, so the text cannot drift from the rule.
+    """
+    words = _language(_RULES, locale)
+    quoted = words["quote"]
+    if clock.start_at is not None and clock.start_at in process.fields:
+        start = quoted.format(label=text(process.fields[clock.start_at].label, locale))
+    else:
+        start = words["or"].join(
+            quoted.format(label=text(process.steps[s].label, locale) if s in process.steps
+                          else s) for s in clock.start_on)
+    return words["from"].format(start=start, duration=duration_text(variant.duration, locale))

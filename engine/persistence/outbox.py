@@ -120,6 +120,7 @@ def enqueue(session: Session, definition: DefinitionSet, case: Case, case_id: in
     if not notices:
         return 0
     people = _people(session)
+    names = {person.id: person.name for person in people}
     rows: list[dict[str, Any]] = []
     for event in notices:
         template = definition.templates[str(event.data["template"])]
@@ -136,7 +137,8 @@ def enqueue(session: Session, definition: DefinitionSet, case: Case, case_id: in
                 try:
                     rendered = render(template, address.locale, context(
                         definition, case, address.locale, clock=str(clock) if clock else None,
-                        recipient=address.name, survey_url=link, names=reads(template)))
+                        recipient=address.name, survey_url=link, names=reads(template),
+                        people=names))
                     subject, body = rendered.subject, rendered.body
                 except RenderFailed as failed:
                     error = str(failed)

@@ -212,6 +212,12 @@ class CaseService:
         with self.transaction() as session:
             return [users.actor(user) for user in users.listed(session, include_disabled=False)]
 
+    def names(self) -> dict[str, str]:
+        """Every account's name by user id, disabled ones included: a screen shows the person
+        who did or holds something by name, also after their account was closed."""
+        with self.transaction() as session:
+            return {user.id: user.name for user in users.listed(session)}
+
     def definition(self, version: str) -> DefinitionSet:
         """The compiled definition set of a stored version (cached once compiled)."""
         known = self.versions.known(version)

@@ -38,6 +38,18 @@ def test_a_context_limited_to_what_the_template_reads_renders_the_same(
     assert lean == full
 
 
+def test_a_template_reads_a_persons_name_never_an_account_id(
+        default_set: DefinitionSet, now: datetime) -> None:
+    case = register(default_set, now)
+    case = replace(case, values={**case.values, "plan_owner": "engineer.li"},
+                   assignee="engineer.li")
+    values = context(default_set, case, "zh-CN", people={"engineer.li": "李工"})
+    assert values["plan_owner"] == "李工"
+    assert values["case"]["assignee"] == "李工"
+    # Without the names (a caller that has none), the id as stored rather than nothing.
+    assert context(default_set, case, "zh-CN")["plan_owner"] == "engineer.li"
+
+
 def test_a_subject_is_one_line_whatever_the_template_says(default_set: DefinitionSet,
                                                           now: datetime) -> None:
     case = register(default_set, now)

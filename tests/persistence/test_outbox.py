@@ -13,7 +13,7 @@ from qmsflow.engine.persistence import outbox
 from qmsflow.engine.persistence.models import OutboxMessage, User
 
 from .conftest import World, open_complaint, to_investigation
-from .report_cases import closed_complaint
+from .report_cases import SERVICE_REQUEST, closed_complaint, closed_service_request
 
 
 def messages(world: World, **where: object) -> list[OutboxMessage]:
@@ -163,3 +163,13 @@ def test_a_reply_by_letter_goes_to_the_complainant_worded_as_recorded(world: Wor
     assert (letter.recipient, letter.case_number) == ("wang.fang@example.cn", number)
     assert letter.subject == f"关于您的投诉（编号 {number}）的答复"
     assert "MX-200" in letter.body and "已答复。" in letter.body
+
+
+def test_the_customers_visit_notice_names_the_engineer_not_their_account(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(SERVICE_REQUEST, "contact_email", "liu@hospital.example.cn")
+    engineer = world.user("engineer")
+    closed_service_request(world, world.clock.now + timedelta(days=1), engineer=engineer)
+    [visit] = [m for m in messages(world, template="visit_scheduled") if m.channel == "email"]
+    assert "工程师 Engineer User 于" in visit.body
+    assert engineer not in visit.body

@@ -46,7 +46,7 @@ from ..auth import login_required, service
 from ..i18n import definition as served
 from ..i18n import gettext as _
 from ..i18n import label, locale, role_label
-from . import views
+from . import signing, views
 
 bp = Blueprint("cases", __name__, template_folder="templates")
 
@@ -182,7 +182,8 @@ def case(number: str) -> str:
         sections=views.sections(process, current,
                                 views.hidden_fields(process, found.visibility)),
         clocks=views.clocks(definition, current, now),
-        owner=role_label(current.assignee_role), history=views.history(process, found),
+        owner=role_label(current.assignee_role), assignee=views.person(current.assignee),
+        history=views.history(process, found),
         signatures=signatures, urgency=views.urgency(current, now).css,
         links=views.linked_cases(definition, current, _readable_links(current), now),
         report_forms=report_forms.statuses(found))
@@ -214,8 +215,13 @@ def act(number: str, step_id: str) -> str | BaseResponse | tuple[str, int]:
     step = process.steps.get(step_id)
     if step is None:
         abort(404)
-    return _step(found.definition, process, step, found.case,
-                 views.hidden_fields(process, found.visibility))
+    hidden = views.hidden_fields(process, found.visibility)
+    preview = None
+    if step.signature:
+        # The signer sees what the signature covers before giving the password.
+        signed = _read(number).signatures
+        preview = signing.preview(process, step, found.case, signed, hidden)
+    return _step(found.definition, process, step, found.case, hidden, preview)
 
 
 def _read(number: str, history: bool = True) -> History:
@@ -228,10 +234,12 @@ def _read(number: str, history: bool = True) -> History:
 
 
 def _step(definition: DefinitionSet, process: Process, step: Step,
-          case: Case | None, hidden: frozenset[str] = frozenset()
+          case: Case | None, hidden: frozenset[str] = frozenset(),
+          preview: signing.SignPreview | None = None
           ) -> str | BaseResponse | tuple[str, int]:
     """Show a step's form, or take the step from a posted one. ``hidden``: the fields whose
-    values the user may not see (never sent to the form; left as they are when sent empty)."""
+    values the user may not see (never sent to the form; left as they are when sent empty);
+    ``preview``: what a signature on the case covers, shown above the password box."""
     # Only a form with a user picker needs the list of people (one query fewer otherwise).
     pickers = any(item.spec.type == "user"
                   for _section, item in forms.step_layout(process, step).editable().values())
@@ -274,7 +282,7 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
         "cases/step.html", form=form, process=process, step=step, case=case, values=values,
         display=lambda name: views.hidden_text() if name in hidden else views.value_text(
             process, name, values.get(name)),
-        problems=problems, refused=refused, condition=condition,
+        problems=problems, refused=refused, condition=condition, preview=preview,
         row_version=request.environ.get("qmsflow.row_version") or request.form.get(
             "row_version") or (case.row_version if case else ""),
         needs_reason=step.reason_required or (case is not None and any(

@@ -11,13 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import g
+
 from qmsflow.engine import clocks as clock_ops
 from qmsflow.engine import values as value_ops
+from qmsflow.engine import wording
 from qmsflow.engine.access import Visibility, pii_fields
 from qmsflow.engine.cases import Case
 from qmsflow.engine.model import DefinitionSet, Process
 from qmsflow.engine.persistence import History
 
+from ..auth import service
 from ..i18n import gettext as _
 from ..i18n import label, local_time, locale, role_label
 
@@ -91,8 +95,23 @@ def hidden_fields(process: Process, visibility: Visibility) -> frozenset[str]:
     return frozenset() if visibility.pii else pii_fields(process)
 
 
+def names() -> dict[str, str]:
+    """Every account's name by user id, read once per request."""
+    if "qmsflow_names" not in g:
+        g.qmsflow_names = service().names()
+    found: dict[str, str] = g.qmsflow_names
+    return found
+
+
+def person(user_id: str | None) -> str:
+    """A user as colleagues know them: by name ('' for nobody; the id of an unknown account)."""
+    if not user_id:
+        return ""
+    return names().get(user_id, user_id)
+
+
 def value_text(process: Process, name: str, value: Any) -> str:
-    """The display text of field ``name``."""
+    """The display text of field ``name`` (a user field by the person's name)."""
     spec = process.fields.get(name)
     if spec is None:
         return "" if value is None else str(value)
@@ -100,7 +119,7 @@ def value_text(process: Process, name: str, value: Any) -> str:
         return category_label(process, value)
     if spec.type == "datetime" and isinstance(value, datetime):
         return local_time(value)
-    return value_ops.display(spec, value, locale())
+    return value_ops.display(spec, value, locale(), names() if spec.type == "user" else None)
 
 
 @dataclass(frozen=True)
@@ -148,7 +167,7 @@ def column(process: Process, case: Case, name: str, now: datetime,
     if name == "created_at":
         return local_time(case.created_at)
     if name == "assignee":
-        return case.assignee or role_label(case.assignee_role)
+        return person(case.assignee) or role_label(case.assignee_role)
     if name == "flags":
         return ", ".join(label(process.flags[f].label) for f in sorted(case.flags)
                          if f in process.flags)
@@ -218,6 +237,8 @@ class ShownClock:
     left: str
     css: str
     unofficial: tuple[int, ...]
+    #: The rule it runs by, generated from the definition: "自“总经理室受理”起 5 个工作日".
+    rule: str = ""
 
 
 def clocks(definition: DefinitionSet, case: Case, now: datetime) -> list[ShownClock]:
@@ -238,7 +259,9 @@ def clocks(definition: DefinitionSet, case: Case, now: datetime) -> list[ShownCl
                 else ("soon" if state.warn_at and now >= state.warn_at else "")
         result.append(ShownClock(label(spec.label) if spec else state.id,
                                  label(variant.label) if variant else state.variant, status,
-                                 local_time(state.due_at), left, css, state.unofficial_years))
+                                 local_time(state.due_at), left, css, state.unofficial_years,
+                                 wording.clock_rule(process, spec, variant, locale())
+                                 if spec and variant else ""))
     return result
 
 
@@ -379,6 +402,8 @@ def _raw(process: Process, name: str | None, stored: Any) -> str:
         return label(process.states[stored].label)
     if name == "assignee_role":
         return role_label(str(stored))
+    if name == "assignee":
+        return person(str(stored))
     if name == "priority":
         return next((label(p.label) for p in process.priorities if p.id == stored), str(stored))
     spec = process.fields.get(name or "")

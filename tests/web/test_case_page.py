@@ -1,0 +1,73 @@
+"""The case page and step forms as people read them: names not account ids, the rule of each
+deadline, what a signature covers, and no form for a step that cannot be taken."""
+
+from __future__ import annotations
+
+import html
+
+from flask.testing import FlaskClient
+
+from ..persistence.conftest import PASSWORD, World
+from .conftest import text_of
+from .test_cases import TO_APPROVAL, Desk, desk
+
+__all__ = ["desk"]  # the fixture, used by name
+
+
+def test_a_person_picked_in_a_user_field_is_shown_by_name_not_account_id(
+        desk: Desk, client: FlaskClient, world: World) -> None:
+    owner = world.user("technical")
+    number = desk.register()
+    desk.take(number, [*TO_APPROVAL, ("technical", "propose_plan", {
+        "countermeasure": "更换", "handling": ["replace"], "compensation_amount": "3000",
+        "plan_owner": owner})])
+    page = text_of(client.get(f"/cases/{number}"))
+    assert "Technical User" in page
+    assert owner not in page
+
+
+def test_each_deadline_says_the_rule_it_runs_by_in_the_readers_language(
+        desk: Desk, client: FlaskClient) -> None:
+    number = desk.register()
+    desk.as_("quality", locale="zh-CN")
+    page = text_of(client.get(f"/cases/{number}"))
+    assert "自“受理时间”起 4 个工作小时" in page
+    desk.as_("quality")
+    page = html.unescape(text_of(client.get(f"/cases/{number}")))
+    assert "4 working hours from 'Received at'" in page
+
+
+def test_a_step_the_user_cannot_take_shows_why_and_no_form_or_password_box(
+        desk: Desk, client: FlaskClient) -> None:
+    number = desk.to_approval("80000")
+    desk.as_("sales_manager")
+    response = client.get(f"/cases/{number}/do/approve_plan")
+    page = response.get_data(as_text=True)
+    assert "You cannot take this step now" in text_of(response)
+    assert "amount 80,000 above your limit 5,000" in text_of(response)
+    assert 'type="password"' not in page
+    assert "<form" not in page.split("<main", 1)[-1]
+
+
+def test_the_approver_sees_the_amount_and_why_it_routes_to_their_tier_before_signing(
+        desk: Desk, client: FlaskClient) -> None:
+    number = desk.to_approval("80000")
+    desk.as_("gm")
+    page = text_of(client.get(f"/cases/{number}/do/approve_plan"))
+    assert "What you sign" in page
+    assert "Compensation amount is CNY 80,000.00, above" in page
+    assert "更换整批并赔偿停机损失" in page  # the plan being approved
+
+
+def test_the_sign_page_lists_what_changed_since_the_last_signature(
+        desk: Desk, client: FlaskClient) -> None:
+    number = desk.to_approval("3000")
+    desk.as_("sales_manager")
+    page = text_of(client.get(f"/cases/{number}/do/approve_plan"))
+    # The last signature was the GM's instruction; the plan came after it.
+    changed = page.split("Changed since the last signature (Gm User, ", 1)[1]
+    changed = changed.split("values this signature covers", 1)[0]
+    assert "Compensation amount CNY 3,000.00" in changed
+    assert "Countermeasures 更换整批并赔偿停机损失" in changed
+    assert "Root cause" not in changed  # signed by the GM already
+    assert desk.act(number, "approve_plan", {"password": PASSWORD}).status_code == 303
