@@ -29,13 +29,19 @@ class StepForm:
     ``layout`` is what the screen shows; ``client_conditions`` maps a section id, or
     ``"<section id>.<field id>"`` for a field, to its ``show_if`` as JSON for the browser
     (absent when there is none or the browser cannot evaluate it); ``required_fields`` are the
-    fields the step always needs (the template marks them).
+    fields the step always needs (the template marks them); ``required_when`` maps each field
+    needed only in some cases (by its own condition or by the category chosen) to the JSON
+    condition under which the browser shows its mark ('' when the browser cannot evaluate it:
+    the mark then says "in some cases"); ``required_notes`` are the marks' two titles, in the
+    form's language (live condition, condition the browser cannot evaluate).
     """
 
     layout: ClassVar[Layout]
     form_spec: ClassVar[FormSpec]
     client_conditions: ClassVar[Mapping[str, str]]
     required_fields: ClassVar[frozenset[str]]
+    required_when: ClassVar[Mapping[str, str]]
+    required_notes: ClassVar[tuple[str, str]]
 
     @classmethod
     def initial(cls, case_values: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,8 +123,44 @@ def build_form(definition: DefinitionSet, process: Process, step: Step, locale: 
                                          for name, (section, item) in editable.items()})),
         client_conditions=MappingProxyType(conditions),
         required_fields=frozenset(name for name in editable if name in always),
+        required_when=MappingProxyType({
+            name: condition for name, condition in _required_when(process, step).items()
+            if name in editable and name not in always}),
+        required_notes=(ctx.gettext("Required with what you have chosen"),
+                        ctx.gettext("Required in some cases: the form says so when you send "
+                                    "it")),
     )
     return type(f"StepForm_{process.id}_{step.id}", (StepForm, base), attrs)
+
+
+def _required_when(process: Process, step: Step) -> dict[str, str]:
+    """The browser's condition (JSON) for each input of ``step`` required only in some cases:
+    its own ``required`` expression, or a choice of category (or of one below it) that lists
+    it, or either. '' when part of it cannot run in the browser."""
+    trees: dict[str, list[dict[str, Any] | None]] = {}
+    for given in step.inputs:
+        if not isinstance(given.required, bool):
+            trees.setdefault(given.field, []).append(client_condition(given.required))
+    if process.category_field:
+        for field in {item.field for item in step.inputs}:
+            listing = [category.id for category in process.categories.values()
+                       if any(field in process.categories[above].required_fields
+                              for above in category.path)]
+            if listing:
+                trees.setdefault(field, []).append({
+                    "op": "compare", "node": {"op": "name", "name": process.category_field},
+                    "rest": [["in", {"op": "list", "items": [
+                        {"op": "const", "value": c} for c in listing]}]]})
+    result = {}
+    for field, parts in trees.items():
+        if any(part is None for part in parts):
+            result[field] = ""
+            continue
+        tree = parts[0]
+        for part in parts[1:]:
+            tree = {"op": "or", "left": tree, "right": part}
+        result[field] = json.dumps(tree, ensure_ascii=False, separators=(",", ":"))
+    return result
 
 
 def _meta(locale: str) -> type:

@@ -69,3 +69,15 @@ def test_ticking_a_checkbox_shows_what_depends_on_it(browser: Any,
     page.check(f"#handling-{choices.index('compensate')}")
     assert section.is_visible() and page.locator("#compensation_amount").is_enabled()
     page.close()
+
+
+def test_a_field_required_only_in_some_cases_is_marked_while_it_is(
+        browser: Any, default_set: DefinitionSet) -> None:
+    page = page_for(browser, default_set, "complaint", "register", {})
+    country_mark = page.locator("label[for=country] .qmsflow-required")
+    assert country_mark.is_hidden()
+    page.select_option("#market", "international")
+    assert country_mark.is_visible()
+    page.select_option("#market", "domestic")
+    assert country_mark.is_hidden()
+    page.close()

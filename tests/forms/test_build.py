@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import wtforms
@@ -154,3 +155,22 @@ def test_the_form_prefills_from_the_case_in_the_organisations_local_time(
     form = form_class(data=form_class.initial(values))
     assert 'value="2026-03-02T10:00"' in str(form[spec.id])
     assert form[yes_no].data == "no"
+
+
+def test_fields_required_by_a_condition_or_a_category_carry_the_browsers_condition(
+        default_set: DefinitionSet) -> None:
+    complaint = default_set.process("complaint")
+    step = complaint.step("register")
+    assert step is not None
+    register = build_form(default_set, complaint, step, "en")
+    assert json.loads(register.required_when["country"]) == {
+        "op": "compare", "node": {"op": "name", "name": "market"},
+        "rest": [["eq", {"op": "const", "value": "international"}]]}
+    assert "complainant_org" not in register.required_when  # always required: a plain mark
+    classify = complaint.step("classify")
+    assert classify is not None
+    demanding = next(c for c in complaint.categories.values() if c.required_fields)
+    field = next(f for f in demanding.required_fields
+                 if any(i.field == f for i in classify.inputs))
+    tree = json.loads(build_form(default_set, complaint, classify, "en").required_when[field])
+    assert demanding.id in json.dumps(tree)

@@ -4,12 +4,14 @@ deadline, what a signature covers, and no form for a step that cannot be taken."
 from __future__ import annotations
 
 import html
+import io
+import re
 
 from flask.testing import FlaskClient
 
 from ..persistence.conftest import PASSWORD, World
 from .conftest import text_of
-from .test_cases import TO_APPROVAL, Desk, desk
+from .test_cases import INTAKE, TO_APPROVAL, Desk, desk
 
 __all__ = ["desk"]  # the fixture, used by name
 
@@ -71,3 +73,15 @@ def test_the_sign_page_lists_what_changed_since_the_last_signature(
     assert "Countermeasures 更换整批并赔偿停机损失" in changed
     assert "Root cause" not in changed  # signed by the GM already
     assert desk.act(number, "approve_plan", {"password": PASSWORD}).status_code == 303
+
+
+def test_the_history_names_an_attached_file_without_its_64_character_digest(
+        desk: Desk, client: FlaskClient) -> None:
+    desk.as_("sales")
+    response = client.post("/new/complaint/register", data={
+        **INTAKE, "password": PASSWORD, "evidence": (io.BytesIO(b"%PDF-1.4 letter"),
+                                                     "letter.pdf")})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    history = page.split('class="history', 1)[1]
+    assert "letter.pdf" in history
+    assert not re.search(r"[0-9a-f]{64}", history)

@@ -415,6 +415,8 @@ def _raw(process: Process, name: str | None, stored: Any) -> str:
                 pass
         return str(stored)
     try:
-        return value_text(process, spec.id, value_ops.from_json(spec, stored, process))
+        text = value_text(process, spec.id, value_ops.from_json(spec, stored, process))
     except (ValueError, TypeError, KeyError):
         return str(stored)
+    # A file is stored as 'sha256 digest/name': people know it by its name.
+    return text.split("/", 1)[1] if spec.type == "file" and "/" in text else text

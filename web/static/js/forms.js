@@ -1,6 +1,8 @@
 /*
  * Show and hide form sections and fields as the user types (qmsflow).
  *
+ * A required mark with a data-required-if attribute is shown while its condition holds.
+ *
  * Every element with a data-show-if attribute inside a form[data-qmsflow-form] is shown when
  * its condition holds for the current values and hidden otherwise; the inputs of a hidden
  * element are disabled, so their values are not posted (the server ignores hidden fields
@@ -333,6 +335,30 @@
       syncDisabled(form);
       if (!changed) break;
     }
+    markRequired(form, currentValues(form));
+  }
+
+  // A field required only in some cases (its own condition, or the category chosen) shows
+  // its mark while that holds. When in doubt, mark: the server decides on sending.
+  function markRequired(form, values) {
+    form.querySelectorAll('[data-required-if]').forEach(function (mark) {
+      if (mark.qmsflowRequired === undefined) {
+        try {
+          mark.qmsflowRequired = JSON.parse(mark.getAttribute('data-required-if'));
+        } catch (error) {
+          mark.qmsflowRequired = null;
+        }
+      }
+      var needed = true;
+      if (mark.qmsflowRequired) {
+        try {
+          needed = test(mark.qmsflowRequired, values);
+        } catch (error) {
+          needed = true;
+        }
+      }
+      mark.hidden = !needed;
+    });
   }
 
   function start() {
