@@ -82,11 +82,11 @@ def test_a_section_that_does_not_apply_to_the_case_is_not_printed(
     auth.login("sales")
     without = open_complaint(world).number  # no patient involved
     html = client.get(f"/cases/{without}/print").get_data(as_text=True)
-    assert '<caption id="print-complainant">' in html
-    assert '<caption id="print-patient">' not in html
+    assert '<caption id="print-1-complainant">' in html
+    assert '<caption id="print-1-patient">' not in html
     with_patient = open_complaint(world, patient_involved=True, patient_harm="none").number
     html = client.get(f"/cases/{with_patient}/print").get_data(as_text=True)
-    assert '<caption id="print-patient">' in html
+    assert '<caption id="print-1-patient">' in html
 
 
 def test_the_printed_form_draws_each_section_as_a_table_of_labels_and_values(
@@ -94,7 +94,7 @@ def test_the_printed_form_draws_each_section_as_a_table_of_labels_and_values(
     number = open_complaint(world).number
     auth.login("sales")
     html = client.get(f"/cases/{number}/print").get_data(as_text=True)
-    assert '<caption id="print-complainant">' in html
+    assert '<caption id="print-1-complainant">' in html
     assert re.search(r"<th scope=\"row\">Product model</th>\s*<td[^>]*>MX-200</td>", html)
     assert 'class="blank"' in html
 
@@ -146,6 +146,37 @@ def test_the_pdf_is_a_download_named_after_the_case_with_its_text(
     assert number in text
     assert words in text  # Chinese glyphs come out as Chinese: the CJK font was found
     assert "市第一人民医院" in text
+
+
+def test_the_pdf_holds_one_labelled_page_set_per_copy_with_the_number_on_every_page(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    number = signed_off(world)
+    auth.login("sales", locale="zh-CN")
+    data = client.get(f"/cases/{number}/pdf").data
+    pages = len(re.findall(rb"/Type\s*/Page\b", zlib_inflated(data)))
+    text = pdf_text(data)
+    copies = ("第一联 质量管理部存", "第二联 销售部门存", "第三联 会计科存")
+    assert pages >= 3 and pages % 3 == 0  # three copies of the same length
+    assert text.count("客户抱怨处理表") == 3  # the form's title once per copy
+    for copy in copies:
+        # Named at the top of each of its pages, and in the footer's list of copies.
+        assert text.count(copy) >= pages // 3 + 3
+    assert text.count(number) >= pages + 3  # every page's header, and each copy's head table
+
+
+def test_the_printed_page_shows_one_copy_and_says_how_many_paper_gets(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    number = signed_off(world)
+    auth.login("sales")
+    page = client.get(f"/cases/{number}/print").get_data(as_text=True)
+    assert page.count('class="copy"') == 3
+    assert "Printing and the PDF give 3 copies" in text_of_html(page)
+    assert len(set(re.findall(r'id="(print-[^"]+)"', page))) == len(
+        re.findall(r'id="(print-[^"]+)"', page))  # no id twice
+
+
+def text_of_html(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 def zlib_inflated(data: bytes) -> bytes:

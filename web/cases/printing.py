@@ -9,7 +9,7 @@ WeasyPrint, which reads the stylesheet from this server's static folder, never o
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import weasyprint
 from flask import Response, abort, current_app, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 from werkzeug.security import safe_join
 
@@ -150,6 +151,7 @@ def _page(number: str) -> str | tuple[str, int]:
                       "definition.", process=label(process.label))), 404
     state = process.states.get(case.state)
     priority = next((p for p in process.priorities if p.id == case.priority), None)
+    copies = [label(copy.label) for copy in layout.copies]
     return render_template(
         "cases/print.html", found=found, case=case, process=process, layout=layout,
         title=label(layout.title), state=label(state.label) if state else case.state,
@@ -161,7 +163,7 @@ def _page(number: str) -> str | tuple[str, int]:
                                                   now=service().now())),
         signatures=printed_signatures(process, found),
         links=views.links(found.definition, case),
-        copies=[label(copy.label) for copy in layout.copies], note=label(layout.note),
+        copies=copies, note=label(layout.note), page_css=page_css(case.number, copies),
         printed_at=local_time(service().now(), with_zone=True))
 
 
@@ -186,6 +188,22 @@ def pdf(number: str) -> Response | tuple[str, int]:
     # Werkzeug quotes whatever else would need it.
     response.headers.set("Content-Disposition", "attachment", filename=f"{number}.pdf")
     return response
+
+
+def page_css(number: str, copies: Sequence[str]) -> Markup:
+    """The page rules of a printed case: its number at the top of every page, and each copy's
+    name (第一联 质量管理部存 ...) at the top of the pages of that copy (named pages
+    ``copy-1``, ``copy-2`` ..., one page set each)."""
+    rules = [f"@page {{ @top-right {{ content: {_css_string(number)}; }} }}"]
+    rules += [f"@page copy-{index} {{ @top-left {{ content: {_css_string(copy)}; }} }}"
+              for index, copy in enumerate(copies, start=1) if copy]
+    return Markup("\n".join(rules))
+
+
+def _css_string(text: str) -> str:
+    # Letters, digits and spaces as they are; anything else as a CSS escape, so no label can
+    # end the string or the style element.
+    return '"' + "".join(c if c.isalnum() or c == " " else f"\\{ord(c):x} " for c in text) + '"'
 
 
 class StaticFetcher(URLFetcher):
