@@ -85,3 +85,45 @@ def test_the_history_names_an_attached_file_without_its_64_character_digest(
     history = page.split('class="history', 1)[1]
     assert "letter.pdf" in history
     assert not re.search(r"[0-9a-f]{64}", history)
+
+
+def at_reply(desk: Desk) -> str:
+    """A complaint with the complainant's e-mail, its plan approved: the reply is next."""
+    number = desk.register(complainant_email="wang.fang@hospital.example.cn")
+    desk.take(number, [*TO_APPROVAL, ("technical", "propose_plan", {
+        "countermeasure": "更换整批", "handling": ["replace", "compensate"],
+        "compensation_amount": "3000"}),
+        ("sales_manager", "approve_plan", {"password": PASSWORD})])
+    return number
+
+
+def test_a_reply_to_the_customer_is_previewed_exactly_as_sent_before_it_goes(
+        desk: Desk, client: FlaskClient, world: World) -> None:
+    number = at_reply(desk)
+    desk.as_("sales")
+    form = client.get(f"/cases/{number}/do/record_reply").get_data(as_text=True)
+    assert 'name="preview"' in form and 'name="submit"' not in form
+    reply = {"reply_method": "letter", "reply_summary": "经调查系背光板虚焊，已为您更换整批。",
+             "customer_accepts": "yes"}
+    before = desk.version(number)
+    shown = desk.act(number, "record_reply", {**reply, "preview": "1"})
+    page = text_of(shown)
+    assert shown.status_code == 200
+    assert "What the customer will receive" in page
+    assert "To: wang.fang@hospital.example.cn" in page
+    assert "经调查系背光板虚焊，已为您更换整批。" in page
+    assert desk.version(number) == before  # previewing saved nothing
+    assert 'name="submit"' in shown.get_data(as_text=True)
+    assert desk.act(number, "record_reply", reply).status_code == 303
+    sent = [m for m in world.service.read_case(number).events if m.action == "notify"]
+    assert sent  # the reply went to the outbox once taken
+
+
+def test_a_preview_says_when_nothing_goes_to_the_customer(
+        desk: Desk, client: FlaskClient) -> None:
+    number = at_reply(desk)
+    desk.as_("sales", locale="zh-CN")
+    page = text_of(desk.act(number, "record_reply", {
+        "reply_method": "phone", "reply_summary": "电话告知。", "customer_accepts": "yes",
+        "preview": "1"}))
+    assert "按目前填写的内容，不会向客户发送消息。" in page

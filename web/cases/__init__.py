@@ -46,7 +46,7 @@ from ..auth import login_required, service
 from ..i18n import definition as served
 from ..i18n import gettext as _
 from ..i18n import label, locale, role_label
-from . import signing, views
+from . import outgoing, signing, views
 
 bp = Blueprint("cases", __name__, template_folder="templates")
 
@@ -54,7 +54,8 @@ bp = Blueprint("cases", __name__, template_folder="templates")
 MAX_PAGE = 100_000
 
 # Names a step form may post besides its fields.
-CONTROL_NAMES = frozenset({"csrf_token", "row_version", "password", "reason", "submit"})
+CONTROL_NAMES = frozenset({"csrf_token", "row_version", "password", "reason", "submit",
+                           "preview"})
 
 
 def _client() -> str:
@@ -258,7 +259,11 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
         # A new case holds its fields' defaults, so the start form shows those (a field the
         # case holds empty stays empty: a default is where a case starts, not a fallback).
         form = form_class(data=form_class.initial(values))
-    if request.method == "POST":
+    previewed: list[outgoing.Outgoing] | None = None
+    if request.method == "POST" and request.form.get("preview") and case is not None:
+        status, problems, previewed = _preview(definition, process, step, case, form, values,
+                                               hidden)
+    elif request.method == "POST":
         status, problems, done = _take(definition, process, step, case, form, values, hidden)
         if done is not None:
             return done
@@ -283,6 +288,8 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
         display=lambda name: views.hidden_text() if name in hidden else views.value_text(
             process, name, values.get(name)),
         problems=problems, refused=refused, condition=condition, preview=preview,
+        previewed=previewed,
+        asks_preview=case is not None and outgoing.speaks_to_customers(step),
         row_version=request.environ.get("qmsflow.row_version") or request.form.get(
             "row_version") or (case.row_version if case else ""),
         needs_reason=step.reason_required or (case is not None and any(
@@ -290,10 +297,9 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
             for i in step.inputs))), status
 
 
-def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | None,
-          form: Any, values: dict[str, Any], hidden: frozenset[str] = frozenset()
-          ) -> tuple[int, list[str], BaseResponse | None]:
-    """Check a posted step form and take the step; (status, problems, redirect when done)."""
+def _posted(case: Case | None, form: Any, values: dict[str, Any], hidden: frozenset[str]
+            ) -> tuple[int, list[str], dict[str, Any] | None]:
+    """The inputs of a posted step form, or (status, problems, None) when the form is wrong."""
     extra = forms.unexpected(type(form), [*request.form.keys(), *request.files.keys()],
                              CONTROL_NAMES)
     if extra:
@@ -307,8 +313,45 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | 
         return 422, [_("Some fields need your attention: see the messages below.")], None
     inputs = forms.inputs(form, values)
     # A value the user could not see was not shown to them: left empty, it stays as it is.
-    inputs = {name: value for name, value in inputs.items()
-              if not (name in hidden and is_empty(value))}
+    return 200, [], {name: value for name, value in inputs.items()
+                     if not (name in hidden and is_empty(value))}
+
+
+def _refusal(process: Process, form: Any, refusal: Refused) -> list[str]:
+    """A refused step in words: a condition decided on the inputs given is said at the top of
+    the form (and under the one field it reads, if so), in the user's language."""
+    unmet = [r for r in refusal.reasons if r.code == "condition"]
+    for why in unmet:
+        if why.field is not None and why.field in form:
+            form[why.field].errors = [*form[why.field].errors, explain.reason(process, why)]
+    rest = forms.attach_reasons(form, [r for r in refusal.reasons if r not in unmet])
+    return explain.reasons(process, [*unmet, *rest])
+
+
+def _preview(definition: DefinitionSet, process: Process, step: Step, case: Case, form: Any,
+             values: dict[str, Any], hidden: frozenset[str]
+             ) -> tuple[int, list[str], list[outgoing.Outgoing] | None]:
+    """What the step would e-mail customers with the inputs posted; nothing is saved."""
+    status, problems, inputs = _posted(case, form, values, hidden)
+    if inputs is None:
+        return status, problems, None
+    try:
+        return 200, [], outgoing.preview(
+            definition, case, step, current_user.actor, inputs, service().now(),
+            service().linked(case), views.names())
+    except Refused as refusal:
+        return 422, [_("The step would be refused; nothing was sent or saved."),
+                     *_refusal(process, form, refusal)], None
+
+
+def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | None,
+          form: Any, values: dict[str, Any], hidden: frozenset[str] = frozenset()
+          ) -> tuple[int, list[str], BaseResponse | None]:
+    """Check a posted step form and take the step; (status, problems, redirect when done)."""
+    status, problems, inputs = _posted(case, form, values, hidden)
+    if inputs is None:
+        return status, problems, None
+    version = guards.version_number(request.form.get("row_version"))
     try:
         inputs.update(_store_files(form))
     except uploads.UploadRefused as error:
@@ -325,16 +368,8 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | 
                 expected_version=version, password=password,
                 reason=reason, client=_client())
     except Refused as refusal:
-        # A condition decided on the inputs given is said in words at the top of the form
-        # (and under the one field it reads, if so), in the user's language.
-        unmet = [r for r in refusal.reasons if r.code == "condition"]
-        for why in unmet:
-            if why.field is not None and why.field in form:
-                form[why.field].errors = [*form[why.field].errors,
-                                          explain.reason(process, why)]
-        rest = forms.attach_reasons(form, [r for r in refusal.reasons if r not in unmet])
         return 422, [_("The step was refused; nothing was saved."),
-                     *explain.reasons(process, [*unmet, *rest])], None
+                     *_refusal(process, form, refusal)], None
     except AuthenticationFailed as failure:
         if failure.why == "locked":
             message = _("Signing is paused for a while after several wrong passwords; "
