@@ -174,6 +174,18 @@ def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
         session.connection().execute(insert(OUTBOX), rows)
 
 
+def tell_users(session: Session, case_number: str, case_id: int, row_version: int,
+               notices: Mapping[str, tuple[str, str, str]], now: datetime, kind: str) -> None:
+    """In-app notices to people by user id, each already worded: (locale, subject, body);
+    ``kind`` names them in the outbox's template column (e.g. ``(mention)``)."""
+    write_rows(session, [{
+        "key": _key(case_number, row_version, kind, None, IN_APP, user_id), "case_id": case_id,
+        "case_number": case_number, "template": kind, "channel": IN_APP, "recipient": user_id,
+        "user_id": user_id, "locale": locale, "subject": subject, "body": body,
+        "status": UNREAD, "attempts": 0, "next_attempt_at": None, "last_error": None,
+        "created_at": now} for user_id, (locale, subject, body) in notices.items()])
+
+
 OUTBOX = cast(Table, OutboxMessage.__table__)
 
 

@@ -9,7 +9,7 @@ lost update), gap-free case numbers, voided cases, and the definition version ea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -64,6 +64,19 @@ class History:
     #: What the reader may see of it: with personal data hidden, the case's values, its audit
     #: entries and its signatures' values hold none of the fields marked pii.
     visibility: Visibility = FULL
+
+
+#: Most characters of one comment on a case.
+COMMENT_MAX = 4000
+
+
+@dataclass(frozen=True)
+class Commented:
+    """A comment added: the people told on their inbox, and those mentioned but not told
+    (no such active account, themselves, or not allowed to read the case)."""
+
+    told: tuple[str, ...]
+    untold: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -394,6 +407,48 @@ class CaseService:
                 "voided", "case", now, actor.id, actor.name, field="voided", old=False,
                 new=True, reason=reason, version=row.version, data={"state": row.state})],
                 client, {"voided_at": now, "void_reason": reason})
+
+    def comment(self, number: str, user_id: str, text: str, *,
+                mentions: Collection[str] = (),
+                word: Callable[[UserRecord], tuple[str, str]] | None = None,
+                client: str | None = None) -> Commented:
+        """Add a comment to a case's record (an audit entry like any change, so it is part of
+        the tamper-evident trail); tell each of ``mentions`` (user ids) who may read the case
+        on their inbox, worded by ``word`` (subject, body) in their language.
+
+        The comment moves the case's row version: a form opened before it is told the case
+        changed, and sees the comment before sending."""
+        if is_empty(text) or not text.strip():
+            raise Refused.any_step([Reason("comment", "a comment needs some text")])
+        if len(text) > COMMENT_MAX:
+            raise Refused.any_step([Reason(
+                "comment", f"a comment holds at most {COMMENT_MAX} characters; this one has "
+                           f"{len(text)}")])
+        with self.transaction() as session:
+            now = self.now()
+            row, definition = self._load(session, number)
+            user, actor = self._actor(session, user_id)
+            case = store.to_case(definition, row)
+            seen = self._visibility(session, access.reader(user), definition, {row.id: case})
+            if not seen[row.id].visible:
+                raise _missing(number)
+            told, untold = {}, []
+            for mentioned in dict.fromkeys(mentions):
+                account = session.get(User, mentioned)
+                if account is None or account.disabled or account.id == user_id or not (
+                        self._visibility(session, access.reader(account), definition,
+                                         {row.id: case})[row.id].visible):
+                    untold.append(mentioned)
+                    continue
+                subject, body = word(UserRecord.of(account)) if word else (text, text)
+                told[account.id] = (account.locale, subject, body)
+            commented = replace(case, row_version=case.row_version + 1, updated_at=now)
+            self._write(session, definition, _Stored(row, case), commented, [audit.Entry(
+                "comment", "case", now, actor.id, actor.name, new=text, version=row.version,
+                data={"mentions": sorted(told)})], client)
+            outbox.tell_users(session, number, row.id, commented.row_version, told, now,
+                              "(mention)")
+            return Commented(tuple(sorted(told)), tuple(untold))
 
     def read_case(self, number: str, history: bool = True, reader: str | None = None
                   ) -> History:

@@ -127,3 +127,40 @@ def test_a_preview_says_when_nothing_goes_to_the_customer(
         "reply_method": "phone", "reply_summary": "电话告知。", "customer_accepts": "yes",
         "preview": "1"}))
     assert "按目前填写的内容，不会向客户发送消息。" in page
+
+
+def test_a_comment_with_a_mention_is_kept_in_the_record_and_tells_the_person(
+        desk: Desk, client: FlaskClient, world: World) -> None:
+    number = desk.register()
+    desk.as_("quality", locale="zh-CN")
+    response = client.post(f"/cases/{number}/comments",
+                           data={"comment": "@quality.manager.user 请复核分类依据。"})
+    assert response.status_code == 303
+    page = text_of(client.get(f"/cases/{number}"))
+    assert "请复核分类依据。" in page.split("评论", 1)[1]
+    assert "Quality_Manager User" in page  # told, by name
+    desk.as_("quality_manager", locale="zh-CN")
+    inbox = text_of(client.get("/"))
+    assert f"Quality User 在 {number} 中提到了您" in inbox
+
+
+def test_an_empty_or_overlong_comment_comes_back_with_the_reason_and_the_text_kept(
+        desk: Desk, client: FlaskClient) -> None:
+    number = desk.register()
+    desk.as_("quality")
+    empty = client.post(f"/cases/{number}/comments", data={"comment": "  "})
+    assert empty.status_code == 422
+    assert "Write the comment first: it is empty." in text_of(empty)
+    long = "很长的评论" * 1000
+    refused = client.post(f"/cases/{number}/comments", data={"comment": long})
+    assert refused.status_code == 422
+    assert "A comment holds at most 4000 characters; this one has 5000" in text_of(refused)
+    assert long in refused.get_data(as_text=True)  # nothing typed is lost
+
+
+def test_someone_who_may_not_read_the_case_cannot_comment_on_it(
+        desk: Desk, client: FlaskClient) -> None:
+    number = desk.register()
+    desk.as_("finance")  # reads closed complaints only
+    assert client.post(f"/cases/{number}/comments",
+                       data={"comment": "hello"}).status_code == 404

@@ -8,6 +8,7 @@ form again with everything the user typed and a message per field.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -33,15 +35,17 @@ from qmsflow.engine.cases import Case
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet, Process, Step
 from qmsflow.engine.persistence import (
+    COMMENT_MAX,
     AuthenticationFailed,
     CaseNotFound,
     Conflict,
     Filters,
     History,
+    UserRecord,
 )
 from qmsflow.engine.values import is_empty
 
-from .. import explain, guards, uploads
+from .. import explain, guards, i18n, uploads
 from ..auth import login_required, service
 from ..i18n import definition as served
 from ..i18n import gettext as _
@@ -187,7 +191,8 @@ def case(number: str) -> str:
         history=views.history(process, found),
         signatures=signatures, urgency=views.urgency(current, now).css,
         links=views.linked_cases(definition, current, _readable_links(current), now),
-        report_forms=report_forms.statuses(found))
+        report_forms=report_forms.statuses(found), comments=views.comments(found),
+        comment_draft=g.get("comment_draft", ""), comment_max=COMMENT_MAX)
 
 
 def _readable_links(case: Case) -> dict[str, Case]:
@@ -417,6 +422,58 @@ def attachment(digest: str, name: str) -> BaseResponse:
         abort(404)
     path, download = found
     return send_file(path, as_attachment=True, download_name=download)
+
+
+
+# -- comments ------------------------------------------------------------------------------
+
+#: "@someone" in a comment: a user id (``engineer.li``) or a name written without spaces.
+MENTION = re.compile(r"@([^\s@,，。;；:：!！?？()（）]+)")
+
+
+def mentioned(text: str) -> list[str]:
+    """The user ids a comment mentions, by id or by name (case-insensitive), in order."""
+    by_key = {key.casefold(): user_id for user_id, name in views.names().items()
+              for key in (user_id, name.replace(" ", ""))}
+    found = (by_key.get(token.casefold()) for token in MENTION.findall(text))
+    return list(dict.fromkeys(user_id for user_id in found if user_id))
+
+
+@bp.route("/cases/<number>/comments", methods=["POST"])
+@login_required
+def add_comment(number: str) -> BaseResponse | tuple[str, int]:
+    """Add a comment to the case's record; the people it @mentions are told on their inbox.
+    A comment that cannot be added comes back in its box with the reason."""
+    text = (request.form.get("comment") or "").strip()
+    problem = None
+    if not text:
+        problem = _("Write the comment first: it is empty.")
+    elif len(text) > COMMENT_MAX:
+        problem = _("A comment holds at most %(max)s characters; this one has %(count)s. "
+                    "Shorten it.", max=COMMENT_MAX, count=len(text))
+    if problem is not None:
+        flash(problem, "error")
+        g.comment_draft = text
+        return case(number), 422
+
+    def word(recipient: UserRecord) -> tuple[str, str]:
+        with i18n.in_locale(recipient.locale or locale()):
+            return (_("%(name)s mentioned you on %(number)s", name=current_user.name,
+                      number=number), text)
+    try:
+        done = service().comment(number, current_user.id, text, mentions=mentioned(text),
+                                 word=word, client=_client())
+    except CaseNotFound:
+        abort(404)
+    if done.told:
+        flash(_("Comment added; told on their inbox: %(names)s.",
+                names=", ".join(views.person(user_id) for user_id in done.told)), "success")
+    else:
+        flash(_("Comment added."), "success")
+    if done.untold:
+        flash(_("Not told (no such person, or they may not read this case): %(names)s.",
+                names=", ".join(views.person(user_id) for user_id in done.untold)), "warning")
+    return redirect(url_for("cases.case", number=number, _anchor="comments"), 303)
 
 
 # The printable form's and the report forms' routes join this blueprint.

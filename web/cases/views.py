@@ -320,7 +320,7 @@ def event_kinds() -> dict[str, str]:
         "clock_stopped": _("Deadline stopped"), "clock_changed": _("Deadline changed"),
         "clock_warning": _("Deadline warning"), "clock_breach": _("Deadline missed"),
         "escalation_failed": _("Escalation failed"), "voided": _("Voided"),
-        "migrated": _("Moved to a new definition version"),
+        "migrated": _("Moved to a new definition version"), "comment": _("Comment"),
         "signature_invalidated": _("Signature no longer valid"),
         "survey_answered": _("Survey answered by the customer"),
     }
@@ -336,6 +336,24 @@ def _field_title(process: Process, name: str | None) -> str:
         return label(step.label)
     return {"state": _("State"), "priority": _("Priority"), "flags": _("Flags"),
             "assignee_role": _("With")}.get(name or "", name or "")
+
+
+@dataclass(frozen=True)
+class ShownComment:
+    """A comment on a case: when, who, the text, and who it told."""
+
+    at: str
+    who: str
+    text: str
+    told: tuple[str, ...]
+
+
+def comments(found: History) -> list[ShownComment]:
+    """The case's comments, oldest first (they are entries of its audit trail)."""
+    return [ShownComment(local_time(event.at), event.actor_name or "", str(event.new or ""),
+                         tuple(person(str(user_id)) for user_id in
+                               (event.data or {}).get("mentions", ())))
+            for event in found.events if event.action == "comment"]
 
 
 def history(process: Process, found: History) -> list[ShownEvent]:
