@@ -11,6 +11,7 @@ used as namespaces (``users.add``, ``versions.store``, ``sweep.sweep``...). The 
 
 from . import (
     audit,
+    operations,
     outbox,
     overview,
     proof,
@@ -53,6 +54,7 @@ __all__ = [
     "DatabaseError", "DatabaseUrlError", "Filters", "History", "Notification", "Page",
     "SchemaUpgradeError", "Sessions", "SignatureRecord", "TokenRecord", "UnknownVersion",
     "UserError", "UserRecord", "VersionRecord", "Versions", "audit", "connect", "database_url",
-    "explain_database_error", "outbox", "overview", "proof", "reports", "schema", "session_factory",
-    "shown_url", "sweep", "tokens", "user_sessions", "users", "utc_now", "versions",
+    "explain_database_error", "operations", "outbox", "overview", "proof", "reports", "schema",
+    "session_factory", "shown_url", "sweep", "tokens", "user_sessions", "users", "utc_now",
+    "versions",
 ]

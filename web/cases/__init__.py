@@ -46,6 +46,7 @@ from ..auth import login_required, service
 from ..i18n import definition as served
 from ..i18n import gettext as _
 from ..i18n import label, locale, role_label
+from ..operations import case_emails
 from . import views
 
 bp = Blueprint("cases", __name__, template_folder="templates")
@@ -185,7 +186,7 @@ def case(number: str) -> str:
         owner=role_label(current.assignee_role), history=views.history(process, found),
         signatures=signatures, urgency=views.urgency(current, now).css,
         links=views.linked_cases(definition, current, _readable_links(current), now),
-        report_forms=report_forms.statuses(found))
+        report_forms=report_forms.statuses(found), emails=case_emails(found))
 
 
 def _readable_links(case: Case) -> dict[str, Case]:
