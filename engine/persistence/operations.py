@@ -244,9 +244,14 @@ class Operations:
             definition = self.service.versions.get(session, row.version)
             case = store.to_case(definition, row)
             survey, _sent, _until = invitation(definition, case, survey_id, now)
+            # Each resend is a new message: numbered by the invitations the case has (the
+            # case row is locked, so two resends at once are numbered one after the other).
+            earlier = session.execute(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.case_id == row.id, OutboxMessage.template == survey.template)
+            ).scalar_one()
             queued = outbox.enqueue(session, definition, case, row.id, [Event(
                 "notify", now, user_id, {"template": survey.template, "to": (survey.to,),
-                                         "survey": survey.id, "resent": now.isoformat()})],
+                                         "survey": survey.id, "resent": f"resend {earlier}"})],
                 now, self.service.survey_link)
             user = session.get(User, user_id)
             audit.append(session, [audit.Entry(
