@@ -213,9 +213,11 @@ class Operations:
             row.status = outbox.PENDING
             row.next_attempt_at = now
             user = session.get(User, user_id)
+            # The audit trail is kept for ever and read by auditors: no address in it.
+            error = (row.last_error or "").replace(row.recipient, HIDDEN) or None
             audit.append(session, [audit.Entry(
                 "email_retried", "outbox", now, user_id, user.name if user else None,
-                reason=before.last_error, data={
+                reason=error, data={
                     "message": row.id, "case": row.case_number, "template": row.template,
                     "attempts": row.attempts})], client)
             return replace(before, status=row.status, next_attempt_at=now)

@@ -74,7 +74,8 @@ def test_a_failed_email_shows_its_reason_and_sending_it_again_delivers_it(
     assert (queued.status, queued.attempts) == ("pending", 1)  # due now, its try counted
     assert "Waiting" in text_of(client.get("/operations/outbox?status=pending"))
     [entry] = audited(world, "email_retried")
-    assert entry.actor_id == world.user(ADMIN) and ADDRESS not in str(entry.data)
+    assert entry.actor_id == world.user(ADMIN) and "451" in (entry.reason or "")
+    assert ADDRESS not in str(entry.data) + (entry.reason or "")  # no personal data
 
     mailbox.on_data = None  # the server is back
     assert deliver(world, env).sent == 1
@@ -114,6 +115,7 @@ def test_a_status_or_page_that_cannot_be_read_is_refused_in_words(
     assert response.status_code == 400 and "failed, waiting or sent" in text_of(response)
     assert client.get("/operations/outbox?page=0").status_code == 400
     assert client.post("/operations/outbox/999999/retry").status_code == 404
+    assert client.post(f"/operations/outbox/{10 ** 20}/retry").status_code == 404
 
 
 # -- read rules: an administrator who reads some cases only -----------------------------------
@@ -271,6 +273,8 @@ def test_the_dashboard_shows_my_overdue_my_week_and_my_signatures(
     assert "Waiting for my signature" in page and waiting in page
     assert "My overdue cases" in page and "Due this week" in page
     assert "Key figures for" in page and "Complaint KPIs" in page
+    week = page.split("Due this week")[1].split("Waiting for my signature")[0]
+    assert waiting in week  # its first answer is due within hours
     late = to_investigation(world)
     world.clock.advance(days=60)
     auth.login("quality")  # the session ended meanwhile

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.persistence import CaseNotFound, History, operations
 from qmsflow.engine.surveys import invitation
+from qmsflow.engine.values import INTEGER_MAX
 
 from .. import guards
 from ..auth import login_required, service
@@ -85,7 +86,7 @@ def outbox() -> str:
         page_url=lambda n: url_for("operations.outbox", status=status, page=n))
 
 
-@bp.route("/operations/outbox/<int:message_id>/retry", methods=["POST"])
+@bp.route(f"/operations/outbox/<int(max={INTEGER_MAX}):message_id>/retry", methods=["POST"])
 @login_required
 def retry(message_id: int) -> BaseResponse:
     """Queue a failed e-mail to be sent again; back to the outbox as it was shown."""
