@@ -233,6 +233,9 @@ def test_the_case_page_lists_its_emails_and_resends_an_open_survey(
     assert len(after) == len(before) + 1 and after[-1].status == "pending"
     assert after[-1].subject == before[-1].subject
     assert [e.data["survey"] for e in audited(world, "survey_resent")] == ["satisfaction"]
+    client.post(f"/cases/{number}/surveys/satisfaction/resend")  # again, at the same moment
+    after = emails(world, number)
+    assert len(after) == len(before) + 2  # each resend is a message of its own
 
     world.service.answer_survey(number, "satisfaction", HAPPY)
     page = text_of(client.get(f"/cases/{number}"))
