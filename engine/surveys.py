@@ -27,7 +27,7 @@ from .machine import CaseView, Reason, Refused, check_now, context
 from .model import DefinitionSet, Process, Step, Survey, frozen_map
 from .problems import did_you_mean
 
-__all__ = ["answer", "as_step", "respondent", "sent_at"]
+__all__ = ["answer", "as_step", "invitation", "respondent", "sent_at"]
 
 
 def respondent(survey_id: str) -> Actor:
@@ -79,27 +79,20 @@ def _holds(condition: Expression | None, values: Mapping[str, Any]) -> bool:
         return True
 
 
-def answer(definition: DefinitionSet, case: Case, survey_id: str, inputs: Mapping[str, Any],
-           now: datetime) -> Outcome:
-    """Apply the customer's answer to survey ``survey_id`` of ``case``.
+def invitation(definition: DefinitionSet, case: Case, survey_id: str,
+               now: datetime) -> tuple[Survey, datetime, datetime]:
+    """Survey ``survey_id`` of ``case`` as it stands open for an answer at ``now``: the
+    survey, when the case sent it and until when it may be answered.
 
-    Refused (:class:`.machine.Refused`, step ``survey:<id>``) when the case runs on another
-    definition version (``version``), the process has no such survey (``unknown``), it was
-    already answered (``answered``), the case never sent it (``not_sent``), its time is over
-    (``expired``), or an input breaks a field rule (``missing``, ``invalid``, ``unexpected``,
-    per field, as for a step). Otherwise the values are set (an input left out is emptied:
-    the answer replaces whatever was recorded for those fields before), the survey's effects
-    run, the priority rules are applied again as after any step, and the answer is recorded.
+    Refused (step ``survey:<id>``) when the process has no such survey (``unknown``), it was
+    already answered (``answered``), the case never sent it (``not_sent``) or its time is
+    over (``expired``): what an answer is refused for, and why its invitation is not resent.
     """
-    check_now(now)
     step_id = f"survey:{survey_id}"
 
     def refuse(code: str, message: str) -> Refused:
         return Refused(step_id, case.state, [Reason(code, message)])
 
-    if case.version != definition.version:
-        raise refuse("version", f"case {case.number} runs on definition version "
-                                f"{case.version[:12]}, not {definition.version[:12]}")
     process = definition.process(case.process)
     survey = process.surveys.get(survey_id)
     if survey is None:
@@ -118,10 +111,33 @@ def answer(definition: DefinitionSet, case: Case, survey_id: str, inputs: Mappin
     if now > until:
         raise refuse("expired", f"survey '{survey.id}' of case {case.number} could be answered "
                                 f"until {until:%Y-%m-%d %H:%M} UTC")
+    return survey, sent, until
+
+
+def answer(definition: DefinitionSet, case: Case, survey_id: str, inputs: Mapping[str, Any],
+           now: datetime) -> Outcome:
+    """Apply the customer's answer to survey ``survey_id`` of ``case``.
+
+    Refused (:class:`.machine.Refused`, step ``survey:<id>``) when the case runs on another
+    definition version (``version``), the process has no such survey (``unknown``), it was
+    already answered (``answered``), the case never sent it (``not_sent``), its time is over
+    (``expired``), or an input breaks a field rule (``missing``, ``invalid``, ``unexpected``,
+    per field, as for a step). Otherwise the values are set (an input left out is emptied:
+    the answer replaces whatever was recorded for those fields before), the survey's effects
+    run, the priority rules are applied again as after any step, and the answer is recorded.
+    """
+    check_now(now)
+    step_id = f"survey:{survey_id}"
+    if case.version != definition.version:
+        raise Refused(step_id, case.state, [Reason(
+            "version", f"case {case.number} runs on definition version "
+                       f"{case.version[:12]}, not {definition.version[:12]}")])
+    survey, sent, until = invitation(definition, case, survey_id, now)
+    process = definition.process(case.process)
     customer = respondent(survey.id)
     # The step evaluator's own input checks: one set of field rules for staff and customers.
     evaluation = machine.StepCheck(definition, process, as_step(survey, case.state), case,
-                               customer, now)
+                                   customer, now)
     # The answer is the customer's alone: what staff recorded for the same fields (e.g. on
     # the phone) neither fills a required answer nor survives one left out.
     evaluation.values.update(dict.fromkeys((i.field for i in survey.inputs), None))

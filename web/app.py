@@ -90,12 +90,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .cases import bp as cases_bp
+    from .operations import bp as operations_bp
     from .reports import bp as reports_bp
     from .surveys import bp as surveys_bp
     app.register_blueprint(auth_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(operations_bp)
     app.register_blueprint(surveys_bp)  # customers' survey links: no login, token-signed
     app.register_blueprint(csrf.exempt(api_bp))  # bearer tokens, no cookies: nothing to forge
     i18n.init_app(app)

@@ -11,6 +11,7 @@ used as namespaces (``users.add``, ``versions.store``, ``sweep.sweep``...). The 
 
 from . import (
     audit,
+    operations,
     outbox,
     overview,
     proof,
@@ -76,6 +77,7 @@ __all__ = [
     "connect",
     "database_url",
     "explain_database_error",
+    "operations",
     "outbox",
     "overview",
     "proof",

@@ -36,6 +36,8 @@ class Filters:
     text: str | None = None  # a part of the number or of one of ``text_fields`` (any case)
     text_fields: tuple[str, ...] = ()  # the processes' inbox search fields
     mine: bool = True  # only the user's own cases and their roles' queues
+    numbers: tuple[str, ...] | None = None  # only these cases (a report figure's)
+    due_before: datetime | None = None  # only cases whose next deadline falls before it
 
 
 COUNT_LIMIT = 1000
@@ -88,6 +90,10 @@ def _conditions(filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
     if filters.overdue is not None:
         late = CaseRow.next_due_at < now
         where.append(late if filters.overdue else or_(CaseRow.next_due_at.is_(None), ~late))
+    if filters.due_before is not None:
+        where.append(CaseRow.next_due_at < filters.due_before)
+    if filters.numbers is not None:
+        where.append(CaseRow.number.in_(filters.numbers))
     if filters.number:
         where.append(CaseRow.number.contains(filters.number, autoescape=True))
     if filters.text:

@@ -127,9 +127,11 @@ def enqueue(session: Session, definition: DefinitionSet, case: Case, case_id: in
         clock = event.data.get("clock")
         survey = event.data.get("survey")
         link = survey_link(case.number, str(survey)) if survey and survey_link else ""
+        # A resent invitation (operations.resend_survey) is a new message of the same change.
+        again = (event.data["resent"],) if event.data.get("resent") else ()
         for address in addresses(definition, case, event.data["to"], template.channel, people):
             key = _key(case.number, case.row_version, template.id, clock, address.channel,
-                       address.recipient)
+                       address.recipient, *again)
             status = UNREAD if address.channel == IN_APP else PENDING
             error = address.problem
             subject = body = ""

@@ -96,29 +96,42 @@ class ReportQuery:
 
     # the statement
 
-    def statement(self, bounds: tuple[Any, Any] | None, previous_start: Any | None
+    def where(self, bounds: tuple[Any, Any] | None) -> list[ColumnElement[bool]]:
+        """The conditions a case meets to be counted in the period with ``bounds`` (first,
+        end: see :meth:`bounds`; None: the report has no period): its process, not voided,
+        in the period, and the report's filter."""
+        report, process = self.report, self.process
+        # Voided cases never count.
+        where: list[ColumnElement[bool]] = [_column("process") == process.id,
+                                            _column("voided_at").is_(None)]
+        if bounds is not None and report.period_field is not None:
+            moment = self._moment(report.period_field)
+            where += [moment >= bounds[0], moment < bounds[1]]
+        if report.filter is not None:
+            where.append(self.sql(condition_term(report.filter, process)))
+        return where
+
+    def statement(self, bounds: tuple[Any, Any] | None, previous_start: Any | None,
+                  within: ColumnElement[bool] | None = None
                   ) -> Select[Any] | CompoundSelect[Any]:
         """The statement for the period with ``bounds`` (first, end: see :meth:`bounds`),
-        also counting from ``previous_start`` on as the previous period when it is given.
+        also counting from ``previous_start`` on as the previous period when it is given;
+        with ``within``, only the cases that condition admits (a reader's cases).
 
         Rows: table index (-1: the total; a dimension index; on PostgreSQL a GROUPING()
         bitmask), 1 for this period or 0 for the previous, the key(s), the case count and one
         aggregate per measure; :meth:`groups` reads them.
         """
         report, process = self.report, self.process
-        # Voided cases never count.
-        where: list[ColumnElement[bool]] = [_column("process") == process.id,
-                                            _column("voided_at").is_(None)]
+        both = bounds
+        if bounds is not None and previous_start is not None:
+            both = (previous_start, bounds[1])
+        where = self.where(both)
+        if within is not None:
+            where.append(within)
         current: ColumnElement[Any] = literal(True)
-        if bounds is not None and report.period_field is not None:
-            start, end = bounds
-            moment = self._moment(report.period_field)
-            where += [moment >= (start if previous_start is None else previous_start),
-                      moment < end]
-            if previous_start is not None:
-                current = moment >= start
-        if report.filter is not None:
-            where.append(self.sql(condition_term(report.filter, process)))
+        if bounds is not None and previous_start is not None and report.period_field:
+            current = self._moment(report.period_field) >= bounds[0]
         columns = [current.label("cur"), *(d.label(f"d{i}") for i, d in
                                            enumerate(self.dimensions))]
         # Each condition once (measures often share one), as a column the aggregates filter on.

@@ -18,6 +18,7 @@ id, true/false), labelled later by the caller in the reader's language.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -25,9 +26,12 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..model import DefinitionSet, Measure, Process, Report
+from ..report_terms import condition_term
+from .models import CaseRow
 from .report_sql import Aggregates, ReportQuery
 
 __all__ = [
@@ -38,7 +42,10 @@ __all__ = [
     "ReportResult",
     "Value",
     "Verdict",
+    "counted",
+    "line_token",
     "month",
+    "own_period",
     "period_containing",
     "run_report",
     "run_reports",
@@ -205,10 +212,11 @@ def run_report(source: Sessions, definition: DefinitionSet, report: Report,
 
 
 def run_reports(source: Sessions, definition: DefinitionSet, period: Period,
-                report_ids: Iterable[str] | None = None, *, compare: bool = True
-                ) -> list[ReportResult]:
+                report_ids: Iterable[str] | None = None, *, compare: bool = True,
+                within: ColumnElement[bool] | None = None) -> list[ReportResult]:
     """Several reports of ``definition`` (default: all, in definition order) for the period of
-    each report's length (month, quarter or year) that starts ``period``, in one session."""
+    each report's length (month, quarter or year) that starts ``period``, in one session;
+    with ``within`` (a reader's read-access condition), over the cases it admits only."""
     ids = list(definition.reports) if report_ids is None else list(report_ids)
     unknown = [i for i in ids if i not in definition.reports]
     if unknown:
@@ -219,9 +227,8 @@ def run_reports(source: Sessions, definition: DefinitionSet, period: Period,
         results = []
         for report_id in ids:
             report = definition.reports[report_id]
-            own = period_containing(period.start, report.period_every or "month")
-            results.append(_run(session, definition, report,
-                                own if report.period_field else None, compare))
+            results.append(_run(session, definition, report, own_period(report, period),
+                                compare, within))
         return results
 
     if isinstance(source, Session):
@@ -230,8 +237,16 @@ def run_reports(source: Sessions, definition: DefinitionSet, period: Period,
         return go(session)
 
 
+def own_period(report: Report, period: Period) -> Period | None:
+    """The period ``report`` counts when asked for ``period``: the month, quarter or year of
+    its own length that holds ``period``'s first day (None for a report without a period)."""
+    if report.period_field is None:
+        return None
+    return period_containing(period.start, report.period_every or "month")
+
+
 def _run(session: Session, definition: DefinitionSet, report: Report, period: Period | None,
-         compare: bool) -> ReportResult:
+         compare: bool, within: ColumnElement[bool] | None = None) -> ReportResult:
     process = definition.process(report.process)
     dialect = session.get_bind().dialect.name
     previous = period.previous() if period is not None and compare else None
@@ -239,7 +254,7 @@ def _run(session: Session, definition: DefinitionSet, report: Report, period: Pe
     zone = definition.organisation.timezone
     bounds = query.bounds(period.start, period.end, zone) if period is not None else None
     first = query.bounds(previous.start, previous.end, zone)[0] if previous is not None else None
-    rows = session.execute(query.statement(bounds, first)).all()
+    rows = session.execute(query.statement(bounds, first, within)).all()
     groups = query.groups(rows)
     total_now = groups.get((-1, 1), {}).get(None)
     total_before = groups.get((-1, 0), {}).get(None)
@@ -253,6 +268,61 @@ def _run(session: Session, definition: DefinitionSet, report: Report, period: Pe
         breakdowns.append(Breakdown(dimension, field, tuple(
             _line(report, key, now.get(key), before.get(key), totals, whole) for key in keys)))
     return ReportResult(report.id, period, previous, total, tuple(breakdowns))
+
+
+# -- drill-down ---------------------------------------------------------------------------------
+
+#: The most case numbers a figure's drill-down lists (a year's report may count thousands).
+DRILL_LIMIT = 2000
+
+
+def line_token(key: object) -> str:
+    """A dimension value as one string (JSON), to name a table line in an address."""
+    return json.dumps(key, default=str, ensure_ascii=False)
+
+
+def counted(source: Sessions, definition: DefinitionSet, report: Report, period: Period, *,
+            dimension: int | None = None, line: str | None = None, measure: str | None = None,
+            previous: bool = False, limit: int = DRILL_LIMIT) -> list[str]:
+    """The numbers of the cases a figure of ``report`` counts, oldest first, at most ``limit``.
+
+    The figure is the report asked for ``period`` (its own period is found as
+    :func:`run_reports` finds it; ``previous``: the period before), on the total line or, with
+    ``dimension`` (an index in the report's dimensions), on the line whose value has
+    :func:`line_token` ``line``; ``measure`` narrows to the cases its condition holds for
+    when it counts them (a rate, share, sum or average is computed over all of the line's
+    cases: those are listed). Same filter, same period, voided cases left out, as the report.
+    Read access is the caller's (the case list applies it). ``source``: a session or a
+    sessionmaker, as for :func:`run_report`.
+    """
+    if not isinstance(source, Session):
+        with source() as session:
+            return counted(session, definition, report, period, dimension=dimension,
+                           line=line, measure=measure, previous=previous, limit=limit)
+    session = source
+    process = definition.process(report.process)
+    query = ReportQuery(session.get_bind().dialect.name, process, report)
+    own = own_period(report, period)
+    if own is not None and previous:
+        own = own.previous()
+    bounds = (query.bounds(own.start, own.end, definition.organisation.timezone)
+              if own is not None else None)
+    where = query.where(bounds)
+    chosen = next((m for m in report.measures if m.id == measure), None)
+    if chosen is not None and chosen.aggregate == "count" and chosen.condition is not None:
+        where.append(query.sql(condition_term(chosen.condition, process)))
+    if dimension is None:
+        return list(session.execute(select(CaseRow.number).where(*where)
+                                    .order_by(CaseRow.id).limit(limit)).scalars())
+    read = query.readers[dimension]
+    found: list[str] = []
+    for number, value in session.execute(select(CaseRow.number, query.dimensions[dimension])
+                                         .where(*where).order_by(CaseRow.id)):
+        if line_token(read(value)) == line:
+            found.append(number)
+            if len(found) >= limit:
+                break
+    return found
 
 
 def _whole_numbers(process: Process, report: Report) -> frozenset[str]:

@@ -137,6 +137,10 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         "admin.preview": _admin_only(definition),
         "cases.notifications_read": _always(405),
         "reports.index": _admin_only(definition), "reports.download": _admin_only(definition),
+        # A figure's cases: for report readers, and then only the cases they may read.
+        "reports.cases": _admin_only(definition),
+        "operations.outbox": _admin_only(definition), "operations.dashboard": _always(200),
+        "operations.retry": _always(405), "operations.resend": _always(405),
         # The customer's survey link needs no account; a made-up token finds nothing.
         "surveys.answer": _always(404), "surveys.thanks": _always(404),
         # The API authenticates by token only: a browser's session is not enough.
@@ -150,6 +154,7 @@ PUBLIC = {"auth.login": 200, "auth.language": 405, "auth.logout": 405,
           "surveys.answer": 404, "surveys.thanks": 404, "api.document": 200,
           "api.list_cases": 401, "api.read_case": 401, "api.start": 405, "api.act": 405,
           "cases.notifications_read": 405,  # POST only: a GET is refused before sign-in
+          "operations.retry": 405, "operations.resend": 405,
           "cases.keep_report_form": 405}
 
 
@@ -175,6 +180,11 @@ def _urls(demo: Demo, definition: DefinitionSet) -> list[tuple[str, str, dict[st
         frozenset({"process_id"}): [{"process_id": p} for p in definition.processes],
         frozenset({"digest", "name"}): [{"digest": "0" * 64, "name": "missing.pdf"}],
         frozenset({"version"}): [{"version": definition.version}],
+        frozenset({"report_id"}): [{"report_id": report} for report in definition.reports],
+        frozenset({"message_id"}): [{"message_id": "1"}],
+        frozenset({"number", "survey_id"}): [
+            {"number": number, "survey_id": survey}
+            for survey in definition.process("complaint").surveys],
         frozenset({"token"}): [{"token": "not-a-real-token"}],
         frozenset({"number", "form_id"}): [_report_form(demo)],
         frozenset({"process_id", "number", "step_id"}): [

@@ -52,7 +52,7 @@ HOSTILE_JSON = ["1e999999", "-1e999999", "1e-999999", "9" * 200_000, "9999999999
 #: Query parameters the code is known to read, whatever a plain visit shows.
 KNOWN_PARAMETERS = ("page", "per_page", "q", "process", "state", "category", "priority",
                     "overdue", "status", "scope", "month", "format", "report", "version",
-                    "source", "lang", "next", "id")
+                    "source", "lang", "next", "id", "dimension", "line", "measure", "previous")
 #: Query parameters a view reads without looking each up (it walks them all).
 READ_BY = {"api.list_cases": inputs.QUERY}
 #: Form controls posted beside a form's fields.
@@ -136,7 +136,8 @@ def sweep(app: Flask, world: World, token: str, thorough: bool) -> int:
     complaint = world.definition.processes["complaint"]
     known = {"number": number, "process_id": "complaint", "step_id": "confirm_complaint",
              "token": survey, "digest": "0" * 64, "name": "x.pdf", "filename": "style.css",
-             "version": world.definition.version}
+             "version": world.definition.version, "report_id": "monthly_complaints",
+             "message_id": "1", "survey_id": "complaint_satisfaction"}
     literals = HOSTILE_JSON if thorough else HOSTILE_JSON[:6]
     requests = 0
 

@@ -75,8 +75,9 @@ def test_a_missed_target_is_red_and_says_so_in_words(client: FlaskClient, auth: 
                                                      october: World) -> None:
     auth.login(READER)
     html = client.get("/reports/?month=2026-10").get_data(as_text=True)
-    assert re.search(r'<td class="number missed">50\.0%<span class="visually-hidden"> '
-                     r'\(target missed\)', html)
+    # The figure links to the cases it counts (drill-down).
+    assert re.search(r'<td class="number missed"><a href="[^"]+">50\.0%</a><span '
+                     r'class="visually-hidden"> \(target missed\)', html)
     assert "≥ 95.0%" in html and "≤ 2.0%" in html
 
 

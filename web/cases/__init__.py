@@ -50,6 +50,7 @@ from ..auth import login_required, service
 from ..i18n import definition as served
 from ..i18n import gettext as _
 from ..i18n import label, locale, role_label
+from ..operations import case_emails
 from . import outgoing, signing, views
 
 bp = Blueprint("cases", __name__, template_folder="templates")
@@ -192,7 +193,8 @@ def case(number: str) -> str:
         signatures=signatures, urgency=views.urgency(current, now).css,
         links=views.linked_cases(definition, current, _readable_links(current), now),
         report_forms=report_forms.statuses(found), comments=views.comments(found),
-        comment_draft=g.get("comment_draft", ""), comment_max=COMMENT_MAX)
+        comment_draft=g.get("comment_draft", ""), comment_max=COMMENT_MAX,
+        emails=case_emails(found))
 
 
 def _readable_links(case: Case) -> dict[str, Case]:

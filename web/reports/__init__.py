@@ -65,4 +65,4 @@ def not_a_reader(_error: NotAReader) -> tuple[str, int]:
                   roles=roles)), 403
 
 
-from . import views  # noqa: E402,F401 - its routes join this blueprint
+from . import drill, views  # noqa: E402,F401 - their routes join this blueprint

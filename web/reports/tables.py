@@ -61,14 +61,28 @@ def previous_month(today: date) -> reports.Period:
 
 
 @dataclass(frozen=True)
+class Drill:
+    """Which cases a figure counts (see :func:`.reports.counted`): the line (a dimension's
+    id and its value's :func:`.reports.line_token`; None for the total), the measure, and
+    whether it is the previous period's figure."""
+
+    dimension: str | None
+    line: str | None
+    measure: str
+    previous: bool = False
+
+
+@dataclass(frozen=True)
 class Cell:
-    """One cell: the text shown, the raw value (a number for number cells), its format, and
-    'met' / 'missed' when it is a value checked against a target."""
+    """One cell: the text shown, the raw value (a number for number cells), its format,
+    'met' / 'missed' when it is a value checked against a target, and for a figure over
+    some cases, which (a page links it to their list)."""
 
     text: str
     value: reports.Value = None
     format: Format = "text"
     verdict: str | None = None
+    drill: Drill | None = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +156,7 @@ def view(definition: DefinitionSet, report: Report, result: reports.ReportResult
         title = dimension_title(definition, report, dimension, field, locale, _)
         rows = [(labeller.value(field, line.key), line) for line in breakdown.lines]
         tables.append(_breakdown(report, title, rows, result.total, labeller, period,
-                                 previous, _))
+                                 previous, _, dimension))
     return ReportView(report.id, labeller.text(report.label), period, previous, due,
                       tuple(tables))
 
@@ -187,7 +201,7 @@ def people_ids(definition: DefinitionSet, results: Collection[reports.ReportResu
 
 def _breakdown(report: Report, title: str, rows: list[tuple[str, reports.Line]],
                total: reports.Line, labeller: _Labeller, period: str, previous: str | None,
-               _: Translate) -> Table:
+               _: Translate, dimension: str | None = None) -> Table:
     header, groups, subheader = [title], [], []
     for measure in report.measures:
         name = labeller.text(measure.label)
@@ -197,20 +211,35 @@ def _breakdown(report: Report, title: str, rows: list[tuple[str, reports.Line]],
         header += [f"{name} ({column})" for column in columns]
         groups.append((name, len(columns)))
         subheader += columns
-    lines = [*rows, (_("Total"), total)]
-    body = tuple(tuple([Cell(name), *_figures(report, line, previous is not None, _)])
-                 for name, line in lines)
+    lines = [(name, line, dimension) for name, line in rows] + [(_("Total"), total, None)]
+    body = tuple(tuple([Cell(name), *_figures(report, line, previous is not None, _, index)])
+                 for name, line, index in lines)
     return Table(title, tuple(header), body, True, _breakdown_chart(
         report, title, rows, labeller, period, previous, _), tuple(groups), tuple(subheader))
 
 
-def _figures(report: Report, line: reports.Line, compare: bool, _: Translate) -> list[Cell]:
+def _drill(dimension: str | None, line: reports.Line, measure: Measure,
+           previous: bool = False) -> Drill | None:
+    """Which cases a figure of ``line`` counts; None when the line has none that period."""
+    if not (line.previous_count if previous else line.count):
+        return None
+    figure = line.figure(measure.id)
+    if measure.aggregate == "count" and not (figure.previous if previous else figure.value):
+        return None  # a conditional count of none: nothing to list
+    token = reports.line_token(line.key) if dimension is not None else None
+    return Drill(dimension, token, measure.id, previous)
+
+
+def _figures(report: Report, line: reports.Line, compare: bool, _: Translate,
+             dimension: str | None = None) -> list[Cell]:
     cells: list[Cell] = []
     for measure in report.measures:
         figure = line.figure(measure.id)
-        cells.append(_cell(measure, figure.value, figure.verdict))
+        cells.append(_cell(measure, figure.value, figure.verdict,
+                           _drill(dimension, line, measure)))
         if compare:
-            cells.append(_cell(measure, figure.previous, figure.previous_verdict))
+            cells.append(_cell(measure, figure.previous, figure.previous_verdict,
+                               _drill(dimension, line, measure, previous=True)))
         if _has_target(measure):
             cells.append(_verdict_cell(figure.verdict, _))
     return cells
@@ -224,8 +253,10 @@ def _summary(report: Report, result: reports.ReportResult, labeller: _Labeller, 
     for measure in report.measures:
         figure = result.total.figure(measure.id)
         rows.append((Cell(labeller.text(measure.label)),
-                     _cell(measure, figure.value, figure.verdict),
-                     *([_cell(measure, figure.previous, figure.previous_verdict)]
+                     _cell(measure, figure.value, figure.verdict,
+                           _drill(None, result.total, measure)),
+                     *([_cell(measure, figure.previous, figure.previous_verdict,
+                              _drill(None, result.total, measure, previous=True))]
                        if previous else []),
                      Cell(_target_text(measure, _) if _has_target(measure) else ""),
                      _verdict_cell(figure.verdict, _) if _has_target(measure) else Cell("")))
@@ -298,8 +329,9 @@ def _verdict_cell(verdict: str | None, _: Translate) -> Cell:
     return Cell(words.get(verdict or "", "—"), None, "text", verdict)
 
 
-def _cell(measure: Measure, value: reports.Value, verdict: str | None) -> Cell:
-    return Cell(format_value(measure, value), value, _format(measure), verdict)
+def _cell(measure: Measure, value: reports.Value, verdict: str | None,
+          drill: Drill | None = None) -> Cell:
+    return Cell(format_value(measure, value), value, _format(measure), verdict, drill)
 
 
 def _format(measure: Measure) -> Format:
@@ -366,3 +398,12 @@ class _Labeller:
         parents = [self.process.categories[p] for p in category.path
                    if p in self.process.categories]
         return " / ".join(self.text(c.label) for c in parents)
+
+
+def line_label(definition: DefinitionSet, report: Report, field: str, key: object,
+               locale: str, _: Translate, people: Mapping[str, str] | None = None) -> str:
+    """The label of a line of ``report``'s table for dimension ``field``, whose value is
+    ``key``, as the report's table shows it."""
+    labeller = _Labeller(definition, definition.process(report.process), locale, _,
+                         people or {})
+    return labeller.value(field, key)
