@@ -46,6 +46,8 @@ class Plan:
     #: of "process", "state", "priority", "field", "value", "clock", "variant"; the id names
     #: the process, state, priority, field or clock.
     why: tuple[tuple[str, str], ...] = ()
+    #: The case as it stands on its version now.
+    before: Case | None = None
 
 
 def plan(old: DefinitionSet, new: DefinitionSet, case: Case, now: datetime,
@@ -55,7 +57,7 @@ def plan(old: DefinitionSet, new: DefinitionSet, case: Case, now: datetime,
     why: list[tuple[str, str]] = []
     if case.process not in new.processes:
         return Plan(case.number, None, (f"process '{case.process}' does not exist in the new "
-                                        "version",), why=(("process", case.process),))
+                                        "version",), why=(("process", case.process),), before=case)
     process = new.process(case.process)
     before = old.process(case.process)
     state = (state_map or {}).get(case.state, case.state)
@@ -102,11 +104,11 @@ def plan(old: DefinitionSet, new: DefinitionSet, case: Case, now: datetime,
         if moved.due_at != clock.due_at:
             moves.append(ClockMove(cid, clock.due_at, moved.due_at))
     if reasons:
-        return Plan(case.number, None, tuple(reasons), why=tuple(why))
+        return Plan(case.number, None, tuple(reasons), why=tuple(why), before=case)
     owner = process.states[state].owner
     role = case.assignee_role if case.assignee_role in new.organisation.roles else owner
     migrated = replace(case, version=new.version, state=state, values=frozen_map(values),
                        clocks=frozen_map(clocks), assignee_role=role,
                        row_version=case.row_version + 1, updated_at=now)
     return Plan(case.number, migrated, (), tuple(moves),
-                case.state if state != case.state else None)
+                case.state if state != case.state else None, before=case)

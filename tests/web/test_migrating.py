@@ -17,8 +17,10 @@ from ..persistence.conftest import PASSWORD, World, open_complaint
 from ..persistence.test_versions import (
     DUE_IN_4_DAYS,
     DUE_IN_5_DAYS,
+    RENAMED_STATE,
     SHORTER_CLOSURE,
     accepted_complaint,
+    classified_complaint,
     publish,
 )
 from .conftest import Auth, text_of
@@ -122,3 +124,29 @@ def test_migrating_from_an_unknown_version_is_not_found(
     auth.login(ADMIN)
     assert client.get(f"/admin/versions/{shorter.version[:12]}/migrate?from=000000000000"
                       ).status_code == 404
+
+
+def test_a_case_that_cannot_move_is_listed_with_the_reason_in_chinese(
+        client: FlaskClient, auth: Auth, world: World, edited_set: EditSet) -> None:
+    waiting = classified_complaint(world)  # in gm_acceptance, which the new version renames
+    renamed = publish(world, edited_set(*RENAMED_STATE))
+    auth.login(ADMIN, locale="zh-CN")
+    text = page(client, f"/admin/versions/{renamed.version[:12]}/migrate"
+                        f"?from={world.definition.version[:12]}")
+    assert waiting.number in text
+    assert "新版本中没有该案件的状态“待总经理室受理”" in text
+    assert "1 个未结案件中有 0 个可以迁移" in text
+    assert "签名并迁移" not in text  # nothing to sign for
+
+
+def test_previewing_an_unpublished_set_says_what_changes_and_how_many_due_times_move(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    case = accepted_complaint(world)
+    auth.login(ADMIN, locale="zh-CN")
+    text = page(client, "/admin/preview?source=examples/kangning&process=complaint")
+    assert "当本定义集取代正在使用的版本时，用户会看到的变化" in text
+    assert "期限“结案期限”：国内 5 个工作日 → 4 个工作日。 1 个未结案件的到期时间将改变" in text
+    assert "核决权限“处理方案核决权限”：副总经理的限额由 50,000 改为 30,000。" in text
+    assert "新增字段“医院等级”（必填）。" in text
+    # Nothing was published or moved by looking.
+    assert planned_case(world, case.number).version == world.definition.version

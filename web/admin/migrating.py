@@ -44,13 +44,16 @@ def _name(labels: dict[str, str] | None, fallback: str) -> str:
     return text(labels or {}, locale()) or fallback
 
 
-def _reason(code: str, subject: str, process: Process | None) -> str:
-    """A reason a case cannot move, in the reader's language."""
+def _reason(code: str, subject: str, process: Process | None, before: Process | None) -> str:
+    """A reason a case cannot move, in the reader's language; ``before`` is its process in the
+    version it runs on, which names what the new version lacks."""
     if code == "process":
         return _("Its process does not exist in the new version.")
     if code == "state":
-        return _("Its state %(state)s does not exist in the new version (map it with the "
-                 "command 'qmsflow cases migrate --map').", state=subject)
+        state = before.states.get(subject) if before else None
+        return _("Its state '%(state)s' does not exist in the new version (map it with the "
+                 "command 'qmsflow cases migrate --map').",
+                 state=_name(dict(state.label), subject) if state else subject)
     if code == "priority":
         return _("Its priority %(priority)s does not exist in the new version.",
                  priority=subject)
@@ -74,22 +77,18 @@ def planned(plans: list[Plan], running: DefinitionSet, target: DefinitionSet
     """The dry run's plans as the page shows them, with labels in the reader's language."""
     rows = []
     for plan in plans:
-        case = plan.case
-        process_id = case.process if case else next(
-            (code_id for code, code_id in plan.why if code == "process"), "")
-        old = running.processes.get(case.process) if case else None
-        new = target.processes.get(process_id)
+        case = plan.before or plan.case
+        assert case is not None  # a plan always carries the case it was made for
+        old, new = running.processes.get(case.process), target.processes.get(case.process)
+        shown = new or old
         moves = tuple(_("%(clock)s: due %(old)s → %(new)s", clock=_name(
             dict(new.clocks[m.clock].label), m.clock) if new else m.clock,
             old=local_time(m.old_due), new=local_time(m.new_due)) for m in plan.moves)
-        state = ""
-        if case is not None and new is not None and case.state in new.states:
-            state = _name(dict(new.states[case.state].label), case.state)
-        elif old is not None and case is not None:
-            state = _name(dict(old.states[case.state].label), case.state)
+        state = old.states.get(case.state) if old else None
         rows.append(PlannedCase(
-            plan.number, _name(dict(new.label), process_id) if new else process_id, state,
-            moves, tuple(_reason(code, subject, new) for code, subject in plan.why)
+            plan.number, _name(dict(shown.label), case.process) if shown else case.process,
+            _name(dict(state.label), case.state) if state else case.state, moves,
+            tuple(_reason(code, subject, new, old) for code, subject in plan.why)
             or tuple(plan.reasons)))
     return rows
 

@@ -49,8 +49,9 @@ class Forward:
     plans: tuple[Plan, ...]  # the dry run over the open cases on ``running``
 
 
-def dry_run(running: str, target: str) -> list[Plan]:
-    """What migrating the open cases of ``running`` to ``target`` would do; writes nothing."""
+def dry_run(running: str, target: str | DefinitionSet) -> list[Plan]:
+    """What migrating the open cases of ``running`` to ``target`` (a stored version, or a set
+    not published yet) would do; writes nothing."""
     return service().migrate(running, target, dry_run=True)
 
 
@@ -61,10 +62,13 @@ def moved_by(plans: Sequence[Plan], clocks: Sequence[ClockKey]) -> int:
         (plan.case.process, move.clock) in wanted for move in plan.moves))
 
 
-def forward(running: DefinitionSet, target: DefinitionSet, open_cases: int) -> Forward:
+def forward(running: DefinitionSet, target: DefinitionSet, open_cases: int,
+            stored: bool = True) -> Forward:
     """The changes from ``running`` to ``target`` grouped by process, in the reader's language,
-    each deadline change with the number of open cases (on ``running``) whose due times move."""
-    plans = dry_run(running.version, target.version) if open_cases else []
+    each deadline change with the number of open cases (on ``running``) whose due times move.
+    ``stored`` says whether ``target`` is a published version (else it is planned as given)."""
+    plans = dry_run(running.version, target.version if stored else target) \
+        if open_cases else []
     grouped: dict[str | None, list[ToldChange]] = {}
     for said in told(running, target, locale()):
         moved = moved_by(plans, said.clocks) if said.clocks else None
