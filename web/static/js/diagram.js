@@ -83,7 +83,8 @@
     }, {passive: false});
     var drag = null;
     figure.addEventListener("pointerdown", function (event) {
-      if (event.button !== 0) { return; }
+      // A press on the frame itself is on its scroll bars (or padding): leave those be.
+      if (event.button !== 0 || event.target === figure) { return; }
       drag = {x: event.clientX, y: event.clientY, left: figure.scrollLeft, top: figure.scrollTop};
       figure.classList.add("dragging");
       figure.setPointerCapture(event.pointerId);
