@@ -213,12 +213,11 @@ def take_all(browser: Browser, base: str, out: Path, url: str, summary: DemoSumm
         drawing = figure.locator("svg")
         drawing.wait_for(state="visible", timeout=30_000)
         camera.shoot(page, "diagram-page")
-        # The page scrolls a wide diagram sideways; this picture shows all of it, at its
-        # natural size, by letting the page grow as wide as the drawing.
-        width = int(drawing.evaluate("svg => svg.getBoundingClientRect().width"))
-        page.add_style_tag(content="main.container { max-width: none; } "
-                                   ".state-diagram { overflow: visible; }")
-        page.set_viewport_size({"width": width + 120, "height": DESKTOP["height"]})
+        # The page shows the diagram fitted to its width in a frame that scrolls down; this
+        # picture shows all of it, by letting the frame and the window grow as tall as it.
+        page.add_style_tag(content=".state-diagram { max-height: none !important; }")
+        bottom = int(figure.evaluate("f => f.getBoundingClientRect().bottom + window.scrollY"))
+        page.set_viewport_size({"width": DESKTOP["width"], "height": bottom + 40})
         camera.shoot(page, "diagram", figure)
 
         report = nmpa_report(url, definition)

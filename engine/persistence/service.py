@@ -36,7 +36,7 @@ from .db import transaction
 from .inbox import Filters, Page
 from .models import AuditEvent, CaseRow, DefinitionVersion, SignatureRow, User
 from .records import AuditRecord, Notification, SignatureRecord, UserRecord
-from .versions import Versions
+from .versions import UnknownVersion, Versions
 
 Clock = Callable[[], datetime]
 SWEEP = "qmsflow (deadline sweep)"
@@ -558,19 +558,24 @@ class CaseService:
 
     # -- definition versions --------------------------------------------------------------
 
-    def migrate(self, from_version: str, to_version: str,
+    def migrate(self, from_version: str, to_version: str | DefinitionSet,
                 state_map: Mapping[str, str] | None = None, *, by: audit.By = audit.SYSTEM,
                 dry_run: bool = False, client: str | None = None) -> list[Plan]:
         """Move the open cases of one definition version to another.
 
         Cases that fit move, each with a ``migrated`` audit entry and one entry per clock whose
         due time the new version moves; the others stay where they are and come back with the
-        reasons. ``dry_run`` only reports.
+        reasons. ``dry_run`` only reports; only a dry run may be given a compiled set that is
+        not stored (a set being checked before it is published), as a case runs on stored
+        versions only.
         """
+        if not dry_run and not isinstance(to_version, str):
+            raise UnknownVersion("cases move only to a published version")
         with self.transaction() as session:
             now = self.now()
             old = self.versions.get(session, from_version)
-            new = self.versions.get(session, to_version)
+            new = self.versions.get(session, to_version) if isinstance(to_version, str) \
+                else to_version
             rows = session.execute(select(CaseRow).where(
                 CaseRow.version == old.version, CaseRow.closed_at.is_(None),
                 CaseRow.voided_at.is_(None)).order_by(CaseRow.id)).scalars().all()

@@ -236,6 +236,19 @@ def test_a_case_in_a_state_the_new_version_lacks_stays_and_says_why_until_mapped
     assert (accepted.state, accepted.version) == ("investigation", new)
 
 
+def test_a_dry_run_may_plan_for_a_set_not_yet_published_but_cases_move_only_to_stored_ones(
+        world: World, edited_set: EditSet) -> None:
+    case = accepted_complaint(world)
+    unpublished = load(edited_set(SHORTER_CLOSURE))
+    (planned,) = world.service.migrate(world.definition.version, unpublished, dry_run=True)
+    assert [(m.clock, m.old_due, m.new_due) for m in planned.moves] == [
+        ("closure", DUE_IN_5_DAYS, DUE_IN_4_DAYS)]
+    assert planned.before == world.service.read_case(case.number).case
+    with pytest.raises(versions.UnknownVersion):
+        world.service.migrate(world.definition.version, unpublished)
+    assert row_of(world, case.number).version == world.definition.version
+
+
 def test_a_shorter_closure_deadline_moves_a_running_clock_earlier_and_the_trail_says_so(
         world: World, edited_set: EditSet) -> None:
     case = accepted_complaint(world)

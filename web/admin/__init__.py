@@ -22,4 +22,4 @@ def only_administrators() -> None:
         abort(403)
 
 
-from . import checking, diagrams, versions  # noqa: E402,F401 - their routes join this blueprint
+from . import checking, diagrams, migrating, versions  # noqa: E402,F401 - their routes join this blueprint

@@ -27,10 +27,13 @@ from qmsflow.engine.problems import DefinitionError, Problem, did_you_mean
 
 from ..auth import service
 from ..cases import views
+from ..i18n import definition as served
 from ..i18n import gettext as _
 from ..i18n import label, locale
 from . import bp, sources
 from .diagrams import meaning_name
+from .telling import Forward, forward
+from .versions import shown_versions
 
 F = TypeVar("F", bound="SourceForm")
 UPLOAD = ""  # the choice of the source select that means "the uploaded zip"
@@ -216,6 +219,7 @@ def preview() -> tuple[str, int]:
     failure = ""
     problems: tuple[Problem, ...] = ()
     processes: list[tuple[str, str]] = []
+    told: Forward | None = None
     name = ""
     status = 200
     from_link = request.method == "GET" and _source_of_get(form)
@@ -232,6 +236,7 @@ def preview() -> tuple[str, int]:
                 else:
                     processes = [(pid, label(p.label))
                                  for pid, p in definition.processes.items()]
+                    told = _told(definition)
                     wanted = (form.process_id.data or "").strip()
                     if wanted and wanted not in definition.processes:
                         failure, status = _(
@@ -249,8 +254,19 @@ def preview() -> tuple[str, int]:
         failure, status = _("Pick one of the listed definition sets."), 422
     return render_template(
         "admin/preview.html", form=form, shown=shown, failure=failure, problems=problems,
-        processes=processes, name=name,
+        processes=processes, name=name, told=told,
         linkable=form.source.data not in (None, UPLOAD), zip_limit=_zip_limit()), status
+
+
+def _told(definition: DefinitionSet) -> Forward | None:
+    """What publishing and serving ``definition`` would change for users, with the open cases
+    of the served version whose due times it moves; None for the served set itself."""
+    running = served()
+    if definition.version == running.version:
+        return None
+    counts = {item.hash: item.open_cases for item in shown_versions()}
+    return forward(running, definition, counts.get(running.version, 0),
+                   stored=definition.version in counts)
 
 
 def _zip_limit() -> int:

@@ -96,6 +96,14 @@ def chosen_definition() -> DefinitionSet:
         abort(404)
 
 
+@bp.app_template_global()
+def case_diagram(definition: DefinitionSet, process: Process, state: str) -> str:
+    """The DOT of ``process`` in the reader's language with the case's ``state`` highlighted,
+    for the case page's diagram (``cases/_state_diagram.html``, read by every case reader, not
+    only administrators: it shows the process the case already runs on)."""
+    return graph.dot(process, locale(), definition.organisation, current=state)
+
+
 @bp.route("/processes/<process_id>")
 def process(process_id: str) -> str:
     """The state diagram and the tables of one process."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort, current_app, render_template
+from flask import abort, current_app, render_template, request
 
-from qmsflow.engine import diff as diffs
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import UnknownVersion
 from qmsflow.engine.persistence import versions as stored
@@ -17,6 +16,7 @@ from ..i18n import definition as served
 from ..i18n import gettext as _
 from ..i18n import label, local_time
 from . import bp
+from .telling import forward
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class ShownVersion:
     files: tuple[str, ...]
 
 
-def _compiled(version: str) -> DefinitionSet | None:
+def compiled_version(version: str) -> DefinitionSet | None:
     """The compiled set of a stored version, or None when it no longer compiles."""
     try:
         return service().definition(version)
@@ -58,7 +58,7 @@ def shown_versions() -> list[ShownVersion]:
                  tuple(sorted(row.files))) for row in stored.listed(session)]
     result = []
     for hash_, set_id, at, by, note, files in reversed(rows):
-        compiled = _compiled(hash_)
+        compiled = compiled_version(hash_)
         result.append(ShownVersion(
             hash_, set_id, label(compiled.label) if compiled else "", local_time(at, True),
             _publisher(by), note or "", counts.get(hash_, 0), hash_ == current, files))
@@ -76,14 +76,33 @@ def index() -> str:
         definitions_path=current_app.extensions["qmsflow"].definitions_path)
 
 
+def running_version(found: ShownVersion, shown: list[ShownVersion], wanted: str = ""
+                    ) -> ShownVersion | None:
+    """The version ``found`` is compared with and would take cases from: ``wanted`` (a hash
+    prefix, from ``?from=``), else the served one, else for the served version itself the
+    newest other version that still has open cases; None when there is none."""
+    others = [item for item in shown if item.hash != found.hash]
+    if wanted:
+        return next((item for item in others if item.hash.startswith(wanted)), None) \
+            if len(wanted) >= 6 else None
+    return next((item for item in others if item.served), None) or next(
+        (item for item in others if item.open_cases), None)
+
+
 @bp.route("/versions/<version>")
 def version(version: str) -> str:
-    """One stored version: its files, its processes and what differs from the served one."""
-    found = next((item for item in shown_versions() if item.hash.startswith(version)), None)
+    """One stored version: its files, its processes, and what moving to it from the running
+    version changes for users (forward, in their language), with the open cases it moves."""
+    shown = shown_versions()
+    found = next((item for item in shown if item.hash.startswith(version)), None)
     if found is None or len(version) < 6:
         abort(404)
-    compiled = _compiled(found.hash)
-    changes = diffs.diff(compiled, served()) if compiled is not None and not found.served \
-        else []
+    compiled = compiled_version(found.hash)
+    running = running_version(found, shown, request.args.get("from", ""))
+    running_set = compiled_version(running.hash) if running is not None else None
+    told = forward(running_set, compiled, running.open_cases) \
+        if compiled is not None and running is not None and running_set is not None else None
     return render_template("admin/version.html", version=found, compiled=compiled,
-                           changes=changes)
+                           running=running, told=told,
+                           sources=[item for item in shown if item.hash != found.hash
+                                    and item.open_cases])

@@ -1,0 +1,140 @@
+"""Moving the open cases of one definition version to another, from the version page.
+
+A dry run first: each open case with what would move (its deadlines' due times) or why it must
+stay. Then a confirm signed with the administrator's password (the same check as a step's
+electronic signature) that migrates and audits exactly as ``qmsflow cases migrate`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from qmsflow.engine.migration import Plan
+from qmsflow.engine.model import DefinitionSet, Process, text
+from qmsflow.engine.persistence import AuthenticationFailed, By
+
+from ..auth import service
+from ..i18n import gettext as _
+from ..i18n import local_time, locale
+from . import bp
+from .telling import dry_run
+from .versions import ShownVersion, compiled_version, shown_versions
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    """One open case in the dry run: where it is, and what would move or why it stays."""
+
+    number: str
+    process: str
+    state: str
+    moves: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def fits(self) -> bool:
+        return not self.reasons
+
+
+def _name(labels: dict[str, str] | None, fallback: str) -> str:
+    return text(labels or {}, locale()) or fallback
+
+
+def _reason(code: str, subject: str, process: Process | None, before: Process | None) -> str:
+    """A reason a case cannot move, in the reader's language; ``before`` is its process in the
+    version it runs on, which names what the new version lacks."""
+    if code == "process":
+        return _("Its process does not exist in the new version.")
+    if code == "state":
+        state = before.states.get(subject) if before else None
+        return _("Its state '%(state)s' does not exist in the new version (map it with the "
+                 "command 'qmsflow cases migrate --map').",
+                 state=_name(dict(state.label), subject) if state else subject)
+    if code == "priority":
+        return _("Its priority %(priority)s does not exist in the new version.",
+                 priority=subject)
+    field = process.fields.get(subject) if process else None
+    if code in ("field", "value"):
+        name = _name(dict(field.label), subject) if field else subject
+        return _("Field '%(field)s' holds a value the new version has no place for.",
+                 field=name) if code == "field" else _(
+            "Field '%(field)s' holds a value the new version does not accept.", field=name)
+    clock = process.clocks.get(subject) if process else None
+    name = _name(dict(clock.label), subject) if clock else subject
+    if code == "clock":
+        return _("Deadline '%(clock)s' runs but does not exist in the new version.",
+                 clock=name)
+    return _("No duration of deadline '%(clock)s' applies to this case in the new version.",
+             clock=name)
+
+
+def planned(plans: list[Plan], running: DefinitionSet, target: DefinitionSet
+            ) -> list[PlannedCase]:
+    """The dry run's plans as the page shows them, with labels in the reader's language."""
+    rows = []
+    for plan in plans:
+        case = plan.before or plan.case
+        assert case is not None  # a plan always carries the case it was made for
+        old, new = running.processes.get(case.process), target.processes.get(case.process)
+        shown = new or old
+        moves = tuple(_("%(clock)s: due %(old)s → %(new)s", clock=_name(
+            dict(new.clocks[m.clock].label), m.clock) if new else m.clock,
+            old=local_time(m.old_due), new=local_time(m.new_due)) for m in plan.moves)
+        state = old.states.get(case.state) if old else None
+        rows.append(PlannedCase(
+            plan.number, _name(dict(shown.label), case.process) if shown else case.process,
+            _name(dict(state.label), case.state) if state else case.state, moves,
+            tuple(_reason(code, subject, new, old) for code, subject in plan.why)
+            or tuple(plan.reasons)))
+    return rows
+
+
+def _found(shown: list[ShownVersion], wanted: str) -> ShownVersion | None:
+    if len(wanted) < 6:
+        return None
+    return next((item for item in shown if item.hash.startswith(wanted)), None)
+
+
+@bp.route("/versions/<version>/migrate", methods=["GET", "POST"])
+def migrate(version: str) -> str | Response | tuple[str, int]:
+    """The dry run of moving the open cases of ``?from=`` to this version, and its signed
+    confirm."""
+    shown = shown_versions()
+    target = _found(shown, version)
+    running = _found(shown, request.values.get("from", ""))
+    if target is None or running is None or running.hash == target.hash:
+        abort(404)
+    target_set, running_set = compiled_version(target.hash), compiled_version(running.hash)
+    if target_set is None or running_set is None:
+        abort(404)
+    errors: list[str] = []
+    if request.method == "POST":
+        password = request.form.get("password") or ""
+        client = f"web {request.remote_addr or ''}".strip()
+        try:
+            if not password:
+                raise AuthenticationFailed("no password given", "missing")
+            service().check_signer(current_user.id, password, client)
+        except AuthenticationFailed as failure:
+            errors.append(_(
+                "Signing is paused for a while after several wrong passwords; no case was "
+                "moved. Try again later, or ask an administrator.") if failure.why == "locked"
+                else _("Type your password to sign the migration.") if failure.why == "missing"
+                else _("The password is wrong, so the migration was not signed; no case was "
+                       "moved."))
+        else:
+            plans = service().migrate(running.hash, target.hash,
+                                      by=By(current_user.id, current_user.name), client=client)
+            moved = sum(1 for plan in plans if plan.case is not None)
+            flash(_("%(moved)s open case(s) moved to version %(version)s; %(stayed)s stayed.",
+                    moved=moved, version=target.hash[:12], stayed=len(plans) - moved), "info")
+            return redirect(url_for("admin.migrate", version=target.hash[:12])
+                            + f"?from={running.hash[:12]}")
+    rows = planned(dry_run(running.hash, target.hash), running_set, target_set)
+    page = render_template("admin/migrate.html", target=target, running=running, rows=rows,
+                           errors=errors, fitting=sum(1 for row in rows if row.fits))
+    return (page, 422) if errors else page
