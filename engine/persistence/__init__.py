@@ -11,6 +11,7 @@ used as namespaces (``users.add``, ``versions.store``, ``sweep.sweep``...). The 
 
 from . import (
     audit,
+    drafts,
     outbox,
     overview,
     proof,
@@ -33,6 +34,7 @@ from .db import (
     session_factory,
     shown_url,
 )
+from .drafts import ActivationRecord, DraftError, DraftRecord
 from .inbox import Filters, Page
 from .overview import SchemaUpgradeError
 from .records import (
@@ -49,10 +51,12 @@ from .users import AuthenticationFailed, UserError
 from .versions import UnknownVersion, Versions
 
 __all__ = [
-    "AuditRecord", "AuthenticationFailed", "By", "CaseNotFound", "CaseService", "Conflict",
-    "DatabaseError", "DatabaseUrlError", "Filters", "History", "Notification", "Page",
-    "SchemaUpgradeError", "Sessions", "SignatureRecord", "TokenRecord", "UnknownVersion",
-    "UserError", "UserRecord", "VersionRecord", "Versions", "audit", "connect", "database_url",
-    "explain_database_error", "outbox", "overview", "proof", "reports", "schema", "session_factory",
-    "shown_url", "sweep", "tokens", "user_sessions", "users", "utc_now", "versions",
+    "ActivationRecord", "AuditRecord", "AuthenticationFailed", "By", "CaseNotFound",
+    "CaseService", "Conflict", "DatabaseError", "DatabaseUrlError", "DraftError", "DraftRecord",
+    "Filters", "History", "Notification", "Page", "SchemaUpgradeError", "Sessions",
+    "SignatureRecord", "TokenRecord", "UnknownVersion", "UserError", "UserRecord",
+    "VersionRecord", "Versions", "audit", "connect", "database_url", "drafts",
+    "explain_database_error", "outbox", "overview", "proof", "reports", "schema",
+    "session_factory", "shown_url", "sweep", "tokens", "user_sessions", "users", "utc_now",
+    "versions",
 ]
