@@ -72,6 +72,7 @@ class Runtime:
         self.versions = Versions()
         self._current: DefinitionSet | None = None
         self._marker: tuple[int, str] | None = None
+        self._service: CaseService | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], *,
@@ -125,16 +126,18 @@ class Runtime:
                 chosen = self.folder_definition
         self._marker = marker
         self._current = chosen
-        if "service" in self.__dict__:
-            self.service.current = chosen
+        if self._service is not None:
+            self._service.current = chosen
             self.versions.remember(chosen)
         return chosen
 
-    @cached_property
+    @property
     def service(self) -> CaseService:
         """The case service over this database and the served set."""
-        return CaseService(self.sessions, self.versions, self.definition, self.clock,
-                           self.hasher, self.survey_link)
+        if self._service is None:
+            self._service = CaseService(self.sessions, self.versions, self.definition,
+                                        self.clock, self.hasher, self.survey_link)
+        return self._service
 
     def smtp(self) -> SmtpSettings:
         """The mail server settings (``SMTP_*``); MailSettingsError when they are wrong.

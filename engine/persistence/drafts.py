@@ -20,10 +20,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..errors import QmsflowError
-from ..model import frozen_map
+from ..model import DefinitionSet, frozen_map
 from . import audit
 from .models import DefinitionActivation, DefinitionDraft, DefinitionVersion
-from .versions import UnknownVersion, files_digest
+from .versions import UnknownVersion, files_digest, store_files
 
 #: The most files and characters a draft may hold: far above any real set, far below harm.
 MAX_FILES = 500
@@ -149,6 +149,33 @@ def save(session: Session, draft_id: int, files: Mapping[str, str], by: audit.By
 def mark_published(session: Session, draft_id: int, version: str) -> None:
     """Note that the draft became stored version ``version`` (it is no longer edited)."""
     _row(session, draft_id, editable=True).published_version = version
+
+
+def publish(session: Session, draft_id: int, definition: DefinitionSet, reviewer: audit.By,
+            now: datetime, change_request: str, meaning: str = "approved") -> bool:
+    """Store the draft as a version, approved by ``reviewer`` (whose password the caller has
+    checked): the reviewer's signature with its ``meaning`` and the change request are an
+    audit entry, and the version's publisher is the reviewer. True when the version is new.
+
+    DraftError when the reviewer wrote the draft: nobody approves their own change.
+    """
+    row = _row(session, draft_id, editable=True)
+    if reviewer.id is None or reviewer.id == row.author_id:
+        raise DraftError("the author of a draft cannot approve it: another administrator "
+                         "reviews and signs it")
+    change_request = change_request.strip()
+    if not change_request:
+        raise DraftError("publishing needs a change-request number")
+    files: dict[str, str] = dict(row.files)
+    new = store_files(session, definition, files, row.root, now, reviewer,
+                      f"{change_request}: {row.title}")
+    row.published_version = definition.version
+    audit.append(session, [audit.Entry(
+        "signed", "definition", now, reviewer.id, reviewer.name, meaning=meaning,
+        reason=change_request, version=definition.version,
+        data={"draft": row.id, "title": row.title, "author": row.author_id,
+              "change_request": change_request, "files_sha256": files_digest(files)})])
+    return new
 
 
 def activate(session: Session, version: str, by: audit.By, now: datetime,
