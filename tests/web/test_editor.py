@@ -188,3 +188,22 @@ def test_an_activation_is_served_by_another_worker_on_its_next_request(
     finally:
         other.extensions["qmsflow"].close()
 
+
+
+def test_the_preview_shows_every_form_and_diagram_of_the_draft_or_its_problems(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    auth.login("quality_manager")
+    draft_id = _start(client)
+    client.post(f"/admin/drafts/{draft_id}/save",
+                data={"file": COMPLAINT, "text": _relabelled(world, draft_id)})
+    response = client.get(f"/admin/drafts/{draft_id}/preview")
+    assert response.status_code == 200
+    source = response.get_data(as_text=True)
+    assert "Customer complaint or recall" in text_of(response)
+    assert source.count("data-diagram ") == len(world.definition.processes)
+    assert "data-preview" in source
+    broken = _draft(world, draft_id).files[COMPLAINT].replace("kind: process", "kind: proces")
+    client.post(f"/admin/drafts/{draft_id}/save", data={"file": COMPLAINT, "text": broken})
+    response = client.get(f"/admin/drafts/{draft_id}/preview")
+    assert response.status_code == 422
+    assert f"{COMPLAINT}:4:" in text_of(response)

@@ -3,6 +3,7 @@
 // inside it beside it (LICENSES.txt). Run: npm ci && npm run build
 import { build } from "esbuild";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = (name) => fileURLToPath(new URL(name, import.meta.url));
@@ -17,6 +18,19 @@ const plainText = {
   },
 };
 
+// Its hover help reads schemas as Draft 04, where "id" is a keyword: a schema with a property
+// named "id" (every one of ours) fails there. Draft 07 reads them as completion does.
+const hoverDraft07 = {
+  name: "hover-draft-07",
+  setup(b) {
+    b.onLoad({ filter: /codemirror-json-schema[\\/]dist[\\/]features[\\/]hover\.js$/ }, (args) => ({
+      contents: readFileSync(args.path, "utf8").replaceAll("Draft04", "Draft07"),
+      loader: "js",
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
+
 const result = await build({
   entryPoints: [here("./editor.js")],
   bundle: true,
@@ -27,7 +41,7 @@ const result = await build({
   metafile: true,
   outfile: `${target}codemirror.min.js`,
   logLevel: "info",
-  plugins: [plainText],
+  plugins: [plainText, hoverDraft07],
 });
 
 const packages = new Set();

@@ -4,5 +4,6 @@
 const escapes = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
 export function renderMarkdown(markdown) {
-  return String(markdown ?? "").replace(/[&<>"']/g, (c) => escapes[c]);
+  // Backticks mark code in the library's own type notes ("`enum`: ..."): dropped, not shown.
+  return String(markdown ?? "").replaceAll("`", "").replace(/[&<>"']/g, (c) => escapes[c]);
 }
