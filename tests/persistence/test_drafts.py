@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from qmsflow.engine.persistence import DraftError, UnknownVersion, drafts, versions
+from qmsflow.engine.persistence import DraftError, UnknownVersion, audit, drafts, proof, versions
 from qmsflow.engine.persistence.audit import By
 from qmsflow.engine.persistence.models import AuditEvent
 
@@ -96,3 +96,35 @@ def test_the_newest_activation_is_the_active_version_and_is_audited(world: World
 def test_only_a_stored_version_can_be_activated(world: World) -> None:
     with world.database.sessions.begin() as session, pytest.raises(UnknownVersion):
         drafts.activate(session, "0" * 64, AUTHOR, world.clock())
+
+
+def _published(world: World, draft: drafts.DraftRecord, reviewer: By) -> str:
+    files = dict(draft.files)
+    files["processes/complaint.yaml"] = files["processes/complaint.yaml"].replace(
+        "en: Customer complaint}", "en: Customer complaint or recall}")
+    definition = versions.compile_files(files, draft.root)
+    with world.database.sessions.begin() as session:
+        drafts.save(session, draft.id, files, AUTHOR, world.clock())
+        drafts.publish(session, draft.id, definition, reviewer, world.clock(), "CR-7")
+    return definition.version
+
+
+def test_the_author_of_a_draft_cannot_approve_it(world: World) -> None:
+    draft = _started(world)
+    with pytest.raises(DraftError) as refused:
+        _published(world, draft, AUTHOR)
+    assert "cannot approve it" in str(refused.value)
+
+
+def test_a_published_and_activated_draft_leaves_a_trail_that_verifies(world: World) -> None:
+    draft = _started(world)
+    version = _published(world, draft, By("second.admin", "Second Admin"))
+    with world.database.sessions.begin() as session:
+        drafts.activate(session, version, By("second.admin", "Second Admin"), world.clock(),
+                        "CR-7")
+    with world.database.sessions() as session:
+        assert audit.verify(session)[1] == []
+        assert proof.check(session, versions.Versions()) == []
+        stored = versions.find(session, version)
+        assert (stored.published_by, stored.note) == ("second.admin", "CR-7: Shorter closure")
+        assert drafts.get(session, draft.id).published_version == version
