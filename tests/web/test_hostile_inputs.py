@@ -136,7 +136,7 @@ def sweep(app: Flask, world: World, token: str, thorough: bool) -> int:
     complaint = world.definition.processes["complaint"]
     known = {"number": number, "process_id": "complaint", "step_id": "confirm_complaint",
              "token": survey, "digest": "0" * 64, "name": "x.pdf", "filename": "style.css",
-             "version": world.definition.version}
+             "version": world.definition.version, "draft_id": "1"}
     literals = HOSTILE_JSON if thorough else HOSTILE_JSON[:6]
     requests = 0
 
