@@ -207,3 +207,25 @@ def test_the_preview_shows_every_form_and_diagram_of_the_draft_or_its_problems(
     response = client.get(f"/admin/drafts/{draft_id}/preview")
     assert response.status_code == 422
     assert f"{COMPLAINT}:4:" in text_of(response)
+
+
+def test_a_file_is_added_to_the_draft_and_removed_again_but_never_its_manifest(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    auth.login("quality_manager")
+    draft_id = _start(client)
+    added = client.post(f"/admin/drafts/{draft_id}/files",
+                        data={"name": "processes/recall.yaml", "action": "add"},
+                        follow_redirects=True)
+    assert "Added processes/recall.yaml." in text_of(added)
+    assert _draft(world, draft_id).files["processes/recall.yaml"] == "kind: process\n"
+    # The new file is checked with the rest: a process needs its id.
+    assert "processes/recall.yaml:1:1 E102" in text_of(added)
+    removed = client.post(f"/admin/drafts/{draft_id}/files",
+                          data={"name": "processes/recall.yaml", "action": "remove"},
+                          follow_redirects=True)
+    assert "Removed processes/recall.yaml." in text_of(removed)
+    assert "processes/recall.yaml" not in _draft(world, draft_id).files
+    kept = client.post(f"/admin/drafts/{draft_id}/files",
+                       data={"name": "set.yaml", "action": "remove"}, follow_redirects=True)
+    assert "set.yaml cannot be removed." in text_of(kept)
+    assert "set.yaml" in _draft(world, draft_id).files
