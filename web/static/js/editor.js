@@ -32,9 +32,11 @@
     list.textContent = "";
     for (const p of problems) {
       const item = document.createElement("li");
-      const where = document.createElement("span");
+      // Another file's problem links to that file, as the page's own list does.
+      const where = document.createElement(p.file === file ? "span" : "a");
       where.className = "where";
       where.textContent = `${p.file}:${p.line}:${p.column}`;
+      if (p.file !== file) where.href = `?file=${encodeURIComponent(p.file)}`;
       const code = document.createElement("span");
       code.className = "code";
       code.textContent = p.code;
