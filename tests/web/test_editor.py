@@ -229,3 +229,17 @@ def test_a_file_is_added_to_the_draft_and_removed_again_but_never_its_manifest(
                        data={"name": "set.yaml", "action": "remove"}, follow_redirects=True)
     assert "set.yaml cannot be removed." in text_of(kept)
     assert "set.yaml" in _draft(world, draft_id).files
+
+
+def test_a_text_too_long_for_a_draft_is_refused_before_it_is_compiled(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    auth.login("quality_manager")
+    draft_id = _start(client)
+    huge = "# " + "x" * drafts.MAX_CHARS
+    response = client.post(f"/admin/drafts/{draft_id}/check",
+                           json={"file": "set.yaml", "text": huge})
+    assert response.status_code == 400
+    assert "at most 2000000 characters" in text_of(response)
+    assert client.post(f"/admin/drafts/{draft_id}/save",
+                       data={"file": "set.yaml", "text": huge}).status_code == 400
+    assert "xxxx" not in _draft(world, draft_id).files["set.yaml"]

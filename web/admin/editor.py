@@ -120,7 +120,12 @@ def edit_draft(draft_id: int) -> str:
 def _edited(draft: DraftRecord, name: str, text: str) -> dict[str, str]:
     if name not in draft.files:
         abort(400, _("The draft has no file %(name)s.", name=name))
-    return {**draft.files, name: text.replace("\r\n", "\n")}
+    files = {**draft.files, name: text.replace("\r\n", "\n")}
+    # Checked before anything compiles it: each check writes and compiles the whole set.
+    if sum(len(content) for content in files.values()) > drafts.MAX_CHARS:
+        abort(400, _("A draft holds at most %(count)s characters: nothing was checked or "
+                     "saved.", count=drafts.MAX_CHARS))
+    return files
 
 
 @bp.route("/drafts/<int:draft_id>/check", methods=["POST"])
