@@ -33,6 +33,7 @@ from ..auth import client_address, service
 from ..i18n import definition as served
 from ..i18n import gettext as _
 from ..i18n import label, local_time, locale, meaning_label
+from ..runtime import Runtime
 from . import bp, problems
 from .checking import preview_steps
 from .versions import shown_versions
@@ -47,8 +48,9 @@ def _by() -> By:
     return By(current_user.id, current_user.name)
 
 
-def _runtime() -> Any:
-    return current_app.extensions["qmsflow"]
+def _runtime() -> Runtime:
+    runtime: Runtime = current_app.extensions["qmsflow"]
+    return runtime
 
 
 def _draft(draft_id: int) -> DraftRecord:
