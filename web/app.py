@@ -80,8 +80,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.before_request
     def serve_the_active_version() -> None:
         # A version activated in the database is served from the next request on, in every
-        # worker process: no restart, no flag in one process's memory.
-        runtime.refresh()
+        # worker process: no restart, no flag in one process's memory. (Static files do not
+        # depend on it.)
+        if request.endpoint != "static":
+            runtime.refresh()
 
     csrf = CSRFProtect(app)
     Babel(app, locale_selector=i18n.select_locale,
