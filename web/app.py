@@ -77,6 +77,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     runtime = _runtime(app)
     app.extensions["qmsflow"] = runtime
 
+    @app.before_request
+    def serve_the_active_version() -> None:
+        # A version activated in the database is served from the next request on, in every
+        # worker process: no restart, no flag in one process's memory. (Static files do not
+        # depend on it.)
+        if request.endpoint != "static":
+            runtime.refresh()
+
     csrf = CSRFProtect(app)
     Babel(app, locale_selector=i18n.select_locale,
           default_translation_directories=str(Path(__file__).parent / "translations"))

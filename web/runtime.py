@@ -9,6 +9,7 @@ passed in when it is built.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cached_property
@@ -22,24 +23,33 @@ from qmsflow.engine.loader import load
 from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import (
     CaseService,
+    UnknownVersion,
     Versions,
     audit,
     connect,
     database_url,
+    drafts,
     outbox,
     session_factory,
     users,
     utc_now,
 )
+from qmsflow.engine.problems import DefinitionError
 
 from .mail import MailSettingsError, SmtpSettings
 from .surveys import tokens
 
+LOG = logging.getLogger(__name__)
+
 
 class Runtime:
-    """The database (``url``) and the definition set this deployment serves (``definitions``).
+    """The database (``url``) and the definition set this deployment serves.
 
-    The definition set is compiled once, when first asked for; requests never parse YAML.
+    The served set is the version last activated in the database (see
+    :func:`~qmsflow.engine.persistence.drafts.activate`) or, until one is, the set in the
+    folder ``definitions``. :meth:`refresh` (each web request calls it) reads the activation
+    marker, so every worker process serves a new activation on its next request without a
+    restart. Sets are compiled once per process and kept by hash; requests never parse YAML.
     """
 
     def __init__(self, url: str | None, definitions: Path | str,
@@ -58,7 +68,11 @@ class Runtime:
         #: The settings this runtime was made from (empty when made directly, in tests).
         self.settings: Mapping[str, Any] = settings or {}
         if compiled is not None:  # already compiled by the caller (tests, the demo)
-            self.__dict__["definition"] = compiled
+            self.__dict__["folder_definition"] = compiled
+        self.versions = Versions()
+        self._current: DefinitionSet | None = None
+        self._marker: tuple[int, str] | None = None
+        self._service: CaseService | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], *,
@@ -77,15 +91,53 @@ class Runtime:
                    survey_link=link, settings=settings, audit_keys=keys)
 
     @cached_property
-    def definition(self) -> DefinitionSet:
-        """The served set, compiled (raises DefinitionError listing every problem)."""
+    def folder_definition(self) -> DefinitionSet:
+        """The set in the ``definitions`` folder, compiled (raises DefinitionError listing
+        every problem): served until a version is activated in the database."""
         return load(self.definitions_path)
 
-    @cached_property
+    @property
+    def definition(self) -> DefinitionSet:
+        """The served set: the active version, else the folder's set."""
+        if self._current is None:
+            self.refresh()
+        assert self._current is not None
+        return self._current
+
+    def refresh(self) -> DefinitionSet:
+        """Serve the version activated last in the database if it changed since the last
+        call (one small read; the compiled set is kept by hash), and return the served set."""
+        marker = drafts.read_active_marker(self.engine)
+        if marker is None:
+            chosen = self.folder_definition
+        elif marker == self._marker and self._current is not None:
+            return self._current
+        else:
+            try:
+                with self.sessions() as session:
+                    chosen = self.versions.get(session, marker[1])
+            except (DefinitionError, UnknownVersion):
+                # A stored version that no longer compiles: keep serving what was served, and
+                # say why in the log (audit verify reports the altered version too).
+                LOG.exception("the activated definition version %s cannot be served",
+                              marker[1][:12])
+                if self._current is not None:
+                    return self._current
+                chosen = self.folder_definition
+        self._marker = marker
+        self._current = chosen
+        if self._service is not None:
+            self._service.current = chosen
+            self.versions.remember(chosen)
+        return chosen
+
+    @property
     def service(self) -> CaseService:
         """The case service over this database and the served set."""
-        return CaseService(self.sessions, Versions(), self.definition, self.clock,
-                           self.hasher, self.survey_link)
+        if self._service is None:
+            self._service = CaseService(self.sessions, self.versions, self.definition,
+                                        self.clock, self.hasher, self.survey_link)
+        return self._service
 
     def smtp(self) -> SmtpSettings:
         """The mail server settings (``SMTP_*``); MailSettingsError when they are wrong.

@@ -11,6 +11,7 @@ used as namespaces (``users.add``, ``versions.store``, ``sweep.sweep``...). The 
 
 from . import (
     audit,
+    drafts,
     operations,
     outbox,
     overview,
@@ -34,6 +35,7 @@ from .db import (
     session_factory,
     shown_url,
 )
+from .drafts import ActivationRecord, DraftError, DraftRecord
 from .inbox import Filters, Page
 from .overview import SchemaUpgradeError
 from .records import (
@@ -51,6 +53,7 @@ from .versions import UnknownVersion, Versions
 
 __all__ = [
     "COMMENT_MAX",
+    "ActivationRecord",
     "AuditRecord",
     "AuthenticationFailed",
     "By",
@@ -60,6 +63,8 @@ __all__ = [
     "Conflict",
     "DatabaseError",
     "DatabaseUrlError",
+    "DraftError",
+    "DraftRecord",
     "Filters",
     "History",
     "Notification",
@@ -76,6 +81,7 @@ __all__ = [
     "audit",
     "connect",
     "database_url",
+    "drafts",
     "explain_database_error",
     "operations",
     "outbox",

@@ -82,6 +82,43 @@ class DefinitionVersion(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+
+class DefinitionDraft(Base):
+    """A definition set being edited in the browser: every file's text, not yet a version.
+
+    Started as a copy of a stored version's files (``base_version``); ``published_version``
+    is set once it was published, after which it is kept for the record but no longer edited.
+    """
+
+    __tablename__ = "definition_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(200))
+    files: Mapped[dict[str, Any]]  # relative path -> text, like DefinitionVersion.files
+    root: Mapped[str] = mapped_column(String(500))
+    base_version: Mapped[str | None] = mapped_column(String(64))
+    author_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    published_version: Mapped[str | None] = mapped_column(String(64))
+
+
+class DefinitionActivation(Base):
+    """The definition version new cases start on, from ``activated_at``: the newest row wins.
+
+    Every worker reads the newest id on each request (one indexed row), so an activation is
+    served everywhere without a restart; without any row the set named by the settings is.
+    """
+
+    __tablename__ = "definition_activations"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(ForeignKey("definition_versions.hash"))
+    activated_at: Mapped[datetime]
+    activated_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+
 class User(Base):
     """A person who signs in. Never deleted, so an id is never reused; disabled instead."""
 

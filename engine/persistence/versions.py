@@ -106,6 +106,18 @@ def store(session: Session, definition: DefinitionSet, root: Path | str, now: da
     if session.get(DefinitionVersion, definition.version) is not None:
         return False
     files, where = snapshot(root)
+    return store_files(session, definition, files, where, now, by, note)
+
+
+def store_files(session: Session, definition: DefinitionSet, files: Mapping[str, str],
+                where: str, now: datetime, by: audit.By = audit.SYSTEM,
+                note: str | None = None) -> bool:
+    """Store ``definition`` compiled from ``files`` (its set in the folder ``where`` among
+    them, as :func:`snapshot` gives) unless it is there; True when new. Audited as
+    :func:`store`."""
+    if session.get(DefinitionVersion, definition.version) is not None:
+        return False
+    files = dict(files)
     session.add(DefinitionVersion(hash=definition.version, set_id=definition.id, files=files,
                                   root=where, published_at=now,
                                   published_by=by.id, note=note))

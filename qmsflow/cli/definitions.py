@@ -1,4 +1,4 @@
-"""``qmsflow definitions``: publish, list and compare definition versions."""
+"""``qmsflow definitions``: publish, list, compare and export definition versions."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from qmsflow.engine.persistence import (
     versions,
 )
 
-from .common import acting, friendly, runtime
+from .common import CommandError, acting, friendly, runtime
 
 
 @click.group("definitions")
 def cli() -> None:
-    """Definition versions: publish, list, compare."""
+    """Definition versions: publish, list, compare, export."""
 
 
 @cli.command("publish")
@@ -40,6 +40,41 @@ def definitions_publish(path: Path, by_user: str | None, note: str | None) -> No
         new = versions.store(session, definition, path, utc_now(), by, note)
     state = "published" if new else "already published"
     click.echo(f"{definition.id} version {definition.version[:12]} {state}")
+
+
+@cli.command("export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--version", "wanted", help="A stored version (hash or prefix) instead of the "
+              "active one.")
+@friendly
+def definitions_export(folder: Path, wanted: str | None) -> None:
+    """Write the active definition version (or --version) into FOLDER as files.
+
+    The version edited in the browser goes back to the consultants who keep the set in git;
+    the folder is one `qmsflow validate` and `qmsflow definitions publish` accept. FOLDER must
+    be new or empty: nothing is overwritten.
+    """
+    if folder.exists() and any(folder.iterdir()):
+        raise CommandError(f"{folder} is not empty: export into a new or empty folder")
+    rt = runtime()
+    version = wanted or rt.definition.version
+    with rt.sessions() as session:
+        try:
+            stored = versions.find(session, version)
+        except UnknownVersion as error:
+            hint = "" if wanted else (
+                " (the served set was never published: run 'qmsflow definitions publish')")
+            raise CommandError(f"{error}{hint}") from None
+    for name, text in stored.files.items():
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise CommandError(f"version {stored.hash[:12]} names a file outside its folder "
+                               f"({name!r}): run 'qmsflow audit verify'")
+        path = folder.joinpath(*Path(name).parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    where = folder / stored.root
+    click.echo(f"{stored.set_id} version {stored.hash[:12]}: {len(stored.files)} file(s) "
+               f"written; the set is {where}")
 
 
 @cli.command("list")

@@ -41,11 +41,13 @@ def cli(interval: float, batch: int, once: bool) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    service = runtime().service
+    rt = runtime()
+    service = rt.service
     # Supervisors and tests wait for this line, not for a guessed delay.
     click.echo("worker: ready")
     sys.stdout.flush()
     while True:
+        rt.refresh()  # a version activated in the browser is this worker's current set too
         swept = sweep.sweep(service, batch=batch)
         delivered = deliver(settings, limit=1000)
         sealed = service.seal_audit()

@@ -16,7 +16,9 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from qmsflow.cli import main
-from qmsflow.engine.persistence import users
+from qmsflow.engine.loader import load
+from qmsflow.engine.persistence import drafts, users, versions
+from qmsflow.engine.persistence.audit import By
 from qmsflow.engine.persistence.models import AuditEvent, CaseRow, User
 
 from ..conftest import DEFAULT_SET, ROOT, EditSet
@@ -84,16 +86,17 @@ def test_db_upgrade_creates_the_schema_in_an_empty_sqlite_file_and_status_says_c
         blank: Cli) -> None:
     code, output = blank("db", "status")
     assert code == 1
-    assert lines(output)[0].endswith("blank.sqlite3: revision none, newest 0006")
+    assert lines(output)[0].endswith("blank.sqlite3: revision none, newest 0007_editor")
     assert "Error: the schema is not current: run 'qmsflow db upgrade'" in output
 
     code, output = blank("db", "upgrade")
     assert code == 0
-    assert output.strip().endswith("blank.sqlite3: schema at revision 0006 (newest 0006)")
+    assert output.strip().endswith(
+        "blank.sqlite3: schema at revision 0007_editor (newest 0007_editor)")
 
     code, output = blank("db", "status")
     assert code == 0
-    assert output.strip().endswith("blank.sqlite3: revision 0006, newest 0006")
+    assert output.strip().endswith("blank.sqlite3: revision 0007_editor, newest 0007_editor")
     assert blank("db", "upgrade")[0] == 0  # upgrading a current schema is harmless
 
 
@@ -428,3 +431,33 @@ def test_users_sign_out_all_ends_every_users_sessions(world: World, world_cli: C
     code, output = world_cli("users", "sign-out")
     assert (code, output) == (
         1, "Error: name one user to sign out, or give --all for every user\n")
+
+
+def test_export_writes_the_active_version_as_a_folder_that_validates_to_the_same_version(
+        world: World, world_cli: Cli, tmp_path: Path) -> None:
+    code, output = world_cli("definitions", "export", tmp_path / "served")
+    assert code == 0
+    assert output.startswith(f"default version {world.definition.version[:12]}: ")
+    assert world_cli("validate", tmp_path / "served")[0] == 0
+    assert load(tmp_path / "served").version == world.definition.version
+
+    kangning = world_cli("definitions", "publish", KANGNING)[1].split()[2]
+    with world.database.sessions.begin() as session:
+        full = versions.find(session, kangning).hash
+        drafts.activate(session, full, By("qa", "QA"), world.clock(), "CR-9")
+    code, output = world_cli("definitions", "export", tmp_path / "active")
+    assert code == 0
+    exported = Path(output.strip().rsplit("the set is ", 1)[1])
+    assert exported == tmp_path / "active" / "examples" / "kangning"
+    assert world_cli("validate", exported)[0] == 0
+    assert load(exported).version == full
+
+
+def test_export_refuses_a_folder_that_is_not_empty_and_an_unknown_version(
+        world_cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    code, output = world_cli("definitions", "export", tmp_path)
+    assert code == 1 and "is not empty" in output
+    code, output = world_cli("definitions", "export", tmp_path / "new", "--version",
+                             "0123456789ab")
+    assert code == 1 and "is not a stored definition version" in output

@@ -101,6 +101,12 @@ def _admin_only(definition: DefinitionSet) -> Expect:
     return lambda roles, _args: 200 if roles & admins else 403
 
 
+def _admin_finds_none(definition: DefinitionSet) -> Expect:
+    """An admin page of a thing the demo has none of (a draft): 404 for admins, else 403."""
+    admins = set(definition.organisation.admin_roles)
+    return lambda roles, _args: 404 if roles & admins else 403
+
+
 def _always(status: int) -> Expect:
     return lambda _roles, _args: status
 
@@ -135,6 +141,14 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         "admin.index": _admin_only(definition), "admin.process": _admin_only(definition),
         "admin.version": _admin_only(definition), "admin.validate": _admin_only(definition),
         "admin.preview": _admin_only(definition),
+        "admin.drafts_index": _admin_only(definition), "admin.start_draft": _admin_only(definition),
+        "admin.edit_draft": _admin_finds_none(definition),
+        "admin.preview_draft": _admin_finds_none(definition),
+        "admin.editor_schemas": _admin_only(definition),
+        # POST only (a GET is refused before sign-in): saving, checking, files, publishing.
+        "admin.check_draft": _always(405), "admin.save_draft": _always(405),
+        "admin.draft_files": _always(405), "admin.publish_draft": _always(405),
+        "admin.activate_version": _always(405),
         "cases.notifications_read": _always(405),
         "reports.index": _admin_only(definition), "reports.download": _admin_only(definition),
         # A figure's cases: for report readers, and then only the cases they may read.
@@ -155,7 +169,8 @@ PUBLIC = {"auth.login": 200, "auth.language": 405, "auth.logout": 405,
           "api.list_cases": 401, "api.read_case": 401, "api.start": 405, "api.act": 405,
           "cases.notifications_read": 405,  # POST only: a GET is refused before sign-in
           "operations.retry": 405, "operations.resend": 405,
-          "cases.keep_report_form": 405}
+          "cases.keep_report_form": 405, "admin.check_draft": 405, "admin.save_draft": 405,
+          "admin.draft_files": 405, "admin.publish_draft": 405, "admin.activate_version": 405}
 
 
 def _report_form(demo: Demo) -> dict[str, str]:
@@ -186,6 +201,7 @@ def _urls(demo: Demo, definition: DefinitionSet) -> list[tuple[str, str, dict[st
             {"number": number, "survey_id": survey}
             for survey in definition.process("complaint").surveys],
         frozenset({"token"}): [{"token": "not-a-real-token"}],
+        frozenset({"draft_id"}): [{"draft_id": "1"}],
         frozenset({"number", "form_id"}): [_report_form(demo)],
         frozenset({"process_id", "number", "step_id"}): [
             {"process_id": "complaint", "number": number,

@@ -137,7 +137,8 @@ def sweep(app: Flask, world: World, token: str, thorough: bool) -> int:
     known = {"number": number, "process_id": "complaint", "step_id": "confirm_complaint",
              "token": survey, "digest": "0" * 64, "name": "x.pdf", "filename": "style.css",
              "version": world.definition.version, "report_id": "monthly_complaints",
-             "message_id": "1", "survey_id": "complaint_satisfaction"}
+             "message_id": "1", "survey_id": "complaint_satisfaction",
+             "draft_id": "1"}
     literals = HOSTILE_JSON if thorough else HOSTILE_JSON[:6]
     requests = 0
 

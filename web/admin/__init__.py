@@ -1,7 +1,8 @@
 """Definition administration for quality administrators (the organisation's ``admin_roles``).
 
 Deployed versions with their open cases, state diagrams, validation reports and form previews
-of any definition set, without publishing anything: the screens only read.
+of any definition set; drafts edited in the browser, published with a reviewer's signature and
+activated without a restart (:mod:`.editor`).
 """
 
 from __future__ import annotations
@@ -22,4 +23,4 @@ def only_administrators() -> None:
         abort(403)
 
 
-from . import checking, diagrams, migrating, versions  # noqa: E402,F401 - their routes join this blueprint
+from . import checking, diagrams, editor, migrating, versions  # noqa: E402,F401 - their routes join this blueprint

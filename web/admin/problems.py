@@ -1,0 +1,72 @@
+"""Definition problems for the browser: located, with a summary in the user's language.
+
+The engine words a problem in English (what ``qmsflow validate`` prints); its stable code says
+what kind of problem it is, and that kind is translated here, so a reader of Chinese sees what
+is wrong beside the exact English detail.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from qmsflow.engine.loader import load
+from qmsflow.engine.model import DefinitionSet
+from qmsflow.engine.problems import DefinitionError, Problem
+
+from ..i18n import gettext as _
+
+
+def summary(code: str) -> str:
+    """What kind of problem ``code`` is, in the request's language."""
+    known = {
+        "Y001": _("YAML syntax error"), "Y002": _("Duplicate key"),
+        "Y003": _("Empty or incomplete file"), "S001": _("A required key is missing"),
+        "S002": _("Unknown key"), "S003": _("Wrong kind of value"),
+        "S004": _("Not one of the allowed values"), "S005": _("Wrong form of value"),
+        "S006": _("Too many or too few entries"), "S007": _("Value out of range"),
+        "E101": _("Unknown kind of file"), "E103": _("Defined twice"),
+    }
+    if code in known:
+        return known[code]
+    if code.startswith("Y"):
+        return _("YAML problem")
+    if code.startswith("S"):
+        return _("Does not follow the schema")
+    if code.startswith("E1"):
+        return _("Problem with the set's files")
+    return _("Problem with names, references or expressions")
+
+
+def as_json(problem: Problem) -> dict[str, Any]:
+    """A problem as the editor's JSON gives it: located, with its translated summary."""
+    return {**problem.as_dict(), "summary": summary(problem.code)}
+
+
+def compiled(files: Mapping[str, str], root: str) -> tuple[DefinitionSet | None,
+                                                           tuple[Problem, ...]]:
+    """Compile a set held as text (path -> YAML, the set in folder ``root``): the set, or
+    None and every problem, named by the paths of ``files`` as ``qmsflow validate`` would
+    name them in an exported folder."""
+    with tempfile.TemporaryDirectory(prefix="qmsflow-draft-") as folder:
+        for name, content in files.items():
+            path = Path(folder) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+        try:
+            return load(Path(folder) / root), ()
+        except DefinitionError as error:
+            prefixes = (str(Path(folder).resolve()) + os.sep, str(folder) + os.sep)
+            return None, tuple(replace(p, file=_relative(p.file, prefixes))
+                               for p in error.problems)
+
+
+def _relative(name: str, prefixes: tuple[str, ...]) -> str:
+    for prefix in prefixes:
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
