@@ -68,6 +68,8 @@ def _surface() -> Iterator[tuple[str, Callable[..., Any] | type]]:
                                     for name in persistence.__all__]
     while stack:
         name, value = stack.pop()
+        if not (isinstance(value, ModuleType) or callable(value)):
+            continue  # a constant (COMMENT_MAX): it hands out nothing
         home = value.__name__ if isinstance(value, ModuleType) else value.__module__
         if id(value) in seen or not home.startswith("qmsflow."):
             continue  # seen already, or a library's (DatabaseError is SQLAlchemy's)

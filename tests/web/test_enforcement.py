@@ -141,6 +141,8 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         "admin.index": _admin_only(definition), "admin.process": _admin_only(definition),
         "admin.version": _admin_only(definition), "admin.validate": _admin_only(definition),
         "admin.preview": _admin_only(definition),
+        # Migrating to the served version from no other version with open cases: none to move.
+        "admin.migrate": _admin_finds_none(definition),
         "admin.drafts_index": _admin_only(definition), "admin.start_draft": _admin_only(definition),
         "admin.edit_draft": _admin_finds_none(definition),
         "admin.preview_draft": _admin_finds_none(definition),
@@ -149,7 +151,7 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         "admin.check_draft": _always(405), "admin.save_draft": _always(405),
         "admin.draft_files": _always(405), "admin.publish_draft": _always(405),
         "admin.activate_version": _always(405),
-        "cases.notifications_read": _always(405),
+        "cases.notifications_read": _always(405), "cases.add_comment": _always(405),
         "reports.index": _admin_only(definition), "reports.download": _admin_only(definition),
         # A figure's cases: for report readers, and then only the cases they may read.
         "reports.cases": _admin_only(definition),
@@ -168,7 +170,7 @@ PUBLIC = {"auth.login": 200, "auth.language": 405, "auth.logout": 405,
           "surveys.answer": 404, "surveys.thanks": 404, "api.document": 200,
           "api.list_cases": 401, "api.read_case": 401, "api.start": 405, "api.act": 405,
           "cases.notifications_read": 405,  # POST only: a GET is refused before sign-in
-          "operations.retry": 405, "operations.resend": 405,
+          "operations.retry": 405, "operations.resend": 405, "cases.add_comment": 405,
           "cases.keep_report_form": 405, "admin.check_draft": 405, "admin.save_draft": 405,
           "admin.draft_files": 405, "admin.publish_draft": 405, "admin.activate_version": 405}
 

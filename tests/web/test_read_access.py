@@ -28,7 +28,8 @@ PLACEHOLDERS = ("hidden (personal data)", "已隐藏（个人信息）")  # en, 
 #: Every route that reads one case (by its number) or a file of one, and how the test asks it.
 CASE_ROUTES = {"cases.case", "cases.act", "cases.printable", "cases.pdf", "cases.attachment",
                "cases.report_form", "cases.report_form_pdf", "cases.report_form_json",
-               "cases.keep_report_form", "api.read_case", "api.act", "operations.resend"}
+               "cases.keep_report_form", "api.read_case", "api.act", "operations.resend",
+               "cases.add_comment"}
 #: Routes that list or search cases, or show notifications about them.
 LIST_ROUTES = {"cases.inbox", "api.list_cases"}
 
@@ -120,6 +121,10 @@ def test_every_role_reads_exactly_the_cases_its_rules_give_it_on_every_route(
             resent = client.post(f"/cases/{number}/surveys/{surveys[0]}/resend")
             if not seen.visible and resent.status_code != 404:
                 wrong.append((user.id, number, "survey resend", 404, resent.status_code))
+            if not seen.visible:  # commenting: a case the user may not read is not found
+                commented = client.post(f"/cases/{number}/comments", data={"comment": "x"})
+                if commented.status_code != 404:
+                    wrong.append((user.id, number, "comment", 404, commented.status_code))
     assert wrong == []
 
 
