@@ -87,12 +87,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login.user_loader(load_account)
     login.unauthorized_handler(needs_login)
 
+    from .account import bp as account_bp
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .cases import bp as cases_bp
     from .reports import bp as reports_bp
     from .surveys import bp as surveys_bp
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(reports_bp)

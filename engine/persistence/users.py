@@ -114,9 +114,11 @@ def check_password(user_id: str, password: str, *about: str | None) -> None:
 def add(session: Session, definition: DefinitionSet, user_id: str, name: str,
         roles: Sequence[str], password: str, now: datetime, by: By = SYSTEM,
         departments: Sequence[str] = (), locale: str | None = None,
-        email: str | None = None, hasher: PasswordHasher = HASHER) -> UserRecord:
+        email: str | None = None, hasher: PasswordHasher = HASHER, *,
+        temporary: bool = False) -> UserRecord:
     """Create an account; refuses an id that exists or ever existed, unknown roles, weak
-    passwords."""
+    passwords. ``temporary``: an administrator chose the password, and its holder must
+    choose their own at the first sign-in."""
     if not USER_ID.match(user_id):
         raise UserError(f"user id {user_id!r} is not valid: use 2-100 lower-case letters, "
                         "digits, '.', '_' or '-', starting with a letter", "id_invalid")
@@ -138,12 +140,12 @@ def add(session: Session, definition: DefinitionSet, user_id: str, name: str,
     user = User(id=user_id, name=name, roles=list(roles), departments=list(departments),
                 locale=locale, email=email, password_hash=hasher.hash(password),
                 password_changed_at=now, failed_logins=0, locked_until=None, disabled=False,
-                created_at=now)
+                created_at=now, password_temporary=temporary)
     session.add(user)
     session.flush()
     _record(session, "user_added", user, now, by, data={
         "name": name, "roles": list(roles), "departments": list(departments),
-        "locale": locale, "email": email})
+        "locale": locale, "email": email, **({"temporary": True} if temporary else {})})
     return UserRecord.of(user)
 
 

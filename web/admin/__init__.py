@@ -1,7 +1,8 @@
 """Definition administration for quality administrators (the organisation's ``admin_roles``).
 
 Deployed versions with their open cases, state diagrams, validation reports and form previews
-of any definition set, without publishing anything: the screens only read.
+of any definition set, without publishing anything: those screens only read. The users page
+manages accounts and their roles (every change an audit entry).
 """
 
 from __future__ import annotations
@@ -22,4 +23,4 @@ def only_administrators() -> None:
         abort(403)
 
 
-from . import checking, diagrams, versions  # noqa: E402,F401 - their routes join this blueprint
+from . import checking, diagrams, users, versions  # noqa: E402,F401 - their routes join this blueprint
