@@ -66,6 +66,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         hours=app.config["SESSION_MAX_HOURS"], minutes=app.config["SESSION_TIMEOUT_MINUTES"])
     _trust_proxies(app)
+    history = app.config["PASSWORD_HISTORY"]
+    if not isinstance(history, int) or isinstance(history, bool) or not 0 <= history <= 50:
+        raise ConfigurationError(
+            f"PASSWORD_HISTORY is {history!r}: set QMSFLOW_PASSWORD_HISTORY to how many of a "
+            "user's last passwords a new one may not repeat (0 to 50; default 5)")
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
     if app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_NAME"] == (

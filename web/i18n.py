@@ -55,6 +55,8 @@ def locale() -> str:
 
 
 def _choose() -> str:
+    # A language picked in this browser (the header's switch) wins for the session; else the
+    # signed-in user's own (their preferences); else what the browser asks for.
     known = locales()
     chosen = session.get("locale")
     if chosen in known:

@@ -154,3 +154,13 @@ def test_the_form_prefills_from_the_case_in_the_organisations_local_time(
     form = form_class(data=form_class.initial(values))
     assert 'value="2026-03-02T10:00"' in str(form[spec.id])
     assert form[yes_no].data == "no"
+
+
+def test_a_reader_with_their_own_time_zone_types_and_reads_date_times_in_it(
+        default_set: DefinitionSet) -> None:
+    process, step, spec = find(default_set, lambda p, s, f: f.type == "datetime")
+    form_class = build_form(default_set, process, step, "en", timezone="Europe/Berlin")
+    assert str(form_class.form_spec.timezone) == "Europe/Berlin"
+    form = form_class(data=form_class.initial({spec.id: datetime(2026, 3, 2, 2, 0,
+                                                                 tzinfo=UTC)}))
+    assert 'value="2026-03-02T03:00"' in str(form[spec.id])

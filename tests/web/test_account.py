@@ -3,15 +3,19 @@ language and time zone; and a password an administrator set, which must be repla
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from qmsflow.engine.persistence import users
 from qmsflow.engine.persistence.models import AuditEvent
+from qmsflow.web.app import ConfigurationError
 
 from ..persistence.conftest import CHEAP, PASSWORD, World
-from .conftest import Auth, text_of
+from .conftest import Auth, make_app, text_of
 
 NEW = "amber kettle orbit"
 
@@ -172,3 +176,10 @@ def test_a_temporary_password_must_be_replaced_before_anything_else(
     assert "Choose your own password to continue." in text_of(client.get("/account/password"))
     change(client, NEW, "violet harbour spoon")
     assert client.get("/").status_code == 200
+
+
+def test_a_password_history_that_is_not_a_small_whole_number_stops_the_start(
+        world: World, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        make_app(world, tmp_path, PASSWORD_HISTORY="five")
+    assert "QMSFLOW_PASSWORD_HISTORY" in str(refused.value)

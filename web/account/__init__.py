@@ -42,7 +42,8 @@ from ..i18n import gettext as _
 bp = Blueprint("account", __name__, template_folder="templates", url_prefix="/account")
 
 # Where a user whose password is temporary may still go.
-OPEN_WHILE_TEMPORARY = frozenset({"account.password", "auth.logout", "auth.language", "static"})
+OPEN_WHILE_TEMPORARY = frozenset({"account.password", "auth.login", "auth.logout",
+                                  "auth.language", "static"})
 
 
 def explain(error: UserError) -> str:
@@ -85,7 +86,8 @@ def explain(error: UserError) -> str:
 
 
 def _history() -> int:
-    return int(current_app.config.get("PASSWORD_HISTORY", users.PASSWORD_HISTORY))
+    history: int = current_app.config["PASSWORD_HISTORY"]  # checked by the app factory
+    return history
 
 
 def _own_session() -> str | None:

@@ -222,7 +222,7 @@ def user_password(user_id: str) -> BaseResponse | tuple[str, int]:
     typed = request.form.get("password", "")
     if not typed:
         return user_page(user_id, _("Type the temporary password."), 400)
-    history = int(current_app.config.get("PASSWORD_HISTORY", users.PASSWORD_HISTORY))
+    history = current_app.config["PASSWORD_HISTORY"]
     return _change(user_id, _("The temporary password was set; its holder chooses their own "
                               "at the next sign-in."),
                    lambda db: users.set_password(db, user_id, typed, service().now(), _by(),

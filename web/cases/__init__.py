@@ -45,7 +45,7 @@ from .. import explain, guards, uploads
 from ..auth import login_required, service
 from ..i18n import definition as served
 from ..i18n import gettext as _
-from ..i18n import label, locale, role_label
+from ..i18n import label, locale, role_label, timezone
 from . import views
 
 bp = Blueprint("cases", __name__, template_folder="templates")
@@ -238,7 +238,8 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
     form_class = forms.build_form(
         definition, process, step, locale(), people=service().people() if pickers else (),
         base=FlaskForm,
-        gettext=_, uploads=forms.FileLimits(current_app.config["UPLOAD_MAX_BYTES"]))
+        gettext=_, uploads=forms.FileLimits(current_app.config["UPLOAD_MAX_BYTES"]),
+        timezone=timezone())
     # What conditions read: the case's values, state and clocks (a new case: its defaults).
     values: dict[str, Any] = (machine.context(process, case.values, case) if case
                               else dict(process.defaults()))
