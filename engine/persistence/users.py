@@ -312,8 +312,9 @@ def set_preferences(session: Session, definition: DefinitionSet, user_id: str, l
 
 
 def last_sign_ins(session: Session) -> dict[str, datetime]:
-    """Each user's latest sign-in still on record (sessions are kept a while after they end:
-    ``user_sessions.KEEP_ENDED``)."""
+    """Each user's latest web sign-in: the start of their newest session (a sign-in prunes
+    only that user's sessions older than ``user_sessions.KEEP_ENDED``, never the newest;
+    sign-ins before revision 0004 kept no session)."""
     rows = session.execute(select(UserSession.user_id, func.max(UserSession.created_at))
                            .group_by(UserSession.user_id)).all()
     return {user_id: at for user_id, at in rows}
