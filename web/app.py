@@ -66,11 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         hours=app.config["SESSION_MAX_HOURS"], minutes=app.config["SESSION_TIMEOUT_MINUTES"])
     _trust_proxies(app)
-    history = app.config["PASSWORD_HISTORY"]
-    if not isinstance(history, int) or isinstance(history, bool) or not 0 <= history <= 50:
-        raise ConfigurationError(
-            f"PASSWORD_HISTORY is {history!r}: set QMSFLOW_PASSWORD_HISTORY to how many of a "
-            "user's last passwords a new one may not repeat (0 to 50; default 5)")
+    _check_passwords(app)
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
     if app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_NAME"] == (
@@ -128,6 +124,18 @@ def _trust_proxies(app: Flask) -> None:
     if hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def _check_passwords(app: Flask) -> None:
+    """The password rules' settings are small whole numbers (a typo must not turn them off)."""
+    for name, top, meaning in (
+            ("PASSWORD_HISTORY", 50, "how many of a user's last passwords a new one may not "
+                                     "repeat (0 to 50; default 5)"),
+            ("PASSWORD_MAX_AGE_DAYS", 3650, "the days after which a password must be changed "
+                                            "(0, the default, for never; at most 3650)")):
+        value = app.config[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+            raise ConfigurationError(f"{name} is {value!r}: set QMSFLOW_{name} to {meaning}")
 
 
 def _runtime(app: Flask) -> Runtime:

@@ -3,6 +3,7 @@ language and time zone; and a password an administrator set, which must be repla
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from qmsflow.engine.persistence import users
-from qmsflow.engine.persistence.models import AuditEvent
+from qmsflow.engine.persistence.models import AuditEvent, User
 from qmsflow.web.app import ConfigurationError
 
 from ..persistence.conftest import CHEAP, PASSWORD, World
@@ -178,8 +179,28 @@ def test_a_temporary_password_must_be_replaced_before_anything_else(
     assert client.get("/").status_code == 200
 
 
-def test_a_password_history_that_is_not_a_small_whole_number_stops_the_start(
-        world: World, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "value"), [("PASSWORD_HISTORY", "five"),
+                                             ("PASSWORD_HISTORY", -1),
+                                             ("PASSWORD_MAX_AGE_DAYS", True)])
+def test_a_password_rule_that_is_not_a_small_whole_number_stops_the_start(
+        world: World, tmp_path: Path, name: str, value: object) -> None:
     with pytest.raises(ConfigurationError) as refused:
-        make_app(world, tmp_path, PASSWORD_HISTORY="five")
-    assert "QMSFLOW_PASSWORD_HISTORY" in str(refused.value)
+        make_app(world, tmp_path, **{name: value})
+    assert f"QMSFLOW_{name}" in str(refused.value)
+
+
+def test_a_password_older_than_the_maximum_age_must_be_changed_first(
+        app: Flask, client: FlaskClient, auth: Auth, world: World) -> None:
+    app.config["PASSWORD_MAX_AGE_DAYS"] = 90
+    with world.database.sessions.begin() as session:
+        session.get_one(User, world.user("sales")).password_changed_at = (
+            world.clock() - timedelta(days=91))
+        session.get_one(User, world.user("quality")).password_changed_at = (
+            world.clock() - timedelta(days=89))
+    auth.login("quality")
+    assert client.get("/").status_code == 200
+    auth.login("sales")
+    assert client.get("/").headers["Location"] == "/account/password"
+    assert "Your password is older than 90 days." in text_of(client.get("/account/password"))
+    change(client, PASSWORD, NEW)
+    assert client.get("/").status_code == 200

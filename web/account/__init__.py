@@ -4,7 +4,7 @@ time zone.
 A new password must be strong and differ from the user's last ``PASSWORD_HISTORY`` (21 CFR
 11.300). A password an administrator set is temporary: until its holder chooses their own,
 every page but this one (and signing out) sends them here, so no administrator knows a
-password in use.
+password in use. So does a password older than ``PASSWORD_MAX_AGE_DAYS`` (when set).
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from ..i18n import gettext as _
 
 bp = Blueprint("account", __name__, template_folder="templates", url_prefix="/account")
 
-# Where a user whose password is temporary may still go.
-OPEN_WHILE_TEMPORARY = frozenset({"account.password", "auth.login", "auth.logout",
+# Where a user who must change their password may still go.
+OPEN_BEFORE_CHANGE = frozenset({"account.password", "auth.login", "auth.logout",
                                   "auth.language", "static"})
 
 
@@ -95,16 +95,30 @@ def _own_session() -> str | None:
     return found if isinstance(found, str) else None
 
 
+def _expired() -> bool:
+    """Whether the signed-in user's password is older than ``PASSWORD_MAX_AGE_DAYS``."""
+    days: int = current_app.config["PASSWORD_MAX_AGE_DAYS"]
+    changed = getattr(current_user, "password_changed_at", None)
+    return bool(days) and changed is not None and (
+        service().now() - changed > timedelta(days=days))
+
+
 @bp.before_app_request
-def temporary_password() -> BaseResponse | None:
-    """Someone signed in with a password an administrator set chooses their own first."""
-    if (current_user.is_authenticated and getattr(current_user, "must_change_password", False)
-            and request.endpoint not in OPEN_WHILE_TEMPORARY
-            and request.blueprint not in ("api", "surveys")):
+def password_to_change() -> BaseResponse | None:
+    """Someone signed in with a password an administrator set, or one older than
+    ``PASSWORD_MAX_AGE_DAYS``, chooses a new one first."""
+    if (not current_user.is_authenticated or request.endpoint in OPEN_BEFORE_CHANGE
+            or request.blueprint in ("api", "surveys")):
+        return None
+    if getattr(current_user, "must_change_password", False):
         flash(_("Your password was set by an administrator. Choose your own password to "
                 "continue."), "warning")
-        return redirect(url_for("account.password"))
-    return None
+    elif _expired():
+        flash(_("Your password is older than %(days)s days. Choose a new one to continue.",
+                days=current_app.config["PASSWORD_MAX_AGE_DAYS"]), "warning")
+    else:
+        return None
+    return redirect(url_for("account.password"))
 
 
 class PasswordForm(FlaskForm):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -72,6 +72,7 @@ class Account:
     locale: str
     timezone: str | None = None  # None: the organisation's
     must_change_password: bool = False  # an administrator set it: choose one's own first
+    password_changed_at: datetime | None = None
     is_active: bool = True
     is_authenticated: bool = True
     is_anonymous: bool = False
@@ -80,7 +81,7 @@ class Account:
     def of(cls, user: UserRecord) -> Account:
         """The signed-in account of a user's record."""
         return cls(user.id, user.name, frozenset(user.roles), user.locale, user.timezone,
-                   user.password_temporary)
+                   user.password_temporary, user.password_changed_at)
 
     def get_id(self) -> str:
         return self.id
