@@ -144,3 +144,12 @@ def test_an_unknown_user_is_not_found(client: FlaskClient, auth: Auth) -> None:
     assert client.get("/admin/users/nobody.here").status_code == 404
     assert client.post("/admin/users/nobody.here/disable",
                        data={"reason": "x"}).status_code == 404
+
+
+def test_a_temporary_password_may_not_repeat_a_recent_one_either(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    auth.login(ADMIN)
+    refused = client.post(f"/admin/users/{world.user('sales')}/password",
+                          data={"password": PASSWORD})
+    assert refused.status_code == 400
+    assert "must differ from the last 5 passwords" in text_of(refused)

@@ -223,11 +223,18 @@ def user_password(user_id: str) -> BaseResponse | tuple[str, int]:
     if not typed:
         return user_page(user_id, _("Type the temporary password."), 400)
     history = current_app.config["PASSWORD_HISTORY"]
+    svc = service()
+    _user(user_id)
+    with svc.transaction() as db:
+        earlier = users.earlier_hashes(db, user_id, history)
+    # The earlier passwords are verified here, with no transaction open (argon2 is slow).
+    if users.reused(svc.hasher, earlier, typed):
+        return user_page(user_id, explain(users.reuse_refusal(history)), 400)
     return _change(user_id, _("The temporary password was set; its holder chooses their own "
                               "at the next sign-in."),
-                   lambda db: users.set_password(db, user_id, typed, service().now(), _by(),
-                                                 service().hasher, history=history,
-                                                 temporary=True))
+                   lambda db: users.set_password(db, user_id, typed, svc.now(), _by(),
+                                                 svc.hasher, history=history, temporary=True,
+                                                 checked_against=earlier))
 
 
 @bp.route("/users/<user_id>/sign-out", methods=["POST"])
