@@ -82,20 +82,22 @@ def _same(message: str) -> str:
 def build_form(definition: DefinitionSet, process: Process, step: Step, locale: str, *,
                people: Sequence[Actor] = (), base: type[wtforms.Form] = wtforms.Form,
                gettext: Callable[[str], str] = _same,
-               uploads: FileLimits | None = None) -> type[wtforms.Form]:
+               uploads: FileLimits | None = None,
+               timezone: str | None = None) -> type[wtforms.Form]:
     """The WTForms class for ``step`` in ``locale``: one field per editable layout field.
 
     ``people`` may be picked in user fields (those holding one of the field's roles);
     ``base`` is the form base class (the web passes Flask-WTF's ``FlaskForm``); ``gettext``
-    translates this package's own messages; ``uploads`` limits file fields.
+    translates this package's own messages; ``uploads`` limits file fields; ``timezone`` is
+    the one date-times are typed in (the reader's own; default: the organisation's).
     """
     layout = step_layout(process, step)
     editable = layout.editable()
     # Only the fields the step always needs are static validators and marked for the browser;
     # validate() asks the engine's required_fields for the rest once the values are known.
     always = frozenset(given.field for given in step.inputs if given.required is True)
-    ctx = Context(process, locale, ZoneInfo(definition.organisation.timezone), people, gettext,
-                  uploads or FileLimits())
+    ctx = Context(process, locale, ZoneInfo(timezone or definition.organisation.timezone),
+                  people, gettext, uploads or FileLimits())
     # A field id that names an attribute of the form would silently replace it (``data``,
     # ``errors``, ``validate``, ``layout`` ...); refuse it loudly instead.
     reserved = set(dir(base)) | set(dir(StepForm)) | set(StepForm.__annotations__) | {

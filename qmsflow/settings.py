@@ -58,6 +58,8 @@ DEFAULTS: Mapping[str, Any] = {
     "ENV": "development",  # one of ENVIRONMENTS
     "SESSION_TIMEOUT_MINUTES": 30,  # inactivity log-off
     "SESSION_MAX_HOURS": 12,  # the longest a web session lasts, however active
+    "PASSWORD_HISTORY": 5,  # a new password may not repeat any of the last this many
+    "PASSWORD_MAX_AGE_DAYS": 0,  # a password older than this must be changed (0: never)
     "TRUST_PROXY_HOPS": 0,  # reverse proxies whose X-Forwarded-For is believed (0: none)
     "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
     "UPLOAD_FOLDER": None,  # None: uploads/ in the instance folder

@@ -66,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         hours=app.config["SESSION_MAX_HOURS"], minutes=app.config["SESSION_TIMEOUT_MINUTES"])
     _trust_proxies(app)
+    _check_passwords(app)
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
     if app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_NAME"] == (
@@ -95,6 +96,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login.user_loader(load_account)
     login.unauthorized_handler(needs_login)
 
+    from .account import bp as account_bp
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .cases import bp as cases_bp
@@ -102,6 +104,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .reports import bp as reports_bp
     from .surveys import bp as surveys_bp
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(reports_bp)
@@ -131,6 +134,18 @@ def _trust_proxies(app: Flask) -> None:
     if hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def _check_passwords(app: Flask) -> None:
+    """The password rules' settings are small whole numbers (a typo must not turn them off)."""
+    for name, top, meaning in (
+            ("PASSWORD_HISTORY", 50, "how many of a user's last passwords a new one may not "
+                                     "repeat (0 to 50; default 5)"),
+            ("PASSWORD_MAX_AGE_DAYS", 3650, "the days after which a password must be changed "
+                                            "(0, the default, for never; at most 3650)")):
+        value = app.config[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+            raise ConfigurationError(f"{name} is {value!r}: set QMSFLOW_{name} to {meaning}")
 
 
 def _runtime(app: Flask) -> Runtime:

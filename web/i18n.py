@@ -55,6 +55,8 @@ def locale() -> str:
 
 
 def _choose() -> str:
+    # A language picked in this browser (the header's switch) wins for the session; else the
+    # signed-in user's own (their preferences); else what the browser asks for.
     known = locales()
     chosen = session.get("locale")
     if chosen in known:
@@ -103,11 +105,17 @@ def role_label(role_id: str | None) -> str:
     return label(role.label) if role is not None else role_id
 
 
+def timezone() -> str:
+    """The time zone times are shown in: the signed-in user's own, else the organisation's."""
+    own = getattr(current_user, "timezone", None) if has_request_context() else None
+    return str(own) if own else definition().organisation.timezone
+
+
 def local_time(moment: datetime | None, with_zone: bool = False) -> str:
-    """A UTC time in the organisation's time zone, as staff read it."""
+    """A UTC time in the reader's time zone (:func:`timezone`), as staff read it."""
     if moment is None:
         return ""
-    zone = definition().organisation.timezone
+    zone = timezone()
     return values.local_time(moment, zone) + (f" ({zone})" if with_zone else "")
 
 

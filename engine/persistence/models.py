@@ -136,6 +136,23 @@ class User(Base):
     locked_until: Mapped[datetime | None]
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    # Set by an administrator: its holder must choose their own at the next sign-in.
+    password_temporary: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                     server_default=false())
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA; None: the organisation's
+
+
+class PasswordHistory(Base):
+    """The argon2 hash of a password a user had before (never the password): a new password
+    may not repeat one of the last ``PASSWORD_HISTORY``. Only the newest are kept."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    retired_at: Mapped[datetime]
 
 
 class UserSession(Base):
@@ -156,6 +173,7 @@ class UserSession(Base):
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(50))
     client: Mapped[str | None] = mapped_column(String(100))  # the address it signed in from
+    user_agent: Mapped[str | None] = mapped_column(String(200))  # the browser, as it says
 
 
 class LoginFailure(Base):

@@ -7,8 +7,9 @@ own entries (its state, values, priority, flags, queue, definition version, whet
 and how many of its signatures hold) and compared with its row; every signature row must be
 the one a ``signed`` entry recorded, with the values that were the case's at that moment, and
 every ``signed`` entry must still have its row; every account must be the one its entries
-created and changed (name, roles, departments, e-mail, disabled); every stored definition
-version must have its ``published`` entry and still compile to the hash it is stored under.
+created and changed (name, roles, departments, e-mail, language, time zone, disabled); every
+stored definition version must have its ``published`` entry and still compile to the hash it
+is stored under.
 
 A difference is a :class:`.audit.Break` naming the record (case number, user id, version)
 and the field: what the table holds and what the trail says.
@@ -212,15 +213,25 @@ def _signatures(row: CaseRow, process: Process | None, told: _Told,
 def _users(session: Session) -> Iterator[Break]:
     told: dict[str, dict[str, Any]] = {}
     for entry in session.execute(select(AuditEvent).where(
-            AuditEvent.entity == "user", AuditEvent.action.in_(("user_added", "user_disabled")))
+            AuditEvent.entity == "user", AuditEvent.action.in_(
+                ("user_added", "user_disabled", "roles_changed", "preferences_changed")))
             .order_by(AuditEvent.id)).scalars():
         if entry.action == "user_added":
             data = entry.data or {}
             told[str(entry.field)] = {
                 "name": data.get("name"), "roles": sorted(data.get("roles") or []),
                 "departments": sorted(data.get("departments") or []),
-                "locale": data.get("locale"), "email": data.get("email"), "disabled": False}
-        elif entry.field in told:
+                "locale": data.get("locale"), "email": data.get("email"), "disabled": False,
+                "timezone": None}
+        elif entry.field not in told:
+            continue
+        elif entry.action == "roles_changed":
+            told[str(entry.field)]["roles"] = sorted(entry.new or [])
+        elif entry.action == "preferences_changed":
+            told[str(entry.field)].update(
+                {key: value for key, value in (entry.new or {}).items()
+                 if key in ("locale", "timezone")})
+        else:
             told[str(entry.field)]["disabled"] = True
     for user in session.execute(select(User).order_by(User.id)).scalars():
         said = told.pop(user.id, None)
@@ -230,7 +241,7 @@ def _users(session: Session) -> Iterator[Break]:
             continue
         held = {"name": user.name, "roles": sorted(user.roles or []),
                 "departments": sorted(user.departments or []), "locale": user.locale,
-                "email": user.email, "disabled": user.disabled}
+                "email": user.email, "disabled": user.disabled, "timezone": user.timezone}
         for name in held:
             if held[name] != said[name]:
                 yield Break(None, None, f"user '{user.id}': {name} is {held[name]!r} in the "

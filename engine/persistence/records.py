@@ -37,13 +37,16 @@ class UserRecord:
     locked_until: datetime | None
     created_at: datetime
     password_changed_at: datetime | None
+    #: Set by an administrator: the user must choose their own before anything else.
+    password_temporary: bool = False
+    timezone: str | None = None  # IANA name; None: the organisation's
 
     @classmethod
     def of(cls, row: User) -> UserRecord:
         """The record of a ``users`` row."""
         return cls(row.id, row.name, tuple(row.roles), tuple(row.departments), row.locale,
                    row.email, row.disabled, row.locked_until, row.created_at,
-                   row.password_changed_at)
+                   row.password_changed_at, bool(row.password_temporary), row.timezone)
 
     @property
     def actor(self) -> Actor:

@@ -163,15 +163,17 @@ class CaseService:
         user, _ = self._sign_in(user_id, password, address, start=False)
         return user
 
-    def sign_in(self, user_id: str, password: str, address: str = "") -> tuple[UserRecord, str]:
+    def sign_in(self, user_id: str, password: str, address: str = "",
+                agent: str | None = None) -> tuple[UserRecord, str]:
         """Authenticate as :meth:`authenticate` and start a web session: the user and the
-        session id for the cookie."""
-        user, session_id = self._sign_in(user_id, password, address, start=True)
+        session id for the cookie (``agent``: the browser's User-Agent, for the user's list
+        of their sessions)."""
+        user, session_id = self._sign_in(user_id, password, address, start=True, agent=agent)
         assert session_id is not None
         return user, session_id
 
     def _sign_in(self, user_id: str, password: str, address: str,
-                 start: bool) -> tuple[UserRecord, str | None]:
+                 start: bool, agent: str | None = None) -> tuple[UserRecord, str | None]:
         with self.transaction() as session:
             attempt = logins.prepare(session, user_id, address, self.now())
         checked = logins.verify(self.hasher, attempt, password)  # no transaction open
@@ -183,8 +185,8 @@ class CaseService:
             except users.AuthenticationFailed as error:
                 failure = error  # leave the block normally so the failure count is committed
             else:
-                return user, (user_sessions.start(session, user.id, now, address) if start
-                              else None)
+                return user, (user_sessions.start(session, user.id, now, address, agent)
+                              if start else None)
         raise failure
 
     def session_user(self, session_id: str, user_id: str, idle: timedelta,
@@ -213,6 +215,40 @@ class CaseService:
                 failure = error  # committed: the wrong password counts
         if failure is not None:
             raise failure
+
+    def change_password(self, user_id: str, current: str, new: str, session_id: str | None,
+                        history: int = users.PASSWORD_HISTORY,
+                        address: str = "") -> UserRecord:
+        """A user changes their own password: ``current`` must be right (a wrong one counts
+        like a wrong signature password, so guessing it from an unattended browser stops),
+        ``new`` strong and none of the last ``history``. Every other web session of the user
+        ends; ``session_id``, the one asking, stays. UserError (AuthenticationFailed for the
+        current password) says what is wrong.
+
+        The argon2 verifications (the current password, the earlier ones) run with no
+        transaction open, as for signing in.
+        """
+        with self.transaction() as session:
+            attempt = logins.prepare_signature(session, user_id, self.now())
+            earlier = users.earlier_hashes(session, user_id, history)
+            user = users.get(session, user_id)
+        checked = logins.verify(self.hasher, attempt, current)  # no transaction open
+        failure: users.AuthenticationFailed | None = None
+        with self.transaction() as session:
+            try:
+                logins.conclude_signature(session, attempt, checked, self.now(), address)
+            except users.AuthenticationFailed as error:
+                failure = error  # committed: the wrong password counts
+        if failure is not None:
+            raise failure
+        users.check_password(user_id, new, user.name, user.email)
+        if users.reused(self.hasher, earlier, new):
+            raise users.reuse_refusal(history)
+        with self.transaction() as session:
+            return users.set_password(session, user_id, new, self.now(),
+                                      audit.By(user.id, user.name), self.hasher,
+                                      history=history, keep_session=session_id,
+                                      checked_against=earlier)
 
     def user(self, user_id: str) -> UserRecord | None:
         """The account ``user_id`` when it exists and is not disabled (e.g. for a session)."""

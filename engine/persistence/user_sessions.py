@@ -54,8 +54,10 @@ def digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
 
-def start(session: Session, user_id: str, now: datetime, client: str | None = None) -> str:
+def start(session: Session, user_id: str, now: datetime, client: str | None = None,
+          agent: str | None = None) -> str:
     """A new session of ``user_id``: the id for the cookie (not stored; only its hash is).
+    ``client`` is the address it signs in from, ``agent`` the browser's User-Agent.
 
     Also forgets this user's sessions that ended or went idle more than KEEP_ENDED ago.
     """
@@ -64,7 +66,8 @@ def start(session: Session, user_id: str, now: datetime, client: str | None = No
     plain = secrets.token_urlsafe(SESSION_BYTES)
     session.add(UserSession(id=digest(plain), user_id=user_id, created_at=now,
                             last_seen_at=now, ended_at=None, end_reason=None,
-                            client=(client or "")[:100] or None))
+                            client=(client or "")[:100] or None,
+                            user_agent=(agent or "")[:200] or None))
     session.flush()
     return plain
 
@@ -110,13 +113,58 @@ def end(session: Session, session_id: str, now: datetime, why: str = SIGNED_OUT)
     return True
 
 
-def end_all(session: Session, user_id: str, now: datetime, why: str) -> int:
-    """End every live session of ``user_id`` (their other browsers too); how many."""
+def end_all(session: Session, user_id: str, now: datetime, why: str,
+            keep: str | None = None) -> int:
+    """End every live session of ``user_id`` (their other browsers too) but ``keep`` (the
+    session id of the browser asking, when it stays signed in); how many."""
+    query = update(UserSession).where(UserSession.user_id == user_id,
+                                      UserSession.ended_at.is_(None))
+    if keep:
+        query = query.where(UserSession.id != digest(keep))
     result = session.execute(
-        update(UserSession).where(UserSession.user_id == user_id,
-                                  UserSession.ended_at.is_(None))
-        .values(ended_at=now, end_reason=why).execution_options(synchronize_session=False))
+        query.values(ended_at=now, end_reason=why).execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    """A live web session as its owner sees it in their list. ``key`` names it for ending
+    it (the stored SHA-256 of its id: it cannot be turned back into a working cookie)."""
+
+    key: str
+    started_at: datetime
+    last_seen_at: datetime
+    address: str | None
+    agent: str | None
+
+    def is_session(self, session_id: str | None) -> bool:
+        """Whether this is the session of the cookie's ``session_id``."""
+        return bool(session_id) and self.key == digest(session_id or "")
+
+
+def listed(session: Session, user_id: str, now: datetime, idle: timedelta,
+           lifetime: timedelta) -> list[OpenSession]:
+    """The live sessions of ``user_id``, the most recently used first (a session past its
+    idle time or lifetime is not live, whether or not a request has ended it yet)."""
+    rows = session.execute(
+        select(UserSession).where(UserSession.user_id == user_id,
+                                  UserSession.ended_at.is_(None),
+                                  UserSession.last_seen_at >= now - idle,
+                                  UserSession.created_at >= now - lifetime)
+        .order_by(UserSession.last_seen_at.desc(), UserSession.created_at.desc())).scalars()
+    return [OpenSession(row.id, row.created_at, row.last_seen_at, row.client, row.user_agent)
+            for row in rows]
+
+
+def end_own(session: Session, user_id: str, key: str, now: datetime,
+            why: str = SIGNED_OUT) -> bool:
+    """End the live session ``key`` (see :class:`OpenSession`) of ``user_id``, and only
+    theirs; whether one was ended."""
+    row = session.get(UserSession, key[:64]) if key else None
+    if row is None or row.user_id != user_id or row.ended_at is not None:
+        return False
+    _end(row, now, why)
+    return True
 
 
 def _end(row: UserSession, at: datetime, why: str) -> None:

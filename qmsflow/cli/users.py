@@ -9,7 +9,7 @@ from qmsflow.engine.machine import authority_limit
 from qmsflow.engine.model import DefinitionSet, text
 from qmsflow.engine.persistence import users, utc_now
 
-from .common import CommandError, acting, friendly, password, runtime
+from .common import CommandError, acting, friendly, password, runtime, settings
 from .tokens import cli as token_group
 
 
@@ -55,13 +55,17 @@ def users_disable(user_id: str, reason: str) -> None:
 @cli.command("set-password")
 @click.argument("user_id")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--temporary", is_flag=True,
+              help="The user must choose their own password at the next sign-in.")
 @friendly
-def users_set_password(user_id: str, password_stdin: bool) -> None:
-    """Set a user's password (also unlocks a locked account and ends its web sessions)."""
+def users_set_password(user_id: str, password_stdin: bool, temporary: bool) -> None:
+    """Set a user's password (also unlocks a locked account and ends its web sessions); it
+    may not repeat any of the user's last PASSWORD_HISTORY passwords."""
     typed = password(password_stdin)
     with runtime().sessions.begin() as session:
-        users.set_password(session, user_id, typed, utc_now(), acting(None))
-    click.echo(f"password of {user_id} set")
+        users.set_password(session, user_id, typed, utc_now(), acting(None),
+                           history=int(settings()["PASSWORD_HISTORY"]), temporary=temporary)
+    click.echo(f"password of {user_id} set" + (" (temporary)" if temporary else ""))
 
 
 @cli.command("sign-out")

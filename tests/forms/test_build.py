@@ -174,3 +174,11 @@ def test_fields_required_by_a_condition_or_a_category_carry_the_browsers_conditi
                  if any(i.field == f for i in classify.inputs))
     tree = json.loads(build_form(default_set, complaint, classify, "en").required_when[field])
     assert demanding.id in json.dumps(tree)
+def test_a_reader_with_their_own_time_zone_types_and_reads_date_times_in_it(
+        default_set: DefinitionSet) -> None:
+    process, step, spec = find(default_set, lambda p, s, f: f.type == "datetime")
+    form_class = build_form(default_set, process, step, "en", timezone="Europe/Berlin")
+    assert str(form_class.form_spec.timezone) == "Europe/Berlin"
+    form = form_class(data=form_class.initial({spec.id: datetime(2026, 3, 2, 2, 0,
+                                                                 tzinfo=UTC)}))
+    assert 'value="2026-03-02T03:00"' in str(form[spec.id])

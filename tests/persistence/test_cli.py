@@ -17,8 +17,9 @@ from sqlalchemy import select, text
 
 from qmsflow.cli import main
 from qmsflow.engine.loader import load
-from qmsflow.engine.persistence import drafts, users, versions
+from qmsflow.engine.persistence import drafts, schema, users, versions
 from qmsflow.engine.persistence.audit import By
+from qmsflow.engine.persistence.db import connect
 from qmsflow.engine.persistence.models import AuditEvent, CaseRow, User
 
 from ..conftest import DEFAULT_SET, ROOT, EditSet
@@ -82,21 +83,32 @@ def lines(output: str) -> list[str]:
 
 # -- db --------------------------------------------------------------------------------------
 
+def newest_revision() -> str:
+    """The newest migration's revision (each branch adds its own: not written out here)."""
+    engine = connect("sqlite://")
+    try:
+        head = schema.current(engine)[1]
+    finally:
+        engine.dispose()
+    assert head is not None
+    return head
+
+
 def test_db_upgrade_creates_the_schema_in_an_empty_sqlite_file_and_status_says_current(
         blank: Cli) -> None:
+    head = newest_revision()
     code, output = blank("db", "status")
     assert code == 1
-    assert lines(output)[0].endswith("blank.sqlite3: revision none, newest 0007_editor")
+    assert lines(output)[0].endswith(f"blank.sqlite3: revision none, newest {head}")
     assert "Error: the schema is not current: run 'qmsflow db upgrade'" in output
 
     code, output = blank("db", "upgrade")
     assert code == 0
-    assert output.strip().endswith(
-        "blank.sqlite3: schema at revision 0007_editor (newest 0007_editor)")
+    assert output.strip().endswith(f"blank.sqlite3: schema at revision {head} (newest {head})")
 
     code, output = blank("db", "status")
     assert code == 0
-    assert output.strip().endswith("blank.sqlite3: revision 0007_editor, newest 0007_editor")
+    assert output.strip().endswith(f"blank.sqlite3: revision {head}, newest {head}")
     assert blank("db", "upgrade")[0] == 0  # upgrading a current schema is harmless
 
 
@@ -393,6 +405,14 @@ def test_set_password_replaces_the_password_and_unlocks_the_account(
     code, output = cli("users", "set-password", "li.qiang", "--password-stdin",
                        input="li.qiang's own\n")
     assert (code, output) == (1, "Error: the password must not contain the user id\n")
+    code, output = cli("users", "set-password", "li.qiang", "--password-stdin",
+                       input=SECRET + "\n")
+    assert (code, output) == (1, "Error: the password must differ from the last 5 passwords "
+                                 "of this account: choose a new one\n")
+    assert cli("users", "set-password", "li.qiang", "--temporary", "--password-stdin",
+               input="a third fine secret\n") == (0, "password of li.qiang set (temporary)\n")
+    with database.sessions() as session:
+        assert session.get_one(User, "li.qiang").password_temporary
 
 
 # -- audit -----------------------------------------------------------------------------------

@@ -162,6 +162,15 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         # The API authenticates by token only: a browser's session is not enough.
         "api.document": _always(200), "api.list_cases": _always(401),
         "api.read_case": _always(401), "api.start": _always(405), "api.act": _always(405),
+        # One's own account: every signed-in user; its changes are POSTs.
+        "account.password": _always(200), "account.sessions": _always(200),
+        "account.preferences": _always(200), "account.end_session": _always(405),
+        "account.end_others": _always(405),
+        # Users and roles: the organisation's administrators; changes are POSTs.
+        "admin.user_list": _admin_only(definition), "admin.user_new": _admin_only(definition),
+        "admin.user_page": _admin_only(definition), "admin.user_roles": _always(405),
+        "admin.user_disable": _always(405), "admin.user_password": _always(405),
+        "admin.user_sign_out": _always(405),
     }
 
 
@@ -172,7 +181,10 @@ PUBLIC = {"auth.login": 200, "auth.language": 405, "auth.logout": 405,
           "cases.notifications_read": 405,  # POST only: a GET is refused before sign-in
           "operations.retry": 405, "operations.resend": 405, "cases.add_comment": 405,
           "cases.keep_report_form": 405, "admin.check_draft": 405, "admin.save_draft": 405,
-          "admin.draft_files": 405, "admin.publish_draft": 405, "admin.activate_version": 405}
+          "admin.draft_files": 405, "admin.publish_draft": 405, "admin.activate_version": 405,
+          # POST only: a GET is refused before sign-in.
+          "account.end_session": 405, "account.end_others": 405, "admin.user_roles": 405,
+          "admin.user_disable": 405, "admin.user_password": 405, "admin.user_sign_out": 405}
 
 
 def _report_form(demo: Demo) -> dict[str, str]:
@@ -204,6 +216,7 @@ def _urls(demo: Demo, definition: DefinitionSet) -> list[tuple[str, str, dict[st
             for survey in definition.process("complaint").surveys],
         frozenset({"token"}): [{"token": "not-a-real-token"}],
         frozenset({"draft_id"}): [{"draft_id": "1"}],
+        frozenset({"user_id"}): [{"user_id": _users(demo)[0].id}],
         frozenset({"number", "form_id"}): [_report_form(demo)],
         frozenset({"process_id", "number", "step_id"}): [
             {"process_id": "complaint", "number": number,

@@ -2,7 +2,8 @@
 
 Deployed versions with their open cases, state diagrams, validation reports and form previews
 of any definition set; drafts edited in the browser, published with a reviewer's signature and
-activated without a restart (:mod:`.editor`).
+activated without a restart (:mod:`.editor`). The users page manages accounts and their roles
+(every change an audit entry).
 """
 
 from __future__ import annotations
@@ -23,4 +24,4 @@ def only_administrators() -> None:
         abort(403)
 
 
-from . import checking, diagrams, editor, migrating, versions  # noqa: E402,F401 - their routes join this blueprint
+from . import checking, diagrams, editor, migrating, users, versions  # noqa: E402,F401 - their routes join this blueprint

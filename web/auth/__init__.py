@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -70,6 +70,9 @@ class Account:
     name: str
     roles: frozenset[str]
     locale: str
+    timezone: str | None = None  # None: the organisation's
+    must_change_password: bool = False  # an administrator set it: choose one's own first
+    password_changed_at: datetime | None = None
     is_active: bool = True
     is_authenticated: bool = True
     is_anonymous: bool = False
@@ -77,7 +80,8 @@ class Account:
     @classmethod
     def of(cls, user: UserRecord) -> Account:
         """The signed-in account of a user's record."""
-        return cls(user.id, user.name, frozenset(user.roles), user.locale)
+        return cls(user.id, user.name, frozenset(user.roles), user.locale, user.timezone,
+                   user.password_temporary, user.password_changed_at)
 
     def get_id(self) -> str:
         return self.id
@@ -148,7 +152,8 @@ def login() -> str | BaseResponse:
     if form.validate_on_submit():
         try:
             user, session_id = service().sign_in(form.user_id.data or "",
-                                                 form.password.data or "", client_address())
+                                                 form.password.data or "", client_address(),
+                                                 request.user_agent.string)
         except AuthenticationFailed as failure:
             # One text for every reason: the page must not tell which ids exist or are locked.
             problem = _("Wrong user ID or password. After several failed attempts, signing in "

@@ -49,7 +49,7 @@ from .. import explain, guards, i18n, uploads
 from ..auth import login_required, service
 from ..i18n import definition as served
 from ..i18n import gettext as _
-from ..i18n import label, locale, role_label
+from ..i18n import label, locale, role_label, timezone
 from ..operations import case_emails
 from . import outgoing, signing, views
 
@@ -254,7 +254,8 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
     form_class = forms.build_form(
         definition, process, step, locale(), people=service().people() if pickers else (),
         base=FlaskForm,
-        gettext=_, uploads=forms.FileLimits(current_app.config["UPLOAD_MAX_BYTES"]))
+        gettext=_, uploads=forms.FileLimits(current_app.config["UPLOAD_MAX_BYTES"]),
+        timezone=timezone())
     # What conditions read: the case's values, state and clocks (a new case: its defaults).
     values: dict[str, Any] = (machine.context(process, case.values, case) if case
                               else dict(process.defaults()))

@@ -1,6 +1,6 @@
 """definition drafts edited in the browser, and the activated definition version
 
-Revision ID: 0007_editor
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-07 02:00:00
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_editor"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
