@@ -11,6 +11,7 @@ used as namespaces (``users.add``, ``versions.store``, ``sweep.sweep``...). The 
 
 from . import (
     audit,
+    lists,
     outbox,
     overview,
     proof,
@@ -33,7 +34,7 @@ from .db import (
     session_factory,
     shown_url,
 )
-from .inbox import Filters, Page
+from .inbox import Filters, Page, Sort
 from .overview import SchemaUpgradeError
 from .records import (
     AuditRecord,
@@ -51,8 +52,9 @@ from .versions import UnknownVersion, Versions
 __all__ = [
     "AuditRecord", "AuthenticationFailed", "By", "CaseNotFound", "CaseService", "Conflict",
     "DatabaseError", "DatabaseUrlError", "Filters", "History", "Notification", "Page",
-    "SchemaUpgradeError", "Sessions", "SignatureRecord", "TokenRecord", "UnknownVersion",
-    "UserError", "UserRecord", "VersionRecord", "Versions", "audit", "connect", "database_url",
-    "explain_database_error", "outbox", "overview", "proof", "reports", "schema", "session_factory",
-    "shown_url", "sweep", "tokens", "user_sessions", "users", "utc_now", "versions",
+    "SchemaUpgradeError", "Sessions", "SignatureRecord", "Sort", "TokenRecord",
+    "UnknownVersion", "UserError", "UserRecord", "VersionRecord", "Versions", "audit", "connect",
+    "database_url", "explain_database_error", "lists", "outbox", "overview", "proof", "reports",
+    "schema", "session_factory", "shown_url", "sweep", "tokens", "user_sessions", "users",
+    "utc_now", "versions",
 ]

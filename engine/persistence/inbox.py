@@ -1,9 +1,16 @@
-"""Case lists and inboxes: whose cases, which filters, soonest due first, one page at a time.
+"""Case lists and inboxes: whose cases, which filters, in which order, one page at a time.
 
 An inbox is the open cases of each of the user's roles' queues plus the cases assigned to them
-by name. Each queue is read by its own ordered, limited index scan (partial indexes hold open
-cases only, in due order) and the scans are merged: one query with OR over the queues would
-sort every open case of them all before returning the first fifty.
+by name. Each queue is read by its own ordered, limited scan and the scans are merged: one
+query with OR over the queues would sort every open case of them all before returning the
+first fifty. Other lists (the cases a user registered, the ones they watch, every case they
+may read) are one scan under the read-access condition.
+
+Search splits the words typed and wants each of them in the case number or in one of the
+searched fields (a part of a word is enough: Chinese has no spaces between words). On
+PostgreSQL with a Chinese text-search parser installed (zhparser or pg_jieba), full-text
+search over the same text finds the cases whose words match too; without one, and on SQLite,
+the substring match alone decides (see the README, "Searching cases").
 """
 
 from __future__ import annotations
@@ -12,14 +19,53 @@ import functools
 import operator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    Text,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ..cases import Actor, Case
-from .models import CaseRow
+from .access import registrar
+from .models import CaseRow, CaseWatch
 from .store import to_case
 from .versions import Versions
+
+#: The columns a list sorts on besides field values (the inbox columns of a definition).
+ATTRIBUTES = frozenset({"number", "state", "priority", "category", "due", "time_left",
+                        "created_at", "assignee", "flags"})
+
+
+@dataclass(frozen=True)
+class Sort:
+    """The order of a case list: a column (an attribute in ATTRIBUTES or a field id) and a
+    direction; equal keys keep the order cases were opened in, so pages never shuffle.
+
+    ``column`` None is the default order: new intake first (open cases in one of
+    ``Filters.intake`` states that nobody holds by name), then soonest due. ``ranks`` lists
+    a state's, priority's or category's ids in the order they read (the definitions'), so
+    they sort as people expect rather than alphabetically by id; ``numeric`` compares a
+    field's values as numbers. Cases without a value come last either way.
+    """
+
+    column: str | None = None
+    descending: bool = False
+    ranks: tuple[str, ...] = ()
+    numeric: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,6 +82,13 @@ class Filters:
     text: str | None = None  # a part of the number or of one of ``text_fields`` (any case)
     text_fields: tuple[str, ...] = ()  # the processes' inbox search fields
     mine: bool = True  # only the user's own cases and their roles' queues
+    registered: bool = False  # only the cases the user registered (any state, read rules apply)
+    watching: bool = False  # only the cases the user watches (read rules apply)
+    sort: Sort = Sort()
+    intake: tuple[str, ...] = ()  # the states a new case lands in (new intake sorts first)
+    #: The PostgreSQL text-search configuration with a Chinese parser, when the database has
+    #: one (see :func:`chinese_search_config`); None: substring search only.
+    search_config: str | None = None
 
 
 COUNT_LIMIT = 1000
@@ -91,10 +144,80 @@ def _conditions(filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
     if filters.number:
         where.append(CaseRow.number.contains(filters.number, autoescape=True))
     if filters.text:
-        where.append(or_(CaseRow.number.icontains(filters.text, autoescape=True), *(
-            CaseRow.values[name].as_string().icontains(filters.text, autoescape=True)
-            for name in filters.text_fields)))
+        where.append(_search(filters))
     return where
+
+
+#: At most this many words of a search count (the rest are ignored): each is a condition.
+MAX_WORDS = 8
+
+
+def _search(filters: Filters) -> ColumnElement[bool]:
+    """Each word of the search in the number or in one of the searched fields; on
+    PostgreSQL with a Chinese parser, or the text's words matching the search's."""
+    assert filters.text is not None
+    texts = [CaseRow.number, *(CaseRow.values[name].as_string()
+                               for name in filters.text_fields)]
+    words = filters.text.split()[:MAX_WORDS]
+    found = and_(*(or_(*(column.icontains(word, autoescape=True) for column in texts))
+                   for word in words))
+    if filters.search_config is None:
+        return found
+    config = literal(filters.search_config).cast(Text).op("::")(text("regconfig"))
+    document = func.to_tsvector(config, func.concat_ws(" ", *texts))
+    return or_(found, document.op("@@")(func.plainto_tsquery(config, filters.text)))
+
+
+def chinese_search_config(session: Session) -> str | None:
+    """The name of a text-search configuration whose parser segments Chinese (zhparser's or
+    pg_jieba's), or None (on SQLite, and on PostgreSQL without such an extension)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    found: str | None = session.execute(text(
+        "SELECT c.cfgname FROM pg_ts_config c JOIN pg_ts_parser p ON p.oid = c.cfgparser "
+        "WHERE p.prsname IN ('zhparser', 'jieba') ORDER BY c.cfgname LIMIT 1")).scalar()
+    return found
+
+
+#: A sort key: a column or an expression.
+Key = ColumnElement[Any]
+
+
+def _key(sort: Sort) -> Key:
+    """The value a list sorts on for ``sort.column``."""
+    name = sort.column
+    column: Key
+    if name in ("due", "time_left"):
+        # Time left orders like the due time: a clock paused has no due time and goes last.
+        column = CaseRow.next_due_at.expression
+    elif name == "number":
+        column = CaseRow.number.expression
+    elif name == "created_at":
+        column = CaseRow.created_at.expression
+    elif name == "assignee":
+        column = func.coalesce(CaseRow.assignee, CaseRow.assignee_role)
+    elif name == "flags":
+        column = cast(CaseRow.flags, Text)
+    elif name in ("state", "priority", "category"):
+        column = getattr(CaseRow, str(name)).expression
+    elif sort.numeric:
+        column = cast(CaseRow.values[name].as_string(), Numeric)
+    else:
+        column = CaseRow.values[name].as_string()
+    if sort.ranks:
+        column = case({rank: index for index, rank in enumerate(sort.ranks)}, value=column,
+                      else_=len(sort.ranks))
+    return column
+
+
+def _order(filters: Filters) -> tuple[Key, Key]:
+    """The first sort key and its direction-free companion: new intake first by default
+    (0 for new intake, 1 for the rest), else the chosen column."""
+    if filters.sort.column is None:
+        fresh = and_(CaseRow.state.in_(filters.intake), CaseRow.assignee.is_(None),
+                     CaseRow.closed_at.is_(None)) if filters.intake else literal(False)
+        return case((fresh, 0), else_=1), CaseRow.next_due_at.expression
+    return _key(filters.sort), literal(0)
 
 
 def page_of(session: Session, actor: Actor, filters: Filters, page: int, per_page: int,
@@ -109,16 +232,24 @@ def page_of(session: Session, actor: Actor, filters: Filters, page: int, per_pag
     if page < 1 or not 1 <= per_page <= 500:
         raise ValueError("page starts at 1 and a page holds 1 to 500 cases")
     where = _conditions(filters, now)
-    if not filters.mine and readable is not None:
+    mine = filters.mine and not (filters.registered or filters.watching)
+    if not mine and readable is not None:
         where.append(readable)
-    queues = _queues(actor) if filters.mine else [true()]
-    order = (CaseRow.next_due_at.asc().nulls_last(), CaseRow.id)
-    firsts = [select(CaseRow.id, CaseRow.next_due_at).where(queue, *where)
-              .order_by(*order).limit(page * per_page).subquery() for queue in queues]
-    merged = union_all(*(select(first.c.id, first.c.next_due_at) for first in firsts)
+    if filters.registered:
+        where.append(registrar() == actor.id)
+    if filters.watching:
+        where.append(exists().where(CaseWatch.case_id == CaseRow.id,
+                                    CaseWatch.user_id == actor.id))
+    queues = _queues(actor) if mine else [true()]
+    first, second = _order(filters)
+    firsts = [select(CaseRow.id, first.label("first"), second.label("second")).where(
+        queue, *where).order_by(*_sorted(filters, first, second, CaseRow.id.expression))
+        .limit(page * per_page).subquery() for queue in queues]
+    merged = union_all(*(select(scan.c.id, scan.c.first, scan.c.second) for scan in firsts)
                        ).subquery()
     rows = session.execute(
-        select(CaseRow).join(merged, merged.c.id == CaseRow.id).order_by(*order)
+        select(CaseRow).join(merged, merged.c.id == CaseRow.id)
+        .order_by(*_sorted(filters, merged.c.first, merged.c.second, merged.c.id))
         .limit(per_page).offset((page - 1) * per_page)).scalars().all()
     # Each queue's count stops at the limit: an index-only scan of at most that many entries.
     counts = [select(func.count()).select_from(
@@ -128,3 +259,11 @@ def page_of(session: Session, actor: Actor, filters: Filters, page: int, per_pag
     cases = tuple(to_case(versions.get(session, row.version), row) for row in rows)
     return Page(cases, min(total, COUNT_LIMIT), page, per_page, total > COUNT_LIMIT,
                 tuple(row.id for row in rows))
+
+
+def _sorted(filters: Filters, first: Key, second: Key, row_id: Key) -> list[Any]:
+    """The ORDER BY of a list: its keys with empty values last, then the row id (stable)."""
+    if filters.sort.column is None:
+        return [first.asc(), second.asc().nulls_last(), row_id.asc()]
+    key = first.desc() if filters.sort.descending else first.asc()
+    return [key.nulls_last(), row_id.asc()]

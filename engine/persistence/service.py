@@ -465,6 +465,9 @@ class CaseService:
         with self.transaction() as session:
             user, actor = self._actor(session, user_id)
             who = access.reader(user)
+            if filters.text and filters.search_config is None:
+                filters = replace(filters,
+                                  search_config=inbox.chinese_search_config(session))
             found = inbox.page_of(session, actor, filters, page, per_page, self.now(),
                                   self.versions, access.readable(session, who, self.current))
             if not found.rows:

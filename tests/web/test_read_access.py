@@ -28,7 +28,7 @@ PLACEHOLDERS = ("hidden (personal data)", "已隐藏（个人信息）")  # en, 
 #: Every route that reads one case (by its number) or a file of one, and how the test asks it.
 CASE_ROUTES = {"cases.case", "cases.act", "cases.printable", "cases.pdf", "cases.attachment",
                "cases.report_form", "cases.report_form_pdf", "cases.report_form_json",
-               "cases.keep_report_form", "api.read_case", "api.act"}
+               "cases.keep_report_form", "cases.watch", "api.read_case", "api.act"}
 #: Routes that list or search cases, or show notifications about them.
 LIST_ROUTES = {"cases.inbox", "api.list_cases"}
 
@@ -115,6 +115,10 @@ def test_every_role_reads_exactly_the_cases_its_rules_give_it_on_every_route(
             posted = client.post(f"/cases/{number}/do/{step}", data={"row_version": "1"})
             if not seen.visible and posted.status_code != 404:
                 wrong.append((user.id, number, "step post", 404, posted.status_code))
+            if not seen.visible:  # nobody watches a case they may not read
+                watched = client.post(f"/cases/{number}/watch", data={"on": "1"})
+                if watched.status_code != 404:
+                    wrong.append((user.id, number, "watch", 404, watched.status_code))
     assert wrong == []
 
 
