@@ -81,6 +81,9 @@ class Filters:
     number: str | None = None  # a part of the case number
     text: str | None = None  # a part of the number or of one of ``text_fields`` (any case)
     text_fields: tuple[str, ...] = ()  # the processes' inbox search fields
+    #: Those of ``text_fields`` that hold personal data: a word found there counts only in
+    #: the cases whose personal data the user may see (else a search would tell them).
+    private_fields: tuple[str, ...] = ()
     mine: bool = True  # only the user's own cases and their roles' queues
     registered: bool = False  # only the cases the user registered (any state, read rules apply)
     watching: bool = False  # only the cases the user watches (read rules apply)
@@ -128,7 +131,8 @@ def _queues(actor: Actor) -> list[ColumnElement[bool]]:
                  or_(CaseRow.assignee_role.is_(None), CaseRow.assignee_role.not_in(roles)))]
 
 
-def _conditions(filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
+def _conditions(filters: Filters, now: datetime,
+                private: ColumnElement[bool] | None = None) -> list[ColumnElement[bool]]:
     """The filters other than whose cases (open cases match the inbox's partial indexes)."""
     where: list[ColumnElement[bool]] = [CaseRow.voided_at.is_(None)]
     if filters.open is not None:
@@ -144,7 +148,7 @@ def _conditions(filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
     if filters.number:
         where.append(CaseRow.number.contains(filters.number, autoescape=True))
     if filters.text:
-        where.append(_search(filters))
+        where.append(_search(filters, private))
     return where
 
 
@@ -152,15 +156,27 @@ def _conditions(filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
 MAX_WORDS = 8
 
 
-def _search(filters: Filters) -> ColumnElement[bool]:
+def _search(filters: Filters, private: ColumnElement[bool] | None = None
+            ) -> ColumnElement[bool]:
     """Each word of the search in the number or in one of the searched fields; on
-    PostgreSQL with a Chinese parser, or the text's words matching the search's."""
+    PostgreSQL with a Chinese parser, or the text's words matching the search's.
+    ``private`` is true for the cases whose personal data the user may see: the personal
+    data fields are searched in those only."""
     assert filters.text is not None
-    texts = [CaseRow.number, *(CaseRow.values[name].as_string()
-                               for name in filters.text_fields)]
+    public = [name for name in filters.text_fields if name not in filters.private_fields]
+    hidden = [name for name in filters.text_fields if name in filters.private_fields]
+    texts = [CaseRow.number, *(CaseRow.values[name].as_string() for name in public)]
     words = filters.text.split()[:MAX_WORDS]
-    found = and_(*(or_(*(column.icontains(word, autoescape=True) for column in texts))
-                   for word in words))
+
+    def anywhere(word: str) -> ColumnElement[bool]:
+        found = [column.icontains(word, autoescape=True) for column in texts]
+        if hidden:
+            found.append(and_(private if private is not None else true(), or_(*(
+                CaseRow.values[name].as_string().icontains(word, autoescape=True)
+                for name in hidden))))
+        return or_(*found)
+
+    found = and_(*(anywhere(word) for word in words))
     if filters.search_config is None:
         return found
     config = literal(filters.search_config).cast(Text).op("::")(text("regconfig"))
@@ -222,16 +238,18 @@ def _order(filters: Filters) -> tuple[Key, Key]:
 
 def page_of(session: Session, actor: Actor, filters: Filters, page: int, per_page: int,
             now: datetime, versions: Versions,
-            readable: ColumnElement[bool] | None = None) -> Page:
+            readable: ColumnElement[bool] | None = None,
+            private: ColumnElement[bool] | None = None) -> Page:
     """One page of the cases ``actor`` sees with ``filters``, and how many there are; each
     case is loaded with its own definition version from ``versions``.
 
     ``readable`` is the read-access condition (see :mod:`.access`): a list of cases beyond
     the user's own queues holds only the cases it admits. The queues need none: whoever works
-    a case may read it."""
+    a case may read it. ``private`` is true for the cases whose personal data the user may
+    see (see :attr:`Filters.private_fields`)."""
     if page < 1 or not 1 <= per_page <= 500:
         raise ValueError("page starts at 1 and a page holds 1 to 500 cases")
-    where = _conditions(filters, now)
+    where = _conditions(filters, now, private)
     mine = filters.mine and not (filters.registered or filters.watching)
     if not mine and readable is not None:
         where.append(readable)

@@ -4,6 +4,7 @@ search over every case the user may read (never one more), on SQLite and on Post
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,11 +12,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from qmsflow.engine.model import DefinitionSet
-from qmsflow.engine.persistence import CaseNotFound, Filters
+from qmsflow.engine.model import DefinitionSet, ReadRule
+from qmsflow.engine.persistence import CaseNotFound, CaseService, Filters, Versions
 from qmsflow.web.cases import views
 
-from ..persistence.conftest import Clock, Database, World, make_world, open_complaint
+from ..persistence.conftest import (
+    CHEAP,
+    Clock,
+    Database,
+    World,
+    make_world,
+    open_complaint,
+)
 from .conftest import Auth, text_of
 
 NUMBER = re.compile(r'href="/cases/(KS-\d{4}-\d{2}-\d{4})"')
@@ -84,6 +92,27 @@ def test_a_search_never_shows_a_case_the_user_may_not_read(
             assert listed(found) == [], (query, scope)
 
 
+def test_a_personal_data_field_is_searched_only_in_cases_whose_personal_data_the_user_sees(
+        world: World) -> None:
+    complaint = world.definition.process("complaint")
+    assert complaint.fields["complainant_name"].pii
+    # Technical staff read every complaint here, without its personal data.
+    rules = (*complaint.read, ReadRule(("technical",), frozenset({"all"}), pii=False))
+    narrowed = replace(world.definition, processes={
+        **world.definition.processes, "complaint": replace(complaint, read=rules)})
+    service = CaseService(world.database.sessions, Versions(), narrowed, world.clock, CHEAP)
+    number = open_complaint(world, complainant_name="王芳").number
+    every = Filters(open=None, mine=False, text_fields=complaint.inbox_search)
+
+    def found(role: str, text: str) -> list[str]:
+        return [case.number for case in service.list_cases(
+            world.user(role), replace(every, text=text)).rows]
+
+    assert found("technical", "MX-200") == [number]  # the case is theirs to read
+    assert found("technical", "王芳") == []  # but not whose name is on it
+    assert found("quality", "王芳") == [number]
+
+
 def test_the_chinese_parser_path_of_postgresql_full_text_search_still_finds_substrings(
         world: World, database: Database) -> None:
     """Without zhparser or pg_jieba the test database has no Chinese configuration; the
@@ -95,7 +124,7 @@ def test_the_chinese_parser_path_of_postgresql_full_text_search_still_finds_subs
                     search_config="simple")
     user = world.user("quality")
     for query in ("flickers", "flicker", "闪烁", "use screen"):
-        found = world.service.list_cases(user, Filters(**{**every.__dict__, "text": query}))
+        found = world.service.list_cases(user, replace(every, text=query))
         assert [case.number for case in found.rows] == [number], query
 
 

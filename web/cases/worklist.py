@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from qmsflow.engine.model import DefinitionSet, Process
 from qmsflow.engine.persistence import CaseNotFound, Filters, Sort, lists
+from qmsflow.engine.values import INTEGER_MAX
 
 from .. import guards
 from ..auth import login_required, service
@@ -208,6 +209,8 @@ def _pairs(query: str) -> list[tuple[str, str]]:
 @login_required
 def forget_list(list_id: int) -> BaseResponse:
     """Delete one of the user's saved lists (another user's is not found)."""
+    if list_id > INTEGER_MAX:  # no such row, and more than the database's integers hold
+        abort(404)
     with service().transaction() as session:
         found = lists.forget(session, current_user.id, list_id)
     if not found:
