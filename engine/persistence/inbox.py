@@ -6,11 +6,12 @@ query with OR over the queues would sort every open case of them all before retu
 first fifty. Other lists (the cases a user registered, the ones they watch, every case they
 may read) are one scan under the read-access condition.
 
-Search splits the words typed and wants each of them in the case number or in one of the
-searched fields (a part of a word is enough: Chinese has no spaces between words). On
+Search looks for the text typed in the case number or in one of the searched fields, as a
+part of it (Chinese has no spaces between words: a word is found inside a sentence). On
 PostgreSQL with a Chinese text-search parser installed (zhparser or pg_jieba), full-text
-search over the same text finds the cases whose words match too; without one, and on SQLite,
-the substring match alone decides (see the README, "Searching cases").
+search over the same text also finds the cases holding each word searched, in any order or
+field; without one, and on SQLite, the substring match alone decides (see the README,
+"Searching cases").
 """
 
 from __future__ import annotations
@@ -152,31 +153,23 @@ def _conditions(filters: Filters, now: datetime,
     return where
 
 
-#: At most this many words of a search count (the rest are ignored): each is a condition.
-MAX_WORDS = 8
-
-
 def _search(filters: Filters, private: ColumnElement[bool] | None = None
             ) -> ColumnElement[bool]:
-    """Each word of the search in the number or in one of the searched fields; on
-    PostgreSQL with a Chinese parser, or the text's words matching the search's.
+    """The search text in the number or in one of the searched fields; on PostgreSQL with
+    a Chinese parser, or the case's words matching the search's.
     ``private`` is true for the cases whose personal data the user may see: the personal
     data fields are searched in those only."""
     assert filters.text is not None
     public = [name for name in filters.text_fields if name not in filters.private_fields]
     hidden = [name for name in filters.text_fields if name in filters.private_fields]
     texts = [CaseRow.number, *(CaseRow.values[name].as_string() for name in public)]
-    words = filters.text.split()[:MAX_WORDS]
-
-    def anywhere(word: str) -> ColumnElement[bool]:
-        found = [column.icontains(word, autoescape=True) for column in texts]
-        if hidden:
-            found.append(and_(private if private is not None else true(), or_(*(
-                CaseRow.values[name].as_string().icontains(word, autoescape=True)
-                for name in hidden))))
-        return or_(*found)
-
-    found = and_(*(anywhere(word) for word in words))
+    wanted = filters.text
+    matches = [column.icontains(wanted, autoescape=True) for column in texts]
+    if hidden:
+        matches.append(and_(private if private is not None else true(), or_(*(
+            CaseRow.values[name].as_string().icontains(wanted, autoescape=True)
+            for name in hidden))))
+    found = or_(*matches)
     if filters.search_config is None:
         return found
     config = literal(filters.search_config).cast(Text).op("::")(text("regconfig"))

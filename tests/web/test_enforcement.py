@@ -136,6 +136,9 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         "admin.version": _admin_only(definition), "admin.validate": _admin_only(definition),
         "admin.preview": _admin_only(definition),
         "cases.notifications_read": _always(405),
+        # Saving and deleting a list, watching a case: POST only (see test_inbox).
+        "cases.save_list": _always(405), "cases.forget_list": _always(405),
+        "cases.watch": _always(405),
         "reports.index": _admin_only(definition), "reports.download": _admin_only(definition),
         # The customer's survey link needs no account; a made-up token finds nothing.
         "surveys.answer": _always(404), "surveys.thanks": _always(404),
@@ -150,6 +153,7 @@ PUBLIC = {"auth.login": 200, "auth.language": 405, "auth.logout": 405,
           "surveys.answer": 404, "surveys.thanks": 404, "api.document": 200,
           "api.list_cases": 401, "api.read_case": 401, "api.start": 405, "api.act": 405,
           "cases.notifications_read": 405,  # POST only: a GET is refused before sign-in
+          "cases.save_list": 405, "cases.forget_list": 405, "cases.watch": 405,
           "cases.keep_report_form": 405}
 
 
@@ -176,6 +180,7 @@ def _urls(demo: Demo, definition: DefinitionSet) -> list[tuple[str, str, dict[st
         frozenset({"digest", "name"}): [{"digest": "0" * 64, "name": "missing.pdf"}],
         frozenset({"version"}): [{"version": definition.version}],
         frozenset({"token"}): [{"token": "not-a-real-token"}],
+        frozenset({"list_id"}): [{"list_id": "1"}],
         frozenset({"number", "form_id"}): [_report_form(demo)],
         frozenset({"process_id", "number", "step_id"}): [
             {"process_id": "complaint", "number": number,

@@ -59,8 +59,7 @@ def test_a_search_finds_a_batch_number_and_a_chinese_word_of_the_description_in_
     auth.login("sales")
     assert listed(client.get("/?q=B2026-02-031&scope=all&status=all")) == [number]
     assert listed(client.get("/?q=闪烁&scope=all&status=all")) == [number]
-    # Each word is looked for on its own, in any searched field or the number.
-    assert listed(client.get("/?q=MX-200+屏幕&scope=all")) == [number]
+    assert listed(client.get("/?q=b2026-02&scope=all")) == [number]  # any case, any part
     assert listed(client.get("/?q=闪烁+充电&scope=all")) == []
     assert listed(client.get("/?q=充电&scope=all")) == [other]
 
@@ -123,7 +122,7 @@ def test_the_chinese_parser_path_of_postgresql_full_text_search_still_finds_subs
     every = Filters(open=None, mine=False, text_fields=("description",),
                     search_config="simple")
     user = world.user("quality")
-    for query in ("flickers", "flicker", "闪烁", "use screen"):
+    for query in ("flickers", "flicker", "闪烁", "use screen", "screen flickers"):
         found = world.service.list_cases(user, replace(every, text=query))
         assert [case.number for case in found.rows] == [number], query
 
