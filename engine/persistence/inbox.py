@@ -219,14 +219,22 @@ def _key(sort: Sort) -> Key:
     return column
 
 
-def _order(filters: Filters) -> tuple[Key, Key]:
-    """The first sort key and its direction-free companion: new intake first by default
-    (0 for new intake, 1 for the rest), else the chosen column."""
-    if filters.sort.column is None:
-        fresh = and_(CaseRow.state.in_(filters.intake), CaseRow.assignee.is_(None),
-                     CaseRow.closed_at.is_(None)) if filters.intake else literal(False)
-        return case((fresh, 0), else_=1), CaseRow.next_due_at.expression
-    return _key(filters.sort), literal(0)
+def _scans(filters: Filters, queue: ColumnElement[bool]
+           ) -> list[tuple[ColumnElement[bool], Key, Key]]:
+    """The ordered scans of one queue: (condition, first key, second key) each.
+
+    The default order is new intake first (first key 0), then the rest (1), each soonest
+    due: two scans of the queue, each in the order of its index on the due time, so the
+    first page reads a page of each rather than sorting the whole queue. A chosen column is
+    one scan on that column."""
+    if filters.sort.column is not None:
+        return [(queue, _key(filters.sort), literal(0))]
+    due = CaseRow.next_due_at.expression
+    if not filters.intake:
+        return [(queue, literal(1), due)]
+    fresh = and_(CaseRow.state.in_(filters.intake), CaseRow.assignee.is_(None),
+                 CaseRow.closed_at.is_(None))
+    return [(and_(queue, fresh), literal(0), due), (and_(queue, ~fresh), literal(1), due)]
 
 
 def page_of(session: Session, actor: Actor, filters: Filters, page: int, per_page: int,
@@ -252,10 +260,10 @@ def page_of(session: Session, actor: Actor, filters: Filters, page: int, per_pag
         where.append(exists().where(CaseWatch.case_id == CaseRow.id,
                                     CaseWatch.user_id == actor.id))
     queues = _queues(actor) if mine else [true()]
-    first, second = _order(filters)
     firsts = [select(CaseRow.id, first.label("first"), second.label("second")).where(
-        queue, *where).order_by(*_sorted(filters, first, second, CaseRow.id.expression))
-        .limit(page * per_page).subquery() for queue in queues]
+        condition, *where).order_by(*_sorted(filters, first, second, CaseRow.id.expression))
+        .limit(page * per_page).subquery()
+        for queue in queues for condition, first, second in _scans(filters, queue)]
     merged = union_all(*(select(scan.c.id, scan.c.first, scan.c.second) for scan in firsts)
                        ).subquery()
     rows = session.execute(
