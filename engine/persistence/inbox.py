@@ -46,15 +46,13 @@ from .models import CaseRow, CaseWatch
 from .store import to_case
 from .versions import Versions
 
-#: The columns a list sorts on besides field values (the inbox columns of a definition).
-ATTRIBUTES = frozenset({"number", "state", "priority", "category", "due", "time_left",
-                        "created_at", "assignee", "flags"})
-
 
 @dataclass(frozen=True)
 class Sort:
-    """The order of a case list: a column (an attribute in ATTRIBUTES or a field id) and a
-    direction; equal keys keep the order cases were opened in, so pages never shuffle.
+    """The order of a case list: a column (an inbox column: ``number``, ``state``,
+    ``priority``, ``category``, ``due``, ``time_left``, ``created_at``, ``assignee``,
+    ``flags`` or a field id) and a direction; equal keys keep the order cases were opened
+    in, so pages never shuffle.
 
     ``column`` None is the default order: new intake first (open cases in one of
     ``Filters.intake`` states that nobody holds by name), then soonest due. ``ranks`` lists
@@ -82,7 +80,7 @@ class Filters:
     number: str | None = None  # a part of the case number
     text: str | None = None  # a part of the number or of one of ``text_fields`` (any case)
     text_fields: tuple[str, ...] = ()  # the processes' inbox search fields
-    #: Those of ``text_fields`` that hold personal data: a word found there counts only in
+    #: Those of ``text_fields`` that hold personal data: the text found there counts only in
     #: the cases whose personal data the user may see (else a search would tell them).
     private_fields: tuple[str, ...] = ()
     mine: bool = True  # only the user's own cases and their roles' queues

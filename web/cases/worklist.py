@@ -57,8 +57,10 @@ def intake_states(processes: dict[str, Process]) -> tuple[str, ...]:
 
 
 def sortable(processes: dict[str, Process]) -> frozenset[str]:
-    """The columns a list may be sorted on: those the processes' inboxes show."""
-    return frozenset(name for p in processes.values() for name in p.inbox_columns)
+    """The columns a list may be sorted on: those the processes' inboxes show, but personal
+    data (the order would tell a reader who may not see it what it holds)."""
+    return frozenset(name for p in processes.values() for name in p.inbox_columns
+                     if not (name in p.fields and p.fields[name].pii))
 
 
 def sort_of(processes: dict[str, Process], column: str | None, descending: bool) -> Sort:
@@ -171,6 +173,7 @@ def inbox() -> str:
         unread=unread, processes=processes, chosen=processes.get(wanted.filters.process or ""),
         scope=wanted.scope, status=wanted.status, sort=wanted.column,
         descending=wanted.descending, saved=saved, query=list_query(args),
+        sortable=sortable(dict(processes)),
         list_url=lambda **changes: url_for("cases.inbox") + "?" + list_query(args, **changes),
         page_url=lambda n: url_for("cases.inbox", **{**args, "page": n}))
 
