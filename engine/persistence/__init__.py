@@ -12,6 +12,7 @@ used as namespaces (``users.add``, ``versions.store``, ``sweep.sweep``...). The 
 from . import (
     audit,
     drafts,
+    lists,
     operations,
     outbox,
     overview,
@@ -36,7 +37,7 @@ from .db import (
     shown_url,
 )
 from .drafts import ActivationRecord, DraftError, DraftRecord
-from .inbox import Filters, Page
+from .inbox import Filters, Page, Sort
 from .overview import SchemaUpgradeError
 from .records import (
     AuditRecord,
@@ -72,6 +73,7 @@ __all__ = [
     "SchemaUpgradeError",
     "Sessions",
     "SignatureRecord",
+    "Sort",
     "TokenRecord",
     "UnknownVersion",
     "UserError",
@@ -83,6 +85,7 @@ __all__ = [
     "database_url",
     "drafts",
     "explain_database_error",
+    "lists",
     "operations",
     "outbox",
     "overview",

@@ -64,9 +64,12 @@ def _grant(grant: Grant, who: Reader, colleagues: list[str]) -> ColumnElement[bo
     return covered
 
 
-def readable(session: Session, who: Reader, current: DefinitionSet) -> ColumnElement[bool]:
-    """The SQL condition true for exactly the cases ``who`` may read."""
-    held_by = {pid: grants(process, who)[1:]  # ALWAYS is added once, for every process
+def readable(session: Session, who: Reader, current: DefinitionSet, pii: bool = False
+             ) -> ColumnElement[bool]:
+    """The SQL condition true for exactly the cases ``who`` may read (``pii``: whose
+    personal data they may see too)."""
+    held_by = {pid: tuple(g for g in grants(process, who)[1:] if g.pii or not pii)
+               # ALWAYS is added once, for every process
                for pid, process in current.processes.items()}
     departmental = any("department" in g.cases for held in held_by.values() for g in held)
     colleagues = _colleagues(session, who) if departmental else []

@@ -252,6 +252,30 @@ class CaseRow(Base):
 
 
 
+class CaseWatch(Base):
+    """A user watching a case: it appears in their "watching" list until they stop."""
+
+    __tablename__ = "case_watches"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True, index=True)
+    created_at: Mapped[datetime]
+
+
+class SavedFilter(Base):
+    """A case list a user saved under a name: the list page's query string (filters, order)."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 class CaseClock(Base):
     """A deadline clock of a case, as indexed columns for inboxes and the deadline sweep."""
 

@@ -562,8 +562,18 @@ class CaseService:
         with self.transaction() as session:
             user, actor = self._actor(session, user_id)
             who = access.reader(user)
+            private = None
+            if filters.text:
+                # A personal-data field is searched only where the user may see it.
+                filters = replace(filters, private_fields=tuple(
+                    name for name in filters.text_fields
+                    if any(name in p.fields and p.fields[name].pii
+                           for p in self.current.processes.values())), search_config=(
+                    filters.search_config or inbox.chinese_search_config(session)))
+                private = access.readable(session, who, self.current, pii=True)
             found = inbox.page_of(session, actor, filters, page, per_page, self.now(),
-                                  self.versions, access.readable(session, who, self.current))
+                                  self.versions, access.readable(session, who, self.current),
+                                  private)
             if not found.rows:
                 return found
             ids = dict(zip(found.ids, found.rows, strict=True))

@@ -222,7 +222,8 @@ def test_the_inbox_links_each_case_number_to_its_page_and_badges_its_due_time(
     number = desk.register()
     desk.as_("quality")
     page = client.get("/").get_data(as_text=True)
-    assert f'<th scope="row"><a href="/cases/{number}">{number}</a></th>' in page
+    link = f'<a href="/cases/{number}">{number}</a></th>'
+    assert f'<th scope="row" data-label="Number">{link}' in page
     assert '<span class="badge due' in page
 
 

@@ -152,6 +152,9 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         "admin.draft_files": _always(405), "admin.publish_draft": _always(405),
         "admin.activate_version": _always(405),
         "cases.notifications_read": _always(405), "cases.add_comment": _always(405),
+        # Saving and deleting a list, watching a case: POST only (see test_inbox).
+        "cases.save_list": _always(405), "cases.forget_list": _always(405),
+        "cases.watch": _always(405),
         "reports.index": _admin_only(definition), "reports.download": _admin_only(definition),
         # A figure's cases: for report readers, and then only the cases they may read.
         "reports.cases": _admin_only(definition),
@@ -184,7 +187,8 @@ PUBLIC = {"auth.login": 200, "auth.language": 405, "auth.logout": 405,
           "admin.draft_files": 405, "admin.publish_draft": 405, "admin.activate_version": 405,
           # POST only: a GET is refused before sign-in.
           "account.end_session": 405, "account.end_others": 405, "admin.user_roles": 405,
-          "admin.user_disable": 405, "admin.user_password": 405, "admin.user_sign_out": 405}
+          "admin.user_disable": 405, "admin.user_password": 405, "admin.user_sign_out": 405,
+          "cases.save_list": 405, "cases.forget_list": 405, "cases.watch": 405}
 
 
 def _report_form(demo: Demo) -> dict[str, str]:
@@ -217,6 +221,7 @@ def _urls(demo: Demo, definition: DefinitionSet) -> list[tuple[str, str, dict[st
         frozenset({"token"}): [{"token": "not-a-real-token"}],
         frozenset({"draft_id"}): [{"draft_id": "1"}],
         frozenset({"user_id"}): [{"user_id": _users(demo)[0].id}],
+        frozenset({"list_id"}): [{"list_id": "1"}],
         frozenset({"number", "form_id"}): [_report_form(demo)],
         frozenset({"process_id", "number", "step_id"}): [
             {"process_id": "complaint", "number": number,

@@ -29,7 +29,7 @@ PLACEHOLDERS = ("hidden (personal data)", "已隐藏（个人信息）")  # en, 
 CASE_ROUTES = {"cases.case", "cases.act", "cases.printable", "cases.pdf", "cases.attachment",
                "cases.report_form", "cases.report_form_pdf", "cases.report_form_json",
                "cases.keep_report_form", "api.read_case", "api.act", "operations.resend",
-               "cases.add_comment"}
+               "cases.add_comment", "cases.watch"}
 #: Routes that list or search cases, or show notifications about them.
 LIST_ROUTES = {"cases.inbox", "api.list_cases"}
 
@@ -125,6 +125,10 @@ def test_every_role_reads_exactly_the_cases_its_rules_give_it_on_every_route(
                 commented = client.post(f"/cases/{number}/comments", data={"comment": "x"})
                 if commented.status_code != 404:
                     wrong.append((user.id, number, "comment", 404, commented.status_code))
+            if not seen.visible:  # nobody watches a case they may not read
+                watched = client.post(f"/cases/{number}/watch", data={"on": "1"})
+                if watched.status_code != 404:
+                    wrong.append((user.id, number, "watch", 404, watched.status_code))
     assert wrong == []
 
 

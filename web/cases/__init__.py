@@ -9,7 +9,6 @@ form again with everything the user typed and a message per field.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,6 @@ from qmsflow.engine.persistence import (
     AuthenticationFailed,
     CaseNotFound,
     Conflict,
-    Filters,
     History,
     UserRecord,
 )
@@ -55,9 +53,6 @@ from . import outgoing, signing, views
 
 bp = Blueprint("cases", __name__, template_folder="templates")
 
-#: The last page of the inbox anyone can ask for (a database offset must stay small).
-MAX_PAGE = 100_000
-
 # Names a step form may post besides its fields.
 CONTROL_NAMES = frozenset({"csrf_token", "row_version", "password", "reason", "submit",
                            "preview"})
@@ -66,58 +61,6 @@ CONTROL_NAMES = frozenset({"csrf_token", "row_version", "password", "reason", "s
 def _client() -> str:
     """Where a step came from, for the audit trail (the address, never a cookie)."""
     return f"web {request.remote_addr or ''}".strip()
-
-
-@bp.route("/")
-@login_required
-def inbox() -> str:
-    """The user's cases and their roles' queues, soonest due first, with filters."""
-    definition = served()
-    args = request.args
-    processes = definition.processes
-    process_id = args.get("process") if args.get("process") in processes else None
-    scope = args.get("scope", "mine")
-    status = args.get("status", "open")
-    overdue = {"1": True, "0": False}.get(args.get("overdue", ""))
-    text_fields = tuple(dict.fromkeys(name for p in processes.values()
-                                      for name in p.inbox_search))
-    filters = Filters(process=process_id, state=args.get("state") or None,
-                      category=args.get("category") or None,
-                      priority=args.get("priority") or None, overdue=overdue,
-                      open={"open": True, "finished": False}.get(status),
-                      text=(args.get("q") or "").strip() or None, text_fields=text_fields,
-                      mine=scope != "all")
-    try:
-        page_number = guards.counting_number(args.get("page"), "page", MAX_PAGE) or 1
-    except guards.BadInput as error:
-        guards.refuse(error)
-    page = service().list_cases(current_user.id, filters, page_number,
-                                current_app.config["PER_PAGE"])
-    now = service().now()
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for case in page.rows:
-        version = service().definition(case.version)
-        process = version.process(case.process)
-        groups[case.process].append({
-            "number": case.number,
-            "urgency": views.urgency(case, now).css,
-            "cells": [views.column(process, case, name, now, version,
-                                   case.number in page.hidden)
-                      for name in process.inbox_columns],
-        })
-    tables = [{"process": processes[pid], "columns": [
-        views.column_title(processes[pid], name) for name in processes[pid].inbox_columns],
-        "keys": processes[pid].inbox_columns, "rows": rows}
-        for pid, rows in groups.items() if pid in processes]
-    # New notifications head the plain inbox; a search or a filtered list shows cases only.
-    # A few at a time: the inbox is for cases; the rest wait until these are read.
-    notices, unread = service().notifications(current_user.id, limit=5) if not args else (
-        [], 0)
-    return render_template("cases/inbox.html", tables=tables, page=page, args=args,
-                           notices=notices, unread=unread,
-                           processes=processes, chosen=processes.get(process_id or ""),
-                           scope=scope, status=status,
-                           page_url=lambda n: url_for("cases.inbox", **{**args, "page": n}))
 
 
 @bp.route("/notifications/read", methods=["POST"])
@@ -479,5 +422,5 @@ def add_comment(number: str) -> BaseResponse | tuple[str, int]:
     return redirect(url_for("cases.case", number=number, _anchor="comments"), 303)
 
 
-# The printable form's and the report forms' routes join this blueprint.
-from . import printing, report_forms  # noqa: E402,F401
+# The inbox's, the printable form's and the report forms' routes join this blueprint.
+from . import printing, report_forms, worklist  # noqa: E402,F401

@@ -142,6 +142,12 @@ def urgency(case: Case, now: datetime) -> Urgency:
     return Urgency("soon" if now >= warn else "", first.due_at)
 
 
+def paused(case: Case) -> bool:
+    """Whether the case's deadlines are all on hold: a clock paused and none running."""
+    states = {c.status for c in case.clocks.values()}
+    return "paused" in states and "running" not in states
+
+
 def column(process: Process, case: Case, name: str, now: datetime,
            definition: DefinitionSet | None = None, hidden: bool = False) -> str:
     """One inbox cell: a field of the case or one of its attributes (``time_left``, of the
@@ -151,8 +157,16 @@ def column(process: Process, case: Case, name: str, now: datetime,
         return hidden_text()
     if name == "time_left":
         running = [c for c in case.clocks.values() if c.status == "running"]
-        if not running or definition is None:
+        if definition is None:
             return ""
+        if not running:
+            # A clock stopped while waiting (for the customer, say) keeps what it had left.
+            held = [c for c in case.clocks.values() if c.status == "paused"]
+            if not held:
+                return ""
+            first = min(held, key=lambda c: c.due_at)
+            return _("paused, %(left)s", left=time_left_text(
+                clock_ops.time_left(definition, case.process, first, now)))
         first = min(running, key=lambda c: c.due_at)
         return time_left_text(clock_ops.time_left(definition, case.process, first, now))
     if name == "number":
@@ -163,6 +177,8 @@ def column(process: Process, case: Case, name: str, now: datetime,
         found = [p for p in process.priorities if p.id == case.priority]
         return label(found[0].label) if found else case.priority
     if name == "due":
+        if paused(case):
+            return _("paused")
         return local_time(urgency(case, now).due)
     if name == "created_at":
         return local_time(case.created_at)
