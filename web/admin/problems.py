@@ -7,8 +7,11 @@ is wrong beside the exact English detail.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -47,11 +50,30 @@ def as_json(problem: Problem) -> dict[str, Any]:
     return {**problem.as_dict(), "summary": summary(problem.code)}
 
 
+#: The last few drafts compiled, by a digest of their text: a draft is compiled again only
+#: when it changed (a preview reloaded, or asked with other parameters, costs nothing).
+_COMPILED: OrderedDict[str, tuple[DefinitionSet | None, tuple[Problem, ...]]] = OrderedDict()
+_KEEP = 8
+
+
 def compiled(files: Mapping[str, str], root: str) -> tuple[DefinitionSet | None,
                                                            tuple[Problem, ...]]:
     """Compile a set held as text (path -> YAML, the set in folder ``root``): the set, or
     None and every problem, named by the paths of ``files`` as ``qmsflow validate`` would
-    name them in an exported folder."""
+    name them in an exported folder. Compiled sets are immutable, so one may be shared."""
+    key = hashlib.sha256(json.dumps([root, sorted(files.items())], ensure_ascii=False)
+                         .encode()).hexdigest()
+    found = _COMPILED.get(key)
+    if found is None:
+        found = _compile(files, root)
+        _COMPILED[key] = found
+        while len(_COMPILED) > _KEEP:
+            _COMPILED.popitem(last=False)
+    return found
+
+
+def _compile(files: Mapping[str, str], root: str) -> tuple[DefinitionSet | None,
+                                                           tuple[Problem, ...]]:
     with tempfile.TemporaryDirectory(prefix="qmsflow-draft-") as folder:
         for name, content in files.items():
             path = Path(folder) / name
