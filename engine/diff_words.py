@@ -21,7 +21,7 @@ from typing import Any
 from .diff import deadline_changes
 from .expressions import Expression
 from .model import ClockVariant, DefinitionSet, Duration, Labels, Process, ReadRule, text
-from .wording import clause
+from .wording import clause, duration_text
 
 __all__ = ["Said", "told"]
 
@@ -81,9 +81,6 @@ _ENGLISH: Mapping[str, str] = {
     "item_removed": "Report form {form}: field {item} removed.",
     "item_mandatory": "Report form {form}: field {item} becomes {new}.",
     "mandatory": "mandatory",
-    "working_days": "{n} working day|{n} working days",
-    "working_hours": "{n} working hour|{n} working hours",
-    "calendar_days": "{n} calendar day|{n} calendar days", "hours": "{n} hour|{n} hours",
 }
 
 _CHINESE: Mapping[str, str] = {
@@ -126,14 +123,12 @@ _CHINESE: Mapping[str, str] = {
     "item_removed": "报告表{form}：删除字段{item}。",
     "item_mandatory": "报告表{form}：字段{item}改为{new}。",
     "mandatory": "必填",
-    "working_days": "{n} 个工作日", "working_hours": "{n} 个工作小时",
-    "calendar_days": "{n} 个自然日", "hours": "{n} 小时",
 }
 
 _LANGUAGES: Mapping[str, Mapping[str, str]] = {"en": _ENGLISH, "zh": _CHINESE}
 
 
-class _Speaker:
+class _Teller:
     """Sentence frames of one locale and the labels of the new (else the old) set."""
 
     def __init__(self, locale: str, old: DefinitionSet, new: DefinitionSet) -> None:
@@ -153,9 +148,7 @@ class _Speaker:
         return self.frames["comma"].join(names) or self.frames["none"]
 
     def duration(self, value: Duration) -> str:
-        one, _, many = self.frames[value.unit].partition("|")
-        frame = one if value.amount == 1 or not many else many
-        return frame.format(n=_number(value.amount))
+        return duration_text(value, self.locale)
 
     def limit(self, value: Decimal | None) -> str:
         return self.frames["no_limit"] if value is None else _number(value)
@@ -189,7 +182,7 @@ def told(running: DefinitionSet, new: DefinitionSet, locale: str = "en") -> list
     on. Differences users do not see (ids, templates, print layout, categories, priority rules)
     are left to :func:`.diff.diff`.
     """
-    speaker = _Speaker(locale, running, new)
+    speaker = _Teller(locale, running, new)
     moved = deadline_changes(running, new)
     result: list[Said] = []
     for pid in new.processes.keys() - running.processes.keys():
@@ -216,7 +209,7 @@ def _added_removed_kept(old: Mapping[str, Any], new: Mapping[str, Any]
             [k for k in new if k in old])
 
 
-def _renamed(speaker: _Speaker, key: str, old: Labels, new: Labels, fallback: str
+def _renamed(speaker: _Teller, key: str, old: Labels, new: Labels, fallback: str
              ) -> str | None:
     before, after = text(old, speaker.locale), text(new, speaker.locale)
     if before == after:
@@ -224,7 +217,7 @@ def _renamed(speaker: _Speaker, key: str, old: Labels, new: Labels, fallback: st
     return speaker.say(key, old=speaker.quoted(old, fallback), new=speaker.quoted(new, fallback))
 
 
-def _fields(speaker: _Speaker, pid: str, old: Process, new: Process) -> list[Said]:
+def _fields(speaker: _Teller, pid: str, old: Process, new: Process) -> list[Said]:
     added, removed, kept = _added_removed_kept(old.fields, new.fields)
     result = [Said("field", pid, "added", speaker.say(
         "field_added", field=speaker.quoted(new.fields[f].label, f),
@@ -244,7 +237,7 @@ def _fields(speaker: _Speaker, pid: str, old: Process, new: Process) -> list[Sai
     return result
 
 
-def _steps(speaker: _Speaker, pid: str, old: Process, new: Process) -> list[Said]:
+def _steps(speaker: _Teller, pid: str, old: Process, new: Process) -> list[Said]:
     before = {s.id: s for s in old.every_step()}
     after = {s.id: s for s in new.every_step()}
     added, removed, kept = _added_removed_kept(before, after)
@@ -265,7 +258,7 @@ def _steps(speaker: _Speaker, pid: str, old: Process, new: Process) -> list[Said
     return result
 
 
-def _deadlines(speaker: _Speaker, pid: str, old: Process, new: Process,
+def _deadlines(speaker: _Teller, pid: str, old: Process, new: Process,
                moved: set[ClockKey]) -> list[Said]:
     added, removed, kept = _added_removed_kept(old.clocks, new.clocks)
     result = [Said("deadline", pid, "added", speaker.say(
@@ -310,11 +303,11 @@ def _deadlines(speaker: _Speaker, pid: str, old: Process, new: Process,
     return result
 
 
-def _variant_name(speaker: _Speaker, variant: ClockVariant) -> str:
+def _variant_name(speaker: _Teller, variant: ClockVariant) -> str:
     return speaker.say("variant_name", label=text(variant.label, speaker.locale) or variant.id)
 
 
-def _authorities(speaker: _Speaker, pid: str, old: Process, new: Process) -> list[Said]:
+def _authorities(speaker: _Teller, pid: str, old: Process, new: Process) -> list[Said]:
     added, removed, kept = _added_removed_kept(old.authorities, new.authorities)
     result = [Said("authority", pid, "added", speaker.say(
         "authority_added", authority=speaker.quoted(new.authorities[a].label, a)))
@@ -354,7 +347,7 @@ def _rules_by_role(process: Process) -> dict[str, list[ReadRule]]:
     return found
 
 
-def _access(speaker: _Speaker, pid: str, old: Process, new: Process) -> list[Said]:
+def _access(speaker: _Teller, pid: str, old: Process, new: Process) -> list[Said]:
     before, after = _rules_by_role(old), _rules_by_role(new)
     result = []
     for role in dict.fromkeys([*after, *before]):
@@ -367,7 +360,7 @@ def _access(speaker: _Speaker, pid: str, old: Process, new: Process) -> list[Sai
     return result
 
 
-def _calendars(speaker: _Speaker, old: DefinitionSet, new: DefinitionSet,
+def _calendars(speaker: _Teller, old: DefinitionSet, new: DefinitionSet,
                moved: set[ClockKey]) -> list[Said]:
     result = []
     for cid in [c for c in new.calendars if c in old.calendars]:
@@ -396,7 +389,7 @@ def _calendars(speaker: _Speaker, old: DefinitionSet, new: DefinitionSet,
     return result
 
 
-def _report_forms(speaker: _Speaker, old: DefinitionSet, new: DefinitionSet) -> list[Said]:
+def _report_forms(speaker: _Teller, old: DefinitionSet, new: DefinitionSet) -> list[Said]:
     added, removed, kept = _added_removed_kept(old.report_forms, new.report_forms)
     result = [Said("report form", new.report_forms[f].process, "added", speaker.say(
         "form_added", form=speaker.quoted(new.report_forms[f].label, f))) for f in added]

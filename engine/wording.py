@@ -418,10 +418,11 @@ class _Speaker:
 _DURATIONS: Mapping[str, Mapping[str, tuple[str, str]]] = {
     "en": {"working_days": ("{n} working day", "{n} working days"),
            "working_hours": ("{n} working hour", "{n} working hours"),
-           "calendar_days": ("{n} day", "{n} days"), "hours": ("{n} hour", "{n} hours")},
+           "calendar_days": ("{n} calendar day", "{n} calendar days"),
+           "hours": ("{n} hour", "{n} hours")},
     "zh": {"working_days": ("{n} 个工作日", "{n} 个工作日"),
            "working_hours": ("{n} 个工作小时", "{n} 个工作小时"),
-           "calendar_days": ("{n} 天", "{n} 天"), "hours": ("{n} 小时", "{n} 小时")},
+           "calendar_days": ("{n} 个自然日", "{n} 个自然日"), "hours": ("{n} 小时", "{n} 小时")},
 }
 
 _Entry = TypeVar("_Entry")
@@ -439,7 +440,8 @@ def _language(table: Mapping[str, _Entry], locale: str) -> _Entry:
 
 
 def duration_text(duration: Duration, locale: str) -> str:
-    """A duration as people say it: "5 working days", "5 个工作日", "24 小时"."""
+    """A duration as people say it: "5 working days", "5 个工作日", "7 个自然日", "24 小时"
+    (the clock rules of the case page and the version diff both word it so)."""
     one, many = _language(_DURATIONS, locale)[duration.unit]
     amount = duration.amount
     written = f"{amount:f}".rstrip("0").rstrip(".") if "." in f"{amount:f}" else f"{amount:f}"

@@ -5,11 +5,12 @@
 Seeds a temporary SQLite database with the demo data (``qmsflow demo``: one account per role,
 cases in every state) on a fixed clock, serves the application from it on a free local port
 and photographs, in Chinese: the sign-in page, the quality manager's inbox, a case page with
-its deadlines and history (also at tablet size), a step form with a conditional section shown
-and the signature block, the printable form and the administration's state diagram; a submitted
-NMPA report's page with its form section, and the first page of the form's PDF as WeasyPrint
-generates it (rendered to PNG by poppler's ``pdftoppm``: ``apt-get install poppler-utils``). The
-browser is Debian's Chromium (never a downloaded one); nothing outside ``--out`` is kept.
+its deadlines and history (also at tablet size), the dashboard, the outbox, a step form with a
+conditional section shown and the signature block, the printable form and the administration's
+state diagram; a submitted NMPA report's page with its form section, and the first page of the
+form's PDF as WeasyPrint generates it (rendered to PNG by poppler's ``pdftoppm``: ``apt-get
+install poppler-utils``). The browser is Debian's Chromium (never a downloaded one); nothing
+outside ``--out`` is kept.
 """
 
 from __future__ import annotations
@@ -207,6 +208,10 @@ def take_all(browser: Browser, base: str, out: Path, url: str, summary: DemoSumm
 
         page.goto("/reports/")  # last month's statistics and KPIs, red and green
         camera.shoot(page, "reports")
+        page.goto("/dashboard")  # my overdue, due this week, my approvals, KPIs
+        camera.shoot(page, "dashboard")
+        page.goto("/operations/outbox")  # every e-mail: sent, waiting, failed with the reason
+        camera.shoot(page, "outbox")
 
         page.goto("/admin/processes/complaint")
         figure = page.locator("figure[data-diagram]")

@@ -176,6 +176,9 @@ def test_a_complaint_is_approved_answered_and_closed_with_signatures_in_the_brow
     page.get_by_label("答复方式").select_option(label="书信")
     page.get_by_label("答复内容").fill("已书面答复客户，更换整批并补偿。")
     page.get_by_role("group", name="客户是否接受").get_by_label("是", exact=True).check()
+    # A reply by letter also goes to the complainant: it is previewed before it is sent.
+    page.get_by_role("button", name="预览消息").click()
+    assert "客户将收到的内容" in page.locator("section.outgoing-preview").inner_text()
     page.get_by_role("button", name="记录答复结果").click()
     page.wait_for_url(CASE_URL)
     assert state_shown(page) == "待结案"
@@ -224,13 +227,17 @@ def test_the_printable_form_prints_without_its_toolbar_and_downloads_as_a_pdf(
     page.get_by_role("link", name="打印表单").click()
     page.wait_for_url(re.compile(r"/print$"))
     assert page.get_by_role("heading", level=1).inner_text() == "客户抱怨处理表"
-    copies = page.locator(".copies").inner_text()
+    copies = page.locator(".copy").first.locator(".copies").inner_text()
     assert "第一联 质量管理部存" in copies and "第三联 会计科存" in copies
+    assert page.locator(".copy").nth(1).is_hidden()  # the screen shows one copy
     toolbar = page.locator(".print-toolbar")
     assert toolbar.is_visible()
     page.emulate_media(media="print")
     assert toolbar.is_hidden()
-    assert page.get_by_role("heading", level=1).is_visible()
+    # Paper gets every copy, each named at its top.
+    assert page.locator(".copy").nth(2).is_visible()
+    assert page.locator(".copy").nth(2).locator(".copy-label").inner_text() == "第三联 会计科存"
+    assert page.get_by_role("heading", level=1).count() == 3  # one title per copy
     printed = page.pdf()  # what the browser's own print would make
     assert printed.startswith(b"%PDF")
     page.emulate_media(media="screen")

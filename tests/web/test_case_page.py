@@ -24,8 +24,10 @@ def test_a_person_picked_in_a_user_field_is_shown_by_name_not_account_id(
         "countermeasure": "更换", "handling": ["replace"], "compensation_amount": "3000",
         "plan_owner": owner})])
     page = text_of(client.get(f"/cases/{number}"))
-    assert "Technical User" in page
-    assert owner not in page
+    assert "Owner Technical User" in page
+    assert f"Owner {owner}" not in page
+    desk.as_("quality")  # printed too
+    assert "Technical User" in text_of(client.get(f"/cases/{number}/print"))
 
 
 def test_each_deadline_says_the_rule_it_runs_by_in_the_readers_language(

@@ -24,7 +24,7 @@ from . import views
 
 
 @dataclass(frozen=True)
-class Change:
+class ChangeSinceSigned:
     """A value changed since the last signature: the field's label, before and after."""
 
     field: str
@@ -42,7 +42,7 @@ class SignPreview:
     authority: str
     #: The last valid signature this one follows: who and what it meant ('' for none).
     last_signed: str
-    changes: tuple[Change, ...]
+    changes: tuple[ChangeSinceSigned, ...]
 
 
 def preview(process: Process, step: Step, case: Case, signatures: Iterable[SignatureRecord],
@@ -60,13 +60,13 @@ def preview(process: Process, step: Step, case: Case, signatures: Iterable[Signa
     # Signatures come in the order they were given (two may share a time).
     valid = [s for s in signatures if s.invalidated_at is None]
     last = valid[-1] if valid else None
-    changes: tuple[Change, ...] = ()
+    changes: tuple[ChangeSinceSigned, ...] = ()
     last_signed = ""
     if last is not None:
         last_signed = _("%(name)s, %(step)s", name=last.signer_name,
                         step=_step_label(process, last.step))
         changes = tuple(
-            Change(label(process.fields[name].label),
+            ChangeSinceSigned(label(process.fields[name].label),
                    *((views.hidden_text(),) * 2 if name in hidden else (
                        _shown(process, name, last.signed_values.get(name)),
                        _shown(process, name, current.get(name)))))
