@@ -206,7 +206,12 @@ class CaseService:
         if it is wrong. Counted apart from sign-in: no one else's failures can stop it."""
         with self.transaction() as session:
             attempt = logins.prepare_signature(session, user_id, self.now())
-        checked = logins.verify(self.hasher, attempt, password)  # no transaction open
+        self._conclude_signature(attempt, password, address)
+
+    def _conclude_signature(self, attempt: logins.Attempt, password: str, address: str) -> None:
+        """Verify a signature-style password with no transaction open, then record the check
+        (a wrong one is committed, so it counts) and raise AuthenticationFailed if it failed."""
+        checked = logins.verify(self.hasher, attempt, password)
         failure: users.AuthenticationFailed | None = None
         with self.transaction() as session:
             try:
@@ -232,15 +237,7 @@ class CaseService:
             attempt = logins.prepare_signature(session, user_id, self.now())
             earlier = users.earlier_hashes(session, user_id, history)
             user = users.get(session, user_id)
-        checked = logins.verify(self.hasher, attempt, current)  # no transaction open
-        failure: users.AuthenticationFailed | None = None
-        with self.transaction() as session:
-            try:
-                logins.conclude_signature(session, attempt, checked, self.now(), address)
-            except users.AuthenticationFailed as error:
-                failure = error  # committed: the wrong password counts
-        if failure is not None:
-            raise failure
+        self._conclude_signature(attempt, current, address)
         users.check_password(user_id, new, user.name, user.email)
         if users.reused(self.hasher, earlier, new):
             raise users.reuse_refusal(history)

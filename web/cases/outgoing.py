@@ -23,6 +23,7 @@ from qmsflow.engine.notifications import (
     reads,
     render,
 )
+from qmsflow.engine.persistence import outbox
 
 from ..i18n import gettext as _
 
@@ -54,26 +55,27 @@ def preview(definition: DefinitionSet, case: Case, step: Step, actor: Actor,
     signature = Signature(actor.id, step.signature or "", True) if step.signature else None
     outcome = machine.apply(definition, case, step.id, actor, inputs, now, signature,
                             reason="(preview)", linked=linked)
-    locale = definition.organisation.locales[0]  # customers are written to in the first
     result = []
     for event in outcome.events:
         if event.kind != "notify":
             continue
         template = definition.templates[str(event.data["template"])]
-        for target in event.data["to"]:
-            recipient = Recipient.parse(target)
-            if recipient.kind != "field":
-                continue
-            address = outcome.case.values.get(recipient.name)
-            if not address:
+        customers = [target for target in event.data["to"]
+                     if Recipient.parse(target).kind == "field"]
+        # The outbox's own addressing (which address, which language), so the preview cannot
+        # drift from what is sent; staff need no one's account here, so no people are given.
+        for address in outbox.addresses(definition, outcome.case, customers, template.channel,
+                                        []):
+            if address.problem is not None:
                 result.append(Outgoing("", "", "", _(
                     "Not sent: the e-mail field is empty, so there is no address.")))
                 continue
             try:
-                rendered = render(template, locale, context(
-                    definition, outcome.case, locale, names=reads(template), people=names))
+                rendered = render(template, address.locale, context(
+                    definition, outcome.case, address.locale, names=reads(template),
+                    people=names))
             except RenderFailed as failed:
-                result.append(Outgoing(str(address), "", "", str(failed)))
+                result.append(Outgoing(address.recipient, "", "", str(failed)))
                 continue
-            result.append(Outgoing(str(address), rendered.subject, rendered.body))
+            result.append(Outgoing(address.recipient, rendered.subject, rendered.body))
     return result
