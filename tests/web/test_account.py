@@ -154,6 +154,33 @@ def test_language_and_time_zone_are_kept_on_the_account_and_used_when_signed_in(
     assert "Europe/Berlin" in shown
 
 
+def test_the_header_language_switch_is_kept_on_the_account_of_a_signed_in_user(
+        app: Flask, client: FlaskClient, auth: Auth, world: World) -> None:
+    with world.database.sessions() as session:
+        assert users.get(session, world.user("sales")).locale == "zh-CN"
+    auth.login("sales", locale="zh-CN")
+    client.post("/language", data={"locale": "en", "next": "/"})
+    with world.database.sessions() as session:
+        assert users.get(session, world.user("sales")).locale == "en"
+        entry = session.execute(select(AuditEvent).where(
+            AuditEvent.action == "preferences_changed")).scalar_one()
+    assert (entry.field, entry.new) == (world.user("sales"), {"locale": "en", "timezone": None})
+    fresh = app.test_client()  # the next sign-in, elsewhere, opens in the language chosen
+    fresh.post("/login", data={"user_id": world.user("sales"), "password": PASSWORD},
+               headers={"Accept-Language": "zh-CN"})
+    assert "Sign out" in text_of(fresh.get("/", headers={"Accept-Language": "zh-CN"}))
+
+
+def test_the_language_switch_before_sign_in_changes_no_account(client: FlaskClient,
+                                                               world: World) -> None:
+    with world.database.sessions() as session:
+        before = users.get(session, world.user("sales")).locale
+    client.post("/language", data={"locale": "en", "next": "/login"})
+    client.post("/language", data={"locale": "zh-CN", "next": "/login"})
+    with world.database.sessions() as session:
+        assert users.get(session, world.user("sales")).locale == before
+
+
 def test_an_unknown_time_zone_is_refused_and_nothing_changes(client: FlaskClient,
                                                              auth: Auth,
                                                              world: World) -> None:

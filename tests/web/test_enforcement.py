@@ -101,6 +101,19 @@ def _admin_only(definition: DefinitionSet) -> Expect:
     return lambda roles, _args: 200 if roles & admins else 403
 
 
+def _figure_readers(definition: DefinitionSet) -> Expect:
+    """The cases behind a report's figure: for administrators and for whoever works the
+    report's process (takes one of its steps or holds one of its queues)."""
+    admins = set(definition.organisation.admin_roles)
+
+    def expect(roles: frozenset[str], args: dict[str, str]) -> int:
+        process = definition.processes[definition.reports[args["report_id"]].process]
+        workers = {role for step in process.every_step() for role in step.roles} | {
+            state.owner for state in process.states.values()}
+        return 200 if roles & (admins | workers) else 403
+    return expect
+
+
 def _admin_finds_none(definition: DefinitionSet) -> Expect:
     """An admin page of a thing the demo has none of (a draft): 404 for admins, else 403."""
     admins = set(definition.organisation.admin_roles)
@@ -157,7 +170,7 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         "cases.watch": _always(405),
         "reports.index": _admin_only(definition), "reports.download": _admin_only(definition),
         # A figure's cases: for report readers, and then only the cases they may read.
-        "reports.cases": _admin_only(definition),
+        "reports.cases": _figure_readers(definition),
         "operations.outbox": _admin_only(definition), "operations.dashboard": _always(200),
         "operations.retry": _always(405), "operations.resend": _always(405),
         # The customer's survey link needs no account; a made-up token finds nothing.

@@ -296,3 +296,18 @@ def test_the_dashboard_shows_key_figures_only_of_processes_my_roles_work(
     for report in world.definition.reports.values():
         if report.dimensions:
             assert report.label["en"] not in page
+
+
+def test_a_key_figure_on_the_dashboard_links_to_the_cases_it_counts(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    closed = closed_complaint(world, datetime(2026, 10, 9, 2, tzinfo=UTC))
+    world.clock.now = datetime(2026, 11, 3, 1, tzinfo=UTC)
+    auth.login("quality")
+    html = client.get("/dashboard").get_data(as_text=True).replace("&amp;", "&")
+    section = html.split('id="dashboard-figures"')[1]
+    links = re.findall(r'href="(/reports/[a-z_]+/cases\?[^"]+)"', section)
+    assert links and all("month=2026-10" in link for link in links)
+    pages = [client.get(link).get_data(as_text=True) for link in links]
+    assert any(closed in page for page in pages)
+    assert all('href="/dashboard#dashboard-figures"' in page and 'href="/reports/' not in page
+               for page in pages)  # the way back is the dashboard: reports are not theirs

@@ -42,9 +42,11 @@ from wtforms.validators import InputRequired
 from qmsflow.engine.cases import Actor
 from qmsflow.engine.persistence import (
     AuthenticationFailed,
+    By,
     CaseService,
     UserRecord,
     user_sessions,
+    users,
 )
 
 from .. import i18n
@@ -198,10 +200,18 @@ def logout() -> BaseResponse:
 
 @bp.route("/language", methods=["POST"])
 def language() -> BaseResponse:
-    """Switch the interface language for this session."""
+    """Switch the interface language: for this browser's session and, for a signed-in user,
+    on their account too (as the Preferences page would), so the next sign-in and the e-mails
+    they are sent follow the language they chose."""
     wanted = request.form.get("locale", "")
     if wanted in i18n.locales():
         session["locale"] = wanted
+        if current_user.is_authenticated and current_user.locale != wanted:
+            svc = service()
+            with svc.transaction() as db:
+                users.set_preferences(db, i18n.definition(), current_user.id, wanted,
+                                      current_user.timezone, svc.now(),
+                                      By(current_user.id, current_user.name))
     return redirect(_safe_next(request.form.get("next")))
 
 

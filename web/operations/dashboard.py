@@ -9,7 +9,6 @@ cases the user may read. Nothing here names a role: the definitions decide.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,11 +16,11 @@ from flask import current_app, render_template
 from flask_login import current_user
 
 from qmsflow.engine import machine
-from qmsflow.engine.model import Process
 from qmsflow.engine.persistence import Filters, Page
 
 from ..auth import login_required, service
 from ..i18n import definition, gettext, label, locale
+from ..reports import works
 from ..reports.tables import Table, previous_month, view
 from . import bp, ops
 from .lists import case_tables
@@ -37,14 +36,6 @@ def end_of_week(now: datetime, zone: str) -> datetime:
     local = now.astimezone(ZoneInfo(zone))
     monday = local.date() - timedelta(days=local.weekday())
     return datetime.combine(monday + timedelta(days=7), time(), ZoneInfo(zone))
-
-
-def concerns(process: Process, roles: Collection[str]) -> bool:
-    """Whether one of ``roles`` works ``process``: takes one of its steps or holds the queue
-    of one of its states."""
-    wanted = set(roles)
-    return any(wanted & set(step.roles) for step in process.every_step()) or any(
-        state.owner in wanted for state in process.states.values())
 
 
 def _approvals(now: datetime) -> tuple[Page, dict[str, list[str]]]:
@@ -64,19 +55,21 @@ def _approvals(now: datetime) -> tuple[Page, dict[str, list[str]]]:
     return Page(rows, len(steps), 1, LIMIT, queue.more, hidden=queue.hidden), steps
 
 
-def _key_figures() -> tuple[str, list[tuple[str, Table]]]:
+def _key_figures() -> tuple[str, list[tuple[str, str, Table]]]:
     """Last month's KPI reports of the processes the user works, over the cases they may
-    read: the month, and (report title, its table)."""
+    read: the month, and (report id, report title, its table); each figure links to the
+    cases it counts, as on the reports page."""
     served = definition()
     zone = ZoneInfo(served.organisation.timezone)
     month = previous_month(current_app.extensions["qmsflow"].clock().astimezone(zone).date())
     chosen = [report.id for report in served.reports.values() if not report.dimensions
               and report.process in served.processes
-              and concerns(served.processes[report.process], current_user.roles)]
+              and works(served.processes[report.process], current_user.roles)]
     results = ops().figures(current_user.id, month, chosen) if chosen else []
     shown = [view(served, served.reports[result.report], result, locale(), gettext)
              for result in results]
-    return str(month), [(report.title, report.tables[0]) for report in shown if report.tables]
+    return str(month), [(report.id, report.title, report.tables[0]) for report in shown
+                        if report.tables]
 
 
 @bp.route("/dashboard")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 from qmsflow.engine.errors import QmsflowError
+from qmsflow.engine.model import Process
 
 from ..auth import login_required
 from ..i18n import definition, role_label
@@ -43,6 +44,15 @@ def navigation() -> dict[str, object]:
     return {"may_see_reports": may_see_reports}
 
 
+def works(process: Process, roles: Collection[str]) -> bool:
+    """Whether one of ``roles`` works ``process``: takes one of its steps or holds the queue
+    of one of its states. Such a user sees the process's key figures on their dashboard,
+    counted over the cases they may read, and may open the cases behind each figure."""
+    wanted = set(roles)
+    return any(wanted & set(step.roles) for step in process.every_step()) or any(
+        state.owner in wanted for state in process.states.values())
+
+
 class NotAReader(QmsflowError):
     """The signed-in user holds none of the roles that read reports."""
 
@@ -50,7 +60,11 @@ class NotAReader(QmsflowError):
 @bp.before_request
 @login_required
 def only_readers() -> None:
-    """Every report page and file needs one of the roles that read reports."""
+    """Every report page and file needs one of the roles that read reports; the cases behind
+    a figure are also open to those who work its process (their dashboard links there), and
+    list only the cases the reader may read (:mod:`.drill`)."""
+    if request.endpoint == "reports.cases":
+        return
     if not may_read(current_user.roles):
         raise NotAReader
 

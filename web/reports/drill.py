@@ -19,9 +19,9 @@ from .. import guards
 from ..auth import service
 from ..i18n import definition, gettext, label, locale
 from ..operations.lists import case_tables
-from . import bp
+from . import NotAReader, bp, may_read, works
 from .tables import dimension_title, line_label
-from .views import _month
+from .views import asked_month
 
 #: Cases on one page of a drill-down.
 PER_PAGE = 50
@@ -39,7 +39,12 @@ def cases(report_id: str) -> str | tuple[str, int]:
     report = served.reports.get(report_id)
     if report is None:
         abort(404)
-    period, problem = _month()
+    reader = may_read(current_user.roles)
+    if not reader and not (
+            report.process in served.processes
+            and works(served.processes[report.process], current_user.roles)):
+        raise NotAReader
+    period, problem = asked_month()
     if problem:
         return _error(gettext("Not a month"), problem)
     args = request.args
@@ -83,7 +88,10 @@ def cases(report_id: str) -> str | tuple[str, int]:
     return render_template(
         "reports/cases.html", report=report, heading=heading, period=period,
         counted=str(own) if own is not None else gettext("all cases to date"),
-        tables=case_tables(page, now), page=page, found=len(numbers),
+        tables=case_tables(page, now), page=page, reader=reader,
+        # Only a report reader sees how many cases the figure counts in all; others, whose
+        # dashboard counts over the cases they may read, see those.
+        found=len(numbers) if reader else page.total,
         limit=reports.DRILL_LIMIT,
         page_url=lambda n: url_for("reports.cases", report_id=report.id,
                                    **{**args.to_dict(), "page": n}))

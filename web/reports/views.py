@@ -32,7 +32,7 @@ def _error(title: str, message: str, status: int = 400) -> tuple[str, int]:
     return render_template("error.html", status=status, title=title, message=message), status
 
 
-def _month() -> tuple[reports.Period, str | None]:
+def asked_month() -> tuple[reports.Period, str | None]:
     """The month asked for, or the default with the reason the asked one was refused."""
     asked = (request.args.get("month") or "").strip()
     if not asked:
@@ -49,7 +49,7 @@ def _month() -> tuple[reports.Period, str | None]:
 def index() -> tuple[str, int]:
     """Every report of the served set for the month picked (default: the previous month)."""
     served = definition()
-    period, problem = _month()
+    period, problem = asked_month()
     views = report_views(current_app.extensions["qmsflow"].sessions, served, period,
                          list(served.reports), locale(), gettext)
     return render_template("reports/index.html", views=views, shape=layout, period=period,
@@ -64,7 +64,7 @@ def download() -> Response | tuple[str, int]:
     if kind not in FILES:
         return _error(gettext("Unknown file format"), gettext(
             "Reports download as %(formats)s.", formats=", ".join(FILES)))
-    period, problem = _month()
+    period, problem = asked_month()
     if problem:
         return _error(gettext("Not a month"), problem)
     wanted = request.args.getlist("report") or list(served.reports)
