@@ -35,6 +35,10 @@ __all__ = ["STATUSES", "MessagePage", "MessageRecord", "NotRetryable", "Operatio
 
 #: The statuses of an e-mail, in the order the outbox page offers them.
 STATUSES = (outbox.FAILED, outbox.PENDING, outbox.SENT)
+#: An in-app notice's statuses: on the user's inbox, not read yet, or read.
+NOTICE_STATUSES = (outbox.UNREAD, outbox.READ)
+#: What each channel of the outbox can be, for its listing.
+CHANNEL_STATUSES = {outbox.EMAIL: STATUSES, outbox.IN_APP: NOTICE_STATUSES}
 HIDDEN = "…"
 
 
@@ -138,14 +142,16 @@ class Operations:
         return seen
 
     def messages(self, user_id: str, status: str | None = None, page: int = 1,
-                 per_page: int = 50) -> MessagePage:
-        """A page of the e-mails ``user_id`` may see (``status``: of one status), newest
-        first, with the count of each status."""
+                 per_page: int = 50, channel: str = outbox.EMAIL) -> MessagePage:
+        """A page of the e-mails (``channel`` ``in_app``: the in-app notices) ``user_id`` may
+        see (``status``: of one status), newest first, with the count of each status."""
         if page < 1 or not 1 <= per_page <= 500:
             raise ValueError("page starts at 1 and a page holds 1 to 500 messages")
+        if channel not in CHANNEL_STATUSES:
+            raise ValueError(f"no channel {channel!r}: use {' or '.join(CHANNEL_STATUSES)}")
         with self.service.transaction() as session:
             who = self._reader(session, user_id)
-            where = [OutboxMessage.channel == outbox.EMAIL, self._readable(session, who)]
+            where = [OutboxMessage.channel == channel, self._readable(session, who)]
             counts = {found: int(count) for found, count in session.execute(
                 select(OutboxMessage.status, func.count()).where(*where)
                 .group_by(OutboxMessage.status))}

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from qmsflow.engine.loader import load
 from qmsflow.engine.persistence import outbox
-from qmsflow.engine.persistence.models import AuditEvent, OutboxMessage
+from qmsflow.engine.persistence.models import AuditEvent, OutboxMessage, User
 from qmsflow.web.mail import SmtpSender, SmtpSettings
 
 from ..conftest import EditSet
@@ -116,6 +116,35 @@ def test_a_status_or_page_that_cannot_be_read_is_refused_in_words(
     assert client.get("/operations/outbox?page=0").status_code == 400
     assert client.post("/operations/outbox/999999/retry").status_code == 404
     assert client.post(f"/operations/outbox/{10 ** 20}/retry").status_code == 404
+
+
+def test_the_outbox_lists_the_in_app_notices_with_whom_they_went_to_and_whether_read(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    number = open_complaint(world).number
+    with world.database.sessions() as session:
+        notices = list(session.execute(select(OutboxMessage).where(
+            OutboxMessage.case_number == number, OutboxMessage.channel == "in_app")).scalars())
+        names = {user.id: user.name for user in session.execute(select(User)).scalars()}
+    assert notices, "the complaint's intake tells someone on their inbox"
+    auth.login(ADMIN)
+    assert "In-app notices" in text_of(client.get("/operations/outbox"))
+    page = client.get("/operations/outbox?channel=in_app")
+    rows = {row: text_of_html(row) for row in re.findall(r'(?s)<tr id="email-\d+".*?</tr>',
+                                                          page.get_data(as_text=True))}
+    for notice in notices:
+        row = next(text for html, text in rows.items() if f'id="email-{notice.id}"' in html)
+        assert number in row and names[notice.recipient] in row and "Unread" in row
+    assert not any("@" in text for text in rows.values())  # notices, not e-mails
+    unread = text_of(client.get("/operations/outbox?channel=in_app&status=unread"))
+    assert f"Unread ({len(notices)})" in unread and "Read (0)" in unread
+    refused = client.get("/operations/outbox?channel=pigeon")
+    assert refused.status_code == 400 and "e-mails or the in-app notices" in text_of(refused)
+    wrong = client.get("/operations/outbox?channel=in_app&status=failed")
+    assert wrong.status_code == 400 and "unread or read" in text_of(wrong)
+
+
+def text_of_html(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
 
 
 # -- read rules: an administrator who reads some cases only -----------------------------------

@@ -327,9 +327,9 @@ def act(process_id: str, number: str, step_id: str) -> Response:
     found = _found(number, bearer.user.id)
     case = found.case
     if case.process != process_id:
+        steps_url = f"{PREFIX}/processes/{case.process}/cases/{number}/steps/"
         raise not_found(_("Case %(number)s is a case of '%(process)s': its steps are under "
-                          "%(url)s.", number=number, process=case.process,
-                          url=f"{PREFIX}/processes/{case.process}/cases/{number}/steps/"))
+                          "%(url)s.", number=number, process=case.process, url=steps_url))
     process = found.definition.process(case.process)
     step = process.steps.get(step_id)
     if step is None:

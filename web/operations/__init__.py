@@ -17,11 +17,13 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.persistence import CaseNotFound, History, operations
+from qmsflow.engine.persistence.outbox import EMAIL
 from qmsflow.engine.surveys import invitation
 from qmsflow.engine.values import INTEGER_MAX
 
 from .. import guards
 from ..auth import login_required, service
+from ..cases.views import person
 from ..i18n import definition, label
 from ..i18n import gettext as _
 
@@ -39,9 +41,10 @@ def ops() -> operations.Operations:
 
 
 def status_words() -> dict[str, str]:
-    """An e-mail's status as staff read it."""
+    """An e-mail's or an in-app notice's status as staff read it."""
     return {operations.STATUSES[0]: _("Failed"), operations.STATUSES[1]: _("Waiting"),
-            operations.STATUSES[2]: _("Sent")}
+            operations.STATUSES[2]: _("Sent"), operations.NOTICE_STATUSES[0]: _("Unread"),
+            operations.NOTICE_STATUSES[1]: _("Read")}
 
 
 def template_label(template: str) -> str:
@@ -71,19 +74,28 @@ def _only_admins() -> None:
 @bp.route("/operations/outbox")
 @login_required
 def outbox() -> str:
-    """The e-mails of the outbox, newest first, of one status or all, a page at a time."""
+    """The e-mails of the outbox (or, with ``channel=in_app``, the notices shown on users'
+    inboxes), newest first, of one status or all, a page at a time."""
     _only_admins()
+    channel = request.args.get("channel") or EMAIL
+    if channel not in operations.CHANNEL_STATUSES:
+        abort(400, description=_("Show the e-mails or the in-app notices."))
+    statuses = operations.CHANNEL_STATUSES[channel]
     status = request.args.get("status") or None
-    if status is not None and status not in operations.STATUSES:
-        abort(400, description=_("Show the e-mails that are failed, waiting or sent."))
+    if status is not None and status not in statuses:
+        abort(400, description=_("Show the e-mails that are failed, waiting or sent.")
+              if channel == EMAIL else _("Show the notices that are unread or read."))
     try:
         number = guards.counting_number(request.args.get("page"), "page", MAX_PAGE) or 1
     except guards.BadInput as error:
         guards.refuse(error)
-    page = ops().messages(current_user.id, status, number, PER_PAGE)
+    page = ops().messages(current_user.id, status, number, PER_PAGE, channel)
+    shown = None if channel == EMAIL else channel  # the e-mails keep their plain address
     return render_template(
-        "operations/outbox.html", page=page, status=status, statuses=operations.STATUSES,
-        page_url=lambda n: url_for("operations.outbox", status=status, page=n))
+        "operations/outbox.html", page=page, status=status, statuses=statuses,
+        channel=shown, person=person,
+        page_url=lambda n: url_for("operations.outbox", channel=shown, status=status,
+                                   page=n))
 
 
 @bp.route(f"/operations/outbox/<int(max={INTEGER_MAX}):message_id>/retry", methods=["POST"])
