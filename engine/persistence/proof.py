@@ -7,9 +7,9 @@ own entries (its state, values, priority, flags, queue, definition version, whet
 and how many of its signatures hold) and compared with its row; every signature row must be
 the one a ``signed`` entry recorded, with the values that were the case's at that moment, and
 every ``signed`` entry must still have its row; every account must be the one its entries
-created and changed (name, roles, departments, e-mail, language, time zone, disabled); every
-stored definition version must have its ``published`` entry and still compile to the hash it
-is stored under.
+created and changed (name, roles, departments, e-mail, language, time zone, disabled, whether
+its password is a temporary one and since when it holds it); every stored definition version
+must have its ``published`` entry and still compile to the hash it is stored under.
 
 A difference is a :class:`.audit.Break` naming the record (case number, user id, version)
 and the field: what the table holds and what the trail says.
@@ -214,7 +214,8 @@ def _users(session: Session) -> Iterator[Break]:
     told: dict[str, dict[str, Any]] = {}
     for entry in session.execute(select(AuditEvent).where(
             AuditEvent.entity == "user", AuditEvent.action.in_(
-                ("user_added", "user_disabled", "roles_changed", "preferences_changed")))
+                ("user_added", "user_disabled", "roles_changed", "preferences_changed",
+                 "password_set")))
             .order_by(AuditEvent.id)).scalars():
         if entry.action == "user_added":
             data = entry.data or {}
@@ -222,9 +223,16 @@ def _users(session: Session) -> Iterator[Break]:
                 "name": data.get("name"), "roles": sorted(data.get("roles") or []),
                 "departments": sorted(data.get("departments") or []),
                 "locale": data.get("locale"), "email": data.get("email"), "disabled": False,
-                "timezone": None}
+                "timezone": None, "password_temporary": bool(data.get("temporary")),
+                "password_changed_at": _time(entry.at)}
         elif entry.field not in told:
             continue
+        elif entry.action == "password_set":
+            # Whether its holder must replace the password, and since when it is theirs (its
+            # age, which the ageing rule reads), as the last password entry set them.
+            told[str(entry.field)].update(
+                password_temporary=bool((entry.data or {}).get("temporary")),
+                password_changed_at=_time(entry.at))
         elif entry.action == "roles_changed":
             told[str(entry.field)]["roles"] = sorted(entry.new or [])
         elif entry.action == "preferences_changed":
@@ -241,7 +249,9 @@ def _users(session: Session) -> Iterator[Break]:
             continue
         held = {"name": user.name, "roles": sorted(user.roles or []),
                 "departments": sorted(user.departments or []), "locale": user.locale,
-                "email": user.email, "disabled": user.disabled, "timezone": user.timezone}
+                "email": user.email, "disabled": user.disabled, "timezone": user.timezone,
+                "password_temporary": bool(user.password_temporary),
+                "password_changed_at": _time(user.password_changed_at)}
         for name in held:
             if held[name] != said[name]:
                 yield Break(None, None, f"user '{user.id}': {name} is {held[name]!r} in the "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from qmsflow.engine.machine import Refused
-from qmsflow.engine.persistence import audit
+from qmsflow.engine.persistence import audit, users
 from qmsflow.engine.persistence.models import (
     AuditEvent,
     AuditHead,
@@ -33,7 +33,8 @@ from .test_cli import Cli
 @dataclass
 class Scene:
     """A worked database: a complaint with two signatures (registering, the reportability
-    decision) and a second, unsigned complaint."""
+    decision), a second, unsigned complaint, and a temporary password an administrator set
+    for finance."""
 
     world: World
     signed: str  # the complaint with signatures
@@ -47,6 +48,9 @@ def scene(world: World) -> Scene:
     plain = open_complaint(world, complainant_name="李雷").number
     world.service.apply_step(plain, "confirm_complaint", world.user("quality"),
                              {"is_complaint": True, "screening_rationale": "设备故障"})
+    with world.database.sessions.begin() as session:
+        users.set_password(session, world.user("finance"), "amber kettle orbit", world.clock(),
+                           hasher=CHEAP, temporary=True)
     world.service.seal_audit()  # as the worker does within a second
     return Scene(world, signed, plain)
 
@@ -144,6 +148,22 @@ def account_disabled_quietly(scene: Scene, session: Session) -> str:
     return f"user '{scene.world.user('quality')}': disabled"
 
 
+def temporary_password_made_permanent(scene: Scene, session: Session) -> str:
+    """An administrator's password for someone else, to be replaced at the first sign-in,
+    quietly made the holder's own."""
+    user = session.get_one(User, scene.world.user("finance"))
+    assert user.password_temporary
+    user.password_temporary = False
+    return f"user '{user.id}': password_temporary"
+
+
+def password_aged_back(scene: Scene, session: Session) -> str:
+    """A password's age moved, so the ageing rule never asks for a new one."""
+    user = session.get_one(User, scene.world.user("sales"))
+    user.password_changed_at = scene.world.clock() + timedelta(days=3650)
+    return f"user '{user.id}': password_changed_at"
+
+
 def definition_edited(scene: Scene, session: Session) -> str:
     stored = session.execute(select(DefinitionVersion)).scalar_one()
     name = next(name for name in stored.files if name.endswith("set.yaml"))
@@ -234,7 +254,7 @@ def recomputed_with_another_key(scene: Scene, session: Session) -> str:
 TAMPERS = [changed_value, changed_state, changed_priority, changed_flags, changed_queue,
            voided_quietly, forged_signature, deleted_signature, signature_given_to_another,
            signed_values_changed, role_granted, account_forged, account_disabled_quietly,
-           definition_edited, audit_value_rewritten, audit_entry_deleted,
+           temporary_password_made_permanent, password_aged_back, definition_edited, audit_value_rewritten, audit_entry_deleted,
            audit_entries_reordered, recomputed_without_the_key, recomputed_with_another_key]
 
 
