@@ -6,7 +6,8 @@ proves the record only if the record is what the trail says. So every case is re
 own entries (its state, values, priority, flags, queue, definition version, whether it is voided
 and how many of its signatures hold) and compared with its row; every signature row must be
 the one a ``signed`` entry recorded, with the values that were the case's at that moment, and
-every ``signed`` entry must still have its row; every account must be the one its entries
+every ``signed`` entry must still have its row; every activation of a definition version
+must be the one its ``activated`` entry recorded; every account must be the one its entries
 created and changed (name, roles, departments, e-mail, language, time zone, disabled, whether
 its password is a temporary one and since when it holds it); every stored definition version
 must have its ``published`` entry and still compile to the hash it is stored under.
@@ -30,7 +31,14 @@ from sqlalchemy.orm import Session
 from ..errors import QmsflowError
 from ..model import DefinitionSet, Process
 from .audit import Break, jsonable
-from .models import AuditEvent, CaseRow, DefinitionVersion, SignatureRow, User
+from .models import (
+    AuditEvent,
+    CaseRow,
+    DefinitionActivation,
+    DefinitionVersion,
+    SignatureRow,
+    User,
+)
 from .versions import Versions, files_digest
 
 #: What a case's trail sets, and the entry actions that set it.
@@ -59,8 +67,8 @@ class _Told:
 
 def check(session: Session, versions: Versions, batch: int = 500) -> list[Break]:
     """Every difference between the tables and what the audit trail says."""
-    return [*_definitions(session, versions), *_cases(session, versions, batch),
-            *_users(session)]
+    return [*_definitions(session, versions), *_activations(session),
+            *_cases(session, versions, batch), *_users(session)]
 
 
 def _time(value: Any) -> str | None:
@@ -260,6 +268,28 @@ def _users(session: Session) -> Iterator[Break]:
     for user_id in told:
         yield Break(None, None, f"user '{user_id}' was added according to the audit trail "
                                 "but has no row: it was deleted")
+
+
+def _activations(session: Session) -> Iterator[Break]:
+    """Each activation row (the newest names the version served) must be the one its
+    ``activated`` entry recorded: same version, who, when and why."""
+    told = {(entry.data or {}).get("activation"): entry for entry in session.execute(
+        select(AuditEvent).where(AuditEvent.entity == "definition",
+                                 AuditEvent.action == "activated")).scalars()}
+    for row in session.execute(select(DefinitionActivation).order_by(
+            DefinitionActivation.id)).scalars():
+        where = f"activation {row.id} (version {row.version[:12]})"
+        entry = told.pop(row.id, None)
+        if entry is None:
+            yield Break(None, None, f"{where} has no 'activated' audit entry: it was written "
+                                    "into the table around qmsflow")
+        elif (entry.new, entry.actor_id, _time(entry.at), entry.reason) != (
+                row.version, row.activated_by, _time(row.activated_at), row.reason):
+            yield Break(entry.id, None, f"{where}: its version, who, when or why differ "
+                                        "from its 'activated' audit entry")
+    for activation in told:
+        yield Break(None, None, f"activation {activation} was made according to the audit "
+                                "trail but has no row: it was deleted")
 
 
 def _definitions(session: Session, versions: Versions) -> Iterator[Break]:

@@ -254,8 +254,9 @@ def recomputed_with_another_key(scene: Scene, session: Session) -> str:
 TAMPERS = [changed_value, changed_state, changed_priority, changed_flags, changed_queue,
            voided_quietly, forged_signature, deleted_signature, signature_given_to_another,
            signed_values_changed, role_granted, account_forged, account_disabled_quietly,
-           temporary_password_made_permanent, password_aged_back, definition_edited, audit_value_rewritten, audit_entry_deleted,
-           audit_entries_reordered, recomputed_without_the_key, recomputed_with_another_key]
+           temporary_password_made_permanent, password_aged_back, definition_edited,
+           audit_value_rewritten, audit_entry_deleted, audit_entries_reordered,
+           recomputed_without_the_key, recomputed_with_another_key]
 
 
 def test_the_worked_database_verifies_clean_before_any_edit(scene: Scene) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from qmsflow.engine.persistence import DraftError, UnknownVersion, audit, drafts, proof, versions
 from qmsflow.engine.persistence.audit import By
-from qmsflow.engine.persistence.models import AuditEvent
+from qmsflow.engine.persistence.models import AuditEvent, DefinitionActivation
 
-from .conftest import World
+from .conftest import World, unguard
 
 AUTHOR = By("qa.user", "QA User")
 
@@ -128,3 +129,32 @@ def test_a_published_and_activated_draft_leaves_a_trail_that_verifies(world: Wor
         stored = versions.find(session, version)
         assert (stored.published_by, stored.note) == ("second.admin", "CR-7: Shorter closure")
         assert drafts.get(session, draft.id).published_version == version
+
+
+def test_an_activation_cannot_be_changed_or_removed_in_the_database(world: World) -> None:
+    with world.database.sessions.begin() as session:
+        drafts.activate(session, world.definition.version, AUTHOR, world.clock(), "CR-1")
+    for statement in ("UPDATE definition_activations SET reason = 'CR-9'",
+                      "DELETE FROM definition_activations"):
+        with pytest.raises(DBAPIError) as refused, world.database.engine.begin() as connection:
+            connection.execute(text(statement))
+        assert "append-only" in str(refused.value)
+    assert drafts.read_active_marker(world.database.engine)[1] == world.definition.version
+
+
+def test_an_activation_written_or_changed_around_qmsflow_is_named_by_the_proof(
+        world: World) -> None:
+    with world.database.sessions.begin() as session:
+        made = drafts.activate(session, world.definition.version, AUTHOR, world.clock(), "CR-1")
+        session.add(DefinitionActivation(version=world.definition.version,
+                                         activated_at=world.clock(), activated_by="mallory"))
+    unguard(world.database, "definition_activations")
+    with world.database.engine.begin() as connection:
+        connection.execute(text("UPDATE definition_activations SET reason = 'CR-9' "
+                                f"WHERE id = {made.id}"))
+    with world.database.sessions() as session:
+        said = [str(found) for found in proof.check(session, versions.Versions())]
+    assert any(f"activation {made.id} " in line and "differ from its 'activated' audit entry"
+               in line for line in said), said
+    assert any(f"activation {made.id + 1} " in line and "has no 'activated' audit entry"
+               in line for line in said), said
