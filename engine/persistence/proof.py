@@ -107,6 +107,9 @@ def _fold(told: _Told, entry: Any, process_defaults: Mapping[str, Any]) -> None:
         setattr(told, _SETS[action], entry.new)
     if action == "field_changed" and entry.field:
         told.values[entry.field] = entry.new
+    elif action == "migrated" and (entry.data or {}).get("state"):
+        # A migration may map the case's state to one the new version names otherwise.
+        told.state = entry.data["state"]
     elif action == "voided":
         told.voided = True
     elif action == "signed":

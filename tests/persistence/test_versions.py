@@ -12,7 +12,7 @@ from qmsflow.engine.cases import Case
 from qmsflow.engine.loader import load
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet
-from qmsflow.engine.persistence import versions
+from qmsflow.engine.persistence import proof, versions
 from qmsflow.engine.persistence.audit import By
 from qmsflow.engine.persistence.models import AuditEvent, CaseClock, CaseRow, DefinitionVersion
 from qmsflow.engine.persistence.service import CaseService
@@ -230,6 +230,8 @@ def test_a_case_in_a_state_the_new_version_lacks_stays_and_says_why_until_mapped
     migrated = world.service.read_case(waiting.number).events[-1]
     assert (migrated.action, migrated.old, migrated.new) == ("migrated", old, new)
     assert migrated.data == {"state_from": "gm_acceptance", "state": "gm_intake"}
+    with world.database.sessions() as session:  # audit verify rebuilds the mapped state
+        assert proof.check(session, versions.Versions()) == []
     # The case goes on under the new version's rules.
     accepted = world.service.apply_step(waiting.number, "accept", world.user("gm_office"),
                                           {"joint_inspection": False})

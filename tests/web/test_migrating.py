@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from qmsflow.engine.cases import Case
 from qmsflow.engine.model import DefinitionSet
+from qmsflow.engine.persistence import proof, versions
 
 from ..conftest import EditSet
 from ..persistence.conftest import PASSWORD, World, open_complaint
@@ -150,3 +151,41 @@ def test_previewing_an_unpublished_set_says_what_changes_and_how_many_due_times_
     assert "新增字段“医院等级”（必填）。" in text
     # Nothing was published or moved by looking.
     assert planned_case(world, case.number).version == world.definition.version
+
+
+def test_a_renamed_state_is_mapped_in_the_browser_then_its_cases_move_when_signed(
+        client: FlaskClient, auth: Auth, world: World, edited_set: EditSet) -> None:
+    waiting = classified_complaint(world)  # in gm_acceptance, which the new version renames
+    renamed = publish(world, edited_set(*RENAMED_STATE))
+    auth.login(ADMIN, locale="zh-CN")
+    url = (f"/admin/versions/{renamed.version[:12]}/migrate"
+           f"?from={world.definition.version[:12]}")
+    offered = client.get(url).get_data(as_text=True)
+    assert 'name="map.gm_acceptance"' in offered and 'value="gm_intake"' in offered
+    mapped = page(client, url + "&map.gm_acceptance=gm_intake")
+    assert "1 个未结案件中有 1 个可以迁移" in mapped
+    form = client.get(url + "&map.gm_acceptance=gm_intake").get_data(as_text=True)
+    assert '<input type="hidden" name="map.gm_acceptance" value="gm_intake">' in form
+    assert planned_case(world, waiting.number).state == "gm_acceptance"  # a dry run only
+    client.post(f"/admin/versions/{renamed.version[:12]}/migrate", data={
+        "from": world.definition.version[:12], "map.gm_acceptance": "gm_intake",
+        "password": PASSWORD})
+    moved = planned_case(world, waiting.number)
+    assert (moved.version, moved.state) == (renamed.version, "gm_intake")
+    with world.database.sessions() as session:  # the trail says so: audit verify agrees
+        assert proof.check(session, versions.Versions()) == []
+
+
+def test_a_mapping_to_a_state_the_new_version_lacks_is_refused_in_words(
+        client: FlaskClient, auth: Auth, world: World, edited_set: EditSet) -> None:
+    waiting = classified_complaint(world)
+    renamed = publish(world, edited_set(*RENAMED_STATE))
+    auth.login(ADMIN)
+    response = client.post(f"/admin/versions/{renamed.version[:12]}/migrate", data={
+        "from": world.definition.version[:12], "map.gm_acceptance": "nowhere",
+        "map.closed": "gm_intake", "password": PASSWORD})
+    assert response.status_code == 422
+    said = html.unescape(text_of(response))
+    assert "'nowhere' is not a state the cases in" in said and "pick one from the list" in said
+    assert "No open case is in a state 'closed' that the new version lacks" in said
+    assert planned_case(world, waiting.number).version == world.definition.version

@@ -7,7 +7,7 @@ run of a migration (the engine's own clock code over the stored open cases).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from qmsflow.engine import diff as diffs
@@ -49,10 +49,11 @@ class Forward:
     plans: tuple[Plan, ...]  # the dry run over the open cases on ``running``
 
 
-def dry_run(running: str, target: str | DefinitionSet) -> list[Plan]:
+def dry_run(running: str, target: str | DefinitionSet,
+            state_map: Mapping[str, str] | None = None) -> list[Plan]:
     """What migrating the open cases of ``running`` to ``target`` (a stored version, or a set
-    not published yet) would do; writes nothing."""
-    return service().migrate(running, target, dry_run=True)
+    not published yet) would do, states renamed by ``state_map``; writes nothing."""
+    return service().migrate(running, target, state_map or None, dry_run=True)
 
 
 def moved_by(plans: Sequence[Plan], clocks: Sequence[ClockKey]) -> int:
