@@ -347,7 +347,8 @@ class CaseService:
         """Take a step on case ``number``.
 
         ``expected_version`` is the row version the user saw (the form carries it): if the case
-        changed since, the step is refused as a conflict and nothing is written.
+        changed since, the step is refused as a conflict and nothing is written. Comments
+        are not changes of the case: a step whose case only got comments since goes through.
         """
         signature = None
         if password is not None:
@@ -358,7 +359,8 @@ class CaseService:
         with self.transaction() as session:
             now = self.now()
             row, definition, user = self._load_with_user(session, number, user_id)
-            if expected_version is not None and row.row_version != expected_version:
+            if expected_version is not None and row.row_version != expected_version and not (
+                    self._only_comments_since(session, row, expected_version)):
                 raise store.Conflict(
                     f"case {number} changed since you opened it (it is at version "
                     f"{row.row_version}, you saw {expected_version}); nothing was saved: "
@@ -449,8 +451,9 @@ class CaseService:
         the tamper-evident trail); tell each of ``mentions`` (user ids) who may read the case
         on their inbox, worded by ``word`` (subject, body) in their language.
 
-        The comment moves the case's row version: a form opened before it is told the case
-        changed, and sees the comment before sending."""
+        The comment moves the case's row version (the case row holds its trail's last link),
+        and its entry names the version it made: a step sent from a form opened before the
+        comment still goes through when only comments came since (see :meth:`apply_step`)."""
         if is_empty(text) or not text.strip():
             raise Refused.any_step([Reason("comment", "a comment needs some text")])
         if len(text) > COMMENT_MAX:
@@ -478,7 +481,7 @@ class CaseService:
             commented = replace(case, row_version=case.row_version + 1, updated_at=now)
             self._write(session, definition, _Stored(row, case), commented, [audit.Entry(
                 "comment", "case", now, actor.id, actor.name, new=text, version=row.version,
-                data={"mentions": sorted(told)})], client)
+                data={"mentions": sorted(told), "row_version": commented.row_version})], client)
             outbox.tell_users(session, number, row.id, commented.row_version, told, now,
                               "(mention)")
             return Commented(tuple(sorted(told)), tuple(untold))
@@ -648,6 +651,17 @@ class CaseService:
             return self._linked(session, case)
 
     # -- internals --------------------------------------------------------------------------
+
+    def _only_comments_since(self, session: Session, row: CaseRow, seen: int) -> bool:
+        """Whether every write to the case after row version ``seen`` was a comment (each
+        comment's entry names the version it made; comments before that was recorded do
+        not, and count as changes)."""
+        if not 0 <= seen < row.row_version:
+            return False
+        made = {(data or {}).get("row_version") for data in session.execute(
+            select(AuditEvent.data).where(AuditEvent.case_id == row.id,
+                                          AuditEvent.action == "comment")).scalars()}
+        return all(version in made for version in range(seen + 1, row.row_version + 1))
 
     def _linked(self, session: Session, case: Case) -> dict[str, bool]:
         # A close waits for the linked cases it opened through a blocks_close relation (a
