@@ -32,7 +32,7 @@ from .model import (
     Template,
     frozen_map,
 )
-from .problems import Problem, Wordable, joined, noun, phrase, suggest, json_path
+from .problems import Problem, Wordable, joined, json_path, noun, phrase, suggest
 from .sources import Document
 from .yamlsource import mark_of
 

@@ -50,7 +50,7 @@ def _as_is(template: str) -> str:
     return template
 
 
-def phrase(template: str, **params: Any) -> Phrase:
+def phrase(template: str, /, **params: Any) -> Phrase:
     """Mark ``template`` for translation and fill it with ``params`` (see :class:`Phrase`).
 
     Babel extracts the first argument of every call, so ``template`` must be a plain literal."""
