@@ -27,52 +27,52 @@ from .sources import Document
 
 #: Field ids refused in every process, each with the reason. This is the one list: the web
 #: surveys and case pages take their posted control names from here.
-RESERVED_FIELD_IDS: Mapping[str, str] = {
+RESERVED_FIELD_IDS: Mapping[str, Phrase] = {
     # Posted by the case page's step form beside the fields (web/cases): a field of that name
     # would be read as the control (a field 'reason' stored as every audit entry's reason).
-    "csrf_token": "the web forms' CSRF token",
-    "submit": "the web forms' submit button",
-    "row_version": "the case version a step form posts (optimistic locking)",
-    "password": "the password of an electronic signature",
-    "reason": "the reason a step form posts for the audit trail",
+    "csrf_token": phrase("the web forms' CSRF token"),
+    "submit": phrase("the web forms' submit button"),
+    "row_version": phrase("the case version a step form posts (optimistic locking)"),
+    "password": phrase("the password of an electronic signature"),
+    "reason": phrase("the reason a step form posts for the audit trail"),
     # Attributes of the WTForms / Flask-WTF form object a field would replace (HTTP 500).
-    "data": "an attribute of the web form object",
-    "errors": "an attribute of the web form object",
-    "meta": "an attribute of the web form object",
-    "process": "an attribute of the web form object, and a case attribute expressions read",
-    "validate": "an attribute of the web form object",
-    "populate_obj": "an attribute of the web form object",
-    "post_process": "an attribute of the web form object",
-    "hidden_tag": "an attribute of the web form object",
-    "is_submitted": "an attribute of the web form object",
-    "validate_on_submit": "an attribute of the web form object",
-    "form_errors": "an attribute of the web form object",
-    "extra_validators": "an argument of the web form's validate",
+    "data": phrase("an attribute of the web form object"),
+    "errors": phrase("an attribute of the web form object"),
+    "meta": phrase("an attribute of the web form object"),
+    "process": phrase("an attribute of the web form object, and a case attribute expressions read"),
+    "validate": phrase("an attribute of the web form object"),
+    "populate_obj": phrase("an attribute of the web form object"),
+    "post_process": phrase("an attribute of the web form object"),
+    "hidden_tag": phrase("an attribute of the web form object"),
+    "is_submitted": phrase("an attribute of the web form object"),
+    "validate_on_submit": phrase("an attribute of the web form object"),
+    "form_errors": phrase("an attribute of the web form object"),
+    "extra_validators": phrase("an argument of the web form's validate"),
     # What the form builder adds to every step form (forms/build.py StepForm).
-    "layout": "an attribute of every step form",
-    "form_spec": "an attribute of every step form",
-    "client_conditions": "an attribute of every step form",
-    "required_fields": "an attribute of every step form",
-    "initial": "an attribute of every step form",
-    "client_values": "an attribute of every step form",
+    "layout": phrase("an attribute of every step form"),
+    "form_spec": phrase("an attribute of every step form"),
+    "client_conditions": phrase("an attribute of every step form"),
+    "required_fields": phrase("an attribute of every step form"),
+    "initial": phrase("an attribute of every step form"),
+    "client_values": phrase("an attribute of every step form"),
     # Element ids of the page a step form sits in: a field's input takes its id as element id.
-    "main": "the id of the page's main element (the skip link's target)",
-    "problems": "the id of the page's problem list",
+    "main": phrase("the id of the page's main element (the skip link's target)"),
+    "problems": phrase("the id of the page's problem list"),
     # Case attributes every expression reads (machine.context): a field would be hidden.
-    "number": "a case attribute expressions read",
-    "state": "a case attribute expressions read",
-    "priority": "a case attribute expressions read",
-    "flags": "a case attribute expressions read",
-    "category_path": "a case attribute expressions read",
-    "created_at": "a case attribute expressions read",
-    "now": "a case attribute expressions read",
-    "links": "a case attribute expressions read",
-    "clocks": "a case attribute expressions read",
+    "number": phrase("a case attribute expressions read"),
+    "state": phrase("a case attribute expressions read"),
+    "priority": phrase("a case attribute expressions read"),
+    "flags": phrase("a case attribute expressions read"),
+    "category_path": phrase("a case attribute expressions read"),
+    "created_at": phrase("a case attribute expressions read"),
+    "now": phrase("a case attribute expressions read"),
+    "links": phrase("a case attribute expressions read"),
+    "clocks": phrase("a case attribute expressions read"),
     # Names every notification template reads besides the fields (notifications.context).
-    "case": "a name notification templates read",
-    "clock": "a name notification templates read",
-    "recipient": "a name notification templates read",
-    "survey_url": "a name notification templates read",
+    "case": phrase("a name notification templates read"),
+    "clock": phrase("a name notification templates read"),
+    "recipient": phrase("a name notification templates read"),
+    "survey_url": phrase("a name notification templates read"),
 }
 
 #: Keys whose string value is a condition, wherever they appear in a process.
@@ -100,7 +100,7 @@ def check_process(doc: Document, problems: list[Problem], locales: tuple[str, ..
                         phrase("field id '{ident}' is reserved: it is {why}", ident=item["id"],
                                why=why),
                         phrase("rename the field, e.g. '{example}'",
-                               example=f"{doc.key}_{item['id']}"))
+                               example=doc.key + "_" + item["id"]))
         if "default" in item:
             _check_default(ctx, item, ["fields", index, "default"])
     rules = (doc.data.get("priority_rules") or {}).get("rules", [])
@@ -230,15 +230,15 @@ def _iso(kind: str, text: str) -> bool:
 def _fix(spec: Mapping[str, Any], before: str, after: str) -> Phrase:
     kind = spec.get("type")
     if kind == "yes_no":
-        return phrase("write {true} or {false}", true=f"{before}true{after}",
-                      false=f"{before}false{after}")
+        return phrase("write {true} or {false}", true=before + "true" + after,
+                      false=before + "false" + after)
     if kind in NUMERIC_TYPES:
         return phrase("write the number without quotes, e.g. {example}",
-                      example=f"{before}10{after}")
+                      example=before + "10" + after)
     if kind in ("choice", "multi_choice"):
         ids = [c["id"] for c in spec.get("choices", [])]
         return phrase("write a choice id, e.g. {example}",
-                      example=f"{before}{ids[0] if ids else 'id'!r}{after}")
+                      example=before + repr(ids[0] if ids else "id") + after)
     if kind == "date":
         if before == "default: ":
             return phrase("write the date as YYYY-MM-DD, e.g. default: '2026-01-31'")
@@ -249,7 +249,7 @@ def _fix(spec: Mapping[str, Any], before: str, after: str) -> Phrase:
                           "'2026-01-31T09:00:00+08:00'")
         return phrase("compare it with another date-and-time field, created_at or now")
     return phrase("write the value as quoted text, e.g. {example}",
-                  example=f"{before}'...'{after}")
+                  example=before + "'...'" + after)
 
 
 def _shown(value: Any) -> Phrase:

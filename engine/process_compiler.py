@@ -253,7 +253,8 @@ class ProcessCompiler:
                                  phrase("{key} of a {kind} field must be a date written "
                                         "YYYY-MM-DD, not {value!r}", key=key, kind=kind,
                                         value=value),
-                                 phrase("write e.g. {example}", example=f"{key}: '{example}'"))
+                                 phrase("write e.g. {example}",
+                                        example=key + ": '" + example + "'"))
                 return None
             return value
         if isinstance(value, str | bool) or (isinstance(value, float) and not math.isfinite(
