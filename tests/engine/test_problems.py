@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from qmsflow.cli import main
 from qmsflow.engine.problems import (
     DefinitionError,
     Problem,
@@ -15,6 +17,7 @@ from qmsflow.engine.problems import (
     with_article,
 )
 
+from ..conftest import EditSet
 from .test_corpus import build, check, load_cases
 
 
@@ -80,3 +83,24 @@ def test_every_problem_of_the_bad_input_corpus_can_be_said_in_another_language(
             if problem.words is None or str(problem.words) != problem.message:
                 untranslatable.append(str(problem))
     assert untranslatable == []
+
+
+def test_validate_speaks_chinese_when_asked_and_english_by_default(edited_set: EditSet) -> None:
+    folder = edited_set(("processes/complaint.yaml", "    to: investigation\n",
+                         "    to: investigaton\n"))
+    said = {}
+    for lang in ("zh-CN", None):
+        result = CliRunner().invoke(main, ["validate", str(folder),
+                                           *(["--lang", lang] if lang else [])])
+        assert result.exit_code == 1, result.output
+        (said[lang],) = [x for x in result.output.splitlines() if ": E201 " in x]
+    assert said["zh-CN"].endswith("未知的状态 'investigaton' (是否想写 'investigation'？)")
+    assert said[None].endswith("unknown state 'investigaton' (did you mean 'investigation'?)")
+    # Only the words change: the location, code and path are what tools look for.
+    assert said["zh-CN"].split(": 未知")[0] == said[None].split(": unknown")[0]
+
+
+def test_validate_refuses_a_language_it_has_no_messages_in() -> None:
+    result = CliRunner().invoke(main, ["validate", "--lang", "fr", "."])
+    assert result.exit_code == 2
+    assert "no messages in 'fr'; languages: en, zh-CN" in result.output
