@@ -91,7 +91,7 @@ bench-sweep: setup
 
 # Re-extract the UI strings, merge them into each catalog, compile (commit the .po and .mo).
 translations: setup
-	$(BIN)/pybabel extract --no-location --sort-output -F web/babel.cfg -o web/translations/messages.pot web forms
+	$(BIN)/pybabel extract --no-location --sort-output -F web/babel.cfg -o web/translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i web/translations/messages.pot -d web/translations -l zh_Hans_CN
 	$(BIN)/pybabel compile --statistics -d web/translations
 

@@ -32,7 +32,7 @@ from .model import (
     Template,
     frozen_map,
 )
-from .problems import Problem, did_you_mean, json_path
+from .problems import Problem, Wordable, joined, json_path, noun, phrase, suggest
 from .sources import Document
 from .yamlsource import mark_of
 
@@ -53,12 +53,12 @@ class CompileContext:
         self.problems = problems
         self.locales = locales
 
-    def problem(self, path: Iterable[str | int], code: str, message: str,
-                hint: str | None = None) -> None:
+    def problem(self, path: Iterable[str | int], code: str, message: Wordable,
+                hint: Wordable | None = None) -> None:
         parts = list(path)
         mark = mark_of(self.doc.data, parts)
         self.problems.append(
-            Problem(mark.file, mark.line, mark.column, code, json_path(parts), message, hint))
+            Problem.of(mark.file, mark.line, mark.column, code, json_path(parts), message, hint))
 
     def labels(self, value: Any, path: list[str | int], required: bool = True) -> Labels:
         """Convert a label mapping, reporting locales the organisation declares but it lacks."""
@@ -66,17 +66,20 @@ class CompileContext:
             return frozen_map()
         missing = [loc for loc in self.locales if loc not in value]
         if missing and required:
-            self.problem(path, "E206", f"no text for locale {', '.join(missing)}",
-                         "every text a user sees needs each declared locale")
+            self.problem(path, "E206", phrase("no text for locale {locales}",
+                                              locales=joined(missing)),
+                         phrase("every text a user sees needs each declared locale"))
         return frozen_map(value)
 
     def ref(self, name: Any, known: Collection[str], what: str, path: list[str | int]) -> bool:
         """Check that ``name`` names one of ``known``; report with did-you-mean otherwise."""
         if not isinstance(name, str) or name in known:
             return True
-        hint = did_you_mean(name, known) or (
-            f"known {what}s: {', '.join(sorted(known))}" if known else f"declare the {what} first")
-        self.problem(path, "E201", f"unknown {what} '{name}'", hint)
+        hint = suggest(name, known) or (
+            phrase("known {what}s: {names}", what=noun(what), names=joined(sorted(known)))
+            if known else phrase("declare the {what} first", what=noun(what)))
+        self.problem(path, "E201", phrase("unknown {what} '{name}'", what=noun(what), name=name),
+                     hint)
         return False
 
     def unique(self, items: list[Any], path: list[str | int], what: str) -> None:
@@ -84,8 +87,9 @@ class CompileContext:
         for index, item in enumerate(items or []):
             ident = item.get("id") if isinstance(item, dict) else None
             if ident in seen:
-                self.problem([*path, index, "id"], "E202", f"duplicate {what} id '{ident}'",
-                             "ids must be unique")
+                self.problem([*path, index, "id"], "E202",
+                             phrase("duplicate {what} id '{ident}'", what=noun(what),
+                                    ident=ident), phrase("ids must be unique"))
             if isinstance(ident, str):
                 seen.add(ident)
 
@@ -96,13 +100,16 @@ class CompileContext:
         try:
             expr = compile_expression(str(source))
         except ExpressionError as error:
-            self.problem(path, "X301", f"expression {source!r}: {error.message}", error.hint)
+            self.problem(path, "X301", phrase("expression {source!r}: {detail}", source=source,
+                                              detail=error.message), error.hint)
             return None
         for name, suggestion in unknown_names(expr, names):
-            hint = (f"did you mean '{suggestion}'?" if suggestion else
-                    "expressions may read field ids and " + ", ".join(sorted(CASE_ATTRIBUTES)))
-            self.problem(path, "X302", f"expression {source!r} reads '{name}', which is not a "
-                         "field or case attribute", hint)
+            hint = (phrase("did you mean '{name}'?", name=suggestion) if suggestion else
+                    phrase("expressions may read field ids and {names}",
+                           names=joined(sorted(CASE_ATTRIBUTES))))
+            self.problem(path, "X302", phrase("expression {source!r} reads '{name}', which is "
+                                              "not a field or case attribute", source=source,
+                                              name=name), hint)
         return expr
 
 
@@ -111,8 +118,8 @@ def _check_timezone(ctx: CompileContext, name: str) -> bool:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        ctx.problem(["timezone"], "E213", f"unknown time zone {name!r}",
-                    "use an IANA name such as Asia/Shanghai")
+        ctx.problem(["timezone"], "E213", phrase("unknown time zone {name!r}", name=name),
+                    phrase("use an IANA name such as Asia/Shanghai"))
         return False
     return True
 
@@ -167,7 +174,8 @@ def _date(ctx: CompileContext, text: str, path: list[str | int]) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        ctx.problem(path, "E212", f"{text!r} is not a real date", "write YYYY-MM-DD")
+        ctx.problem(path, "E212", phrase("{text!r} is not a real date", text=text),
+                    phrase("write YYYY-MM-DD"))
         return None
 
 
@@ -183,8 +191,9 @@ def compile_calendar(doc: Document, problems: list[Problem],
         start, end = _time(window["from"]), _time(window["to"])
         if end <= start or (windows and start < windows[-1].end):
             ctx.problem(["working_hours", index], "E209",
-                        "working windows must run forward and follow each other without "
-                        "overlapping", "list them in order, e.g. 08:30-12:00 then 13:00-17:30")
+                        phrase("working windows must run forward and follow each other without "
+                               "overlapping"),
+                        phrase("list them in order, e.g. 08:30-12:00 then 13:00-17:30"))
             ok = False
         windows.append(WorkingWindow(start, end))
 
@@ -201,8 +210,8 @@ def compile_calendar(doc: Document, problems: list[Problem],
         index = next(i for i, item in enumerate(data["extra_working_days"])
                      if item["date"] == clash.isoformat())
         ctx.problem(["extra_working_days", index, "date"], "E209",
-                    f"{clash} is both a company closure and an extra working day",
-                    "keep it in one list only")
+                    phrase("{day} is both a company closure and an extra working day",
+                           day=clash), phrase("keep it in one list only"))
         ok = False
     official: dict[int, OfficialYear] = {}
     for index, year in enumerate(data.get("official_years", [])):
@@ -215,10 +224,12 @@ def compile_calendar(doc: Document, problems: list[Problem],
                     continue
                 if day.year != year["year"]:
                     ctx.problem([*here, key, j], "E209",
-                                f"{text} is not in year {year['year']}", "move it to its own year")
+                                phrase("{day} is not in year {year}", day=text,
+                                       year=year["year"]), phrase("move it to its own year"))
                 dates[key].add(day)
         if year["year"] in official:
-            ctx.problem([*here, "year"], "E202", f"year {year['year']} is declared twice")
+            ctx.problem([*here, "year"], "E202", phrase("year {year} is declared twice",
+                                                       year=year["year"]))
         official[year["year"]] = OfficialYear(year["year"], frozenset(dates["holidays"]),
                                               frozenset(dates["working_days"]))
     if not ok:
@@ -233,8 +244,8 @@ def compile_calendar(doc: Document, problems: list[Problem],
     try:
         return BusinessCalendar(spec)
     except (KeyError, NotImplementedError, ValueError) as error:
-        ctx.problem(["country"], "E213", f"calendar cannot be built: {error}",
-                    "use an ISO 3166 country code the holidays package supports, e.g. CN")
+        ctx.problem(["country"], "E213", phrase("calendar cannot be built: {error}", error=error),
+                    phrase("use an ISO 3166 country code the holidays package supports, e.g. CN"))
         return None
 
 
@@ -258,14 +269,17 @@ def compile_templates(doc: Document, problems: list[Problem], locales: tuple[str
                     parsed = env.parse(source)
                 except TemplateSyntaxError as error:
                     ctx.problem([*here, key, locale], "X303",
-                                f"template syntax: {error.message} (template line {error.lineno})")
+                                phrase("template syntax: {detail} (template line {line})",
+                                       detail=error.message, line=error.lineno))
                     continue
                 known = set(field_ids) | TEMPLATE_NAMES
                 for name in sorted(meta.find_undeclared_variables(parsed) - known):
                     ctx.problem([*here, key, locale], "X302",
-                                f"template reads '{name}', which is no field of any process",
-                                did_you_mean(name, known) or
-                                "templates read field ids, case, clock, recipient and survey_url")
+                                phrase("template reads '{name}', which is no field of any "
+                                       "process", name=name),
+                                suggest(name, known) or
+                                phrase("templates read field ids, case, clock, recipient and "
+                                       "survey_url"))
         result[item["id"]] = Template(
             item["id"], ctx.labels(item.get("label"), [*here, "label"]),
             ctx.labels(item["subject"], [*here, "subject"]),
@@ -297,8 +311,9 @@ def compile_reports(doc: Document, problems: list[Problem], locales: tuple[str, 
         try:
             condition_term(expr, process)
         except ReportConditionError as error:
-            ctx.problem(path, "X304", f"expression {source!r} cannot be computed by the "
-                        f"database for a report: {error.message}", error.hint)
+            ctx.problem(path, "X304", phrase("expression {source!r} cannot be computed by the "
+                                             "database for a report: {detail}", source=source,
+                                             detail=error.message), error.hint)
         return expr
 
     for index, item in enumerate(doc.data["reports"]):
@@ -314,8 +329,9 @@ def compile_reports(doc: Document, problems: list[Problem], locales: tuple[str, 
             if period["field"] not in moments and (
                     spec is None or spec.type not in ("date", "datetime")):
                 ctx.problem([*here, "period", "field"], "E207",
-                            f"the period cannot be taken on '{period['field']}': it is not a "
-                            "date", "use closed_at, created_at or a date or datetime field")
+                            phrase("the period cannot be taken on '{name}': it is not a date",
+                                   name=period["field"]),
+                            phrase("use closed_at, created_at or a date or datetime field"))
         dims = []
         dim_labels: dict[str, Labels] = {}
         for j, dim in enumerate(item.get("dimensions", [])):
@@ -330,22 +346,26 @@ def compile_reports(doc: Document, problems: list[Problem], locales: tuple[str, 
                 if dim["field"] in moments or grouped in (
                         "multi_choice", "long_text", "file", "date", "datetime"):
                     ctx.problem(where_dim, "E207",
-                                f"cases cannot be grouped by '{dim['field']}' "
-                                f"({grouped or 'a time'})",
-                                "group by a choice, category, yes/no, user or short text field")
+                                phrase("cases cannot be grouped by '{name}' ({kind})",
+                                       name=dim["field"], kind=grouped or phrase("a time")),
+                                phrase("group by a choice, category, yes/no, user or short "
+                                       "text field"))
             dims.append((dim["id"], dim["field"]))
         measures = []
         for j, measure in enumerate(item["measures"]):
             where: list[str | int] = [*here, "measures", j]
             if measure["aggregate"] in ("sum", "avg", "min", "max"):
                 if "field" not in measure:
-                    ctx.problem(where, "E207", f"aggregate {measure['aggregate']} needs a 'field'")
+                    ctx.problem(where, "E207", phrase("aggregate {aggregate} needs a 'field'",
+                                                      aggregate=measure["aggregate"]))
                 elif ctx.ref(measure["field"], process.fields, "field", [*where, "field"]) and (
                         process.fields[measure["field"]].type not in NUMERIC_TYPES):
                     ctx.problem([*where, "field"], "E207",
-                                f"field '{measure['field']}' is not a number")
+                                phrase("field '{name}' is not a number",
+                                       name=measure["field"]))
             if measure["aggregate"] == "rate" and "if" not in measure:
-                ctx.problem(where, "E207", "a rate needs 'if': the share of cases where it holds")
+                ctx.problem(where, "E207",
+                            phrase("a rate needs 'if': the share of cases where it holds"))
             target = measure.get("target", {})
             measures.append(Measure(
                 measure["id"], ctx.labels(measure.get("label"), [*where, "label"]),

@@ -22,65 +22,67 @@ from jinja2 import TemplateSyntaxError, nodes
 
 from .compiler import NUMERIC_TYPES, CompileContext
 from .expressions import syntax_tree
-from .problems import Problem, with_article
+from .problems import Phrase, Problem, joined, phrase, with_article
 from .sources import Document
 
 #: Field ids refused in every process, each with the reason. This is the one list: the web
 #: surveys and case pages take their posted control names from here.
-RESERVED_FIELD_IDS: Mapping[str, str] = {
+RESERVED_FIELD_IDS: Mapping[str, Phrase] = {
     # Posted by the case page's step form beside the fields (web/cases): a field of that name
     # would be read as the control (a field 'reason' stored as every audit entry's reason).
-    "csrf_token": "the web forms' CSRF token",
-    "submit": "the web forms' submit button",
-    "row_version": "the case version a step form posts (optimistic locking)",
-    "password": "the password of an electronic signature",
-    "reason": "the reason a step form posts for the audit trail",
+    "csrf_token": phrase("the web forms' CSRF token"),
+    "submit": phrase("the web forms' submit button"),
+    "row_version": phrase("the case version a step form posts (optimistic locking)"),
+    "password": phrase("the password of an electronic signature"),
+    "reason": phrase("the reason a step form posts for the audit trail"),
     # Attributes of the WTForms / Flask-WTF form object a field would replace (HTTP 500).
-    "data": "an attribute of the web form object",
-    "errors": "an attribute of the web form object",
-    "meta": "an attribute of the web form object",
-    "process": "an attribute of the web form object, and a case attribute expressions read",
-    "validate": "an attribute of the web form object",
-    "populate_obj": "an attribute of the web form object",
-    "post_process": "an attribute of the web form object",
-    "hidden_tag": "an attribute of the web form object",
-    "is_submitted": "an attribute of the web form object",
-    "validate_on_submit": "an attribute of the web form object",
-    "form_errors": "an attribute of the web form object",
-    "extra_validators": "an argument of the web form's validate",
+    "data": phrase("an attribute of the web form object"),
+    "errors": phrase("an attribute of the web form object"),
+    "meta": phrase("an attribute of the web form object"),
+    "process": phrase("an attribute of the web form object, and a case attribute expressions read"),
+    "validate": phrase("an attribute of the web form object"),
+    "populate_obj": phrase("an attribute of the web form object"),
+    "post_process": phrase("an attribute of the web form object"),
+    "hidden_tag": phrase("an attribute of the web form object"),
+    "is_submitted": phrase("an attribute of the web form object"),
+    "validate_on_submit": phrase("an attribute of the web form object"),
+    "form_errors": phrase("an attribute of the web form object"),
+    "extra_validators": phrase("an argument of the web form's validate"),
     # What the form builder adds to every step form (forms/build.py StepForm).
-    "layout": "an attribute of every step form",
-    "form_spec": "an attribute of every step form",
-    "client_conditions": "an attribute of every step form",
-    "required_fields": "an attribute of every step form",
-    "initial": "an attribute of every step form",
-    "client_values": "an attribute of every step form",
+    "layout": phrase("an attribute of every step form"),
+    "form_spec": phrase("an attribute of every step form"),
+    "client_conditions": phrase("an attribute of every step form"),
+    "required_fields": phrase("an attribute of every step form"),
+    "initial": phrase("an attribute of every step form"),
+    "client_values": phrase("an attribute of every step form"),
     # Element ids of the page a step form sits in: a field's input takes its id as element id.
-    "main": "the id of the page's main element (the skip link's target)",
-    "problems": "the id of the page's problem list",
+    "main": phrase("the id of the page's main element (the skip link's target)"),
+    "problems": phrase("the id of the page's problem list"),
     # Case attributes every expression reads (machine.context): a field would be hidden.
-    "number": "a case attribute expressions read",
-    "state": "a case attribute expressions read",
-    "priority": "a case attribute expressions read",
-    "flags": "a case attribute expressions read",
-    "category_path": "a case attribute expressions read",
-    "created_at": "a case attribute expressions read",
-    "now": "a case attribute expressions read",
-    "links": "a case attribute expressions read",
-    "clocks": "a case attribute expressions read",
+    "number": phrase("a case attribute expressions read"),
+    "state": phrase("a case attribute expressions read"),
+    "priority": phrase("a case attribute expressions read"),
+    "flags": phrase("a case attribute expressions read"),
+    "category_path": phrase("a case attribute expressions read"),
+    "created_at": phrase("a case attribute expressions read"),
+    "now": phrase("a case attribute expressions read"),
+    "links": phrase("a case attribute expressions read"),
+    "clocks": phrase("a case attribute expressions read"),
     # Names every notification template reads besides the fields (notifications.context).
-    "case": "a name notification templates read",
-    "clock": "a name notification templates read",
-    "recipient": "a name notification templates read",
-    "survey_url": "a name notification templates read",
+    "case": phrase("a name notification templates read"),
+    "clock": phrase("a name notification templates read"),
+    "recipient": phrase("a name notification templates read"),
+    "survey_url": phrase("a name notification templates read"),
 }
 
 #: Keys whose string value is a condition, wherever they appear in a process.
 _CONDITION_KEYS = ("if", "show_if", "when", "required")
 _TEXT_TYPES = ("text", "long_text", "email", "phone", "user", "file")
-_KIND_WORDS = {"yes_no": "yes/no", "integer": "number", "decimal": "number", "money": "amount",
-               "choice": "choice", "multi_choice": "multiple-choice", "category": "category",
-               "date": "date", "datetime": "date-and-time"}
+_KIND_WORDS = {"yes_no": phrase("yes/no"), "integer": phrase("number"),
+               "decimal": phrase("number"), "money": phrase("amount"),
+               "choice": phrase("choice"), "multi_choice": phrase("multiple-choice"),
+               "category": phrase("category"), "date": phrase("date"),
+               "datetime": phrase("date-and-time")}
 _DATES = ("date", "datetime")
 #: Types an ordering (<, >, <=, >=) with a constant of another type fails on.
 _ORDERED = (*NUMERIC_TYPES, *_DATES)
@@ -95,8 +97,10 @@ def check_process(doc: Document, problems: list[Problem], locales: tuple[str, ..
         why = RESERVED_FIELD_IDS.get(item["id"])
         if why is not None:
             ctx.problem(["fields", index, "id"], "E217",
-                        f"field id '{item['id']}' is reserved: it is {why}",
-                        f"rename the field, e.g. '{doc.key}_{item['id']}'")
+                        phrase("field id '{ident}' is reserved: it is {why}", ident=item["id"],
+                               why=why),
+                        phrase("rename the field, e.g. '{example}'",
+                               example=doc.key + "_" + item["id"]))
         if "default" in item:
             _check_default(ctx, item, ["fields", index, "default"])
     rules = (doc.data.get("priority_rules") or {}).get("rules", [])
@@ -109,7 +113,8 @@ def check_process(doc: Document, problems: list[Problem], locales: tuple[str, ..
                 wrong = mismatch(spec, value)
                 if wrong:
                     ctx.problem(["priority_rules", "rules", index, "when", name], "E218",
-                                f"'{name}' is compared with {_shown(value)}: {wrong}",
+                                phrase("'{name}' is compared with {shown}: {wrong}",
+                                       name=name, shown=_shown(value), wrong=wrong),
                                 _fix(spec, f"when: {{{name}: ", "}"))
     for path, source in _conditions(doc.data, []):
         try:
@@ -128,13 +133,15 @@ def check_process(doc: Document, problems: list[Problem], locales: tuple[str, ..
             wrong = mismatch(spec, value)
             fix = _fix(spec, f"{name} == ", "")
             if how == "equal" and kind == "multi_choice" and not wrong:
-                wrong = "a multiple-choice field holds a list of choices, so this is never true"
-                fix = f"write {value!r} in {name}"
+                wrong = phrase("a multiple-choice field holds a list of choices, so this is "
+                               "never true")
+                fix = phrase("write {value!r} in {name}", value=value, name=name)
             elif kind == "multi_choice":
                 fix = _fix(spec, "", f" in {name}")
             if wrong:
-                ctx.problem(path, "X305", f"expression {source!r} compares '{name}' with "
-                            f"{_shown(value)}: {wrong}", fix)
+                ctx.problem(path, "X305", phrase("expression {source!r} compares '{name}' with "
+                                                 "{shown}: {wrong}", source=source, name=name,
+                                                 shown=_shown(value), wrong=wrong), fix)
 
 
 def _check_default(ctx: CompileContext, spec: Mapping[str, Any], path: list[str | int]) -> None:
@@ -143,52 +150,67 @@ def _check_default(ctx: CompileContext, spec: Mapping[str, Any], path: list[str 
     if spec.get("type") == "file":
         # A browser never pre-fills a file input: the default would show nowhere and a form
         # sent without a new upload could not keep it.
-        ctx.problem(path, "E220", f"file field '{spec['id']}' cannot have a default: the web "
-                    "form cannot pre-fill a file", "remove the default")
+        ctx.problem(path, "E220", phrase("file field '{ident}' cannot have a default: the web "
+                                         "form cannot pre-fill a file", ident=spec["id"]),
+                    phrase("remove the default"))
         return
     values = value if isinstance(value, list) else [value]
     if spec.get("type") in _DATES and isinstance(value, str):
         # A date default is written as ISO text (bare YAML dates stay text): it must read as one.
         if not _iso(spec["type"], value):
-            ctx.problem(path, "E218", f"the default of {spec['type']} field '{spec['id']}' is "
-                        f"{_shown(value)}, which is not " + (
-                            "a date" if spec["type"] == "date" else "a date and time"),
+            ctx.problem(path, "E218", phrase(
+                "the default of {kind} field '{ident}' is {shown}, which is not {what}",
+                kind=spec["type"], ident=spec["id"], shown=_shown(value),
+                what=phrase("a date") if spec["type"] == "date" else phrase("a date and time")),
                         _fix(spec, "default: ", ""))
         return
     if isinstance(value, list) != (spec.get("type") == "multi_choice"):
-        ctx.problem(path, "E218", f"the default of {spec.get('type')} field '{spec['id']}' "
-                    "must be " + ("a list of choice ids" if spec.get("type") == "multi_choice"
-                                  else "one value, not a list"))
+        ctx.problem(path, "E218", phrase(
+            "the default of {kind} field '{ident}' must be {what}", kind=spec.get("type"),
+            ident=spec["id"], what=phrase("a list of choice ids")
+            if spec.get("type") == "multi_choice" else phrase("one value, not a list")))
         return
     for item in values:
-        wrong = mismatch(spec, item)
-        if wrong:
-            ctx.problem(path, "E218", f"the default of '{spec['id']}' is {_shown(item)}: "
-                        + wrong.replace(", so this is never true", ""),
+        found = _mismatch(spec, item)
+        if found:
+            ctx.problem(path, "E218", phrase("the default of '{ident}' is {shown}: {wrong}",
+                                             ident=spec["id"], shown=_shown(item),
+                                             wrong=found[0]),
                         _fix(spec, "default: ", ""))
 
 
-def mismatch(spec: Mapping[str, Any], value: Any) -> str | None:
+def mismatch(spec: Mapping[str, Any], value: Any) -> Phrase | None:
     """Why a field of ``spec`` can never equal ``value``, or None when it can."""
+    found = _mismatch(spec, value)
+    if found is None:
+        return None
+    fact, never = found
+    return phrase("{fact}, so this is never true", fact=fact) if never else fact
+
+
+def _mismatch(spec: Mapping[str, Any], value: Any) -> tuple[Phrase, bool] | None:
+    """What the field holds that ``value`` is not, and whether that makes a test never true."""
     kind = spec.get("type")
-    word = _KIND_WORDS.get(str(kind), str(kind))
+    word = _KIND_WORDS.get(str(kind)) or Phrase(str(kind))
+    article = with_article(str(word)).split(" ")[0]
     if value is None:
         return None
     if kind == "yes_no" and not isinstance(value, bool):
-        return f"{with_article(word)} field holds true or false, so this is never true"
+        return phrase("{a} {kind} field holds true or false", a=article, kind=word), True
     if kind in NUMERIC_TYPES and (isinstance(value, bool) or not isinstance(value, int | float)):
-        return f"{with_article(word)} field holds a number, so this is never true"
+        return phrase("{a} {kind} field holds a number", a=article, kind=word), True
     if kind in (*_TEXT_TYPES, "choice", "multi_choice", "category") and not isinstance(
             value, str):
-        return f"{with_article(word)} field holds text, so this is never true"
+        return phrase("{a} {kind} field holds text", a=article, kind=word), True
     if kind in ("choice", "multi_choice"):
         choices = [c["id"] for c in spec.get("choices", [])]
         if choices and value not in choices:
-            return f"{value!r} is not one of its choices: {', '.join(choices)}"
+            return phrase("{value!r} is not one of its choices: {choices}", value=value,
+                          choices=joined(choices)), False
     if kind in _DATES:
         # Expressions have no date constants and a decision table matches a date only with a
         # date: text, a number or yes/no never equals one (and ordering against it fails).
-        return f"{with_article(word)} field holds a date, so this is never true"
+        return phrase("{a} {kind} field holds a date", a=article, kind=word), True
     return None
 
 
@@ -205,32 +227,37 @@ def _iso(kind: str, text: str) -> bool:
     return True
 
 
-def _fix(spec: Mapping[str, Any], before: str, after: str) -> str:
+def _fix(spec: Mapping[str, Any], before: str, after: str) -> Phrase:
     kind = spec.get("type")
     if kind == "yes_no":
-        return f"write {before}true{after} or {before}false{after}"
+        return phrase("write {true} or {false}", true=before + "true" + after,
+                      false=before + "false" + after)
     if kind in NUMERIC_TYPES:
-        return f"write the number without quotes, e.g. {before}10{after}"
+        return phrase("write the number without quotes, e.g. {example}",
+                      example=before + "10" + after)
     if kind in ("choice", "multi_choice"):
         ids = [c["id"] for c in spec.get("choices", [])]
-        return f"write a choice id, e.g. {before}{ids[0] if ids else 'id'!r}{after}"
+        return phrase("write a choice id, e.g. {example}",
+                      example=before + repr(ids[0] if ids else "id") + after)
     if kind == "date":
         if before == "default: ":
-            return "write the date as YYYY-MM-DD, e.g. default: '2026-01-31'"
-        return "compare it with another date field"
+            return phrase("write the date as YYYY-MM-DD, e.g. default: '2026-01-31'")
+        return phrase("compare it with another date field")
     if kind == "datetime":
         if before == "default: ":
-            return "write the date and time with its offset, e.g. '2026-01-31T09:00:00+08:00'"
-        return "compare it with another date-and-time field, created_at or now"
-    return f"write the value as quoted text, e.g. {before}'...'{after}"
+            return phrase("write the date and time with its offset, e.g. "
+                          "'2026-01-31T09:00:00+08:00'")
+        return phrase("compare it with another date-and-time field, created_at or now")
+    return phrase("write the value as quoted text, e.g. {example}",
+                  example=before + "'...'" + after)
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any) -> Phrase:
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return Phrase("true" if value else "false")
     if isinstance(value, str):
-        return f"the text {value!r}"
-    return f"the number {value}"
+        return phrase("the text {value!r}", value=value)
+    return phrase("the number {value}", value=value)
 
 
 def _conditions(data: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:

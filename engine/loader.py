@@ -17,7 +17,7 @@ from .calendar import BusinessCalendar
 from .compiler import compile_calendar, compile_organisation, compile_reports, compile_templates
 from .field_checks import check_process
 from .model import DefinitionSet, Process, Template, frozen_map
-from .problems import DefinitionError, Problem, did_you_mean
+from .problems import DefinitionError, Problem, noun, phrase, suggest
 from .process_compiler import ProcessCompiler
 from .report_forms import compile_report_form
 from .schemas import validate
@@ -72,9 +72,9 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
     manifest = sources.documents[("definition-set", "definition-set")]
     org_doc = sources.documents.get(("organisation", "organisation"))
     if org_doc is None:
-        problems.append(Problem(display_name(sources.root / MANIFEST), 1, 1, "E105", "$",
-                                "the set has no organisation file",
-                                "add organisation.yaml with 'kind: organisation'"))
+        problems.append(Problem.of(display_name(sources.root / MANIFEST), 1, 1, "E105", "$",
+                                   phrase("the set has no organisation file"),
+                                   phrase("add organisation.yaml with 'kind: organisation'")))
         return None
     org = compile_organisation(org_doc, problems)
     calendars: dict[str, BusinessCalendar] = {}
@@ -85,10 +85,11 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
     calendar_ids = {doc.key for doc in sources.of_kind("calendar")}
     if org.calendar not in calendar_ids:
         mark = org_doc.data.value_marks["calendar"]
-        problems.append(Problem(mark.file, mark.line, mark.column, "E201", "$.calendar",
-                                f"unknown calendar '{org.calendar}'",
-                                did_you_mean(org.calendar, calendar_ids)
-                                or "add a file with 'kind: calendar' and this id"))
+        problems.append(Problem.of(mark.file, mark.line, mark.column, "E201", "$.calendar",
+                                   phrase("unknown {what} '{name}'", what=noun("calendar"),
+                                          name=org.calendar),
+                                   suggest(org.calendar, calendar_ids)
+                                   or phrase("add a file with 'kind: calendar' and this id")))
     process_fields = {doc.key: frozenset(f["id"] for f in doc.data["fields"])
                       for doc in sources.of_kind("process")}
     templates: dict[str, Template] = {}

@@ -49,22 +49,22 @@ from .model import (
     ValueTest,
     frozen_map,
 )
-from .problems import Problem, did_you_mean, with_article
+from .problems import Phrase, Problem, a_field, joined, phrase, suggest
 from .sources import Document
 
 _SEARCHABLE = ("text", "long_text", "email", "phone")
 #: Field types a survey link never shows nor asks for: the customer sees no staff member's
 #: identity and uploads nothing (the link is not an account).
 _NOT_FOR_CUSTOMERS = ("user", "file")
-_PUBLIC_HINT = "a survey link is no login: show only what anyone holding it may read"
+_PUBLIC_HINT = phrase("a survey link is no login: show only what anyone holding it may read")
 #: Effects that may not appear where: a deadline cannot send a survey (a step records when it
 #: was sent), and a customer's answer never moves, routes or times the case, nor sends another.
 _EffectPlace = Literal["step", "clock", "survey"]
-_NOT_HERE: Mapping[str, Mapping[str, str]] = {
-    "clock": {"survey": "a deadline's warning or breach cannot send a survey"},
-    "survey": {"survey": "a survey answer cannot send another survey",
-               "assign": "a survey answer cannot route the case to a queue",
-               "clock": "a survey answer cannot start, stop, pause or resume a deadline"},
+_NOT_HERE: Mapping[str, Mapping[str, Phrase]] = {
+    "clock": {"survey": phrase("a deadline's warning or breach cannot send a survey")},
+    "survey": {"survey": phrase("a survey answer cannot send another survey"),
+               "assign": phrase("a survey answer cannot route the case to a queue"),
+               "clock": phrase("a survey answer cannot start, stop, pause or resume a deadline")},
 }
 
 class ProcessCompiler:
@@ -116,8 +116,9 @@ class ProcessCompiler:
         step_ids = [t["id"] for t in [*data["start"], *data["transitions"]]]
         self.step_ids = set(step_ids)
         for clash in sorted({s for s in step_ids if step_ids.count(s) > 1}):
-            ctx.problem(["transitions"], "E202", f"step id '{clash}' is used twice",
-                        "start steps and transitions share one namespace")
+            ctx.problem(["transitions"], "E202",
+                        phrase("step id '{ident}' is used twice", ident=clash),
+                        phrase("start steps and transitions share one namespace"))
 
         fields = self._fields()
         categories = self._categories()
@@ -126,7 +127,7 @@ class ProcessCompiler:
                 and ctx.ref(category_field, self.field_ids, "field", ["category_field"])
                 and fields[category_field].type != "category"):
             ctx.problem(["category_field"], "E207",
-                        f"field '{category_field}' must have type 'category'")
+                        phrase("field '{name}' must have type 'category'", name=category_field))
         default_priority = data.get("default_priority", self.priority_ids[-1])
         ctx.ref(default_priority, self.priority_ids, "priority", ["default_priority"])
         states = self._states()
@@ -185,10 +186,11 @@ class ProcessCompiler:
                         if name in decided:
                             self.ctx.problem(
                                 [*path, j, "flag", key, k], "E243",
-                                f"flag '{name}' is decided by the case's category or the "
-                                f"priority rules, so this effect's {key} is undone on the "
-                                "next step", "use a flag of its own for the effect, or let the "
-                                "category or rule alone decide it")
+                                phrase("flag '{name}' is decided by the case's category or the "
+                                       "priority rules, so this effect's {key} is undone on the "
+                                       "next step", name=name, key=key),
+                                phrase("use a flag of its own for the effect, or let the "
+                                       "category or rule alone decide it"))
 
     def _fields(self) -> dict[str, Field]:
         result: dict[str, Field] = {}
@@ -199,22 +201,26 @@ class ProcessCompiler:
                        for j, c in enumerate(item.get("choices", []))}
             self.ctx.unique(item.get("choices", []), [*here, "choices"], "choice")
             if kind in ("choice", "multi_choice") and not choices:
-                self.ctx.problem(here, "E207", f"{kind} field '{item['id']}' has no choices",
-                                 "add 'choices: [{id: ..., label: ...}]'")
+                self.ctx.problem(here, "E207", phrase("{kind} field '{ident}' has no choices",
+                                                      kind=kind, ident=item["id"]),
+                                 phrase("add 'choices: [{{id: ..., label: ...}}]'"))
             if choices and kind not in ("choice", "multi_choice"):
                 self.ctx.problem([*here, "choices"], "E207",
-                                 f"choices only apply to choice fields, not {kind}")
+                                 phrase("choices only apply to choice fields, not {kind}",
+                                        kind=kind))
             pattern = item.get("pattern")
             if pattern is not None:
                 try:
                     re.compile(pattern)
                 except re.error as error:
                     self.ctx.problem([*here, "pattern"], "E207",
-                                     f"pattern is not a valid regular expression: {error}")
+                                     phrase("pattern is not a valid regular expression: "
+                                            "{error}", error=error))
             minimum, maximum = self._bound(item, "min", kind, here), self._bound(
                 item, "max", kind, here)
             if minimum is not None and maximum is not None and minimum > maximum:  # type: ignore[operator]
-                self.ctx.problem([*here, "min"], "E207", f"min {minimum} is above max {maximum}")
+                self.ctx.problem([*here, "min"], "E207", phrase(
+                    "min {minimum} is above max {maximum}", minimum=minimum, maximum=maximum))
             required = item.get("required", False)
             if "roles" in item:
                 self._roles(item["roles"], [*here, "roles"])
@@ -243,15 +249,19 @@ class ProcessCompiler:
                 date.fromisoformat(value)
             except ValueError:
                 example = "1900-01-01" if key == "min" else "2100-12-31"
-                self.ctx.problem([*here, key], "E207", f"{key} of a {kind} field must be a "
-                                 f"date written YYYY-MM-DD, not {value!r}",
-                                 f"write e.g. {key}: '{example}'")
+                self.ctx.problem([*here, key], "E207",
+                                 phrase("{key} of a {kind} field must be a date written "
+                                        "YYYY-MM-DD, not {value!r}", key=key, kind=kind,
+                                        value=value),
+                                 phrase("write e.g. {example}",
+                                        example=key + ": '" + example + "'"))
                 return None
             return value
         if isinstance(value, str | bool) or (isinstance(value, float) and not math.isfinite(
                 value)):
             self.ctx.problem([*here, key], "E207",
-                             f"{key} of {with_article(kind)} field must be a number")
+                             phrase("{key} of {field} must be a number", key=key,
+                                    field=a_field(kind)))
             return None
         return Decimal(str(value))
 
@@ -263,8 +273,8 @@ class ProcessCompiler:
                 here = [*path, index]
                 if item["id"] in result:
                     self.ctx.problem([*here, "id"], "E202",
-                                     f"duplicate category id '{item['id']}'",
-                                     "category ids are unique across the whole tree")
+                                     phrase("duplicate category id '{ident}'", ident=item["id"]),
+                                     phrase("category ids are unique across the whole tree"))
                 self.ctx.ref(item.get("priority"), self.priority_ids, "priority",
                              [*here, "priority"])
                 self.ctx.ref(item.get("department"), self.org.departments, "department",
@@ -285,7 +295,8 @@ class ProcessCompiler:
         walk(self.data.get("categories", []), ["categories"], ())
         has_category_field = any(f["type"] == "category" for f in self.data["fields"])
         if has_category_field and not result:
-            self.ctx.problem(["fields"], "E207", "a category field needs a 'categories' tree")
+            self.ctx.problem(["fields"], "E207",
+                             phrase("a category field needs a 'categories' tree"))
         return result
 
     def _states(self) -> dict[str, State]:
@@ -321,11 +332,12 @@ class ProcessCompiler:
         if (target is None) == (not item.get("stay")):
             # The schema allows both keys and neither (one schema for two shapes); say which.
             ctx.problem([*here, "stay" if target is not None else "id"], "E241",
-                        f"step '{item['id']}' " + (
-                            "has both 'to' and 'stay'" if target is not None else
-                            "says neither where it leads ('to') nor that it stays ('stay')"),
-                        "give 'to: <state>' to move the case, or 'stay: true' to leave it in "
-                        "the state it is in")
+                        phrase("step '{ident}' has both 'to' and 'stay'", ident=item["id"])
+                        if target is not None else
+                        phrase("step '{ident}' says neither where it leads ('to') nor that it "
+                               "stays ('stay')", ident=item["id"]),
+                        phrase("give 'to: <state>' to move the case, or 'stay: true' to leave it "
+                               "in the state it is in"))
         inputs = self._inputs(item.get("inputs", []), [*here, "inputs"], fields)
         for index, name in enumerate(item.get("not_by", [])):
             ctx.ref(name, self.step_ids, "step", [*here, "not_by", index])
@@ -376,9 +388,10 @@ class ProcessCompiler:
             actions = [key for key in item if key != "when"]
             if len(actions) != 1:
                 ctx.problem([*path, index], "E207",
-                            "an effect does one thing: found " + (" and ".join(actions) or
-                                                                   "only 'when'"),
-                            "write each action as its own list item")
+                            phrase("an effect does one thing: found {found}",
+                                   found=joined(actions, " and ") if actions
+                                   else phrase("only 'when'")),
+                            phrase("write each action as its own list item"))
                 continue
             kind = actions[0]
             spec = item[kind]
@@ -386,9 +399,9 @@ class ProcessCompiler:
             refused = _NOT_HERE.get(place, {}).get(kind)
             if refused is not None:
                 ctx.problem(here, "E216", refused,
-                            "send surveys from a step's effects" if place == "clock" else
-                            "an answer sets values, flags, priority, notifies and opens cases; "
-                            "a step staff take afterwards does the rest")
+                            phrase("send surveys from a step's effects") if place == "clock" else
+                            phrase("an answer sets values, flags, priority, notifies and opens "
+                                   "cases; a step staff take afterwards does the rest"))
                 continue
             condition = self._expr(item.get("when"), [*path, index, "when"])
             exprs: dict[str, Expression] = {}
@@ -428,10 +441,10 @@ class ProcessCompiler:
                 if relation not in self.org.relations:
                     # Both cases name the link by the relation's labels: it must have them.
                     ctx.problem([*here, "relation"], "E242",
-                                f"relation '{relation}' is not declared",
-                                did_you_mean(relation, self.org.relations)
-                                or "declare it in the organisation's 'relations' with a label "
-                                "and a reverse label in every locale")
+                                phrase("relation '{name}' is not declared", name=relation),
+                                suggest(relation, self.org.relations)
+                                or phrase("declare it in the organisation's 'relations' with a "
+                                          "label and a reverse label in every locale"))
                 for j, name in enumerate(spec.get("copy", [])):
                     if ctx.ref(name, self.field_ids, "field", [*here, "copy", j]) and target:
                         ctx.ref(name, target, f"field of process '{spec['process']}'",
@@ -464,14 +477,16 @@ class ProcessCompiler:
             sid = item["id"]
             if sid not in reachable:
                 self.ctx.problem(["states", index, "id"], "E203",
-                                 f"state '{sid}' cannot be reached from any start step",
-                                 "add a transition into it, or remove it")
+                                 phrase("state '{ident}' cannot be reached from any start step",
+                                        ident=sid),
+                                 phrase("add a transition into it, or remove it"))
             leaves = any(sid in t.sources and t.target is not None
                          for t in transitions.values())
             if not leaves and not states[sid].final:
                 self.ctx.problem(["states", index, "id"], "E204",
-                                 f"state '{sid}' has no way out and is not final",
-                                 "add a transition from it, or mark it 'final: true'")
+                                 phrase("state '{ident}' has no way out and is not final",
+                                        ident=sid),
+                                 phrase("add a transition from it, or mark it 'final: true'"))
 
     def _priority_table(self, fields: Mapping[str, Field]) -> PriorityTable | None:
         table = self.data.get("priority_rules")
@@ -508,9 +523,11 @@ class ProcessCompiler:
                 for j in range(i + 1, len(rules)):
                     if may_overlap(first, rules[j]):
                         ctx.problem(["priority_rules", "rules", j], "E208",
-                                    f"rules '{first.id}' and '{rules[j].id}' can both match, "
-                                    "which hit policy UNIQUE forbids",
-                                    "make their conditions exclusive, or use FIRST or PRIORITY")
+                                    phrase("rules '{first}' and '{second}' can both match, "
+                                           "which hit policy UNIQUE forbids", first=first.id,
+                                           second=rules[j].id),
+                                    phrase("make their conditions exclusive, or use FIRST or "
+                                           "PRIORITY"))
         return PriorityTable(policy, tuple(rules))
 
     def _check_values(self, spec: Field | None, values: tuple[Any, ...],
@@ -533,8 +550,9 @@ class ProcessCompiler:
             self.ctx.unique(item["tiers"], [*here, "tiers"], "tier")
             if "field" in item and "fields" in item:
                 self.ctx.problem([*here, "fields"], "E240",
-                                 f"authority '{item['id']}' gives both 'field' and 'fields'",
-                                 "list every amount under 'fields' and remove 'field'")
+                                 phrase("authority '{ident}' gives both 'field' and 'fields'",
+                                        ident=item["id"]),
+                                 phrase("list every amount under 'fields' and remove 'field'"))
             key = "fields" if "fields" in item else "field"
             names = [item[key]] if key == "field" and key in item else list(item.get(key, []))
             for j, name in enumerate(names):
@@ -542,9 +560,10 @@ class ProcessCompiler:
                 if (self.ctx.ref(name, self.field_ids, "field", where_field)
                         and fields[name].type not in NUMERIC_TYPES):
                     self.ctx.problem(where_field, "E207",
-                                     f"authority field '{name}' is a {fields[name].type} field; "
-                                     "an amount must be money, decimal or integer",
-                                     "name a money, decimal or integer field")
+                                     phrase("authority field '{name}' is a {kind} field; an "
+                                            "amount must be money, decimal or integer", name=name,
+                                            kind=fields[name].type),
+                                     phrase("name a money, decimal or integer field"))
             tiers: list[Tier] = []
             for j, tier in enumerate(item["tiers"]):
                 where: list[str | int] = [*here, "tiers", j]
@@ -553,13 +572,14 @@ class ProcessCompiler:
                 # Without an amount to read, tiers are ranks: limits need not rise.
                 if names and tiers and (tiers[-1].limit is None or (
                         limit is not None and limit <= tiers[-1].limit)):
-                    shown = "unlimited" if limit is None else limit
-                    below = "unlimited" if tiers[-1].limit is None else tiers[-1].limit
+                    shown = phrase("unlimited") if limit is None else limit
+                    below = phrase("unlimited") if tiers[-1].limit is None else tiers[-1].limit
                     self.ctx.problem([*where, "limit"], "E205",
-                                     f"tier '{tier['id']}' limit {shown} does not rise above "
-                                     f"tier '{tiers[-1].id}' ({below})",
-                                     "list tiers from the lowest limit to the highest; only the "
-                                     "last may be unlimited")
+                                     phrase("tier '{tier}' limit {shown} does not rise above "
+                                            "tier '{lower}' ({below})", tier=tier["id"],
+                                            shown=shown, lower=tiers[-1].id, below=below),
+                                     phrase("list tiers from the lowest limit to the highest; "
+                                            "only the last may be unlimited"))
                 tiers.append(Tier(tier["id"], tier["role"], limit,
                                   self.ctx.labels(tier.get("label"), [*where, "label"])))
             without = item.get("without_amount")
@@ -583,10 +603,12 @@ class ProcessCompiler:
                     if not step.from_keyword:
                         where.append(j)
                     self.ctx.problem(where, "E230",
-                                     f"step '{step.id}' leaves the final state '{source}' for "
-                                     f"'{step.target}': a finished case stays finished",
-                                     f"write 'to: {source}' or 'stay: true' for a step on a "
-                                     "closed case, such as one that stops a deadline")
+                                     phrase("step '{step}' leaves the final state '{source}' "
+                                            "for '{target}': a finished case stays finished",
+                                            step=step.id, source=source, target=step.target),
+                                     phrase("write 'to: {source}' or 'stay: true' for a step on "
+                                            "a closed case, such as one that stops a deadline",
+                                            source=source))
                     break
 
     def _clock_start(self, item: Mapping[str, Any], here: list[str | int],
@@ -594,17 +616,20 @@ class ProcessCompiler:
         """The date or datetime field a clock counts from (``start_at``), checked."""
         name = cast("str | None", item.get("start_at"))
         if not item.get("start_on") and name is None:
-            self.ctx.problem(here, "E232", f"clock '{item['id']}' never starts: it has neither "
-                             "'start_on' nor 'start_at'",
-                             "give 'start_on: [<step>]', or 'start_at: <date or datetime field>' "
-                             "to count from the time held in a field")
+            self.ctx.problem(here, "E232", phrase("clock '{ident}' never starts: it has "
+                                                  "neither 'start_on' nor 'start_at'",
+                                                  ident=item["id"]),
+                             phrase("give 'start_on: [<step>]', or 'start_at: <date or datetime "
+                                    "field>' to count from the time held in a field"))
         if name is None or not self.ctx.ref(name, self.field_ids, "field", [*here, "start_at"]):
             return name
         if fields[name].type not in ("date", "datetime"):
             self.ctx.problem([*here, "start_at"], "E231",
-                             f"clock '{item['id']}' starts at field '{name}', "
-                             f"{with_article(fields[name].type)} field; a clock counts from a "
-                             "date or datetime field", "name a date or datetime field")
+                             phrase("clock '{ident}' starts at field '{name}', {field}; a "
+                                    "clock counts from a date or datetime field",
+                                    ident=item["id"], name=name,
+                                    field=a_field(fields[name].type)),
+                             phrase("name a date or datetime field"))
         return name
 
     def _clock_close(self, item: Mapping[str, Any], here: list[str | int],
@@ -614,19 +639,20 @@ class ProcessCompiler:
         after = bool(item.get("runs_after_close"))
         if after and item.get("blocks_close"):
             self.ctx.problem([*here, "blocks_close"], "E233",
-                             f"clock '{item['id']}' both runs after the case is closed and "
-                             "keeps it from closing", "keep one of 'runs_after_close' and "
-                             "'blocks_close'")
+                             phrase("clock '{ident}' both runs after the case is closed and "
+                                    "keeps it from closing", ident=item["id"]),
+                             phrase("keep one of 'runs_after_close' and 'blocks_close'"))
         if not after:
             return
         finals = {sid for sid, state in states.items() if state.final}
         if not any(finals & set(steps[name].sources)
                    for name in item.get("stop_on", []) if name in steps):
             self.ctx.problem([*here, "runs_after_close"], "E234",
-                             f"clock '{item['id']}' runs after the case is closed, but none of "
-                             "its stop steps can be taken on a closed case",
-                             "list in its 'stop_on' a step from the final state that stays "
-                             "there: 'stay: true', or 'to' that same state")
+                             phrase("clock '{ident}' runs after the case is closed, but none "
+                                    "of its stop steps can be taken on a closed case",
+                                    ident=item["id"]),
+                             phrase("list in its 'stop_on' a step from the final state that "
+                                    "stays there: 'stay: true', or 'to' that same state"))
 
     def _clocks(self, fields: Mapping[str, Field], states: Mapping[str, State],
                 steps: Mapping[str, Step]) -> dict[str, Clock]:
@@ -639,19 +665,22 @@ class ProcessCompiler:
                 for j, name in enumerate(item.get(key, [])):
                     self.ctx.ref(name, self.step_ids, "step", [*here, key, j])
             if bool(item.get("pause_on")) != bool(item.get("resume_on")):
-                self.ctx.problem(here, "E207", f"clock '{item['id']}' can pause but never resume"
+                self.ctx.problem(here, "E207", phrase("clock '{ident}' can pause but never "
+                                                      "resume", ident=item["id"])
                                  if item.get("pause_on") else
-                                 f"clock '{item['id']}' can resume but never pause",
-                                 "give both 'pause_on' and 'resume_on'")
+                                 phrase("clock '{ident}' can resume but never pause",
+                                        ident=item["id"]),
+                                 phrase("give both 'pause_on' and 'resume_on'"))
             self.ctx.unique(item["variants"], [*here, "variants"], "variant")
             variants: list[ClockVariant] = []
             for j, variant in enumerate(item["variants"]):
                 where: list[str | int] = [*here, "variants", j]
                 if variants and variants[-1].condition is None:
                     self.ctx.problem(where, "E214",
-                                     f"variant '{variant['id']}' can never apply: the variant "
-                                     "before it has no 'if' and always wins",
-                                     "put the fallback variant (without 'if') last")
+                                     phrase("variant '{ident}' can never apply: the variant "
+                                            "before it has no 'if' and always wins",
+                                            ident=variant["id"]),
+                                     phrase("put the fallback variant (without 'if') last"))
                 calendar = variant.get("calendar", self.org.calendar)
                 if "calendar" in variant:  # the organisation's own is checked once, there
                     self.ctx.ref(calendar, self.calendars, "calendar", [*where, "calendar"])
@@ -702,8 +731,10 @@ class ProcessCompiler:
                            for f in s.fields if not f.read_only}
                 for name in [i.field for i in step.inputs if i.field not in offered]:
                     self.ctx.problem([group, index, "form"], "E210",
-                                     f"form '{form.id}' does not offer input '{name}' of step "
-                                     f"'{step.id}'", f"add '{name}' to an editable section")
+                                     phrase("form '{form}' does not offer input '{name}' of "
+                                            "step '{step}'", form=form.id, name=name,
+                                            step=step.id),
+                                     phrase("add '{name}' to an editable section", name=name))
         return result
 
     def _surveys(self, fields: Mapping[str, Field], forms: Mapping[str, Form]
@@ -717,16 +748,18 @@ class ProcessCompiler:
                 spec = fields.get(entry.field)
                 if spec is not None and spec.type in _NOT_FOR_CUSTOMERS:
                     ctx.problem([*here, "inputs", j], "E215",
-                                f"survey '{item['id']}' asks the customer for '{spec.id}', a "
-                                f"{spec.type} field", "a survey link asks for no person and "
-                                "no upload: let staff record it in a step")
+                                phrase("survey '{survey}' asks the customer for '{name}', a "
+                                       "{kind} field", survey=item["id"], name=spec.id,
+                                       kind=spec.type),
+                                phrase("a survey link asks for no person and no upload: let "
+                                       "staff record it in a step"))
             recipient = item["to"].partition(":")[2]
             if (ctx.ref(recipient, self.field_ids, "field", [*here, "to"])
                     and fields[recipient].type != "email"):
                 ctx.problem([*here, "to"], "E207",
-                            f"survey recipient '{recipient}' is "
-                            f"{with_article(fields[recipient].type)} "
-                            "field; the link goes by e-mail", "name an e-mail field")
+                            phrase("survey recipient '{name}' is {field}; the link goes by "
+                                   "e-mail", name=recipient, field=a_field(fields[recipient].type)),
+                            phrase("name an e-mail field"))
             ctx.ref(item["template"], self.templates, "notification template",
                     [*here, "template"])
             calendar = item.get("calendar", self.org.calendar)
@@ -735,8 +768,9 @@ class ProcessCompiler:
             valid_for = _duration(item["valid_for"])
             if valid_for.amount <= 0:
                 ctx.problem([*here, "valid_for"], "E207",
-                            f"survey '{item['id']}' is valid for no time: no one could answer it",
-                            "give a positive duration, e.g. {calendar_days: 14}")
+                            phrase("survey '{survey}' is valid for no time: no one could "
+                                   "answer it", survey=item["id"]),
+                            phrase("give a positive duration, e.g. {{calendar_days: 14}}"))
             if ctx.ref(item["form"], self.form_ids, "form", [*here, "form"]):
                 self._survey_form(item["id"], forms[item["form"]], inputs, fields,
                                   [*here, "form"])
@@ -758,12 +792,14 @@ class ProcessCompiler:
         offered = {f.field for s in form.sections if not s.read_only
                    for f in s.fields if not f.read_only}
         for name in [i.field for i in inputs if i.field not in offered]:
-            self.ctx.problem(path, "E210", f"form '{form.id}' does not offer input '{name}' of "
-                             f"survey '{survey}'", f"add '{name}' to an editable section")
+            self.ctx.problem(path, "E210", phrase("form '{form}' does not offer input '{name}' "
+                                                  "of survey '{survey}'", form=form.id,
+                                                  name=name, survey=survey),
+                             phrase("add '{name}' to an editable section", name=name))
         where: list[str | int] = ["forms", next(
             i for i, f in enumerate(self.data.get("forms", [])) if f["id"] == form.id)]
         asked = {i.field for i in inputs}
-        private = {name: "personal data (pii)" if spec.pii else f"{with_article(spec.type)} field"
+        private = {name: phrase("personal data (pii)") if spec.pii else a_field(spec.type)
                    for name, spec in fields.items()
                    if spec.pii or spec.type in _NOT_FOR_CUSTOMERS}
         for j, section in enumerate(form.sections):
@@ -772,14 +808,17 @@ class ProcessCompiler:
             for k, placed in enumerate(section.fields):
                 if placed.field in private and placed.field not in asked:
                     self.ctx.problem([*here, "fields", k], "E215",
-                                     f"survey '{survey}' shows the customer '{placed.field}', "
-                                     f"{private[placed.field]}", _PUBLIC_HINT)
+                                     phrase("survey '{survey}' shows the customer '{name}', "
+                                            "{what}", survey=survey, name=placed.field,
+                                            what=private[placed.field]), _PUBLIC_HINT)
                 conditions.append((placed.show_if, [*here, "fields", k, "show_if"]))
             for condition, at in conditions:
                 for name in sorted(condition.names & set(private) if condition else ()):
-                    self.ctx.problem(at, "E215", f"survey '{survey}' would send the customer's "
-                                     f"browser '{name}', {private[name]}: this condition "
-                                     "reads it", _PUBLIC_HINT)
+                    self.ctx.problem(at, "E215", phrase("survey '{survey}' would send the "
+                                                        "customer's browser '{name}', {what}: "
+                                                        "this condition reads it",
+                                                        survey=survey, name=name,
+                                                        what=private[name]), _PUBLIC_HINT)
 
     def _inbox(self) -> tuple[str, ...]:
         inbox = self.data.get("inbox")
@@ -798,9 +837,9 @@ class ProcessCompiler:
                 kind = next(f.get("type") for f in self.data["fields"] if f["id"] == name)
                 if kind not in _SEARCHABLE:
                     self.ctx.problem(["inbox", "search", index], "E211",
-                                     f"search field '{name}' is {with_article(kind)} field; "
-                                     "the inbox searches text",
-                                     "name a text, e-mail or phone field")
+                                     phrase("search field '{name}' is {field}; the inbox "
+                                            "searches text", name=name, field=a_field(kind)),
+                                     phrase("name a text, e-mail or phone field"))
         return tuple(names)
 
     def _read(self) -> tuple[ReadRule, ...]:

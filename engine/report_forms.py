@@ -19,7 +19,7 @@ from typing import Any
 from .compiler import CASE_ATTRIBUTES, CompileContext
 from .expressions import EvaluationError
 from .model import FormItem, FormPart, Labels, Process, ReportForm, frozen_map
-from .problems import Problem
+from .problems import Problem, joined, phrase
 from .sources import Document
 from .values import is_empty
 
@@ -36,8 +36,10 @@ def compile_report_form(doc: Document, problems: list[Problem], locales: tuple[s
     if not ctx.ref(data["process"], processes, "process", ["process"]) or process is None:
         return None
     if data["language"] not in locales:
-        ctx.problem(["language"], "E201", f"the form is printed in '{data['language']}', which "
-                    "the organisation does not declare", "use one of: " + ", ".join(locales))
+        ctx.problem(["language"], "E201", phrase("the form is printed in '{language}', which "
+                                                 "the organisation does not declare",
+                                                 language=data["language"]),
+                    phrase("use one of: {kinds}", kinds=joined(locales)))
     condition = ctx.expression(data.get("if"), ["if"], _names(process))
     ctx.unique(data["sections"], ["sections"], "section")
     parts = []
@@ -47,19 +49,21 @@ def compile_report_form(doc: Document, problems: list[Problem], locales: tuple[s
         for j, entry in enumerate(section["fields"]):
             here: list[str | int] = ["sections", i, "fields", j]
             if entry["id"] in seen:
-                ctx.problem([*here, "id"], "E202", f"duplicate form field id '{entry['id']}'",
-                            "ids must be unique across the whole form")
+                ctx.problem([*here, "id"], "E202",
+                            phrase("duplicate form field id '{ident}'", ident=entry["id"]),
+                            phrase("ids must be unique across the whole form"))
             seen.add(entry["id"])
             source = entry.get("from")
             if source is not None:
                 ctx.ref(source, process.fields, "field", [*here, "from"])
             elif entry.get("mandatory", False):
                 ctx.problem([*here, "id"], "E261",
-                            f"mandatory field '{entry['id']}' of form '{doc.key}' is not "
-                            "filled from any case field",
-                            f"add 'from: <field id>' naming the field of process "
-                            f"'{process.id}' that holds it; add the field to the process first "
-                            "if its cases do not record it yet")
+                            phrase("mandatory field '{ident}' of form '{form}' is not filled "
+                                   "from any case field", ident=entry["id"], form=doc.key),
+                            phrase("add 'from: <field id>' naming the field of process "
+                                   "'{process}' that holds it; add the field to the process "
+                                   "first if its cases do not record it yet",
+                                   process=process.id))
             items.append(FormItem(entry["id"], ctx.labels(entry["label"], [*here, "label"]),
                                   bool(entry.get("mandatory", False)), source))
         parts.append(FormPart(section["id"],
@@ -88,9 +92,9 @@ def _keep(ctx: CompileContext, spec: Mapping[str, str] | None,
     if field is None or field.type != "file" or spec["field"] not in {
             i.field for i in step.inputs}:
         ctx.problem(["keep", "field"], "E262",
-                    f"step '{step.id}' takes no file field '{spec['field']}' to keep the "
-                    "generated form in",
-                    "name a field of type file that the step lists in its inputs")
+                    phrase("step '{step}' takes no file field '{name}' to keep the generated "
+                           "form in", step=step.id, name=spec["field"]),
+                    phrase("name a field of type file that the step lists in its inputs"))
         return None
     return step.id, field.id
 

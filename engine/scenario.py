@@ -24,7 +24,7 @@ from .loader import check as check_set
 from .loader import load
 from .machine import Refused, apply, case_number, open_linked, start
 from .model import DefinitionSet
-from .problems import DefinitionError, Problem
+from .problems import DefinitionError, Problem, phrase
 from .schemas import validate
 from .sources import display_name
 from .values import ValueProblem, coerce
@@ -276,11 +276,12 @@ def _time_problems(data: YMap) -> list[Problem]:
                 continue  # reported on the step itself
             if moment < now:
                 mark = mark_of(data, ["steps", index, "at"])
-                problems.append(Problem(
+                problems.append(Problem.of(
                     mark.file, mark.line, mark.column, "E219", f"$.steps[{index}].at",
-                    f"step {index + 1} is at {step['at']}, before the time the scenario has "
-                    f"already reached ({now.isoformat()}): time never goes back",
-                    "order the steps by time, or use 'advance' to move forward"))
+                    phrase("step {number} is at {at}, before the time the scenario has "
+                           "already reached ({now}): time never goes back", number=index + 1,
+                           at=step["at"], now=now.isoformat()),
+                    phrase("order the steps by time, or use 'advance' to move forward")))
             else:
                 now = moment
         span = step.get("advance")

@@ -17,7 +17,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
-from .problems import Problem, did_you_mean, json_path
+from .problems import Phrase, Problem, Wordable, joined, json_path, phrase, suggest
 from .yamlsource import YMap, mark_of, note_of
 
 SCHEMA_PACKAGE = "qmsflow.schema"
@@ -34,8 +34,9 @@ SCHEMA_FILES = {
 }
 
 _TYPE_WORDS = {
-    "string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
-    "array": "a list", "object": "a mapping of keys to values", "null": "nothing",
+    "string": phrase("text"), "integer": phrase("a whole number"), "number": phrase("a number"),
+    "boolean": phrase("true or false"), "array": phrase("a list"),
+    "object": phrase("a mapping of keys to values"), "null": phrase("nothing"),
 }
 
 
@@ -82,19 +83,26 @@ def _leaf(error: ValidationError) -> ValidationError:
     return _leaf(cast(ValidationError, best))
 
 
-def _found(value: Any) -> str:
+def _found(value: Any) -> Phrase:
     """What was found, in words: 'the boolean true', 'the number 5', 'a list'..."""
     if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
+        return phrase("the boolean {value}", value=str(value).lower())
     if isinstance(value, int | float):
-        return f"the number {value}"
+        return phrase("the number {value}", value=value)
     if isinstance(value, str):
-        return f"the text {value!r}"
+        return phrase("the text {value!r}", value=value)
     if isinstance(value, list):
-        return "a list"
+        return phrase("a list")
     if isinstance(value, dict):
-        return "a mapping"
-    return "nothing (an empty value)" if value is None else type(value).__name__
+        return phrase("a mapping")
+    return phrase("nothing (an empty value)") if value is None else Phrase(type(value).__name__)
+
+
+def _either(words: list[Phrase]) -> Phrase:
+    """'text or a list': each alternative translated."""
+    if len(words) == 1:
+        return words[0]
+    return phrase("{first} or {rest}", first=words[0], rest=_either(words[1:]))
 
 
 def _problems_for(root: YMap, error: ValidationError) -> Iterator[Problem]:
@@ -105,50 +113,57 @@ def _problems_for(root: YMap, error: ValidationError) -> Iterator[Problem]:
     instance: Any = error.instance
     note = note_of(root, path)
 
-    def make(code: str, message: str, hint: str | None = None,
+    def make(code: str, message: Wordable, hint: Wordable | None = None,
              at: list[str | int] | None = None, key: bool = False) -> Problem:
         where = path if at is None else at
         mark = mark_of(root, where, key=key)
         if note:
-            message = f"{message} ({note})"
-        return Problem(mark.file, mark.line, mark.column, code, json_path(where), message, hint)
+            message = phrase("{message} ({note})", message=message, note=note)
+        return Problem.of(mark.file, mark.line, mark.column, code, json_path(where), message,
+                          hint)
 
     if keyword == "required":
         missing = [name for name in rule if name not in instance]
         for name in missing:
-            yield make("S001", f"missing required key '{name}'",
+            yield make("S001", phrase("missing required key '{name}'", name=name),
                        _describe(schema, name))
         return
     if keyword == "additionalProperties" and isinstance(instance, dict):
         allowed = set(schema.get("properties", {}))
         for name in instance:
             if name not in allowed:
-                hint = did_you_mean(name, allowed) or (
-                    "allowed keys: " + ", ".join(sorted(allowed)) if allowed else None)
-                yield make("S002", f"unexpected key '{name}'", hint, [*path, name], key=True)
+                hint = suggest(name, allowed) or (
+                    phrase("allowed keys: {names}", names=joined(sorted(allowed)))
+                    if allowed else None)
+                yield make("S002", phrase("unexpected key '{name}'", name=name), hint,
+                           [*path, name], key=True)
         return
     if keyword == "type":
         wanted = rule
         names = [wanted] if isinstance(wanted, str) else list(wanted)
-        expected = " or ".join(_TYPE_WORDS.get(n, n) for n in names)
-        yield make("S003", f"expected {expected}, found {_found(instance)}")
+        expected = _either([_TYPE_WORDS.get(n) or Phrase(n) for n in names])
+        yield make("S003", phrase("expected {expected}, found {found}", expected=expected,
+                                  found=_found(instance)))
         return
     if keyword in ("enum", "const"):
         options = rule if keyword == "enum" else [rule]
         shown = ", ".join(str(o) for o in options)
-        hint = did_you_mean(str(instance), [str(o) for o in options])
-        yield make("S004", f"{instance!r} is not one of: {shown}", hint)
+        hint = suggest(str(instance), [str(o) for o in options])
+        yield make("S004", phrase("{value!r} is not one of: {shown}", value=instance,
+                                  shown=shown), hint)
         return
     if keyword == "pattern":
         if schema.get("pattern", "").startswith("^[a-z][a-z0-9_]"):
-            yield make("S005", f"{instance!r} is not a valid id",
-                       "use lower-case letters, digits and underscores, starting with a letter")
+            yield make("S005", phrase("{value!r} is not a valid id", value=instance),
+                       phrase("use lower-case letters, digits and underscores, starting with "
+                              "a letter"))
         else:
-            yield make("S005", f"{instance!r} does not match the expected form "
-                       f"{error.validator_value}", _describe_self(schema))
+            yield make("S005", phrase("{value!r} does not match the expected form {form}",
+                                      value=instance, form=error.validator_value),
+                       _describe_self(schema))
         return
     if keyword == "propertyNames":
-        yield make("S005", f"{error.message}", "keys here must be ids or locale tags")
+        yield make("S005", f"{error.message}", phrase("keys here must be ids or locale tags"))
         return
     if keyword in ("minItems", "maxItems", "minLength", "maxLength", "minProperties",
                    "maxProperties"):
@@ -156,21 +171,24 @@ def _problems_for(root: YMap, error: ValidationError) -> Iterator[Problem]:
                    _describe_self(schema))
         return
     if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        yield make("S007", f"{instance!r} is out of range ({keyword} {error.validator_value})")
+        yield make("S007", phrase("{value!r} is out of range ({keyword} {limit})",
+                                  value=instance, keyword=keyword, limit=error.validator_value))
         return
     if keyword == "uniqueItems":
-        yield make("S008", "the list has repeated items", "list each item once")
+        yield make("S008", phrase("the list has repeated items"), phrase("list each item once"))
         return
     if keyword == "format":
-        yield make("S005", f"{instance!r} is not a valid {error.validator_value}")
+        yield make("S005", phrase("{value!r} is not a valid {form}", value=instance,
+                                  form=error.validator_value))
         return
     yield make("S009", error.message)
 
 
-def _describe(schema: Mapping[str, Any], name: str) -> str | None:
+def _describe(schema: Mapping[str, Any], name: str) -> Phrase | None:
+    # The schema's own description stays English: it is the schema's text, not ours.
     prop = schema.get("properties", {}).get(name)
     if isinstance(prop, dict) and isinstance(prop.get("description"), str):
-        return f"{name}: {prop['description']}"
+        return phrase("{name}: {description}", name=name, description=prop["description"])
     return None
 
 
@@ -179,14 +197,21 @@ def _describe_self(schema: Mapping[str, Any]) -> str | None:
     return description if isinstance(description, str) else None
 
 
-def _size_message(keyword: str, limit: Any, instance: Any) -> str:
-    return {
-        "minItems": f"the list needs at least {limit} item(s)",
-        "maxItems": f"the list may have at most {limit} item(s)",
-        "minLength": f"the text needs at least {limit} character(s)",
-        "maxLength": f"the text may have at most {limit} character(s)",
-        "minProperties": f"needs at least {limit} entr{'y' if limit == 1 else 'ies'}",
-        "maxProperties": f"may have at most {limit} entr{'y' if limit == 1 else 'ies'}"
-                         + (f", found {len(instance)}: " + ", ".join(instance)
-                            if isinstance(instance, dict) else ""),
-    }[keyword]
+def _size_message(keyword: str, limit: Any, instance: Any) -> Phrase:
+    if keyword == "minItems":
+        return phrase("the list needs at least {limit} item(s)", limit=limit)
+    if keyword == "maxItems":
+        return phrase("the list may have at most {limit} item(s)", limit=limit)
+    if keyword == "minLength":
+        return phrase("the text needs at least {limit} character(s)", limit=limit)
+    if keyword == "maxLength":
+        return phrase("the text may have at most {limit} character(s)", limit=limit)
+    if keyword == "minProperties":
+        return (phrase("needs at least {limit} entry", limit=limit) if limit == 1 else
+                phrase("needs at least {limit} entries", limit=limit))
+    most = (phrase("may have at most {limit} entry", limit=limit) if limit == 1 else
+            phrase("may have at most {limit} entries", limit=limit))
+    if isinstance(instance, dict):
+        return phrase("{most}, found {count}: {names}", most=most, count=len(instance),
+                      names=joined(instance))
+    return most

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .problems import Problem, did_you_mean, json_path
+from .problems import Problem, Wordable, joined, json_path, phrase, suggest
 from .yamlsource import Mark, YMap, YSeq, read_yaml
 
 KINDS = ("definition-set", "organisation", "calendar", "process", "notifications", "reports",
@@ -70,9 +70,9 @@ def display_name(path: Path) -> str:
         return str(path)
 
 
-def _problem(mark: Mark, code: str, path: list[str | int] | tuple[str | int, ...], message: str,
-             hint: str | None = None) -> Problem:
-    return Problem(mark.file, mark.line, mark.column, code, json_path(path), message, hint)
+def _problem(mark: Mark, code: str, path: list[str | int] | tuple[str | int, ...],
+             message: Wordable, hint: Wordable | None = None) -> Problem:
+    return Problem.of(mark.file, mark.line, mark.column, code, json_path(path), message, hint)
 
 
 def _document_key(kind: str, data: YMap) -> str | None:
@@ -104,23 +104,30 @@ def _read_folder(folder: Path, problems: list[Problem]) -> dict[tuple[str, str],
         kind = data.get("kind")
         if not isinstance(kind, str) or kind not in KINDS:
             mark = data.value_marks.get("kind", data.mark)
+            message: Wordable
+            hint: Wordable
             if kind is None:
-                message, hint = "missing 'kind'", "start the file with one of: " + ", ".join(KINDS)
+                message = phrase("missing 'kind'")
+                hint = phrase("start the file with one of: {kinds}", kinds=joined(KINDS))
             else:
-                message = f"unknown kind {kind!r}"
-                hint = did_you_mean(str(kind), KINDS) or "use one of: " + ", ".join(KINDS)
+                message = phrase("unknown kind {kind!r}", kind=kind)
+                hint = suggest(str(kind), KINDS) or phrase("use one of: {kinds}",
+                                                           kinds=joined(KINDS))
             problems.append(_problem(mark, "E101", ["kind"], message, hint))
             continue
         key = _document_key(kind, data)
         if key is None:
             problems.append(_problem(data.mark, "E102", ["id"],
-                                     f"a {kind} file needs an 'id'", "add 'id: <name>'"))
+                                     phrase("a {kind} file needs an 'id'", kind=kind),
+                                     phrase("add 'id: <name>'")))
             continue
         if (kind, key) in documents:
             first = documents[(kind, key)].files[0]
-            what = f"a second {kind} file" if kind in SINGLETON_KINDS else f"{kind} {key!r} again"
-            problems.append(_problem(data.mark, "E103", [], f"{what} (first in {first})",
-                                     "keep one file per definition, or merge them"))
+            what = (phrase("a second {kind} file", kind=kind) if kind in SINGLETON_KINDS
+                    else phrase("{kind} {key!r} again", kind=kind, key=key))
+            problems.append(_problem(data.mark, "E103", [],
+                                     phrase("{what} (first in {first})", what=what, first=first),
+                                     phrase("keep one file per definition, or merge them")))
             continue
         documents[(kind, key)] = Document(kind, key, data, [name])
     return documents
@@ -147,11 +154,13 @@ def _offered_base(extends: str, mark: Mark, bases: Mapping[str, Path],
     name = "/".join(parts)
     if name in bases and not PurePosixPath(extends).is_absolute():
         return bases[name]
-    offered = ", ".join(sorted(bases)) or "none"
-    hint = did_you_mean(name, bases) or f"the sets this server offers: {offered}"
+    offered = joined(sorted(bases)) if bases else phrase("none")
+    hint = suggest(name, bases) or phrase("the sets this server offers: {offered}",
+                                          offered=offered)
     problems.append(_problem(mark, "E112", ["extends"],
-                             f"{extends!r} is not a set this server offers: a set from outside "
-                             "the server may extend only one of the server's sets", hint))
+                             phrase("{extends!r} is not a set this server offers: a set from "
+                                    "outside the server may extend only one of the server's "
+                                    "sets", extends=extends), hint))
     return None
 
 
@@ -159,9 +168,9 @@ def _collect_into(folder: Path, sources: SetSources, stack: list[Path],
                   bases: Mapping[str, Path] | None = None) -> dict[tuple[str, str], Document]:
     resolved = folder.resolve()
     if not resolved.is_dir():
-        sources.problems.append(Problem(display_name(folder), 1, 1, "E104", "$",
-                                        "no such definition folder",
-                                        "give the folder that holds set.yaml"))
+        sources.problems.append(Problem.of(display_name(folder), 1, 1, "E104", "$",
+                                           phrase("no such definition folder"),
+                                           phrase("give the folder that holds set.yaml")))
         return {}
     stack = [*stack, resolved]
     sources.folders.append(resolved)
@@ -169,9 +178,10 @@ def _collect_into(folder: Path, sources: SetSources, stack: list[Path],
     manifest = documents.get(("definition-set", "definition-set"))
     if manifest is None:
         if not any(p.code.startswith("Y") for p in sources.problems):
-            sources.problems.append(Problem(display_name(resolved / MANIFEST), 1, 1, "E105", "$",
-                                            "the folder has no definition-set manifest",
-                                            "add set.yaml with 'kind: definition-set'"))
+            sources.problems.append(Problem.of(
+                display_name(resolved / MANIFEST), 1, 1, "E105", "$",
+                phrase("the folder has no definition-set manifest"),
+                phrase("add set.yaml with 'kind: definition-set'")))
         sources.documents = documents
         return documents
     extends = manifest.data.get("extends")
@@ -188,13 +198,16 @@ def _collect_into(folder: Path, sources: SetSources, stack: list[Path],
         if base_folder in stack:
             cycle = " -> ".join(display_name(p) for p in [*stack, base_folder])
             sources.problems.append(_problem(mark, "E106", ["extends"],
-                                             f"'extends' makes a cycle: {cycle}",
-                                             "a set may only extend a set that does not extend it"))
+                                             phrase("'extends' makes a cycle: {cycle}",
+                                                    cycle=cycle),
+                                             phrase("a set may only extend a set that does not "
+                                                    "extend it")))
         elif not (base_folder / MANIFEST).is_file():
             sources.problems.append(_problem(
-                mark, "E107", ["extends"], f"the base set {extends!r} does not exist "
-                f"(looked for {display_name(base_folder / MANIFEST)})",
-                "give the path of the base set's folder, relative to this set"))
+                mark, "E107", ["extends"],
+                phrase("the base set {extends!r} does not exist (looked for {file})",
+                       extends=extends, file=display_name(base_folder / MANIFEST)),
+                phrase("give the path of the base set's folder, relative to this set")))
         else:
             base = _collect_into(base_folder, sources, stack)
             documents = _overlay_documents(base, documents, sources.problems)
@@ -256,8 +269,9 @@ def _merge_keyed(base: YSeq, overlay: YSeq, path: list[str | int],
         here = [*path, index]
         if not isinstance(item, YMap) or not isinstance(item.get("id"), str):
             problems.append(_problem(mark, "E108", here,
-                                     "an item of this list needs an 'id' to say which base item "
-                                     "it changes", "add 'id: <id of the base item>'"))
+                                     phrase("an item of this list needs an 'id' to say which "
+                                            "base item it changes"),
+                                     phrase("add 'id: <id of the base item>'")))
             continue
         ident = item["id"]
         op = item.get("op", "merge")
@@ -267,8 +281,10 @@ def _merge_keyed(base: YSeq, overlay: YSeq, path: list[str | int],
         if op == "add":
             if ident in items:
                 problems.append(_problem(op_mark, "E109", [*here, "op"],
-                                         f"'{ident}' already exists in the base",
-                                         "drop 'op: add' to change it, or choose a new id"))
+                                         phrase("'{ident}' already exists in the base",
+                                                ident=ident),
+                                         phrase("drop 'op: add' to change it, or choose a new "
+                                                "id")))
                 continue
             items[ident] = (_strip_ops(item, here, problems, True, top=True), mark)
             order.append(ident)
@@ -276,8 +292,9 @@ def _merge_keyed(base: YSeq, overlay: YSeq, path: list[str | int],
         if ident not in items:
             problems.append(_problem(
                 item.value_marks["id"], "E110", [*here, "id"],
-                f"override names nothing in the base: no item '{ident}' here",
-                did_you_mean(ident, items) or "write 'op: add' to add a new item"))
+                phrase("override names nothing in the base: no item '{ident}' here",
+                       ident=ident),
+                suggest(ident, items) or phrase("write 'op: add' to add a new item")))
             continue
         if op == "remove":
             del items[ident]
@@ -307,8 +324,8 @@ def _strip_ops(value: Any, path: list[str | int], problems: list[Problem],
                         and child in OPS):
                     problems.append(_problem(
                         value.value_marks[key], "E111", [*path, "op"],
-                        f"'op: {child}' inside an item that is not in the base",
-                        "only 'op: add' or no 'op' makes sense in a new definition"))
+                        phrase("'op: {op}' inside an item that is not in the base", op=child),
+                        phrase("only 'op: add' or no 'op' makes sense in a new definition")))
                 continue
             result.put(key, _strip_ops(child, [*path, key], problems, in_new_item),
                        value.key_marks[key], value.value_marks[key], value.notes.get(key))

@@ -18,7 +18,7 @@ from .cases import Case, ClockState
 from .compiler import CompileContext
 from .model import DefinitionSet, Field, Process, frozen_map
 from .notifications import RenderFailed, context, render
-from .problems import Problem
+from .problems import Problem, phrase
 from .sources import Document
 
 _MOMENT = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -45,12 +45,15 @@ def check_templates(definition: DefinitionSet, docs: list[Document]) -> list[Pro
                 try:
                     render(template, locale, values)
                 except RenderFailed as failed:
-                    where = (f"clock '{clock}'" if clock else
-                             "a survey invitation" if survey else "a step")
-                    ctx.problem(path, "X306", f"template '{template_id}' cannot render for "
-                                f"process '{process.id}' ({where}): {failed.__cause__ or failed}",
-                                "a template reads only the fields of every process that uses "
-                                "it: give this process its own template, or read a field it has")
+                    where = (phrase("clock '{clock}'", clock=clock) if clock else
+                             phrase("a survey invitation") if survey else phrase("a step"))
+                    ctx.problem(path, "X306", phrase(
+                        "template '{template}' cannot render for process '{process}' ({where}): "
+                        "{error}", template=template_id, process=process.id, where=where,
+                        error=failed.__cause__ or failed),
+                                phrase("a template reads only the fields of every process that "
+                                       "uses it: give this process its own template, or read "
+                                       "a field it has"))
     return problems
 
 

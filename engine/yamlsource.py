@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from .errors import QmsflowError
-from .problems import Problem, json_path
+from .problems import Phrase, Problem, Wordable, json_path, phrase
 
 # The C loader composes the same node graph with marks, several times faster.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -48,7 +48,7 @@ class YMap(dict[str, Any]):
     mark: Mark
     key_marks: dict[str, Mark]
     value_marks: dict[str, Mark]
-    notes: dict[str, str]
+    notes: dict[str, Phrase]
 
     def __init__(self, mark: Mark) -> None:
         super().__init__()
@@ -57,7 +57,8 @@ class YMap(dict[str, Any]):
         self.value_marks = {}
         self.notes = {}
 
-    def put(self, key: str, value: Any, key_mark: Mark, value_mark: Mark, note: str | None) -> None:
+    def put(self, key: str, value: Any, key_mark: Mark, value_mark: Mark,
+            note: Phrase | None) -> None:
         """Store one entry with its positions (used by the reader and by overlay merging)."""
         self[key] = value
         self.key_marks[key] = key_mark
@@ -73,7 +74,7 @@ class YSeq(list[Any]):
 
     mark: Mark
     item_marks: list[Mark]
-    notes: dict[int, str]
+    notes: dict[int, Phrase]
 
     def __init__(self, mark: Mark) -> None:
         super().__init__()
@@ -81,7 +82,7 @@ class YSeq(list[Any]):
         self.item_marks = []
         self.notes = {}
 
-    def push(self, value: Any, mark: Mark, note: str | None) -> None:
+    def push(self, value: Any, mark: Mark, note: Phrase | None) -> None:
         """Append one item with its position."""
         if note:
             self.notes[len(self)] = note
@@ -104,7 +105,7 @@ class _Builder:
         self._constructor = yaml.SafeLoader("")
         self._active: set[int] = set()
 
-    def build(self, node: yaml.Node, path: tuple[str | int, ...]) -> tuple[Any, str | None]:
+    def build(self, node: yaml.Node, path: tuple[str | int, ...]) -> tuple[Any, Phrase | None]:
         self.count += 1
         if self.count > _MAX_NODES:
             raise _TooLarge
@@ -112,16 +113,17 @@ class _Builder:
             return self._scalar(node, path)
         if id(node) in self._active:
             for alias in _cycle_aliases(self.text):
-                self.problems.append(Problem(
+                self.problems.append(Problem.of(
                     self.file, alias.line + 1, alias.column + 1, "Y004", json_path(path),
-                    f"the alias '*{alias.anchor}' refers to a node that contains it (a cycle)",
-                    "copy the values out instead of referring to the enclosing node"))
+                    phrase("the alias '*{anchor}' refers to a node that contains it (a cycle)",
+                           anchor=alias.anchor),
+                    phrase("copy the values out instead of referring to the enclosing node")))
             return (YMap if isinstance(node, yaml.MappingNode) else YSeq)(
                 _mark(self.file, node.start_mark)), None
         self._active.add(id(node))
         if node.tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
-            self._problem(node, "Y007", path, f"unsupported YAML tag {node.tag}",
-                          "remove the tag")
+            self._problem(node, "Y007", path, phrase("unsupported YAML tag {tag}", tag=node.tag),
+                          phrase("remove the tag"))
         try:
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path), None
@@ -139,12 +141,13 @@ class _Builder:
         result = YMap(_mark(self.file, node.start_mark))
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                self._problem(key_node, "Y005", path, "a key must be plain text, not a list or map")
+                self._problem(key_node, "Y005", path,
+                              phrase("a key must be plain text, not a list or map"))
                 continue
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self._problem(
-                    key_node, "Y006", path, "merge keys '<<' are not supported",
-                    "write the entries out, or use 'extends' between definition sets",
+                    key_node, "Y006", path, phrase("merge keys '<<' are not supported"),
+                    phrase("write the entries out, or use 'extends' between definition sets"),
                 )
                 continue
             # Keys stay the text as written: `on:` or `2027:` must not become True or 2027.
@@ -153,9 +156,9 @@ class _Builder:
                 first = result.key_marks[key]
                 self._problem(
                     key_node, "Y002", (*path, key),
-                    f"duplicate key '{key}' (first defined at line {first.line}); YAML would "
-                    "silently keep only the last one",
-                    "remove or rename one of them",
+                    phrase("duplicate key '{key}' (first defined at line {line}); YAML would "
+                           "silently keep only the last one", key=key, line=first.line),
+                    phrase("remove or rename one of them"),
                 )
                 continue
             value, note = self.build(value_node, (*path, key))
@@ -166,41 +169,43 @@ class _Builder:
         return result
 
     def _scalar(self, node: yaml.ScalarNode, path: tuple[str | int, ...]
-                ) -> tuple[Any, str | None]:
+                ) -> tuple[Any, Phrase | None]:
         tag = node.tag
         text = str(node.value)
         if tag == "tag:yaml.org,2002:timestamp":
             # A bare date means the date written; keep it as ISO text, which the schema checks.
-            return text, f"YAML reads the bare value {text} as a date"
+            return text, phrase("YAML reads the bare value {text} as a date", text=text)
         if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in text:
             # YAML 1.1 reads 17:30 as the base-60 number 1050; a time of day is what was meant.
             return text, None
         if tag == "tag:yaml.org,2002:bool" and text.lower() not in _BOOL_TEXTS:
             value = self._constructor.construct_object(node)
-            return value, (
-                f"YAML 1.1 reads the bare word {text!r} as the boolean {str(value).lower()}; "
-                f"write '{text}' in quotes if you meant text"
-            )
+            return value, phrase(
+                "YAML 1.1 reads the bare word {word!r} as the boolean {value}; "
+                "write '{text}' in quotes if you meant text",
+                word=text, value=str(value).lower(), text=text)
         if tag == "tag:yaml.org,2002:binary":
             return text, None
         if not tag.startswith("tag:yaml.org,2002:"):
-            self._problem(node, "Y007", path, f"unsupported YAML tag {tag}", "remove the tag")
+            self._problem(node, "Y007", path, phrase("unsupported YAML tag {tag}", tag=tag),
+                          phrase("remove the tag"))
             return text, None
         try:
             return self._constructor.construct_object(node), None
         except yaml.YAMLError as error:
             # e.g. a bare '<<' value: YAML's merge tag outside a key
             self._problem(node, "Y007", path,
-                          f"cannot read the value {text!r}: {error}".split("\n")[0],
-                          "quote the value")
+                          phrase("cannot read the value {text!r}: {error}", text=text,
+                                 error=str(error).split("\n")[0]),
+                          phrase("quote the value"))
             return text, None
 
     def _problem(
-        self, node: yaml.Node, code: str, path: Sequence[str | int], message: str,
-        hint: str | None = None,
+        self, node: yaml.Node, code: str, path: Sequence[str | int], message: Wordable,
+        hint: Wordable | None = None,
     ) -> None:
         self.problems.append(
-            Problem(
+            Problem.of(
                 self.file, node.start_mark.line + 1, node.start_mark.column + 1, code,
                 json_path(path), message, hint,
             )
@@ -263,43 +268,47 @@ def read_yaml_text(text: str, file: str) -> tuple[YMap | None, list[Problem]]:
             mark = error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(str(part) for part in (error.context, error.problem) if part)
-        hint = None
+        detail: Wordable = message
+        hint: Phrase | None = None
         lines = text.splitlines()
         here = lines[line - 1][column - 1:column] if 0 < line <= len(lines) else ""
         if here == "\t" or "'\\t'" in message:
-            message += " (a tab)"
-            hint = "indent with spaces, not tabs"
+            detail = phrase("{detail} (a tab)", detail=message)
+            hint = phrase("indent with spaces, not tabs")
         elif unclosed:
-            hint = "close the bracket or quote opened here"
-        return None, [Problem(file, line, column, "Y001", "$", f"YAML syntax: {message}", hint)]
+            hint = phrase("close the bracket or quote opened here")
+        return None, [Problem.of(file, line, column, "Y001", "$",
+                                 phrase("YAML syntax: {detail}", detail=detail), hint)]
     except yaml.YAMLError as error:  # reader errors: bad bytes, control characters
-        return None, [Problem(file, 1, 1, "Y001", "$", f"YAML syntax: {error}")]
+        return None, [Problem.of(file, 1, 1, "Y001", "$",
+                                 phrase("YAML syntax: {detail}", detail=str(error)))]
     documents = [n for n in nodes if n is not None]
     if not documents:
-        return None, [Problem(file, 1, 1, "Y003", "$", "the file is empty",
-                              "a definition file starts with 'kind:'")]
+        return None, [Problem.of(file, 1, 1, "Y003", "$", phrase("the file is empty"),
+                                 phrase("a definition file starts with 'kind:'"))]
     if len(documents) > 1:
         line = documents[1].start_mark.line
         lines = text.splitlines()
         # The node starts after the '---' that separates the documents; point at that.
         while line > 0 and not lines[min(line, len(lines) - 1)].startswith("---"):
             line -= 1
-        return None, [Problem(file, line + 1, 1, "Y003", "$",
-                              "the file holds more than one YAML document ('---')",
-                              "put each definition in a file of its own")]
+        return None, [Problem.of(file, line + 1, 1, "Y003", "$",
+                                 phrase("the file holds more than one YAML document ('---')"),
+                                 phrase("put each definition in a file of its own"))]
     builder = _Builder(file, text)
     try:
         data, _ = builder.build(documents[0], ())
     except _TooLarge:
-        return None, [Problem(file, 1, 1, "Y008", "$",
-                              f"the file expands to more than {_MAX_NODES} nodes",
-                              "aliases that expand exponentially are refused")]
+        return None, [Problem.of(file, 1, 1, "Y008", "$",
+                                 phrase("the file expands to more than {count} nodes",
+                                        count=_MAX_NODES),
+                                 phrase("aliases that expand exponentially are refused"))]
     if not isinstance(data, YMap):
         start = documents[0].start_mark
-        return None, [*builder.problems, Problem(
+        return None, [*builder.problems, Problem.of(
             file, start.line + 1, start.column + 1, "Y003", "$",
-            "a definition file must be a mapping of keys to values",
-            "start the file with 'kind: <kind>'",
+            phrase("a definition file must be a mapping of keys to values"),
+            phrase("start the file with 'kind: <kind>'"),
         )]
     return data, builder.problems
 
@@ -310,11 +319,13 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[YMap | None, list
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        return None, [Problem(name, 1, 1, "Y001", "$",
-                              f"the file is not UTF-8 text ({error.reason} at byte {error.start})",
-                              "save it as UTF-8")]
+        return None, [Problem.of(name, 1, 1, "Y001", "$",
+                                 phrase("the file is not UTF-8 text ({reason} at byte {start})",
+                                        reason=error.reason, start=error.start),
+                                 phrase("save it as UTF-8"))]
     except OSError as error:
-        return None, [Problem(name, 1, 1, "F001", "$", f"cannot read the file: {error.strerror}")]
+        return None, [Problem.of(name, 1, 1, "F001", "$",
+                                 phrase("cannot read the file: {reason}", reason=error.strerror))]
     return read_yaml_text(text, name)
 
 
@@ -335,7 +346,7 @@ def mark_of(root: YMap, path: Sequence[str | int], *, key: bool = False) -> Mark
     return mark
 
 
-def note_of(root: YMap, path: Sequence[str | int]) -> str | None:
+def note_of(root: YMap, path: Sequence[str | int]) -> Phrase | None:
     """The note (what YAML did to a scalar) recorded at ``path``, if any."""
     if not path:
         return None

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+from babel import Locale, UnknownLocaleError
+from babel.support import NullTranslations, Translations
 
 from qmsflow.engine.loader import check, load
 from qmsflow.engine.model import DefinitionSet, text
@@ -18,23 +21,62 @@ from qmsflow.engine.problems import DefinitionError, Problem
 from qmsflow.engine.report_forms import coverage
 
 FORMATS = click.Choice(["text", "json", "github"])
+#: The web application's message catalogues: the same translations as the editor shows.
+CATALOGUES = Path(__file__).resolve().parent.parent / "web" / "translations"
+Translate = Callable[[str], str]
 
 
-def _github(problem: Problem) -> str:
+def _english(template: str) -> str:
+    return template
+
+
+def _translator(tag: str) -> Translate:
+    """The catalogue of BCP 47 ``tag`` (``zh-CN``); English needs none."""
+    if tag.lower() in ("en", "en-us", "en-gb"):
+        return _english
+    try:
+        folder = str(Locale.parse(tag, sep="-"))
+    except (ValueError, UnknownLocaleError):
+        folder = ""
+    found = Translations.load(str(CATALOGUES), [folder]) if folder else NullTranslations()
+    if not isinstance(found, Translations):
+        offered = sorted(p.name for p in CATALOGUES.iterdir() if p.is_dir()) \
+            if CATALOGUES.is_dir() else []
+        raise click.BadParameter(
+            f"no messages in {tag!r}; languages: en, "
+            + ", ".join(_tag(Locale.parse(name)) for name in offered)
+            if offered else f"no messages in {tag!r}; only en", param_hint="--lang")
+    return found.gettext
+
+
+def _tag(locale: Locale) -> str:
+    return "-".join(part for part in (locale.language, locale.territory) if part)
+
+
+def _line(problem: Problem, translate: Translate) -> str:
+    if translate is _english:
+        return str(problem)
+    message, hint = problem.said(translate)
+    text = f"{problem.file}:{problem.line}:{problem.column}: {problem.code} {problem.path}: "
+    return text + message + (f" ({hint})" if hint else "")
+
+
+def _github(problem: Problem, translate: Translate = _english) -> str:
     # GitHub Actions workflow command: shows the problem as an annotation on the file.
-    message = f"{problem.code} {problem.path}: {problem.message}"
-    if problem.hint:
-        message += f" ({problem.hint})"
+    said, hint = problem.said(translate)
+    message = f"{problem.code} {problem.path}: {said}"
+    if hint:
+        message += f" ({hint})"
     message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return (f"::error file={problem.file},line={problem.line},col={problem.column},"
             f"title={problem.code}::{message}")
 
 
-def _print_problems(problems: list[Problem], fmt: str) -> None:
+def _print_problems(problems: list[Problem], fmt: str, translate: Translate) -> None:
     if fmt == "json":
         return
     for problem in problems:
-        click.echo(_github(problem) if fmt == "github" else str(problem))
+        click.echo(_github(problem, translate) if fmt == "github" else _line(problem, translate))
 
 
 @click.command("validate")
@@ -43,8 +85,12 @@ def _print_problems(problems: list[Problem], fmt: str) -> None:
               help="text for people, json for tools, github for CI annotations.")
 @click.option("--forms", is_flag=True,
               help="Also print how much of each regulator's report form a valid set fills.")
-def cli(paths: tuple[Path, ...], fmt: str, forms: bool) -> None:
+@click.option("--lang", default="en", show_default=True, metavar="TAG",
+              help="Language of the messages and hints for people, e.g. zh-CN "
+                   "(json stays English: tools match on it).")
+def cli(paths: tuple[Path, ...], fmt: str, forms: bool, lang: str) -> None:
     """Check definition sets (folders holding set.yaml); default: definitions/*/ here."""
+    translate = _translator(lang)
     targets = list(paths) or _default_sets()
     if not targets:
         raise click.UsageError("no definition set given and none found under ./definitions")
@@ -56,7 +102,7 @@ def cli(paths: tuple[Path, ...], fmt: str, forms: bool) -> None:
         entry: dict[str, object] = {"set": str(target), "valid": not problems,
                                     "problems": [p.as_dict() for p in problems]}
         report.append(entry)
-        _print_problems(problems, fmt)
+        _print_problems(problems, fmt, translate)
         if fmt == "text":
             verdict = "valid" if not problems else f"{len(problems)} problem(s)"
             click.echo(f"{target}: {verdict}")

@@ -29,8 +29,9 @@ def test_a_typed_error_is_located_live_then_fixed_and_the_draft_saved(
     page.keyboard.insert_text("labelz: 1\n")
     problems.get_by_text("set.yaml:1:1").wait_for()
     listed = problems.inner_text()
-    assert "未知的键" in listed and "unexpected key 'labelz'" in listed
-    assert "did you mean 'label'?" in listed
+    # The whole problem in Chinese, the name typed kept as typed.
+    assert "未知的键" in listed and "未知的键 'labelz'" in listed
+    assert "是否想写 'label'？" in listed and "unexpected key" not in listed
     assert page.locator(".cm-lintRange-error").count() >= 1  # the marker in the text
     assert page.get_by_text("有未保存的修改").is_visible()
 

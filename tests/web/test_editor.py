@@ -85,7 +85,7 @@ def test_live_validation_locates_a_typed_error_with_a_chinese_summary(
     unknown = next(p for p in answer["problems"] if p["code"] == "S002")
     line = text.splitlines().index("labelz:") + 1
     assert (unknown["file"], unknown["line"], unknown["column"]) == ("set.yaml", line, 1)
-    assert "labelz" in unknown["message"] and unknown["hint"] == "did you mean 'label'?"
+    assert "labelz" in unknown["message"] and unknown["hint"] == "是否想写 'label'？"
     assert unknown["summary"] == "未知的键"
     fixed = client.post(f"/admin/drafts/{draft_id}/check",
                         json={"file": "set.yaml", "text": text.replace("labelz", "label")})

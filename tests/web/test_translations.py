@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from string import Formatter
+
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
@@ -44,3 +46,27 @@ def test_the_compiled_catalog_says_what_its_source_says() -> None:
     with (CATALOG / "messages.mo").open("rb") as compiled:
         found = pairs(read_mo(compiled))
     assert found == wanted, "run 'make translations' to compile messages.po"
+
+
+def _engine_templates() -> set[str]:
+    """The templates the engine words definition problems with (marked with ``phrase``)."""
+    return {message for _file, _line, message, _comments, _context in extract_from_dir(
+        ROOT / "engine", [("**.py", "python")], keywords={"phrase": None})
+        if isinstance(message, str)}
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _literal, name, _spec, _conversion in Formatter().parse(text)
+            if name is not None}
+
+
+def test_every_definition_problem_the_engine_words_has_a_chinese_translation() -> None:
+    with (CATALOG / "messages.po").open("rb") as source:
+        catalog = read_po(source)
+    templates = _engine_templates()
+    assert "unknown {what} '{name}'" in templates and "state" in templates
+    missing = sorted(t for t in templates if not (catalog.get(t) and catalog.get(t).string))
+    assert missing == [], "run 'make translations' and translate these in messages.po"
+    # A translation may leave a parameter out ('an' has no Chinese), never invent one.
+    invented = sorted(t for t in templates if not _fields(catalog[t].string) <= _fields(t))
+    assert invented == []

@@ -1,8 +1,10 @@
-"""Definition problems for the browser: located, with a summary in the user's language.
+"""Definition problems for the browser: located, said in the user's language.
 
-The engine words a problem in English (what ``qmsflow validate`` prints); its stable code says
-what kind of problem it is, and that kind is translated here, so a reader of Chinese sees what
-is wrong beside the exact English detail.
+The engine words a problem in English (what ``qmsflow validate`` prints) and keeps the same
+words as a template with named parameters (:class:`~qmsflow.engine.problems.Phrase`); here the
+template is looked up in the request's message catalogue, so a reader of Chinese sees the whole
+problem in Chinese, with the ids and values the author typed kept as typed. Anything without a
+translation stays English. The stable code's kind of problem is translated too (``summary``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.problems import DefinitionError, Problem
 
 from ..i18n import gettext as _
+from . import bp
 
 
 def summary(code: str) -> str:
@@ -45,9 +48,25 @@ def summary(code: str) -> str:
     return _("Problem with names, references or expressions")
 
 
+def _translated(template: str) -> str:
+    # No variables: Flask-Babel then returns the catalogue's text without %-formatting it, and
+    # the engine's template is filled by str.format (Phrase.render).
+    return _(template)
+
+
+def said(problem: Problem) -> tuple[str, str | None]:
+    """The problem's message and hint in the request's language (English where untranslated)."""
+    return problem.said(_translated)
+
+
+@bp.app_template_filter("problem_said")
 def as_json(problem: Problem) -> dict[str, Any]:
-    """A problem as the editor's JSON gives it: located, with its translated summary."""
-    return {**problem.as_dict(), "summary": summary(problem.code)}
+    """A problem as the editor's JSON and the pages listing problems give it: located, with its
+    translated summary, message and hint (the English ones as ``qmsflow validate`` prints them
+    kept beside, for searching and for reports to a consultant)."""
+    message, hint = said(problem)
+    return {**problem.as_dict(), "summary": summary(problem.code), "message": message,
+            "hint": hint, "message_en": problem.message, "hint_en": problem.hint}
 
 
 #: The last few drafts compiled, by a digest of their text: a draft is compiled again only

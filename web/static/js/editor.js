@@ -52,6 +52,10 @@
         hint.textContent = `(${p.hint})`;
         item.append(" ", hint);
       }
+      // The English words `qmsflow validate` and CI print, for whoever compares the two.
+      if (p.message_en && p.message_en !== p.message) {
+        item.title = `${p.message_en}${p.hint_en ? ` (${p.hint_en})` : ""}`;
+      }
       list.append(item);
     }
     if (editor) {
