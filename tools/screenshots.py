@@ -6,7 +6,8 @@ Seeds a temporary SQLite database with the demo data (``qmsflow demo``: one acco
 cases in every state) on a fixed clock, serves the application from it on a free local port
 and photographs, in Chinese: the sign-in page, the quality manager's inbox, a case page with
 its deadlines and history (also at tablet size), the dashboard, the outbox, a step form with a
-conditional section shown and the signature block, the printable form and the administration's
+conditional section shown and the signature block, the printable form, the definition editor
+with a typed mistake located and said in Chinese, and the administration's
 state diagram; a submitted NMPA report's page with its form section, and the first page of the
 form's PDF as WeasyPrint generates it (rendered to PNG by poppler's ``pdftoppm``: ``apt-get
 install poppler-utils``). The browser is Debian's Chromium (never a downloaded one); nothing
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -224,6 +226,18 @@ def take_all(browser: Browser, base: str, out: Path, url: str, summary: DemoSumm
         bottom = int(figure.evaluate("f => f.getBoundingClientRect().bottom + window.scrollY"))
         page.set_viewport_size({"width": DESKTOP["width"], "height": bottom + 40})
         camera.shoot(page, "diagram", figure)
+
+        # The definition editor checking a draft as it is typed: the problem located and said
+        # in the reader's language.
+        page.goto("/admin/drafts")
+        page.get_by_label("标题（变更内容）").fill("投诉流程调整")
+        page.get_by_role("button", name=re.compile("新建草稿")).click()
+        page.wait_for_url(re.compile(r"/admin/drafts/\d+$"))
+        page.locator(".cm-content").click()
+        page.keyboard.press("Control+Home")
+        page.keyboard.insert_text("labelz: 1\n")
+        page.locator("[data-problem-list]").get_by_text("set.yaml:1:1").wait_for()
+        camera.shoot(page, "editor")
 
         report = nmpa_report(url, definition)
         page.set_viewport_size(DESKTOP)
