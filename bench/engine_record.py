@@ -29,6 +29,9 @@ from qmsflow.engine.model import DefinitionSet
 ROOT = Path(__file__).resolve().parents[1]
 
 
+SORT_MAPS = False  # --sorted-maps: compare contents only, whatever the order of a mapping
+
+
 def dump(value: Any) -> Any:
     """``value`` as plain, ordered data: dataclasses as dicts, sets sorted."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -36,7 +39,8 @@ def dump(value: Any) -> Any:
                 **{f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value)
                    if f.name != "_compiled"}}
     if isinstance(value, Mapping):
-        return {"@map": [(dump(k), dump(v)) for k, v in value.items()]}
+        pairs = [(dump(k), dump(v)) for k, v in value.items()]
+        return {"@map": sorted(pairs, key=repr) if SORT_MAPS else pairs}
     if isinstance(value, set | frozenset):
         return {"@set": sorted((dump(v) for v in value), key=repr)}
     if isinstance(value, list | tuple):
@@ -114,7 +118,11 @@ def record(out: Callable[[str], None]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("output", type=Path, help="file to write (outside the repository)")
+    parser.add_argument("--sorted-maps", action="store_true",
+                        help="write mappings sorted (to compare contents across an order change)")
     args = parser.parse_args()
+    global SORT_MAPS
+    SORT_MAPS = args.sorted_maps
     with args.output.open("w", encoding="utf-8") as handle:
         failed = record(lambda line: handle.write(line + "\n"))
     print(f"wrote {args.output}; {failed} scenario(s) failing")

@@ -433,14 +433,18 @@ class StepCheck:
     def check_inputs(self, inputs: Mapping[str, Any]) -> None:
         """Coerce the offered inputs into ``values`` and refuse unknown, invalid or missing
         ones (the field rules every step, and a customer survey, share)."""
-        offered = {i.field for i in self.step.inputs}
+        # The step's fields once each, in its order: a new value takes its place in the case
+        # in that order, whatever the hash seed (a set here made it vary from run to run).
+        offered = dict.fromkeys(i.field for i in self.step.inputs)
         for name in inputs:
             if name not in offered:
                 hint = did_you_mean(name, offered)
                 self.refuse("unexpected", f"'{self.step.id}' does not take field '{name}'"
                             + (f" ({hint})" if hint else ""), name)
         invalid = set()
-        for name in offered & set(inputs):
+        for name in offered:
+            if name not in inputs:
+                continue
             try:
                 self.values[name] = coerce(self.process.fields[name], inputs[name],
                                            self.process)
