@@ -292,6 +292,8 @@ class StepCheck:
         # The values the step's rules read: the case's (or, opening one, the given defaults).
         self.values: dict[str, Any] = dict(case.values if case else values or {})
         self._context: CaseView | None = None  # built once; renewed when values change
+        # The inputs taken into ``values``: the only values the check changes.
+        self.taken: dict[str, None] = {}
 
     def refuse(self, code: str, message: str, name: str | None = None,
                **details: str) -> None:
@@ -353,7 +355,7 @@ class StepCheck:
     def check_blocking_clocks(self, case: Case) -> None:
         """Refuse a step into a final state while a ``blocks_close`` clock still runs (or is
         paused), unless the step itself stops that clock."""
-        if not self.closes(case):
+        if not case.clocks or not self.closes(case):
             return
         for state in case.clocks.values():
             clock = self.process.clocks.get(state.id)
@@ -373,7 +375,7 @@ class StepCheck:
         A linked case whose state the caller did not give counts as unfinished: a close is
         never let through on what was not checked.
         """
-        if not self.closes(case):
+        if not case.links or not self.closes(case):
             return
         relations = self.definition.organisation.relations
         for link in case.links:
@@ -448,6 +450,7 @@ class StepCheck:
             try:
                 self.values[name] = coerce(self.process.fields[name], inputs[name],
                                            self.process)
+                self.taken[name] = None
             except ValueProblem as problem:
                 invalid.add(name)
                 self.refuse("invalid", f"{name}: {problem}", name, **problem.facts)
@@ -485,8 +488,16 @@ class StepCheck:
                             needed=needed.role, tier=needed.id)
 
     def changed(self) -> list[str]:
+        """The fields whose value the inputs change, in the order of the case's values."""
         old = self.case.values if self.case else {}
-        return [name for name, value in self.values.items() if old.get(name) != value]
+        values = self.values
+        # Only an input taken can differ from the case: compare those, not every field.
+        changed = [name for name in self.taken if old.get(name) != values[name]]
+        if len(changed) > 1:
+            # The order a walk over every value would give (the reason's words list them).
+            wanted = set(changed)
+            changed = [name for name in values if name in wanted]
+        return changed
 
     def context(self) -> CaseView:
         """What the step's rules read: the case with the values as they stand now."""
@@ -640,11 +651,14 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
     # The person it was with keeps it while it stays in their queue.
     assignee = case.assignee if step.stays and assignee_role == case.assignee_role else None
 
-    new_case = replace(
-        case, state=landed, values=frozen_map(draft.values), priority=priority,
-        flags=frozenset(flags), assignee_role=assignee_role, assignee=assignee,
-        priority_override=draft.override, clocks=frozen_map(draft.clocks),
-        steps=(*case.steps, StepRecord(step.id, actor.id, now)), updated_at=now,
+    # Built field by field (dataclasses.replace looks every field up by name on each step): a
+    # field added to Case must be carried over here too (a test lists the fields).
+    new_case = Case(
+        process=case.process, version=case.version, number=case.number, state=landed,
+        values=frozen_map(draft.values), priority=priority, flags=frozenset(flags),
+        assignee_role=assignee_role, created_at=case.created_at, updated_at=now,
+        clocks=frozen_map(draft.clocks), steps=(*case.steps, StepRecord(step.id, actor.id, now)),
+        links=case.links, assignee=assignee, priority_override=draft.override,
         # A step on a closed case (it stops a deadline that outlived it) keeps it closed.
         closed_at=(case.closed_at if step.stays or (was_final and target.final)
                    else (now if target.final else None)),
@@ -655,7 +669,8 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
         "signature": signature.meaning if signature and step.signature else None,
         "signer": actor.name if signature and step.signature else None,
         "reason": reason or None}))
-    events = [head, *changes(case, new_case, now, actor.id, decision.rules, moved=moved),
+    events = [head, *changes(case, new_case, now, actor.id, decision.rules, moved=moved,
+                             written=evaluation.taken.keys() | draft.written),
               *draft.opened, *draft.notifications]
     return Outcome(new_case, tuple(events))
 
