@@ -13,11 +13,12 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from . import clocks as clock_ops
 from . import report_forms, witnesses
-from .cases import Actor, Case, ClockState, Link, Signature, StepRecord
+from .cases import Actor, Case, ClockState, Link, Signature, StepRecord, assemble
 from .decisions import DecisionError, all_rule_flags, decide
 from .effects import Draft, EffectFailed, clock_events, run_effects
 from .errors import QmsflowError
@@ -273,6 +274,42 @@ def _requires(rule: bool | Expression, context: Mapping[str, Any]) -> bool:
         return True  # when in doubt, ask: a condition that cannot be evaluated is not a waiver
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a step of a process always does, worked out once from the (immutable) definitions
+    rather than on every step taken: its fields in order, which are required whatever the
+    case, which by a condition, the clocks it triggers."""
+
+    offered: Mapping[str, None]  # the step's fields once each, in its order
+    always: frozenset[str]  # required whatever the case holds
+    conditional: bool  # some input is required by a condition, or by the chosen category
+    reasons: bool  # some input needs a reason when it changes a value already given
+    clocks: tuple[str, ...]  # the clocks the step starts, stops, pauses or resumes
+
+
+# Plans by step object; each entry holds its step, so an id is never reused while kept.
+_PLANS: dict[int, tuple[Step, _Plan]] = {}
+
+
+def _plan(process: Process, step: Step) -> _Plan:
+    kept = _PLANS.get(id(step))
+    if kept is not None and kept[0] is step:
+        return kept[1]
+    by_category = any(c.required_fields for c in process.categories.values())
+    plan = _Plan(
+        offered=dict.fromkeys(item.field for item in step.inputs),
+        always=frozenset(item.field for item in step.inputs if item.required is True),
+        conditional=by_category or any(not isinstance(item.required, bool)
+                                       for item in step.inputs),
+        reasons=any(process.fields[item.field].change_reason for item in step.inputs),
+        clocks=tuple(clock.id for clock in process.clocks.values()
+                     if step.id in clock.triggers))
+    if len(_PLANS) >= 4096:
+        _PLANS.clear()  # definitions come and go (drafts, versions): keep the cache bounded
+    _PLANS[id(step)] = (step, plan)
+    return plan
+
+
 class StepCheck:
     """Evaluates one step for one actor: the reasons it is refused, then its effects."""
 
@@ -285,6 +322,7 @@ class StepCheck:
         self.linked = linked or {}
         self.process = process
         self.step = step
+        self.plan = _plan(process, step)
         self.case = case
         self.actor = actor
         self.now = now
@@ -340,7 +378,8 @@ class StepCheck:
             self.check_forms()
         changed_needing_reason = [
             name for name in self.changed() if self.process.fields[name].change_reason
-            and case is not None and not is_empty(case.values.get(name))]
+            and case is not None and not is_empty(case.values.get(name))
+        ] if self.plan.reasons else []  # only the step's own fields can change here
         if (step.reason_required or changed_needing_reason) and is_empty(reason):
             why = (f"changing {', '.join(changed_needing_reason)} needs a reason"
                    if changed_needing_reason else "this step needs a reason")
@@ -437,7 +476,8 @@ class StepCheck:
         ones (the field rules every step, and a customer survey, share)."""
         # The step's fields once each, in its order: a new value takes its place in the case
         # in that order, whatever the hash seed (a set here made it vary from run to run).
-        offered = dict.fromkeys(i.field for i in self.step.inputs)
+        plan = self.plan
+        offered = plan.offered
         for name in inputs:
             if name not in offered:
                 hint = did_you_mean(name, offered)
@@ -455,9 +495,11 @@ class StepCheck:
                 invalid.add(name)
                 self.refuse("invalid", f"{name}: {problem}", name, **problem.facts)
         self._context = None  # the inputs changed the values
-        required = required_fields(self.process, self.step, self.context())
+        # Only a condition or a category makes it depend on the case (required_fields).
+        required = (required_fields(self.process, self.step, self.context())
+                    if plan.conditional else plan.always)
         # Each field once, in the step's order, even if the step lists it twice.
-        for name in dict.fromkeys(item.field for item in self.step.inputs):
+        for name in offered:
             if name in required and name not in invalid and is_empty(self.values.get(name)):
                 label = text(self.process.fields[name].label, "en")
                 self.refuse("missing", f"{name}: '{label}' is required", name)
@@ -627,11 +669,9 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
     # when a clock's events changed them (a later clock's rule may read an earlier one).
     decided = CaseView(process, draft.values, case, now=now, state=landed,
                        priority=priority, flags=flags, clocks=draft.clocks)
-    for clock in process.clocks.values():
-        if step.id not in clock.triggers:
-            continue  # most clocks do nothing on a given step: clock_events would not either
+    for cid in evaluation.plan.clocks:  # most clocks do nothing on a given step
         before = dict(draft.clocks)
-        clock_events(definition, process, clock.id, step.id, draft.clocks, decided, now)
+        clock_events(definition, process, cid, step.id, draft.clocks, decided, now)
         if draft.clocks != before:
             decided = CaseView(process, draft.values, case, now=now, state=landed,
                                priority=priority, flags=flags, clocks=draft.clocks)
@@ -651,9 +691,9 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
     # The person it was with keeps it while it stays in their queue.
     assignee = case.assignee if step.stays and assignee_role == case.assignee_role else None
 
-    # Built field by field (dataclasses.replace looks every field up by name on each step): a
-    # field added to Case must be carried over here too (a test lists the fields).
-    new_case = Case(
+    # Built from every field by name (dataclasses.replace looks every field up on each step;
+    # assemble refuses a field left out).
+    new_case = assemble(
         process=case.process, version=case.version, number=case.number, state=landed,
         values=frozen_map(draft.values), priority=priority, flags=frozenset(flags),
         assignee_role=assignee_role, created_at=case.created_at, updated_at=now,
@@ -664,7 +704,7 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
                    else (now if target.final else None)),
         row_version=case.row_version + 1)
 
-    head = Event("created" if step.start else "transition", now, actor.id, frozen_map({
+    head = Event("created" if step.start else "transition", now, actor.id, MappingProxyType({
         "step": step.id, "from": case.state or None, "to": landed,
         "signature": signature.meaning if signature and step.signature else None,
         "signer": actor.name if signature and step.signature else None,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from qmsflow.engine import scenario
-from qmsflow.engine.cases import Case
+from qmsflow.engine.cases import Case, assemble
 from qmsflow.engine.events import Outcome, changes
 
 from ..conftest import ROOT, SCENARIOS
@@ -52,7 +52,8 @@ def test_the_audit_trail_names_every_field_a_step_changed(path: Path) -> None:
 
 
 def test_a_step_carries_every_part_of_the_case_it_does_not_change() -> None:
-    # _take builds the new case field by field: a field added to Case must be carried there.
+    # A step assembles the new case from every field by name: one added to Case must be
+    # carried over there (assemble refuses a case with a field left out).
     assert [f.name for f in dataclasses.fields(Case)] == [
         "process", "version", "number", "state", "values", "priority", "flags",
         "assignee_role", "created_at", "updated_at", "clocks", "steps", "links", "assignee",
@@ -87,3 +88,13 @@ def test_a_case_keeps_its_values_in_one_order_whatever_the_hash_seed() -> None:
                               env={**os.environ, "PYTHONHASHSEED": seed}, check=True)
         orders.add(done.stdout)
     assert len(orders) == 1
+
+
+def test_a_case_assembled_with_a_field_left_out_is_refused() -> None:
+    before, _ = steps_taken(LEAN_FLOW)[0]
+    parts = {f.name: getattr(before, f.name) for f in dataclasses.fields(Case)}
+    assert assemble(**parts) == before
+    del parts["links"]
+    with pytest.raises(TypeError) as refused:
+        assemble(**parts)
+    assert "exactly its fields" in str(refused.value)
