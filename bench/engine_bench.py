@@ -28,8 +28,14 @@ The baseline, measured in the same run for each flow, is the least a workflow in
 per step: look the transition up in a table, check the actor's role and the required inputs, and
 make the new case (state, values merged, the step appended).
 
+Times are CPU time of this process (``time.process_time``), best of five timings of whole
+flows: the machine is shared, and wall-clock time there counts the time other processes held
+the CPU (it varied by 2x from run to run, CPU time by about 10%).
+
 The last line: microseconds per engine step on the lean flow against the issue's target
 (<= 25 us), with its ratio to the baseline.
+
+That a speed change leaves every result as it was is checked by ``bench/engine_record.py``.
 
 Run: .venv/bin/python bench/engine_bench.py [--rounds 300]
 """
@@ -144,7 +150,7 @@ def minimal_machine(definition: DefinitionSet, start: Call, applies: list[Call]
 
 
 def timed(rounds: int, work: Callable[[], object]) -> float:
-    """The best of five timings of ``rounds`` runs, in seconds per run."""
+    """The best of five timings of ``rounds`` runs, in CPU seconds per run."""
     best = float("inf")
     for _ in range(5):
         began = time.process_time()
