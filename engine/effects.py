@@ -32,6 +32,9 @@ class Draft:
     clocks: dict[str, ClockState]
     opened: list[Event] = field(default_factory=list)
     notifications: list[Event] = field(default_factory=list)
+    #: The fields a ``set`` effect wrote: with a step's inputs, the only values a step can
+    #: change (the audit events compare those, not every field of the case).
+    written: set[str] = field(default_factory=set)
 
 
 class EffectFailed(QmsflowError):
@@ -58,6 +61,7 @@ def run_effects(definition: DefinitionSet, process: Process, case: Case,
                 try:
                     draft.values[name] = coerce(process.fields[name], expr.evaluate(ctx()),
                                                 process)
+                    draft.written.add(name)
                 except (EvaluationError, ValueProblem) as error:
                     raise EffectFailed(name, f"cannot set {name}: {error}") from error
         elif effect.kind == "assign":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import decimal
 import difflib
 import functools
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -255,6 +255,10 @@ class Expression:
     source: str
     names: frozenset[str]
     _compiled: Template = field(repr=False, compare=False)
+    # The same tree as one Python function of the values (see _python), for the expressions
+    # whose every node it translates; None runs the Jinja template.
+    _python: Callable[[dict[str, object]], object] | None = field(
+        default=None, repr=False, compare=False)
 
     def evaluate(self, context: Mapping[str, object]) -> object:
         """The value of the expression for ``context``; names missing from it are None.
@@ -265,6 +269,13 @@ class Expression:
         # field and an absent one mean the same thing to an administrator.
         read = context.get
         values = {name: read(name) for name in self.names}
+        python = self._python
+        if python is not None:
+            try:
+                result = python(values)
+            except Exception as exc:
+                raise EvaluationError(self.source, _explain(exc)) from exc
+            return None if isinstance(result, Undefined) else result
         template = self._compiled
         try:
             # What jinja2's TemplateExpression.__call__ (3.1) does, less its work per call
@@ -330,6 +341,9 @@ def compile_expression(source: str) -> Expression:
     try:
         tree = _parse(source)
         _check(tree, source)
+        # Translated before Jinja compiles the tree (the name finder too): its optimizer
+        # folds constants in place.
+        python = _python(tree)
         template = nodes.Template([nodes.Output([tree])])
         template.set_environment(_ENV)  # the name finder compiles, so it needs one
         names = frozenset(find_undeclared_variables(template))
@@ -346,7 +360,7 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionError(
             "expression is nested too deeply", "split it into smaller conditions", source
         ) from exc
-    return Expression(source=source, names=names, _compiled=compiled)
+    return Expression(source=source, names=names, _compiled=compiled, _python=python)
 
 
 def _parse(source: str) -> nodes.Expr:
@@ -379,6 +393,95 @@ def _compile(tree: nodes.Expr) -> Template:
     if template.globals:
         raise RuntimeError("the expression environment must have no globals")
     return template
+
+
+# The operators Jinja's code generator (3.1) writes as the Python operator itself.
+_COMPARISONS = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=",
+                "in": "in", "notin": "not in"}
+_BINARY: dict[type[nodes.Node], str] = {
+    nodes.Add: "+", nodes.Sub: "-", nodes.Div: "/", nodes.FloorDiv: "//", nodes.Mul: "*",
+    nodes.Mod: "%", nodes.And: "and", nodes.Or: "or"}
+_UNARY: dict[type[nodes.Node], str] = {nodes.Not: "not ", nodes.Neg: "-", nodes.Pos: "+"}
+
+
+class _Untranslated(QmsflowError):
+    """A node :func:`_python` leaves to Jinja."""
+
+
+def _python(tree: nodes.Expr) -> Callable[[dict[str, object]], object] | None:
+    """The expression as one plain Python function of its values, or None.
+
+    Running the Jinja template costs a context object and a generator on every evaluation;
+    a condition is evaluated several times per step. The function is the very Python that
+    Jinja's code generator writes for each node (``environment.getattr`` and ``getitem`` for
+    attributes and subscripts, ``call_binop`` for the operators the sandbox intercepts, the
+    operator itself for the others, the filter or test function for those that need no
+    context), so it computes the same values and raises the same errors; a tree with a node
+    outside that set (``~``, slices, an ``if`` without ``else``, a filter with keyword
+    arguments or one that takes the environment) returns None and keeps the template.
+    tests/engine/test_expression_python.py compares both over every condition of the bundled
+    definitions.
+    """
+    try:
+        body = _python_source(tree)
+    except _Untranslated:
+        return None
+    # The text is built from the checked tree alone: names and attributes as string literals,
+    # constants as their repr; no builtins are reachable from it.
+    code = compile(f"lambda v: {body}", "<expression>", "eval")
+    function: Callable[[dict[str, object]], object] = eval(
+        code, {"__builtins__": {}, "getattr_": _ENV.getattr, "getitem_": _ENV.getitem,
+               "binop_": _ENV.call_binop, "filters_": _ENV.filters, "tests_": _ENV.tests})
+    return function
+
+
+def _python_source(node: nodes.Node) -> str:
+    # Every value is parenthesised, as Jinja writes them: precedence is the tree's.
+    kind = type(node)
+    if kind is nodes.Const:
+        value = node.value  # type: ignore[attr-defined]
+        if value is None or isinstance(value, bool | int | float | str):
+            return f"({value!r})" if not isinstance(value, float) else f"({value!s})"
+        raise _Untranslated
+    if kind is nodes.Name:
+        return f"v[{node.name!r}]"  # type: ignore[attr-defined]
+    if kind is nodes.List or kind is nodes.Tuple:
+        items = "".join(f"{_python_source(item)}, " for item in node.items)  # type: ignore
+        return f"[{items}]" if kind is nodes.List else f"({items})"
+    if kind is nodes.Compare:
+        text = _python_source(node.expr)  # type: ignore[attr-defined]
+        for operand in node.ops:  # type: ignore[attr-defined]
+            text += f" {_COMPARISONS[operand.op]} {_python_source(operand.expr)}"
+        return f"({text})"
+    if kind in _BINARY:
+        left = _python_source(node.left)  # type: ignore[attr-defined]
+        right = _python_source(node.right)  # type: ignore[attr-defined]
+        operator = _BINARY[kind]
+        if operator in _ENV.intercepted_binops:
+            return f"binop_(None, {operator!r}, {left}, {right})"
+        return f"({left} {operator} {right})"
+    if kind in _UNARY:
+        return f"({_UNARY[kind]}{_python_source(node.node)})"  # type: ignore[attr-defined]
+    if kind is nodes.Getattr:
+        return f"getattr_({_python_source(node.node)}, {node.attr!r})"  # type: ignore
+    if kind is nodes.Getitem and not isinstance(node.arg, nodes.Slice):  # type: ignore
+        return f"getitem_({_python_source(node.node)}, {_python_source(node.arg)})"  # type: ignore
+    if kind is nodes.Filter or kind is nodes.Test:
+        # As Jinja calls a filter or test that takes no context, environment or evaluation
+        # context: the function itself, on the value and the positional arguments.
+        table = _ENV.filters if kind is nodes.Filter else _ENV.tests
+        function = table.get(node.name)  # type: ignore[attr-defined]
+        if (function is None or getattr(function, "jinja_pass_arg", None) is not None
+                or node.kwargs or node.dyn_args or node.dyn_kwargs  # type: ignore
+                or node.node is None):  # type: ignore[attr-defined]
+            raise _Untranslated
+        arguments = "".join(f", {_python_source(a)}" for a in node.args)  # type: ignore
+        where = "filters_" if kind is nodes.Filter else "tests_"
+        return f"{where}[{node.name!r}]({_python_source(node.node)}{arguments})"  # type: ignore
+    if kind is nodes.CondExpr and node.expr2 is not None:  # type: ignore[attr-defined]
+        return (f"({_python_source(node.expr1)} if {_python_source(node.test)} "  # type: ignore
+                f"else {_python_source(node.expr2)})")  # type: ignore[attr-defined]
+    raise _Untranslated
 
 
 def _syntax_hint(message: str) -> str | None:

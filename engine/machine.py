@@ -13,11 +13,12 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from . import clocks as clock_ops
 from . import report_forms, witnesses
-from .cases import Actor, Case, ClockState, Link, Signature, StepRecord
+from .cases import Actor, Case, ClockState, Link, Signature, StepRecord, assemble
 from .decisions import DecisionError, all_rule_flags, decide
 from .effects import Draft, EffectFailed, clock_events, run_effects
 from .errors import QmsflowError
@@ -273,6 +274,42 @@ def _requires(rule: bool | Expression, context: Mapping[str, Any]) -> bool:
         return True  # when in doubt, ask: a condition that cannot be evaluated is not a waiver
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a step of a process always does, worked out once from the (immutable) definitions
+    rather than on every step taken: its fields in order, which are required whatever the
+    case, which by a condition, the clocks it triggers."""
+
+    offered: Mapping[str, None]  # the step's fields once each, in its order
+    always: frozenset[str]  # required whatever the case holds
+    conditional: bool  # some input is required by a condition, or by the chosen category
+    reasons: bool  # some input needs a reason when it changes a value already given
+    clocks: tuple[str, ...]  # the clocks the step starts, stops, pauses or resumes
+
+
+# Plans by step object; each entry holds its step, so an id is never reused while kept.
+_PLANS: dict[int, tuple[Step, _Plan]] = {}
+
+
+def _plan(process: Process, step: Step) -> _Plan:
+    kept = _PLANS.get(id(step))
+    if kept is not None and kept[0] is step:
+        return kept[1]
+    by_category = any(c.required_fields for c in process.categories.values())
+    plan = _Plan(
+        offered=dict.fromkeys(item.field for item in step.inputs),
+        always=frozenset(item.field for item in step.inputs if item.required is True),
+        conditional=by_category or any(not isinstance(item.required, bool)
+                                       for item in step.inputs),
+        reasons=any(process.fields[item.field].change_reason for item in step.inputs),
+        clocks=tuple(clock.id for clock in process.clocks.values()
+                     if step.id in clock.triggers))
+    if len(_PLANS) >= 4096:
+        _PLANS.clear()  # definitions come and go (drafts, versions): keep the cache bounded
+    _PLANS[id(step)] = (step, plan)
+    return plan
+
+
 class StepCheck:
     """Evaluates one step for one actor: the reasons it is refused, then its effects."""
 
@@ -285,6 +322,7 @@ class StepCheck:
         self.linked = linked or {}
         self.process = process
         self.step = step
+        self.plan = _plan(process, step)
         self.case = case
         self.actor = actor
         self.now = now
@@ -292,6 +330,8 @@ class StepCheck:
         # The values the step's rules read: the case's (or, opening one, the given defaults).
         self.values: dict[str, Any] = dict(case.values if case else values or {})
         self._context: CaseView | None = None  # built once; renewed when values change
+        # The inputs taken into ``values``: the only values the check changes.
+        self.taken: dict[str, None] = {}
 
     def refuse(self, code: str, message: str, name: str | None = None,
                **details: str) -> None:
@@ -338,7 +378,8 @@ class StepCheck:
             self.check_forms()
         changed_needing_reason = [
             name for name in self.changed() if self.process.fields[name].change_reason
-            and case is not None and not is_empty(case.values.get(name))]
+            and case is not None and not is_empty(case.values.get(name))
+        ] if self.plan.reasons else []  # only the step's own fields can change here
         if (step.reason_required or changed_needing_reason) and is_empty(reason):
             why = (f"changing {', '.join(changed_needing_reason)} needs a reason"
                    if changed_needing_reason else "this step needs a reason")
@@ -353,7 +394,7 @@ class StepCheck:
     def check_blocking_clocks(self, case: Case) -> None:
         """Refuse a step into a final state while a ``blocks_close`` clock still runs (or is
         paused), unless the step itself stops that clock."""
-        if not self.closes(case):
+        if not case.clocks or not self.closes(case):
             return
         for state in case.clocks.values():
             clock = self.process.clocks.get(state.id)
@@ -373,7 +414,7 @@ class StepCheck:
         A linked case whose state the caller did not give counts as unfinished: a close is
         never let through on what was not checked.
         """
-        if not self.closes(case):
+        if not case.links or not self.closes(case):
             return
         relations = self.definition.organisation.relations
         for link in case.links:
@@ -433,24 +474,32 @@ class StepCheck:
     def check_inputs(self, inputs: Mapping[str, Any]) -> None:
         """Coerce the offered inputs into ``values`` and refuse unknown, invalid or missing
         ones (the field rules every step, and a customer survey, share)."""
-        offered = {i.field for i in self.step.inputs}
+        # The step's fields once each, in its order: a new value takes its place in the case
+        # in that order, whatever the hash seed (a set here made it vary from run to run).
+        plan = self.plan
+        offered = plan.offered
         for name in inputs:
             if name not in offered:
                 hint = did_you_mean(name, offered)
                 self.refuse("unexpected", f"'{self.step.id}' does not take field '{name}'"
                             + (f" ({hint})" if hint else ""), name)
         invalid = set()
-        for name in offered & set(inputs):
+        for name in offered:
+            if name not in inputs:
+                continue
             try:
                 self.values[name] = coerce(self.process.fields[name], inputs[name],
                                            self.process)
+                self.taken[name] = None
             except ValueProblem as problem:
                 invalid.add(name)
                 self.refuse("invalid", f"{name}: {problem}", name, **problem.facts)
         self._context = None  # the inputs changed the values
-        required = required_fields(self.process, self.step, self.context())
+        # Only a condition or a category makes it depend on the case (required_fields).
+        required = (required_fields(self.process, self.step, self.context())
+                    if plan.conditional else plan.always)
         # Each field once, in the step's order, even if the step lists it twice.
-        for name in dict.fromkeys(item.field for item in self.step.inputs):
+        for name in offered:
             if name in required and name not in invalid and is_empty(self.values.get(name)):
                 label = text(self.process.fields[name].label, "en")
                 self.refuse("missing", f"{name}: '{label}' is required", name)
@@ -481,8 +530,16 @@ class StepCheck:
                             needed=needed.role, tier=needed.id)
 
     def changed(self) -> list[str]:
+        """The fields whose value the inputs change, in the order of the case's values."""
         old = self.case.values if self.case else {}
-        return [name for name, value in self.values.items() if old.get(name) != value]
+        values = self.values
+        # Only an input taken can differ from the case: compare those, not every field.
+        changed = [name for name in self.taken if old.get(name) != values[name]]
+        if len(changed) > 1:
+            # The order a walk over every value would give (the reason's words list them).
+            wanted = set(changed)
+            changed = [name for name in values if name in wanted]
+        return changed
 
     def context(self) -> CaseView:
         """What the step's rules read: the case with the values as they stand now."""
@@ -612,11 +669,9 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
     # when a clock's events changed them (a later clock's rule may read an earlier one).
     decided = CaseView(process, draft.values, case, now=now, state=landed,
                        priority=priority, flags=flags, clocks=draft.clocks)
-    for clock in process.clocks.values():
-        if step.id not in clock.triggers:
-            continue  # most clocks do nothing on a given step: clock_events would not either
+    for cid in evaluation.plan.clocks:  # most clocks do nothing on a given step
         before = dict(draft.clocks)
-        clock_events(definition, process, clock.id, step.id, draft.clocks, decided, now)
+        clock_events(definition, process, cid, step.id, draft.clocks, decided, now)
         if draft.clocks != before:
             decided = CaseView(process, draft.values, case, now=now, state=landed,
                                priority=priority, flags=flags, clocks=draft.clocks)
@@ -636,22 +691,26 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
     # The person it was with keeps it while it stays in their queue.
     assignee = case.assignee if step.stays and assignee_role == case.assignee_role else None
 
-    new_case = replace(
-        case, state=landed, values=frozen_map(draft.values), priority=priority,
-        flags=frozenset(flags), assignee_role=assignee_role, assignee=assignee,
-        priority_override=draft.override, clocks=frozen_map(draft.clocks),
-        steps=(*case.steps, StepRecord(step.id, actor.id, now)), updated_at=now,
+    # Built from every field by name (dataclasses.replace looks every field up on each step;
+    # assemble refuses a field left out).
+    new_case = assemble(
+        process=case.process, version=case.version, number=case.number, state=landed,
+        values=frozen_map(draft.values), priority=priority, flags=frozenset(flags),
+        assignee_role=assignee_role, created_at=case.created_at, updated_at=now,
+        clocks=frozen_map(draft.clocks), steps=(*case.steps, StepRecord(step.id, actor.id, now)),
+        links=case.links, assignee=assignee, priority_override=draft.override,
         # A step on a closed case (it stops a deadline that outlived it) keeps it closed.
         closed_at=(case.closed_at if step.stays or (was_final and target.final)
                    else (now if target.final else None)),
         row_version=case.row_version + 1)
 
-    head = Event("created" if step.start else "transition", now, actor.id, frozen_map({
+    head = Event("created" if step.start else "transition", now, actor.id, MappingProxyType({
         "step": step.id, "from": case.state or None, "to": landed,
         "signature": signature.meaning if signature and step.signature else None,
         "signer": actor.name if signature and step.signature else None,
         "reason": reason or None}))
-    events = [head, *changes(case, new_case, now, actor.id, decision.rules, moved=moved),
+    events = [head, *changes(case, new_case, now, actor.id, decision.rules, moved=moved,
+                             written=evaluation.taken.keys() | draft.written),
               *draft.opened, *draft.notifications]
     return Outcome(new_case, tuple(events))
 
