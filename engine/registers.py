@@ -1,0 +1,115 @@
+"""Compile register documents: records that are not cases, with the fields of a case.
+
+A register (customers, products, installed devices, spare parts, loaners) is declared like a
+process: typed fields with the same types, labels and checks (compiled by the same code as a
+process's fields, :meth:`.process_compiler.ProcessCompiler.compile_fields`, and checked by
+:func:`.field_checks.check_process`), plus a ``key`` field naming each entry, the fields the
+search box looks in, the list's columns, and the roles that read and edit it. A field of type
+``register`` refers to an entry of another register by its key.
+
+Schedules, retention and step effects on registers are later additions: each is a new key of
+the register document (or of a process step) compiled here against :class:`~.model.Register`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import replace
+from typing import Any
+
+from .compiler import CompileContext
+from .field_checks import check_process
+from .model import Field, Organisation, Register, frozen_map
+from .problems import Problem, with_article
+from .process_compiler import ProcessCompiler
+from .sources import Document
+
+#: Names a register field's ``required`` condition may read besides the register's fields.
+ENTRY_ATTRIBUTES = frozenset({"now"})
+#: Field types a key may have: one line of text, compared exactly.
+KEY_TYPES = frozenset({"text"})
+#: Field types the search box can look in.
+SEARCHABLE_TYPES = frozenset({"text", "long_text", "email", "phone", "register"})
+#: Field types that cannot be a list's column: a list shows one short line per entry.
+NOT_A_COLUMN = frozenset({"long_text", "file"})
+
+
+def compile_register(doc: Document, problems: list[Problem], org: Organisation,
+                     register_ids: Collection[str]) -> Register | None:
+    """Compile one register document; problems go to ``problems``.
+
+    ``register_ids``: every register of the set, for the fields that refer to one.
+    """
+    data = doc.data
+    ctx = CompileContext(doc, problems, org.locales)
+    before = len(problems)
+    check_process(doc, problems, org.locales)  # reserved field ids, defaults of the wrong type
+    ctx.unique(data["fields"], ["fields"], "field")
+    field_ids = [item["id"] for item in data["fields"]]
+    compiler = ProcessCompiler(doc, problems, org, (), (), {})
+    fields = compiler.compile_fields(set(field_ids) | ENTRY_ATTRIBUTES)
+    for index, item in enumerate(data["fields"]):
+        fields[item["id"]] = _reference(ctx, item, fields[item["id"]], ["fields", index],
+                                        register_ids)
+    key = data["key"]
+    if ctx.ref(key, field_ids, "field", ["key"]) and fields[key].type not in KEY_TYPES:
+        kind = with_article(fields[key].type)
+        ctx.problem(["key"], "E250", f"the key '{key}' is {kind} field: a key must be a text "
+                    "field of one line", f"declare '{key}' with 'type: text'")
+    title = data.get("title")
+    ctx.ref(title, field_ids, "field", ["title"])
+    for index, name in enumerate(data.get("search", [])):
+        if ctx.ref(name, field_ids, "field", ["search", index]) and (
+                fields[name].type not in SEARCHABLE_TYPES):
+            ctx.problem(["search", index], "E250",
+                        f"the search box cannot look in '{name}', "
+                        f"{with_article(fields[name].type)} field",
+                        "search text, long text, e-mail, phone or register fields")
+    for index, name in enumerate(data.get("columns", [])):
+        if ctx.ref(name, field_ids, "field", ["columns", index]) and (
+                fields[name].type in NOT_A_COLUMN):
+            ctx.problem(["columns", index], "E250",
+                        f"'{name}' ({fields[name].type}) cannot be a column of the list",
+                        "show it on the entry's page; list short fields")
+    for group in ("read", "edit"):
+        for index, role in enumerate(data[group]):
+            ctx.ref(role, org.roles, "role", [group, index])
+    label = ctx.labels(data["label"], ["label"])
+    entry_label = ctx.labels(data.get("entry_label"), ["entry_label"])
+    description = ctx.labels(data.get("description"), ["description"])
+    if len(problems) > before:
+        return None
+    # The key identifies the entry: it is always required, whatever the field says.
+    fields[key] = replace(fields[key], required=True)
+    search = tuple(dict.fromkeys([key, *data.get("search", [])]))
+    columns = tuple(data.get("columns", [key]))
+    return Register(
+        id=data["id"], label=label, entry_label=entry_label or label, description=description,
+        fields=_frozen(fields, field_ids), key=key, title=title, search=search,
+        columns=columns if key in columns else (key, *columns), read=tuple(data["read"]),
+        edit=tuple(data["edit"]))
+
+
+def _reference(ctx: CompileContext, item: Mapping[str, Any], spec: Field,
+               here: list[str | int], register_ids: Collection[str]) -> Field:
+    """A register field names a register; no other field may."""
+    target = item.get("register")
+    if item["type"] == "register":
+        if target is None:
+            known = ", ".join(sorted(register_ids)) or "none yet"
+            ctx.problem(here, "E207", f"register field '{item['id']}' does not say which "
+                        "register it refers to",
+                        "add 'register: <id>' naming a register of the set; known "
+                        f"registers: {known}")
+            return spec
+        ctx.ref(target, register_ids, "register", [*here, "register"])
+        return replace(spec, register=target)
+    if target is not None:
+        ctx.problem([*here, "register"], "E207",
+                    f"'register' only applies to register fields, not {item['type']}",
+                    "write 'type: register' or remove 'register'")
+    return spec
+
+
+def _frozen(fields: Mapping[str, Field], order: list[str]) -> Mapping[str, Field]:
+    return frozen_map({name: fields[name] for name in order if name in fields})
