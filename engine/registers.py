@@ -15,14 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from .compiler import CompileContext
+from .errors import QmsflowError
+from .expressions import EvaluationError, Expression
 from .field_checks import check_process
 from .model import Field, Organisation, Register, frozen_map
-from .problems import Problem, with_article
+from .problems import Problem, did_you_mean, with_article
 from .process_compiler import ProcessCompiler
 from .sources import Document
+from .values import ValueProblem, coerce, is_empty
 
 #: Names a register field's ``required`` condition may read besides the register's fields.
 ENTRY_ATTRIBUTES = frozenset({"now"})
@@ -113,3 +117,56 @@ def _reference(ctx: CompileContext, item: Mapping[str, Any], spec: Field,
 
 def _frozen(fields: Mapping[str, Field], order: list[str]) -> Mapping[str, Field]:
     return frozen_map({name: fields[name] for name in order if name in fields})
+
+
+class EntryInvalid(QmsflowError, ValueError):
+    """Values that do not fit a register's fields: ``problems`` maps each field id to what is
+    wrong with it, in words for the person who typed it."""
+
+    def __init__(self, register: Register, problems: Mapping[str, str]) -> None:
+        self.register = register
+        self.problems = dict(problems)
+        listed = "; ".join(f"{name}: {message}" for name, message in self.problems.items())
+        super().__init__(f"{register.id}: {listed}")
+
+
+def entry_values(register: Register, raw: Mapping[str, Any], now: datetime,
+                 start: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The typed values of an entry from what a form, the API or a spreadsheet sent.
+
+    ``start``: the entry's values before the change (an edit sends only what it changes;
+    a new entry starts from the fields' defaults). Every field is checked as a case field is
+    (type, bounds, pattern, required or required by condition); EntryInvalid lists every field
+    that does not fit. Unknown field ids are refused too, so a typo is never silently dropped.
+    Whether a referenced entry exists is the store's to check.
+    """
+    problems: dict[str, str] = {}
+    for name in raw:
+        if name not in register.fields:
+            hint = did_you_mean(name, register.fields)
+            problems[name] = f"'{name}' is not a field of this register" + (
+                f" ({hint})" if hint else "")
+    values: dict[str, Any] = dict(start) if start is not None else {
+        name: spec.default for name, spec in register.fields.items() if spec.default is not None}
+    for name, spec in register.fields.items():
+        if name not in raw:
+            continue
+        try:
+            values[name] = coerce(spec, raw[name])
+        except ValueProblem as problem:
+            problems[name] = str(problem)
+    context = {**values, "now": now}
+    for name, spec in register.fields.items():
+        if name in problems or not is_empty(values.get(name)):
+            continue
+        needed = spec.required
+        if isinstance(needed, Expression):
+            try:
+                needed = bool(needed.evaluate(context))
+            except EvaluationError:
+                needed = True  # a condition that cannot be judged asks for the value
+        if needed:
+            problems[name] = "this field is required"
+    if problems:
+        raise EntryInvalid(register, problems)
+    return {name: value for name, value in values.items() if not is_empty(value)}
