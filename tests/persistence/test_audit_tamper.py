@@ -28,8 +28,8 @@ from qmsflow.engine.persistence.models import (
 )
 
 from .conftest import CHEAP, PASSWORD, World, decided, open_complaint, unguard
-from .test_registers import register_device
 from .test_cli import Cli
+from .test_registers import register_device
 
 
 @dataclass
