@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from qmsflow.engine.model import DefinitionSet, Register
-from qmsflow.engine.values import text_pattern
+from qmsflow.engine.values import INTEGER_MAX, text_pattern
 
 if TYPE_CHECKING:
     from .openapi import _Writer
@@ -104,7 +104,9 @@ def add_registers(writer: _Writer, definition: DefinitionSet, paths: dict[str, A
                          "schema": {"type": "object", "additionalProperties": False,
                                     "required": ["values", "expected_version"], "properties": {
                                         "values": _ref(f"register.{rid}.Input"),
-                                        "expected_version": {"type": "integer", "minimum": 0},
+                                        "expected_version": {
+                                            "type": "integer", "minimum": 0,
+                                            "maximum": INTEGER_MAX},
                                         "reason": {"type": "string"}}}}}},
                      "responses": _answer("200", "The entry after the change.", entry,
                                           "400 401 403 404 409 413 415 422 503")}}
