@@ -188,6 +188,8 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         "registers.history": _register_readers(definition),
         "registers.new": _register_editors(definition),
         "registers.edit": _register_editors(definition),
+        "registers.export": _register_readers(definition),
+        "registers.import_sheet": _register_editors(definition),
     }
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 from flask.testing import FlaskClient
 
 from qmsflow.engine.persistence import registers
 
 from ..persistence.conftest import World
+from ..persistence.test_register_sheets import _book
 from ..persistence.test_registers import CUSTOMER, DEVICE, PRODUCT
 from .conftest import Auth, text_of
 
@@ -105,3 +108,21 @@ def test_the_register_pages_speak_chinese(client: FlaskClient, auth: Auth,
     auth.login("service_desk", locale="zh-CN")
     page = text_of(client.get("/registers/installed_device", query_string={"q": "SN"}))
     assert "设备档案" in page and "序列号" in page and "保修截止日期" in page
+
+
+def test_a_register_downloads_as_a_workbook_and_a_bad_one_is_refused_row_by_row(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    _seed(world, device=True)
+    auth.login("service_desk")
+    exported = client.get("/registers/installed_device/export")
+    bad = _book(["serial", "product", "customer"], ["SN-9", "MX-999", "C-0001"])
+    refused = client.post("/registers/installed_device/import",
+                          data={"workbook": (io.BytesIO(bad), "bad.xlsx")},
+                          content_type="multipart/form-data")
+    again = client.post("/registers/installed_device/import",
+                        data={"workbook": (io.BytesIO(exported.data), "devices.xlsx")},
+                        content_type="multipart/form-data")
+    assert exported.status_code == 200 and exported.data[:2] == b"PK"
+    assert refused.status_code == 422
+    assert "row 2, column" in text_of(refused) and "MX-999" in text_of(refused)
+    assert again.status_code == 302

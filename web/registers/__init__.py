@@ -11,14 +11,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 
 from qmsflow import forms
 from qmsflow.engine.model import Register
-from qmsflow.engine.persistence import By, registers
+from qmsflow.engine.persistence import By, register_sheets, registers
 from qmsflow.engine.registers import EntryInvalid
 
 from .. import guards
@@ -222,3 +232,44 @@ def edit(register_id: str, key: str) -> str | BaseResponse | tuple[str, int]:
     page = render_template("registers/form.html", register=register, form=form,
                            problems=problems, entry=found)
     return (page, status) if request.method == "POST" else page
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.route("/registers/<register_id>/export")
+@login_required
+def export(register_id: str) -> Response:
+    """Every entry of the register as an Excel workbook, headers in the reader's language."""
+    register = _register(register_id)
+    with _sessions()() as session:
+        data = register_sheets.export(session, definition(), register.id, locale())
+    return Response(data, mimetype=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="{register.id}.xlsx"',
+        "Cache-Control": "no-store"})
+
+
+@bp.route("/registers/<register_id>/import", methods=["GET", "POST"])
+@login_required
+def import_sheet(register_id: str) -> str | BaseResponse | tuple[str, int]:
+    """Import a workbook: each bad row is listed and nothing is imported."""
+    register = _register(register_id, edit=True)
+    problems: list[str] = []
+    if request.method == "POST":
+        upload = request.files.get("workbook")
+        if upload is None or not upload.filename:
+            problems = [_("Choose an Excel workbook (.xlsx) to import.")]
+        else:
+            try:
+                with _sessions().begin() as session:
+                    done = register_sheets.import_sheet(
+                        session, definition(), register.id, upload.read(), _now(),
+                        By(current_user.id, current_user.name), _client())
+            except register_sheets.SheetRefused as refused:
+                problems = refused.problems
+            else:
+                flash(_("Imported: %(created)s registered, %(changed)s changed.",
+                        created=done.created, changed=done.changed), "success")
+                return redirect(url_for("registers.entries", register_id=register.id))
+    page = render_template("registers/import.html", register=register, problems=problems)
+    return (page, 422) if problems else page
