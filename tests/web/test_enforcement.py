@@ -190,6 +190,9 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         "registers.edit": _register_editors(definition),
         "registers.export": _register_readers(definition),
         "registers.import_sheet": _register_editors(definition),
+        # The registers' API, like the cases': a token only (a POST's URL answers its GET).
+        "api.list_entries": _always(401), "api.read_entry": _always(401),
+        "api.create_entry": _always(401), "api.update_entry": _always(401),
     }
 
 
@@ -219,7 +222,9 @@ PUBLIC = {"auth.login": 200, "auth.language": 405, "auth.logout": 405,
           # POST only: a GET is refused before sign-in.
           "account.end_session": 405, "account.end_others": 405, "admin.user_roles": 405,
           "admin.user_disable": 405, "admin.user_password": 405, "admin.user_sign_out": 405,
-          "cases.save_list": 405, "cases.forget_list": 405, "cases.watch": 405}
+          "cases.save_list": 405, "cases.forget_list": 405, "cases.watch": 405,
+          "api.list_entries": 401, "api.read_entry": 401, "api.create_entry": 401,
+          "api.update_entry": 401}
 
 
 def _report_form(demo: Demo) -> dict[str, str]:
