@@ -19,6 +19,7 @@ from .field_checks import check_process
 from .model import DefinitionSet, Process, Template, frozen_map
 from .problems import DefinitionError, Problem, noun, phrase, suggest
 from .process_compiler import ProcessCompiler
+from .registers import compile_register
 from .report_forms import compile_report_form
 from .schemas import validate
 from .sources import MANIFEST, SetSources, collect, display_name
@@ -111,6 +112,12 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
         form = compile_report_form(doc, problems, org.locales, processes)
         if form is not None:
             report_forms[doc.key] = form
+    register_ids = {doc.key for doc in sources.of_kind("register")}
+    registers = {}
+    for doc in sources.of_kind("register"):
+        register = compile_register(doc, problems, org, register_ids)
+        if register is not None:
+            registers[doc.key] = register
     merged: dict[str, Any] = {
         f"{kind}:{key}": doc.data for (kind, key), doc in sorted(sources.documents.items())
         if kind != "definition-set"}
@@ -120,7 +127,7 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
         version=content_hash(merged), organisation=org, calendars=frozen_map(calendars),
         processes=frozen_map(processes), templates=frozen_map(templates),
         reports=frozen_map(reports), source=frozen_map(merged),
-        report_forms=frozen_map(report_forms),
+        report_forms=frozen_map(report_forms), registers=frozen_map(registers),
     )
     if not problems:  # rendering needs a set whose names all resolve
         problems.extend(check_templates(definition, list(sources.of_kind("process"))))

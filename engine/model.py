@@ -7,7 +7,7 @@ engine can share one compiled set safely.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -20,7 +20,7 @@ from .expressions import Expression
 Labels = Mapping[str, str]
 FieldType = Literal[
     "text", "long_text", "integer", "decimal", "money", "date", "datetime", "choice",
-    "multi_choice", "yes_no", "email", "phone", "file", "user", "category",
+    "multi_choice", "yes_no", "email", "phone", "file", "user", "category", "register",
 ]
 DurationUnit = Literal["working_days", "working_hours", "calendar_days", "hours"]
 HitPolicy = Literal["FIRST", "UNIQUE", "PRIORITY", "COLLECT"]
@@ -131,6 +131,8 @@ class Field:
     change_reason: bool = False
     roles: tuple[str, ...] = ()
     default: object = None
+    #: For a ``register`` field: the register whose entries it refers to, by their key.
+    register: str | None = None
 
 
 @dataclass(frozen=True)
@@ -587,6 +589,41 @@ class ReportForm:
 
 
 @dataclass(frozen=True)
+class Register:
+    """A register: records that are not cases (customers, installed devices, spare parts),
+    each entry named by its ``key`` field, with the same typed fields as a case.
+
+    ``read`` roles see the entries, ``edit`` roles also create and change them.
+    """
+
+    id: str
+    label: Labels
+    entry_label: Labels
+    description: Labels
+    fields: Mapping[str, Field]
+    key: str
+    title: str | None
+    search: tuple[str, ...]
+    columns: tuple[str, ...]
+    read: tuple[str, ...]
+    edit: tuple[str, ...]
+
+    def may_read(self, roles: Iterable[str]) -> bool:
+        """Whether someone holding ``roles`` may see the entries."""
+        held = set(roles)
+        return bool(held & set(self.read)) or bool(held & set(self.edit))
+
+    def may_edit(self, roles: Iterable[str]) -> bool:
+        """Whether someone holding ``roles`` may create and change entries."""
+        return bool(set(roles) & set(self.edit))
+
+    def references(self) -> dict[str, str]:
+        """Field id to the register it refers to, for every reference field."""
+        return {name: spec.register for name, spec in self.fields.items()
+                if spec.type == "register" and spec.register}
+
+
+@dataclass(frozen=True)
 class DefinitionSet:
     """One company's compiled configuration; ``version`` is its content hash."""
 
@@ -600,6 +637,7 @@ class DefinitionSet:
     reports: Mapping[str, Report]
     source: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
     report_forms: Mapping[str, ReportForm] = field(default_factory=dict)
+    registers: Mapping[str, Register] = field(default_factory=dict)
 
     def process(self, process_id: str) -> Process:
         """The process with this id (KeyError names the known ones)."""

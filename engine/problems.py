@@ -164,6 +164,7 @@ _NOUNS: dict[str, Phrase] = {
     "rule": phrase("rule"), "category": phrase("category"), "choice": phrase("choice"),
     "transition": phrase("transition"), "locale": phrase("locale"),
     "measure": phrase("measure"), "dimension": phrase("dimension"),
+    "register": phrase("register"),
 }
 
 

@@ -94,6 +94,12 @@ class ProcessCompiler:
     def _expr(self, source: Any, path: list[str | int]) -> Expression | None:
         return self.ctx.expression(source, path, self.names)
 
+    def compile_fields(self, names: Collection[str]) -> dict[str, Field]:
+        """The document's fields (a process's, or a register's: the same types and checks),
+        ``names`` being what their ``required`` conditions may read."""
+        self.names = set(names)
+        return self._fields()
+
     # -- the passes ----------------------------------------------------------------------------
 
     def compile(self) -> Process | None:

@@ -30,6 +30,7 @@ SCHEMA_FILES = {
     "notifications": "notifications.schema.json",
     "reports": "reports.schema.json",
     "report-form": "report-form.schema.json",
+    "register": "register.schema.json",
     "scenario": "scenario.schema.json",
 }
 

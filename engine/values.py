@@ -103,7 +103,7 @@ def bounds(spec: Field) -> Bounds:
         low = INTEGER_MIN if low is None else low
         high = INTEGER_MAX if high is None else high
     longest = spec.max_length
-    if longest is None and kind in ("text", "phone", "user", "file"):
+    if longest is None and kind in ("text", "phone", "user", "file", "register"):
         longest = TEXT_MAX
     elif longest is None and kind == "long_text":
         longest = LONG_TEXT_MAX
@@ -220,7 +220,9 @@ def coerce(spec: Field, raw: Any, process: Process | None = None) -> Any:
     if is_empty(raw):
         return None
     kind = spec.type
-    if kind in ("text", "long_text", "phone", "email", "file", "user"):
+    if kind in ("text", "long_text", "phone", "email", "file", "user", "register"):
+        # A register field holds the key of the entry it refers to; whether that entry exists
+        # is for the store to say (the engine reads no database).
         if not isinstance(raw, str):
             raise ValueProblem("expected text", "type")
         value: Any = raw.strip() if kind != "long_text" else raw

@@ -9,14 +9,17 @@ from .checks import attach_reasons, files, inputs, unexpected, validate
 from .conditions import client_condition
 from .fields import FileLimits
 from .layout import Layout, LayoutField, LayoutSection, print_layout, step_layout
+from .registers import EntryForm, build_register_form
 
 __all__ = [
+    "EntryForm",
     "FileLimits",
     "Layout",
     "LayoutField",
     "LayoutSection",
     "attach_reasons",
     "build_form",
+    "build_register_form",
     "client_condition",
     "files",
     "inputs",

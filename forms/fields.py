@@ -162,7 +162,7 @@ class EngineRule:
     speaks when a rule has no validator of its own, with the engine's English message.
     """
 
-    def __init__(self, spec: Field, process: Process) -> None:
+    def __init__(self, spec: Field, process: Process | None) -> None:
         self.spec = spec
         self.process = process
 
@@ -239,7 +239,7 @@ def _upload_size(upload: Any) -> int:
 class Context:
     """What every field of one form is made with."""
 
-    process: Process
+    process: Process | None  # None for a register's fields: they have no categories
     locale: str
     timezone: ZoneInfo
     people: Sequence[Actor]
@@ -274,9 +274,10 @@ def make_field(spec: Field, required: bool, ctx: Context) -> UnboundField:
 
 def _field(spec: Field, ctx: Context, options: dict[str, Any]) -> UnboundField:
     kind = spec.type
-    if kind in ("text", "email", "phone"):
+    if kind in ("text", "email", "phone", "register"):
+        # A register field takes the key of the entry it refers to (a serial, a model).
         field_class = {"text": wtforms.StringField, "email": wtforms.EmailField,
-                       "phone": wtforms.TelField}[kind]
+                       "phone": wtforms.TelField, "register": wtforms.StringField}[kind]
         return field_class(filters=[_strip], **options)
     if kind == "long_text":
         return wtforms.TextAreaField(**options)
@@ -309,7 +310,7 @@ def _field(spec: Field, ctx: Context, options: dict[str, Any]) -> UnboundField:
 
 
 def _choices(spec: Field, ctx: Context) -> list[SelectChoice]:
-    if spec.type == "category":
+    if spec.type == "category" and ctx.process is not None:
         # Indented by depth so the tree reads as a tree in a flat drop-down.
         return [SelectChoice(category.id, "\u00a0\u00a0\u00a0" * (len(category.path) - 1)
                              + f"{category.code} {text(category.label, ctx.locale)}")
@@ -336,7 +337,7 @@ def _rules(spec: Field, ctx: Context) -> list[Any]:
     rules: list[Any] = []
     kind = spec.type
     limits = bounds(spec)  # the field's own, or the defaults where it declares none
-    if kind in ("text", "long_text", "email", "phone"):
+    if kind in ("text", "long_text", "email", "phone", "register"):
         rules.append(checks.Length(min=spec.min_length if spec.min_length is not None else -1,
                                    max=limits.max_length if limits.max_length is not None
                                    else -1))
@@ -368,7 +369,7 @@ def _rules(spec: Field, ctx: Context) -> list[Any]:
     return rules
 
 
-def _format_accepts(spec: Field, process: Process) -> Callable[[Any], bool]:
+def _format_accepts(spec: Field, process: Process | None) -> Callable[[Any], bool]:
     # The engine's own e-mail and phone rules, without the length and pattern rules that have
     # messages of their own.
     bare = replace(spec, min_length=None, max_length=None, pattern=None)

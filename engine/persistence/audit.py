@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import QmsflowError
 from . import rowsets
-from .models import AuditEvent, AuditHead, AuditSeal, CaseRow
+from .models import AuditEvent, AuditHead, AuditSeal, CaseRow, RegisterEntryRow
 
 GENESIS = "0" * 64
 MAX_BREAKS = 1000  # a wholesale rewrite need not list every row
@@ -191,9 +191,11 @@ def digest(entries: Iterable[tuple[int, str]]) -> str:
 
 @dataclass(frozen=True)
 class CaseChain:
-    """Where a case's own chain stands: its number, entries so far and the last one's hash."""
+    """Where a case's own chain stands: its number, entries so far and the last one's hash.
 
-    number: str
+    A register entry's chain is held the same way, without a case number (None)."""
+
+    number: str | None
     count: int
     hash: str
 
@@ -259,15 +261,19 @@ def _insert_entries() -> Executable:
     return insert(EVENTS).from_select([c.name for c in WRITTEN], select(*rows.c))
 
 
-def write(session: Session, batch: Batch, case_id: int | None = None) -> None:
-    """Insert a chained batch (one statement on PostgreSQL)."""
-    write_rows(session, [{**row, "case_id": case_id} for row in batch.rows])
+def write(session: Session, batch: Batch, case_id: int | None = None,
+          register_entry_id: int | None = None) -> None:
+    """Insert a chained batch (one statement on PostgreSQL): about a case, a register entry,
+    or (neither given) the system."""
+    write_rows(session, [{**row, "case_id": case_id, "register_entry_id": register_entry_id}
+                         for row in batch.rows])
 
 
 def write_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert entries chained and given their case's row id (one statement on PostgreSQL)."""
     if not rows:
         return
+    rows = [{"register_entry_id": None, **row} for row in rows]  # most are about no entry
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(_insert_entries(), rowsets.params("ent", WRITTEN_TYPES, rows))
@@ -497,6 +503,8 @@ def verify(session: Session, batch: int = 5000, anchors: Sequence[Anchor] = ()
     expected_id, prev = 1, GENESIS
     cases: dict[int, tuple[int, str]] = {}  # case id -> (entries seen, last hash)
     broken_cases: set[int] = set()
+    entries: dict[int, tuple[int, str]] = {}  # register entry id -> (entries seen, last hash)
+    broken_entries: set[int] = set()
     unknown_keys: set[str] = set()
     first_keyed: int | None = None
     last_key: str | None = None
@@ -551,9 +559,21 @@ def verify(session: Session, batch: int = 5000, anchors: Sequence[Anchor] = ()
                 problems.append(f"the case's chain breaks here (entry {row.case_seq}, expected "
                                 f"{seen + 1}): an entry before it was removed or changed")
             cases[row.case_id] = (seen + 1, row.hash)
+        subject = row.register_entry_id
+        if subject is not None and subject not in broken_entries:
+            seen, last = entries.get(subject, (0, GENESIS))
+            if row.case_seq != seen + 1 or row.case_prev_hash != last:
+                about = row.data or {}
+                problems.append(f"the chain of register entry {about.get('register')} "
+                                f"'{about.get('key')}' breaks here (entry {row.case_seq}, "
+                                f"expected {seen + 1}): an entry before it was removed or "
+                                "changed")
+            entries[subject] = (seen + 1, row.hash)
         if problems:
             if row.case_id is not None:
                 broken_cases.add(row.case_id)
+            if subject is not None:
+                broken_entries.add(subject)
             if len(breaks) < MAX_BREAKS:
                 breaks.append(Break(row.id, row.case_number, "; ".join(problems)))
         last_id = row.id
@@ -573,6 +593,7 @@ def verify(session: Session, batch: int = 5000, anchors: Sequence[Anchor] = ()
             "without the key or cut back")))
     breaks += _head(session, seals.last, expected_id - 1, prev)
     breaks += _case_heads(session, cases, broken_cases)
+    breaks += _entry_heads(session, entries, broken_entries)
     return count, breaks
 
 
@@ -604,4 +625,22 @@ def _case_heads(session: Session, cases: Mapping[int, tuple[int, str]],
         if (count, last) != (seen, last_seen):
             found.append(Break(None, number, f"the case records {count} audit entries, the "
                                              f"trail holds {seen}: entries were removed"))
+    return found
+
+
+def _entry_heads(session: Session, entries: Mapping[int, tuple[int, str]],
+                 broken: Iterable[int]) -> list[Break]:
+    """Each register entry must record the end of its own chain, as a case does."""
+    skip = set(broken)
+    found = []
+    for entry_id, register, key, count, last in session.execute(
+            select(RegisterEntryRow.id, RegisterEntryRow.register, RegisterEntryRow.key,
+                   RegisterEntryRow.audit_count, RegisterEntryRow.audit_hash)):
+        if entry_id in skip:
+            continue
+        seen, last_seen = entries.get(entry_id, (0, GENESIS))
+        if (count, last) != (seen, last_seen):
+            found.append(Break(None, None, f"register entry {register} '{key}' records {count} "
+                                           f"audit entries, the trail holds {seen}: entries "
+                                           "were removed"))
     return found

@@ -252,6 +252,31 @@ class CaseRow(Base):
 
 
 
+class RegisterEntryRow(Base):
+    """One entry of a register (a customer, a device): its values as JSON, named by its key.
+
+    Like a case, it carries a row version for optimistic locking and the head of its own audit
+    chain (``audit_count``, ``audit_hash``); ``search_text`` holds the searched fields' text in
+    lower case, so the list's search is one indexed-column filter on every backend.
+    """
+
+    __tablename__ = "register_entries"
+    __table_args__ = (UniqueConstraint("register", "key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    register: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(500))
+    values: Mapped[dict[str, Any]]
+    search_text: Mapped[str] = mapped_column(Text)
+    row_version: Mapped[int] = mapped_column(Integer)
+    audit_count: Mapped[int] = mapped_column(Integer, default=0)
+    audit_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
 class CaseWatch(Base):
     """A user watching a case: it appears in their "watching" list until they stop."""
 
@@ -394,6 +419,11 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
     # The key whose HMAC seals the entry (None: plain SHA-256, as before keys existed).
     key_id: Mapped[str | None] = mapped_column(String(16))
+    # The register entry the entry is about (revision 0010): its chain is the entry's own, in
+    # case_seq and case_prev_hash as a case's is. No foreign key: the column is added to the
+    # append-only table in place, without rebuilding it (and its triggers) on SQLite.
+    register_entry_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), index=True)
 
 
 class OutboxMessage(Base):

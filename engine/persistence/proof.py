@@ -10,7 +10,8 @@ every ``signed`` entry must still have its row; every activation of a definition
 must be the one its ``activated`` entry recorded; every account must be the one its entries
 created and changed (name, roles, departments, e-mail, language, time zone, disabled, whether
 its password is a temporary one and since when it holds it); every stored definition version
-must have its ``published`` entry and still compile to the hash it is stored under.
+must have its ``published`` entry and still compile to the hash it is stored under; every
+register entry must hold the key and the values its own entries set.
 
 A difference is a :class:`.audit.Break` naming the record (case number, user id, version)
 and the field: what the table holds and what the trail says.
@@ -36,6 +37,7 @@ from .models import (
     CaseRow,
     DefinitionActivation,
     DefinitionVersion,
+    RegisterEntryRow,
     SignatureRow,
     User,
 )
@@ -68,7 +70,8 @@ class _Told:
 def check(session: Session, versions: Versions, batch: int = 500) -> list[Break]:
     """Every difference between the tables and what the audit trail says."""
     return [*_definitions(session, versions), *_activations(session),
-            *_cases(session, versions, batch), *_users(session)]
+            *_cases(session, versions, batch), *_users(session),
+            *_register_entries(session, batch)]
 
 
 def _time(value: Any) -> str | None:
@@ -322,3 +325,47 @@ def _definitions(session: Session, versions: Versions) -> Iterator[Break]:
         yield Break(None, None, f"definition version {str(version)[:12]} was published "
                                 "according to the audit trail but is not stored: it was "
                                 "deleted")
+
+
+def _register_entries(session: Session, batch: int) -> Iterator[Break]:
+    """Each register entry rebuilt from its own trail: its key and every value."""
+    after = 0
+    while True:
+        rows = session.execute(select(RegisterEntryRow).where(RegisterEntryRow.id > after)
+                               .order_by(RegisterEntryRow.id).limit(batch)).scalars().all()
+        if not rows:
+            return
+        trails: dict[int, list[Any]] = defaultdict(list)
+        for entry in session.execute(
+                select(AuditEvent.register_entry_id, AuditEvent.action, AuditEvent.field,
+                       AuditEvent.new, AuditEvent.data)
+                .where(AuditEvent.register_entry_id.in_([row.id for row in rows]))
+                .order_by(AuditEvent.register_entry_id, AuditEvent.case_seq)):
+            trails[entry.register_entry_id].append(entry)
+        for row in rows:
+            yield from _register_entry(row, trails[row.id])
+        after = rows[-1].id
+        session.expunge_all()
+
+
+def _register_entry(row: RegisterEntryRow, trail: Sequence[Any]) -> Iterator[Break]:
+    where = f"register entry {row.register} '{row.key}'"
+    if not trail or trail[0].action != "entry_created":
+        yield Break(None, None, f"{where} has no 'entry_created' audit entry: it was written "
+                                "into the table around qmsflow")
+        return
+    about = trail[0].data or {}
+    if (about.get("register"), about.get("key")) != (row.register, row.key):
+        yield Break(None, None, f"{where}: its audit trail was written for "
+                                f"{about.get('register')} '{about.get('key')}': the entry was "
+                                "renamed around qmsflow")
+    told: dict[str, Any] = {}
+    for entry in trail:
+        if entry.action == "field_changed" and entry.field:
+            told[entry.field] = entry.new
+    held, said = _comparable(None, row.values or {}), _comparable(None, told)
+    for name in sorted(set(held) | set(said)):
+        if held.get(name) != said.get(name):
+            yield Break(None, None, f"{where}: value '{name}' is {held.get(name)!r} in the "
+                                    f"table, its audit trail says {said.get(name)!r}: the "
+                                    "entry was changed around qmsflow")

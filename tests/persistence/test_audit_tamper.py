@@ -22,12 +22,14 @@ from qmsflow.engine.persistence.models import (
     AuditSeal,
     CaseRow,
     DefinitionVersion,
+    RegisterEntryRow,
     SignatureRow,
     User,
 )
 
 from .conftest import CHEAP, PASSWORD, World, decided, open_complaint, unguard
 from .test_cli import Cli
+from .test_registers import register_device
 
 
 @dataclass
@@ -51,6 +53,7 @@ def scene(world: World) -> Scene:
     with world.database.sessions.begin() as session:
         users.set_password(session, world.user("finance"), "amber kettle orbit", world.clock(),
                            hasher=CHEAP, temporary=True)
+    register_device(world)
     world.service.seal_audit()  # as the worker does within a second
     return Scene(world, signed, plain)
 
@@ -251,12 +254,38 @@ def recomputed_with_another_key(scene: Scene, session: Session) -> str:
     return f"sealed with audit key {key_id}, which this deployment does not hold"
 
 
+def _device(session: Session) -> RegisterEntryRow:
+    return session.execute(select(RegisterEntryRow).where(
+        RegisterEntryRow.register == "installed_device")).scalar_one()
+
+
+def register_value_changed(scene: Scene, session: Session) -> str:
+    row = _device(session)
+    row.values = {**row.values, "warranty_end": "2099-12-31"}
+    return "register entry installed_device 'SN-0001': value 'warranty_end'"
+
+
+def register_entry_forged(scene: Scene, session: Session) -> str:
+    device = _device(session)
+    session.add(RegisterEntryRow(
+        register="installed_device", key="SN-FAKE", title=None, values={"serial": "SN-FAKE"},
+        search_text="sn-fake", row_version=1, audit_count=0, audit_hash=audit.GENESIS,
+        created_at=device.created_at, updated_at=device.created_at))
+    return "register entry installed_device 'SN-FAKE' has no 'entry_created' audit entry"
+
+
+def register_entry_renamed(scene: Scene, session: Session) -> str:
+    _device(session).key = "SN-0002"
+    return "register entry installed_device 'SN-0002': its audit trail was written for"
+
+
 TAMPERS = [changed_value, changed_state, changed_priority, changed_flags, changed_queue,
            voided_quietly, forged_signature, deleted_signature, signature_given_to_another,
            signed_values_changed, role_granted, account_forged, account_disabled_quietly,
            temporary_password_made_permanent, password_aged_back, definition_edited,
            audit_value_rewritten, audit_entry_deleted, audit_entries_reordered,
-           recomputed_without_the_key, recomputed_with_another_key]
+           recomputed_without_the_key, recomputed_with_another_key, register_value_changed,
+           register_entry_forged, register_entry_renamed]
 
 
 def test_the_worked_database_verifies_clean_before_any_edit(scene: Scene) -> None:

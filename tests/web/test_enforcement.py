@@ -18,12 +18,14 @@ from flask import Flask, url_for
 from flask.testing import FlaskClient
 
 from qmsflow.engine.model import DefinitionSet, Process
+from qmsflow.engine.persistence import registers
 from qmsflow.web import create_app
 from qmsflow.web.demo import DemoSummary, DemoUser, seed
 from qmsflow.web.runtime import Runtime
 
 from ..conftest import DEFAULT_SET
 from ..persistence.conftest import CHEAP, PASSWORD, World, to_investigation
+from ..persistence.test_registers import CUSTOMER, DEVICE, PRODUCT
 from .conftest import make_app
 from .reading import expected
 
@@ -63,6 +65,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory, default_set: DefinitionSet
     url = f"sqlite:///{folder / 'demo.sqlite3'}"
     runtime = Runtime(url, DEFAULT_SET, clock=lambda: NOW, hasher=CHEAP, compiled=default_set)
     summary = seed(runtime, NOW, quiet=True, hasher=CHEAP)
+    with runtime.sessions.begin() as session:  # a device to open, edit and trace
+        for register, values in (("product", PRODUCT), ("customer", CUSTOMER),
+                                 ("installed_device", DEVICE)):
+            registers.create(session, default_set, register, values, NOW)
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": url,
                       "DEFINITIONS": str(DEFAULT_SET), "COMPILED": default_set,
                       "CLOCK": lambda: NOW, "HASHER": CHEAP, "WTF_CSRF_ENABLED": False,
@@ -187,7 +193,35 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         "admin.user_page": _admin_only(definition), "admin.user_roles": _always(405),
         "admin.user_disable": _always(405), "admin.user_password": _always(405),
         "admin.user_sign_out": _always(405),
+        # Registers: the list of those one may read is everyone's; a register (and each of
+        # its entries) is its readers' (404 for others, as a case); its forms its editors'.
+        "registers.index": _always(200),
+        "registers.entries": _register_readers(definition),
+        "registers.entry": _register_readers(definition),
+        "registers.history": _register_readers(definition),
+        "registers.new": _register_editors(definition),
+        "registers.edit": _register_editors(definition),
+        "registers.export": _register_readers(definition),
+        "registers.import_sheet": _register_editors(definition),
+        # The registers' API, like the cases': a token only (a POST's URL answers its GET).
+        "api.list_entries": _always(401), "api.read_entry": _always(401),
+        "api.create_entry": _always(401), "api.update_entry": _always(401),
     }
+
+
+def _register_readers(definition: DefinitionSet) -> Expect:
+    def expect(roles: frozenset[str], args: dict[str, str]) -> int:
+        return 200 if definition.registers[args["register_id"]].may_read(roles) else 404
+    return expect
+
+
+def _register_editors(definition: DefinitionSet) -> Expect:
+    def expect(roles: frozenset[str], args: dict[str, str]) -> int:
+        register = definition.registers[args["register_id"]]
+        if not register.may_read(roles):
+            return 404
+        return 200 if register.may_edit(roles) else 403
+    return expect
 
 
 #: Routes that do not send a stranger to sign in, and what they answer instead.
@@ -201,7 +235,9 @@ PUBLIC = {"auth.login": 200, "auth.language": 405, "auth.logout": 405,
           # POST only: a GET is refused before sign-in.
           "account.end_session": 405, "account.end_others": 405, "admin.user_roles": 405,
           "admin.user_disable": 405, "admin.user_password": 405, "admin.user_sign_out": 405,
-          "cases.save_list": 405, "cases.forget_list": 405, "cases.watch": 405}
+          "cases.save_list": 405, "cases.forget_list": 405, "cases.watch": 405,
+          "api.list_entries": 401, "api.read_entry": 401, "api.create_entry": 401,
+          "api.update_entry": 401}
 
 
 def _report_form(demo: Demo) -> dict[str, str]:
@@ -236,6 +272,9 @@ def _urls(demo: Demo, definition: DefinitionSet) -> list[tuple[str, str, dict[st
         frozenset({"user_id"}): [{"user_id": _users(demo)[0].id}],
         frozenset({"list_id"}): [{"list_id": "1"}],
         frozenset({"number", "form_id"}): [_report_form(demo)],
+        frozenset({"register_id"}): [{"register_id": r} for r in definition.registers],
+        frozenset({"register_id", "key"}): [{"register_id": "installed_device",
+                                             "key": DEVICE["serial"]}],
         frozenset({"process_id", "number", "step_id"}): [
             {"process_id": "complaint", "number": number,
              "step_id": next(iter(definition.process("complaint").steps))}],

@@ -139,7 +139,7 @@ def sweep(app: Flask, world: World, token: str, thorough: bool) -> int:
              "token": survey, "digest": "0" * 64, "name": "x.pdf", "filename": "style.css",
              "version": world.definition.version, "report_id": "monthly_complaints",
              "message_id": "1", "survey_id": "complaint_satisfaction",
-             "draft_id": "1"}
+             "draft_id": "1", "register_id": "installed_device", "key": "SN-0001"}
     literals = HOSTILE_JSON if thorough else HOSTILE_JSON[:6]
     requests = 0
 

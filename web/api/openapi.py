@@ -49,7 +49,7 @@ PHONE = (f"^[{value_ops.SPACE_CLASS}]*\\+?[0-9][0-9 ()-]{{3,23}}[0-9()-]"
 EMAIL = (f"^[{value_ops.SPACE_CLASS}]*(?:{value_ops.EMAIL.pattern})"
          f"[{value_ops.SPACE_CLASS}]*$")
 #: The field types whose values are text with the rules of :func:`values.text_problem`.
-TEXTS = ("text", "long_text", "email", "phone", "user")
+TEXTS = ("text", "long_text", "email", "phone", "user", "register")
 #: Text without NUL characters, which no database stores (any other character is taken).
 NO_NUL = "^[^\\x00]*$"
 #: The same, with something besides spaces (a blank reason is no reason).
@@ -81,6 +81,7 @@ _JSON_TYPES: dict[str, tuple[str, ...]] = {
     "user": ("string",), "date": ("string",), "datetime": ("string",), "choice": ("string",),
     "category": ("string",), "integer": ("integer",), "decimal": ("number", "string"),
     "money": ("number", "string"), "yes_no": ("boolean",), "multi_choice": ("array",),
+    "register": ("string",),
 }
 _FORMATS = {"email": "email", "date": "date", "datetime": "date-time"}
 
@@ -146,7 +147,7 @@ class _Writer:
 
     # -- fields -------------------------------------------------------------------------------
 
-    def field(self, process: Process, spec: Field, *, request: bool,
+    def field(self, process: Process | None, spec: Field, *, request: bool,
               condition: str | None = None, required: bool = False) -> dict[str, Any]:
         """The schema of one field's value; null (not given, or cleared) unless ``required``."""
         kinds = list(json_type(spec) if request else _stored_type(spec))
@@ -169,6 +170,10 @@ class _Writer:
             if spec.type == "money":
                 notes.append("At most 2 decimal places"
                              + (f"; in {spec.currency}." if spec.currency else "."))
+        target = self.definition.registers.get(spec.register or "")
+        if spec.type == "register" and target is not None:
+            notes.append(f"The key of an entry of the register `{target.id}` "
+                         f"({self.words(target.label)}).")
         if spec.type == "user":
             notes.append("The id of an active user" + (
                 f" holding one of the roles {self.role_names(spec.roles)}." if spec.roles
@@ -186,10 +191,10 @@ class _Writer:
         schema["description"] = _lines(*notes)
         return schema
 
-    def _choices(self, process: Process, spec: Field) -> list[tuple[str, str]]:
+    def _choices(self, process: Process | None, spec: Field) -> list[tuple[str, str]]:
         if spec.type in ("choice", "multi_choice"):
             return [(cid, self.words(choice.label)) for cid, choice in spec.choices.items()]
-        if spec.type == "category":
+        if spec.type == "category" and process is not None:
             result = []
             for cid, category in process.categories.items():
                 extra = (f" (needs {', '.join(category.required_fields)})"
@@ -199,7 +204,7 @@ class _Writer:
             return result
         return []
 
-    def _rules(self, process: Process, spec: Field, schema: dict[str, Any], ids: list[str],
+    def _rules(self, process: Process | None, spec: Field, schema: dict[str, Any], ids: list[str],
                notes: list[str], required: bool) -> None:
         """The validation rules of a request value, as JSON Schema keywords where they fit and
         in words where they do not: the document takes what the server takes."""
@@ -703,6 +708,8 @@ def document(definition: DefinitionSet, server: str) -> dict[str, Any]:
         "parameters": [NUMBER],
         "responses": _responses(("200", "The case.", _ref("Case")), "401 404 503")}}
     _link(paths, definition)
+    from .register_paths import add_registers  # the registers' part of the document
+    add_registers(writer, definition, paths, schemas, tags)
     paths["/openapi.json"] = {"get": {
         "tags": ["cases"], "operationId": "openapi", "summary": "This document",
         "security": [],
