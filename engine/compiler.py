@@ -101,7 +101,7 @@ class CompileContext:
             expr = compile_expression(str(source))
         except ExpressionError as error:
             self.problem(path, "X301", phrase("expression {source!r}: {detail}", source=source,
-                                              detail=error.message), error.hint)
+                                              detail=error.words), error.hint_words)
             return None
         for name, suggestion in unknown_names(expr, names):
             hint = (phrase("did you mean '{name}'?", name=suggestion) if suggestion else
@@ -313,7 +313,7 @@ def compile_reports(doc: Document, problems: list[Problem], locales: tuple[str, 
         except ReportConditionError as error:
             ctx.problem(path, "X304", phrase("expression {source!r} cannot be computed by the "
                                              "database for a report: {detail}", source=source,
-                                             detail=error.message), error.hint)
+                                             detail=error.words), error.hint_words)
         return expr
 
     for index, item in enumerate(doc.data["reports"]):

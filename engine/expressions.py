@@ -26,6 +26,7 @@ from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import QmsflowError
+from .problems import Phrase, Wordable, joined, phrase
 
 __all__ = [
     "ALLOWED_FILTERS",
@@ -144,21 +145,25 @@ _ALLOWED_NODES: tuple[type[nodes.Node], ...] = (
     nodes.Test,
 )
 
-_DATA_ONLY = "expressions may only read case data"
+_DATA_ONLY = phrase("expressions may only read case data")
 
 
 class ExpressionError(QmsflowError):
     """An expression that cannot be used: syntax error or forbidden construct, found at load time.
 
-    ``message`` says what is wrong; ``hint`` says how to fix it where one helps. The definition
-    loader turns both into a located problem report.
+    ``message`` says what is wrong; ``hint`` says how to fix it where one helps (English text;
+    ``words`` and ``hint_words`` keep them translatable). The definition loader turns both into
+    a located problem report.
     """
 
-    def __init__(self, message: str, hint: str | None = None, source: str | None = None) -> None:
-        self.message: str = message
-        self.hint: str | None = hint
+    def __init__(self, message: Wordable, hint: Wordable | None = None,
+                 source: str | None = None) -> None:
+        self.message: str = str(message)
+        self.hint: str | None = None if hint is None else str(hint)
+        self.words: Wordable = message
+        self.hint_words: Wordable | None = hint
         self.source: str | None = source
-        super().__init__(f"{message} ({hint})" if hint else message)
+        super().__init__(f"{self.message} ({self.hint})" if self.hint else self.message)
 
 
 class EvaluationError(QmsflowError):
@@ -325,17 +330,19 @@ def compile_expression(source: str) -> Expression:
     Cached by source, since definitions repeat the same conditions across states and rules.
     """
     if not source.strip():
-        raise ExpressionError("expression is empty", "write a condition such as amount > 5000")
+        raise ExpressionError(phrase("expression is empty"),
+                              phrase("write a condition such as amount > 5000"))
     if len(source) > MAX_LENGTH:
         raise ExpressionError(
-            f"expression is {len(source)} characters long; the limit is {MAX_LENGTH}",
-            "split the condition into smaller rules",
+            phrase("expression is {length} characters long; the limit is {limit}",
+                   length=len(source), limit=MAX_LENGTH),
+            phrase("split the condition into smaller rules"),
             source,
         )
     if any(marker in source for marker in _TEMPLATE_MARKERS):
         raise ExpressionError(
-            "template syntax ({{ }}, {% %}, {# #}) is not allowed",
-            "write only the expression, e.g. amount > 5000",
+            phrase("template syntax ({markers}) is not allowed", markers="{{ }}, {% %}, {# #}"),
+            phrase("write only the expression, e.g. amount > 5000"),
             source,
         )
     try:
@@ -358,7 +365,8 @@ def compile_expression(source: str) -> Expression:
         # Deep nesting exhausts Jinja's recursive parser, or Python's own limit of 200 nested
         # brackets in the code Jinja generates (every binary operator adds a pair).
         raise ExpressionError(
-            "expression is nested too deeply", "split it into smaller conditions", source
+            phrase("expression is nested too deeply"),
+            phrase("split it into smaller conditions"), source
         ) from exc
     return Expression(source=source, names=names, _compiled=compiled, _python=python)
 
@@ -484,22 +492,23 @@ def _python_source(node: nodes.Node) -> str:
     raise _Untranslated
 
 
-def _syntax_hint(message: str) -> str | None:
+def _syntax_hint(message: str) -> Phrase | None:
     """A fix for the common mistakes behind a Jinja syntax error, when one is recognisable."""
     if "'='" in message:
-        return "use == to compare"
+        return phrase("use == to compare")
     if "'&'" in message or "'|'" in message:
-        return "use `and` / `or` to combine conditions"
+        return phrase("use `and` / `or` to combine conditions")
     if "'!'" in message:
-        return "use `not` to negate, and != to compare"
+        return phrase("use `not` to negate, and != to compare")
     if '"\'"' in message or "'\"'" in message:
-        return "close the quoted text with the same quote it starts with"
+        return phrase("close the quoted text with the same quote it starts with")
     if "end of expression" in message:
-        return "the expression stops too early: check for a missing value or closing bracket"
+        return phrase("the expression stops too early: check for a missing value or closing "
+                      "bracket")
     return None
 
 
-def _refuse(source: str, message: str, hint: str | None = None) -> NoReturn:
+def _refuse(source: str, message: Wordable, hint: Wordable | None = None) -> NoReturn:
     raise ExpressionError(message, hint, source)
 
 
@@ -517,24 +526,27 @@ def _check_node(node: nodes.Node, source: str) -> None:
     if isinstance(node, nodes.Call):
         _refuse(
             source,
-            f"calling {_describe(node.node)} is not allowed: expressions read data, "
-            "they never call",
-            "use a filter such as `| length`",
+            phrase("calling {what} is not allowed: expressions read data, they never call",
+                   what=_describe(node.node)),
+            phrase("use a filter such as `| length`"),
         )
     if isinstance(node, nodes.Pow):
-        _refuse(source, "'**' is not allowed", "multiply explicitly, e.g. x * x")
+        _refuse(source, phrase("'**' is not allowed"), phrase("multiply explicitly, e.g. x * x"))
     if isinstance(node, nodes.Dict):
-        _refuse(source, "mapping literals {...} are not allowed", "compare fields one by one")
+        _refuse(source, phrase("mapping literals {{...}} are not allowed"),
+                phrase("compare fields one by one"))
     if not isinstance(node, _ALLOWED_NODES):
-        _refuse(source, f"{type(node).__name__} is not allowed in an expression")
+        _refuse(source, phrase("{construct} is not allowed in an expression",
+                               construct=type(node).__name__))
     if isinstance(node, nodes.Name):
         if node.name.startswith("_"):
-            _refuse(source, f"name '{node.name}' is not allowed: names may not start with '_'")
+            _refuse(source, phrase("name '{name}' is not allowed: names may not start with '_'",
+                                   name=node.name))
         if node.name in _JINJA_NAMES:
             _refuse(
                 source,
-                f"'{node.name}' is a Jinja template helper, not case data",
-                "use a field name from the definition",
+                phrase("'{name}' is a Jinja template helper, not case data", name=node.name),
+                phrase("use a field name from the definition"),
             )
     elif isinstance(node, nodes.Getattr):
         _check_attribute(node.attr, source)
@@ -546,21 +558,24 @@ def _check_node(node: nodes.Node, source: str) -> None:
 
 def _check_attribute(name: str, source: str) -> None:
     if name.startswith("_") or name in _FORBIDDEN_ATTRIBUTES:
-        _refuse(source, f"attribute '{name}' is not allowed: {_DATA_ONLY}")
+        _refuse(source, phrase("attribute '{name}' is not allowed: {why}", name=name,
+                               why=_DATA_ONLY))
 
 
 def _check_subscript(arg: nodes.Node, source: str) -> None:
     if isinstance(arg, nodes.Slice):
         for part in (arg.start, arg.stop, arg.step):
             if part is not None and not _is_number(part):
-                _refuse(source, "slice bounds must be constant numbers", "e.g. x[0:3]")
+                _refuse(source, phrase("slice bounds must be constant numbers"),
+                        phrase("e.g. x[0:3]"))
         return
     if _is_number(arg):
         return
     if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
         _check_attribute(arg.value, source)
         return
-    _refuse(source, "subscripts must be constants", "use a constant such as x['name'] or x[0]")
+    _refuse(source, phrase("subscripts must be constants"),
+            phrase("use a constant such as x['name'] or x[0]"))
 
 
 def _is_number(node: nodes.Node) -> bool:
@@ -576,33 +591,37 @@ def _is_number(node: nodes.Node) -> bool:
 
 def _check_filter_or_test(node: nodes.Filter | nodes.Test, source: str) -> None:
     kind = "filter" if isinstance(node, nodes.Filter) else "test"
+    kind_words = phrase("filter") if kind == "filter" else phrase("test")
+    kinds_words = phrase("filters") if kind == "filter" else phrase("tests")
     allowed = ALLOWED_FILTERS if kind == "filter" else ALLOWED_TESTS
     if node.name not in allowed:
         suggestion = difflib.get_close_matches(node.name, sorted(allowed), n=1, cutoff=0.6)
         _refuse(
             source,
-            f"{kind} '{node.name}' is not allowed; allowed {kind}s: {', '.join(sorted(allowed))}",
-            f"did you mean '{suggestion[0]}'?" if suggestion else None,
+            phrase("{kind} '{name}' is not allowed; allowed {kinds}: {allowed}", kind=kind_words,
+                   name=node.name, kinds=kinds_words, allowed=joined(sorted(allowed))),
+            phrase("did you mean '{name}'?", name=suggestion[0]) if suggestion else None,
         )
     if node.dyn_args is not None or node.dyn_kwargs is not None:
-        _refuse(source, f"*args and **kwargs are not allowed in {kind} '{node.name}'")
+        _refuse(source, phrase("*args and **kwargs are not allowed in {kind} '{name}'",
+                               kind=kind_words, name=node.name))
     for keyword in node.kwargs:
         # min, max, sum and join take attribute="a.b" and walk it on each item; the sandbox
         # would stop a private name there too, but refusing it here reports it at load time.
         if keyword.key == "attribute":
             value = keyword.value
             if not (isinstance(value, nodes.Const) and isinstance(value.value, str | int)):
-                _refuse(source, "attribute= must be a constant")
+                _refuse(source, phrase("attribute= must be a constant"))
             for part in str(value.value).split("."):
                 _check_attribute(part, source)
 
 
-def _describe(node: nodes.Node) -> str:
+def _describe(node: nodes.Node) -> Wordable:
     if isinstance(node, nodes.Name):
         return f"'{node.name}'"
     if isinstance(node, nodes.Getattr):
         return f"'{node.attr}'"
-    return "a function"
+    return phrase("a function")
 
 
 def unknown_names(expression: Expression, known: Collection[str]) -> list[tuple[str, str | None]]:

@@ -28,7 +28,7 @@ from jinja2 import nodes
 from .errors import QmsflowError
 from .expressions import Expression, syntax_tree
 from .model import Process
-from .problems import did_you_mean
+from .problems import Wordable, did_you_mean
 
 __all__ = [
     "AllOf",
@@ -88,12 +88,15 @@ _HOW = "write a name compared with a constant, e.g. state == 'closed' or amount 
 
 class ReportConditionError(QmsflowError, ValueError):
     """A condition that the database cannot compute; ``message`` says why, ``hint`` how to
-    write it instead."""
+    write it instead (English text; ``words`` and ``hint_words`` the same, translatable where
+    they are phrases)."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        self.message: str = message
-        self.hint: str | None = hint
-        super().__init__(f"{message} ({hint})" if hint else message)
+    def __init__(self, message: Wordable, hint: Wordable | None = None) -> None:
+        self.message: str = str(message)
+        self.hint: str | None = None if hint is None else str(hint)
+        self.words: Wordable = message
+        self.hint_words: Wordable | None = hint
+        super().__init__(f"{self.message} ({self.hint})" if self.hint else self.message)
 
 
 @dataclass(frozen=True)

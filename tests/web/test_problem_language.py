@@ -117,3 +117,18 @@ def test_an_uploaded_set_is_reported_in_the_readers_language(
     if locale == "en":
         [problem] = check(folder)
         assert f"{problem.message} ({problem.hint})" == said
+
+
+def test_a_mistyped_condition_is_said_in_chinese_with_how_to_write_it(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    auth.login("quality_manager", locale="zh-CN")
+    problems = _checked(client, world, COMPLAINT, '    if: "is_complaint != false"\n',
+                        '    if: "is_complaint = false"\n')
+    [problem] = [p for p in problems if p["code"] == "X301"]
+    assert problem["message"].startswith("表达式 'is_complaint = false'")
+    assert problem["hint"] == "比较请用 =="
+    assert problem["hint_en"] == "use == to compare"
+    called = _checked(client, world, COMPLAINT, '    if: "is_complaint != false"\n',
+                      '    if: "lipsum() != false"\n')
+    [problem] = [p for p in called if p["code"] == "X301"]
+    assert "不允许调用 'lipsum'：表达式只读取数据，不调用任何东西" in problem["message"]
