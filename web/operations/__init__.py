@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.persistence import CaseNotFound, History, operations
-from qmsflow.engine.persistence.outbox import EMAIL
+from qmsflow.engine.persistence import outbox as messages
 from qmsflow.engine.surveys import invitation
 from qmsflow.engine.values import INTEGER_MAX
 
@@ -77,20 +77,20 @@ def outbox() -> str:
     """The e-mails of the outbox (or, with ``channel=in_app``, the notices shown on users'
     inboxes), newest first, of one status or all, a page at a time."""
     _only_admins()
-    channel = request.args.get("channel") or EMAIL
+    channel = request.args.get("channel") or messages.EMAIL
     if channel not in operations.CHANNEL_STATUSES:
         abort(400, description=_("Show the e-mails or the in-app notices."))
     statuses = operations.CHANNEL_STATUSES[channel]
     status = request.args.get("status") or None
     if status is not None and status not in statuses:
         abort(400, description=_("Show the e-mails that are failed, waiting or sent.")
-              if channel == EMAIL else _("Show the notices that are unread or read."))
+              if channel == messages.EMAIL else _("Show the notices that are unread or read."))
     try:
         number = guards.counting_number(request.args.get("page"), "page", MAX_PAGE) or 1
     except guards.BadInput as error:
         guards.refuse(error)
     page = ops().messages(current_user.id, status, number, PER_PAGE, channel)
-    shown = None if channel == EMAIL else channel  # the e-mails keep their plain address
+    shown = None if channel == messages.EMAIL else channel  # the e-mails keep their plain address
     return render_template(
         "operations/outbox.html", page=page, status=status, statuses=statuses,
         channel=shown, person=person,
