@@ -102,7 +102,8 @@ def test_a_copy_reading_no_field_of_the_entry_is_reported(edited_set: EditSet) -
 
 def test_a_copy_of_a_date_into_a_yes_no_field_is_refused_at_load(edited_set: EditSet) -> None:
     folder = edited_set((SERVICE, '      under_warranty: "warranty_end is not none and '
-                                  'warranty_end >= today"\n', "      under_warranty: warranty_end\n"))
+                                  'warranty_end >= today"\n',
+                         "      under_warranty: warranty_end\n"))
     problem = next(p for p in check(folder) if p.code == "E250")
     assert "under_warranty" in problem.message and "warranty_end" in problem.message
 

@@ -17,6 +17,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -118,6 +119,23 @@ def entries(register_id: str) -> str:
         may_edit=register.may_edit(current_user.roles),
         page_url=lambda n: url_for("registers.entries", register_id=register.id, q=query or None,
                                    page=n))
+
+
+#: Most entries the search-as-you-type list offers.
+LOOKUP_MAX = 10
+
+
+@bp.route("/registers/<register_id>/lookup")
+@login_required
+def lookup(register_id: str) -> Response:
+    """The entries matching ``q`` as JSON (key and title), for a form's search-as-you-type:
+    only a register the reader may read answers (404 otherwise, as its pages)."""
+    register = _register(register_id)
+    query = (request.args.get("q") or "").strip()[:200]
+    with _sessions()() as session:
+        found = registers.search(session, definition(), register.id, query, LOOKUP_MAX)
+    return jsonify({"entries": [{"key": entry.key, "title": entry.title or ""}
+                                for entry in found.entries], "total": found.total})
 
 
 @bp.route("/registers/<register_id>/entry/<path:key>")
