@@ -287,7 +287,8 @@ def _posted(case: Case | None, form: Any, values: dict[str, Any], hidden: frozen
 def _refusal(process: Process, form: Any, refusal: Refused) -> list[str]:
     """A refused step in words: a condition decided on the inputs given is said at the top of
     the form (and under the one field it reads, if so), in the user's language."""
-    unmet = [r for r in refusal.reasons if r.code == "condition"]
+    # A key with no register entry too: the engine's words name the register by its id.
+    unmet = [r for r in refusal.reasons if r.code in ("condition", "no_entry")]
     for why in unmet:
         if why.field is not None and why.field in form:
             form[why.field].errors = [*form[why.field].errors, explain.reason(process, why)]
