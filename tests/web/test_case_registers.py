@@ -12,7 +12,8 @@ from .conftest import Auth, text_of
 INTAKE = {"channel": "phone", "received_at": "2026-03-02T09:55", "customer_org": "市第一人民医院",
           "contact_name": "刘医生", "contact_phone": "+86 21 5555 0100",
           "site_address": "上海市黄浦区示例路 1 号", "location_zone": "city",
-          "installed_device": "SN-0001", "description": "开机后屏幕提示参数配置错误，但仍可正常输液。",
+          "installed_device": "SN-0001",
+          "description": "开机后屏幕提示参数配置错误，但仍可正常输液。",
           "emergency_equipment": "no", "severity": "usable", "patient_involved": "no"}
 START = "/new/service_request/report_fault"
 
