@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from qmsflow.engine.cases import Actor
+from qmsflow.engine.cases import Actor, Signature
 from qmsflow.engine.loader import check
 from qmsflow.engine.machine import Refused, apply, start
 from qmsflow.engine.model import DefinitionSet
@@ -120,3 +120,19 @@ def test_copies_on_a_field_that_is_not_a_reference_are_refused(edited_set: EditS
     folder = edited_set((SERVICE, "    type: register\n    register: installed_device\n",
                          "    type: text\n"))
     assert "E207" in {p.code for p in check(folder)}
+
+
+def test_a_free_service_on_a_device_out_of_warranty_is_flagged_and_in_warranty_is_not(
+        default_set: DefinitionSet, now: datetime) -> None:
+    technical = Actor("sun.hao", "孙浩", frozenset({"technical"}))
+    fixed = {"remote_solution": "电话指导恢复出厂参数。", "customer_accepted": True,
+             "service_type": "free"}
+    flags = {}
+    for name, end in (("expired", date(2026, 3, 1)), ("running", date(2026, 12, 31))):
+        case = opened(default_set, now, PICKED,
+                      {"installed_device": {**DEVICE, "warranty_end": end}})
+        case = apply(default_set, case, "acknowledge", DESK, {}, now).case
+        flags[name] = apply(default_set, case, "resolve_remotely", technical, fixed, now,
+                            Signature(technical.id, "authored", True)).case.flags
+    assert "free_outside_warranty" in flags["expired"]
+    assert "free_outside_warranty" not in flags["running"]
