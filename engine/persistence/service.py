@@ -30,7 +30,7 @@ from ..events import Event, Outcome
 from ..machine import Reason, Refused
 from ..migration import Plan, plan
 from ..model import DefinitionSet, Process, frozen_map
-from ..values import is_empty
+from ..values import is_empty, text_problem
 from . import (
     access,
     audit,
@@ -676,8 +676,8 @@ class CaseService:
                   for pid, process in self.current.processes.items()}
         named = [and_(CaseRow.process == pid, CaseRow.values[name].as_string() == key)
                  for pid, found in fields.items() for name in found]
-        if not named or not key:
-            return []
+        if not named or not key or text_problem(key, False):
+            return []  # no entry has a key that is not text (a NUL would fail on PostgreSQL)
         with self.transaction() as session:
             who = self._reader(session, reader)
             query = select(CaseRow).where(
@@ -705,7 +705,8 @@ class CaseService:
                     definition.registers):
                 continue
             key = key.strip()
-            if case is not None and case.values.get(name) == key:
+            if text_problem(key, False) or (case is not None and case.values.get(name) == key):
+                # Not text (the engine refuses it, as any such value), or held already.
                 continue
             try:
                 found[name] = registers.get(session, definition, register_id, key).values

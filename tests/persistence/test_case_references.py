@@ -91,3 +91,12 @@ def test_the_history_lists_only_the_cases_the_reader_may_read(world: World) -> N
     open_request(world)
     # Finance reads no service request in the bundled set.
     assert world.service.referring("installed_device", "SN-0001", world.user("finance")) == []
+
+
+def test_a_key_with_a_control_character_is_refused_and_finds_no_case(world: World) -> None:
+    seed(world)
+    with pytest.raises(Refused) as refused:
+        open_request(world, installed_device="SN-0001\x00")
+    assert ("invalid", "installed_device") in {(r.code, r.field) for r in refused.value.reasons}
+    assert world.service.referring("installed_device", "SN-0001\x00",
+                                   world.user("service_desk")) == []

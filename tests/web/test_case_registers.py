@@ -78,3 +78,14 @@ def test_a_serial_not_in_the_register_is_refused_under_its_field_in_chinese(
     sent = client.post(START, data={**INTAKE, "installed_device": "SN-9999"})
     assert sent.status_code == 422
     assert "设备档案中没有 SN-9999。请先在其中登记" in text_of(sent)
+
+
+def test_control_characters_in_a_key_or_a_search_find_nothing_and_break_nothing(
+        client: FlaskClient, auth: Auth, world: World) -> None:
+    seed(world)
+    auth.login("service_desk")
+    found = client.get("/registers/installed_device/lookup", query_string={"q": "SN\x00"})
+    form = client.get(START, query_string={"installed_device": "SN-0001\x00"})
+    sent = client.post(START, data={**INTAKE, "installed_device": "SN-0001\x00"})
+    # The application refuses such input before any view, with a clear 400.
+    assert (found.status_code, form.status_code, sent.status_code) == (400, 400, 400)

@@ -31,6 +31,7 @@ from qmsflow import forms
 from qmsflow.engine.model import Register
 from qmsflow.engine.persistence import By, register_sheets, registers
 from qmsflow.engine.registers import EntryInvalid
+from qmsflow.engine.values import text_problem
 
 from .. import guards
 from ..auth import login_required
@@ -132,6 +133,8 @@ def lookup(register_id: str) -> Response:
     only a register the reader may read answers (404 otherwise, as its pages)."""
     register = _register(register_id)
     query = (request.args.get("q") or "").strip()[:200]
+    if text_problem(query, False):
+        return jsonify({"entries": [], "total": 0})  # no key or title holds such characters
     with _sessions()() as session:
         found = registers.search(session, definition(), register.id, query, LOOKUP_MAX)
     return jsonify({"entries": [{"key": entry.key, "title": entry.title or ""}
