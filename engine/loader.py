@@ -19,6 +19,7 @@ from .field_checks import check_process
 from .model import DefinitionSet, Process, Template, frozen_map
 from .problems import DefinitionError, Problem, noun, phrase, suggest
 from .process_compiler import ProcessCompiler
+from .references import link_process
 from .registers import compile_register
 from .report_forms import compile_report_form
 from .schemas import validate
@@ -118,6 +119,11 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
         register = compile_register(doc, problems, org, register_ids)
         if register is not None:
             registers[doc.key] = register
+    # A process's register fields name a register and copy its entries' fields: resolved once
+    # every register is compiled (registers never refer to processes).
+    for doc in sources.of_kind("process"):
+        if doc.key in processes:
+            processes[doc.key] = link_process(doc, processes[doc.key], problems, org, registers)
     merged: dict[str, Any] = {
         f"{kind}:{key}": doc.data for (kind, key), doc in sorted(sources.documents.items())
         if kind != "definition-set"}

@@ -15,9 +15,10 @@ from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from . import clocks as clock_ops
-from . import report_forms, witnesses
+from . import references, report_forms, witnesses
 from .cases import Actor, Case, ClockState, Link, Signature, StepRecord, assemble
 from .decisions import DecisionError, all_rule_flags, decide
 from .effects import Draft, EffectFailed, clock_events, run_effects
@@ -316,8 +317,11 @@ class StepCheck:
     def __init__(self, definition: DefinitionSet, process: Process, step: Step,
                  case: Case | None, actor: Actor, now: datetime,
                  values: Mapping[str, Any] | None = None,
-                 linked: Mapping[str, bool] | None = None) -> None:
+                 linked: Mapping[str, bool] | None = None,
+                 entries: Mapping[str, Mapping[str, Any] | None] | None = None) -> None:
         self.definition = definition
+        # The register entries the step's references name, read by the caller (see apply).
+        self.entries = entries
         # Whether each linked case is finished, by number: the caller reads them (see apply).
         self.linked = linked or {}
         self.process = process
@@ -494,6 +498,8 @@ class StepCheck:
             except ValueProblem as problem:
                 invalid.add(name)
                 self.refuse("invalid", f"{name}: {problem}", name, **problem.facts)
+        if self.entries is not None:
+            self._copy_references()
         self._context = None  # the inputs changed the values
         # Only a condition or a category makes it depend on the case (required_fields).
         required = (required_fields(self.process, self.step, self.context())
@@ -503,6 +509,25 @@ class StepCheck:
             if name in required and name not in invalid and is_empty(self.values.get(name)):
                 label = text(self.process.fields[name].label, "en")
                 self.refuse("missing", f"{name}: '{label}' is required", name)
+
+    def _copy_references(self) -> None:
+        """Refuse a reference to no entry; copy what a new reference's entry gives the case
+        (an unchanged one copies nothing: the case keeps what it copied when it was set)."""
+        old = self.case.values if self.case else {}
+        given = [name for name in self.taken if self.values.get(name) != old.get(name)]
+        today = self.now.astimezone(ZoneInfo(self.definition.organisation.timezone)).date()
+        assert self.entries is not None
+        copied, unknown = references.take(self.process, given, self.values, self.entries, today)
+        for ref in unknown:
+            self.refuse("no_entry", f"{ref.field}: '{ref.key}' is not an entry of the register "
+                                    f"'{ref.register}': register it there first, or check the "
+                                    "key", ref.field, register=ref.register, key=ref.key)
+        for name, raw in copied.items():
+            try:
+                self.values[name] = coerce(self.process.fields[name], raw, self.process)
+                self.taken[name] = None
+            except ValueProblem as problem:
+                self.refuse("invalid", f"{name}: {problem}", name, **problem.facts)
 
     def _authority(self, matrix: Authority) -> None:
         need = tier_needed(matrix, self.values)
@@ -583,8 +608,10 @@ def available(definition: DefinitionSet, case: Case, actor: Actor, now: datetime
 
 def start(definition: DefinitionSet, process_id: str, step_id: str, actor: Actor,
           inputs: Mapping[str, Any], now: datetime, number: str,
-          signature: Signature | None = None, reason: str | None = None) -> Outcome:
-    """Open a new case through a start step; ``number`` comes from :func:`case_number`."""
+          signature: Signature | None = None, reason: str | None = None,
+          entries: Mapping[str, Mapping[str, Any] | None] | None = None) -> Outcome:
+    """Open a new case through a start step; ``number`` comes from :func:`case_number`.
+    ``entries`` as for :func:`apply`."""
     check_now(now)
     process = definition.process(process_id)
     step = _find_step(process, step_id, None)
@@ -595,7 +622,8 @@ def start(definition: DefinitionSet, process_id: str, step_id: str, actor: Actor
                  state="", values=frozen_map(defaults), priority=process.default_priority,
                  flags=frozenset(), assignee_role=None, created_at=now, updated_at=now,
                  row_version=0)
-    evaluation = StepCheck(definition, process, step, None, actor, now, values=defaults)
+    evaluation = StepCheck(definition, process, step, None, actor, now, values=defaults,
+                           entries=entries)
     evaluation.check(inputs, signature, reason)
     if evaluation.reasons:
         raise Refused(step_id, None, evaluation.reasons)
@@ -604,12 +632,16 @@ def start(definition: DefinitionSet, process_id: str, step_id: str, actor: Actor
 
 def apply(definition: DefinitionSet, case: Case, step_id: str, actor: Actor,
           inputs: Mapping[str, Any], now: datetime, signature: Signature | None = None,
-          reason: str | None = None, linked: Mapping[str, bool] | None = None) -> Outcome:
+          reason: str | None = None, linked: Mapping[str, bool] | None = None,
+          entries: Mapping[str, Mapping[str, Any] | None] | None = None) -> Outcome:
     """Take the step ``step_id`` on ``case``; the new case and its events, or :class:`Refused`.
 
     ``linked``: whether each case linked to this one is finished, by number. Only a step
     into a final state reads it, for the links whose relation ``blocks_close``; one missing
-    counts as unfinished.
+    counts as unfinished. ``entries``: the entry each register field given refers to (its
+    values, None when there is none), read by the caller: a reference to no entry is refused,
+    and a new reference copies its ``copies`` into the case (:mod:`.references`). Without
+    ``entries`` references are taken as typed.
     """
     check_now(now)
     if case.version != definition.version:
@@ -625,7 +657,8 @@ def apply(definition: DefinitionSet, case: Case, step_id: str, actor: Actor,
         # the close) may be taken on a finished case.
         raise Refused(step_id, case.state, [Reason(
             "final", f"case {case.number} is finished ({case.state}); nothing more can be done")])
-    evaluation = StepCheck(definition, process, step, case, actor, now, linked=linked)
+    evaluation = StepCheck(definition, process, step, case, actor, now, linked=linked,
+                           entries=entries)
     evaluation.check(inputs, signature, reason)
     if evaluation.reasons:
         raise Refused(step_id, case.state, evaluation.reasons)

@@ -133,6 +133,10 @@ class Field:
     default: object = None
     #: For a ``register`` field: the register whose entries it refers to, by their key.
     register: str | None = None
+    #: For a case's ``register`` field: case field -> expression over the referenced entry's
+    #: fields (and ``today``), copied into the case when the reference is given, so the case
+    #: keeps the values it had then (see :mod:`.references`).
+    copies: Mapping[str, Expression] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -278,6 +278,9 @@ def _field(spec: Field, ctx: Context, options: dict[str, Any]) -> UnboundField:
         # A register field takes the key of the entry it refers to (a serial, a model).
         field_class = {"text": wtforms.StringField, "email": wtforms.EmailField,
                        "phone": wtforms.TelField, "register": wtforms.StringField}[kind]
+        if kind == "register" and spec.register:
+            # lookup.js offers matching entries as the user types; without it, a text box.
+            options["render_kw"] = {"data-register": spec.register, "autocomplete": "off"}
         return field_class(filters=[_strip], **options)
     if kind == "long_text":
         return wtforms.TextAreaField(**options)

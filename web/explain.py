@@ -71,6 +71,11 @@ def reason(process: Process | None, why: Reason) -> str:
         if form is not None and item is not None:
             return _("%(form)s: %(field)s is required before the report is submitted.",
                      form=label(form.label), field=label(item.label))
+    if why.code == "no_entry" and "key" in facts:
+        register = served().registers.get(facts.get("register", ""))
+        return _("%(field)s: %(key)s is not in %(register)s. Register it there first, or check "
+                 "what you typed.", field=name, key=facts["key"],
+                 register=label(register.label) if register else facts.get("register", ""))
     if why.code == "final":
         return _("The case is finished; nothing more can be done.")
     if why.code == "voided":

@@ -17,11 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, and_, cast, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import access as read_access
-from .. import machine
+from .. import machine, references
 from ..access import FULL, Reader, Visibility
 from ..cases import Actor, Case, Signature
 from ..errors import QmsflowError
@@ -30,8 +30,19 @@ from ..events import Event, Outcome
 from ..machine import Reason, Refused
 from ..migration import Plan, plan
 from ..model import DefinitionSet, Process, frozen_map
-from ..values import is_empty
-from . import access, audit, inbox, logins, outbox, signatures, store, user_sessions, users
+from ..values import is_empty, text_problem
+from . import (
+    access,
+    audit,
+    inbox,
+    logins,
+    outbox,
+    registers,
+    signatures,
+    store,
+    user_sessions,
+    users,
+)
 from .db import transaction
 from .inbox import Filters, Page
 from .models import AuditEvent, CaseRow, DefinitionVersion, SignatureRow, User
@@ -66,6 +77,8 @@ class History:
     visibility: Visibility = FULL
 
 
+#: Most cases a device's history lists.
+REFERRING_MAX = 200
 #: Most characters of one comment on a case.
 COMMENT_MAX = 4000
 
@@ -335,7 +348,9 @@ class CaseService:
             self._require_published(session)
             number = store.next_number(session, process, self._local(definition, now))
             outcome = machine.start(definition, process_id, step_id, actor, inputs, now, number,
-                                    signature, reason)
+                                    signature, reason,
+                                    entries=self._referred(session, definition, process,
+                                                           inputs, None))
             self._check_user_fields(session, process, outcome.case, None)
             return self._save(session, definition, None, outcome, actor, now, client,
                               signature, step_id)
@@ -373,7 +388,9 @@ class CaseService:
             process = definition.process(row.process)
             case = store.to_case(definition, row)
             outcome = machine.apply(definition, case, step_id, actor, inputs, now, signature,
-                                    reason, linked=self._linked(session, case))
+                                    reason, linked=self._linked(session, case),
+                                    entries=self._referred(session, definition, process,
+                                                           inputs, case))
             self._check_user_fields(session, process, outcome.case, case)
             return self._save(session, definition, _Stored(row, case), outcome, actor, now,
                               client, signature, step_id)
@@ -650,7 +667,52 @@ class CaseService:
         with self.transaction() as session:
             return self._linked(session, case)
 
+    def referring(self, register_id: str, key: str, reader: str, open_only: bool = False
+                  ) -> list[Case]:
+        """The cases whose register fields name the entry ``key`` of ``register_id`` (a
+        device's history), oldest first: only those ``reader`` may read, none voided; with
+        ``open_only`` only those not closed yet."""
+        fields = {pid: references.referring(process, register_id)
+                  for pid, process in self.current.processes.items()}
+        named = [and_(CaseRow.process == pid, CaseRow.values[name].as_string() == key)
+                 for pid, found in fields.items() for name in found]
+        if not named or not key or text_problem(key, False):
+            return []  # no entry has a key that is not text (a NUL would fail on PostgreSQL)
+        with self.transaction() as session:
+            who = self._reader(session, reader)
+            query = select(CaseRow).where(
+                or_(*named), CaseRow.voided_at.is_(None),
+                access.readable(session, who, self.current))
+            if open_only:
+                query = query.where(CaseRow.closed_at.is_(None))
+            rows = session.execute(query.order_by(CaseRow.created_at, CaseRow.id)
+                                   .limit(REFERRING_MAX)).scalars().all()
+            return [store.to_case(self.versions.get(session, row.version), row)
+                    for row in rows]
+
     # -- internals --------------------------------------------------------------------------
+
+    def _referred(self, session: Session, definition: DefinitionSet, process: Process,
+                  inputs: Mapping[str, Any], case: Case | None
+                  ) -> dict[str, Mapping[str, Any] | None]:
+        """The entry each register field of ``inputs`` names, when it names a new one: its
+        values, or None when its register has no such entry (the engine refuses it). A
+        reference the case already holds is not read again: what it copied stays."""
+        found: dict[str, Mapping[str, Any] | None] = {}
+        for name, register_id in references.referring(process).items():
+            key = inputs.get(name)
+            if not isinstance(key, str) or not key.strip() or register_id not in (
+                    definition.registers):
+                continue
+            key = key.strip()
+            if text_problem(key, False) or (case is not None and case.values.get(name) == key):
+                # Not text (the engine refuses it, as any such value), or held already.
+                continue
+            try:
+                found[name] = registers.get(session, definition, register_id, key).values
+            except registers.EntryNotFound:
+                found[name] = None
+        return found
 
     def _only_comments_since(self, session: Session, row: CaseRow, seen: int) -> bool:
         """Whether every write to the case after row version ``seen`` was a comment (each

@@ -43,7 +43,8 @@ def print_summary(summary: DemoSummary, definition: DefinitionSet, url: str) -> 
     """The lines a person needs: what happened, where to go, who to sign in as."""
     if summary.seeded:
         click.echo(f"demo data added in {summary.seconds:.1f} s: {len(summary.users)} "
-                   f"accounts, {summary.cases} cases from {summary.replays} scenario replays")
+                   f"accounts, {summary.cases} cases from {summary.replays} scenario replays, "
+                   f"{summary.entries} register entries")
         for line in summary.skipped:
             click.echo(f"  skipped {line}")
         for line in summary.stopped:

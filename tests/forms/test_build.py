@@ -29,6 +29,7 @@ EXPECTED = {
     "multi_choice": wtforms.SelectMultipleField,
     "yes_no": wtforms.RadioField,
     "file": wtforms.FileField,
+    "register": wtforms.StringField,
 }
 
 

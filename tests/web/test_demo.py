@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from qmsflow.cli.demo import cli as demo
 from qmsflow.engine.cases import Case
 from qmsflow.engine.model import DefinitionSet
-from qmsflow.engine.persistence import audit, reports
+from qmsflow.engine.persistence import audit, registers, reports
 from qmsflow.engine.persistence.models import AuditEvent, CaseRow, SignatureRow, User
 from qmsflow.engine.persistence.users import MIN_PASSWORD
 from qmsflow.engine.scenario import run
@@ -269,3 +269,16 @@ def test_last_months_reports_have_closed_cases_to_count(
             CaseRow.closed_at >= datetime(2026, 2, 1, tzinfo=UTC),
             CaseRow.closed_at < datetime(2026, 2, 20, tzinfo=UTC))).scalar_one()
     assert mid_month >= 10
+
+
+def test_the_demo_fills_every_register_from_the_sets_data_file(
+        seeded: tuple[Runtime, DemoSummary], default_set: DefinitionSet) -> None:
+    runtime, summary = seeded
+    with runtime.sessions() as session:
+        found = {register: registers.search(session, default_set, register).total
+                 for register in default_set.registers}
+        device = registers.get(session, default_set, "installed_device", "SN-8000-0001")
+    assert summary.entries == 6
+    assert found == {"customer": 1, "product": 1, "installed_device": 2, "loaner": 1,
+                     "spare_part": 1}
+    assert (device.values["product"], device.values["customer"]) == ("PM-8000", "C-0101")

@@ -199,6 +199,7 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         "registers.entries": _register_readers(definition),
         "registers.entry": _register_readers(definition),
         "registers.history": _register_readers(definition),
+        "registers.lookup": _register_readers(definition),
         "registers.new": _register_editors(definition),
         "registers.edit": _register_editors(definition),
         "registers.export": _register_readers(definition),

@@ -53,7 +53,7 @@ HOSTILE_JSON = ["1e999999", "-1e999999", "1e-999999", "9" * 200_000, "9999999999
 KNOWN_PARAMETERS = ("page", "per_page", "q", "process", "state", "category", "priority",
                     "overdue", "status", "scope", "month", "format", "report", "version",
                     "source", "lang", "next", "id", "dimension", "line", "measure", "previous",
-                    "channel")
+                    "channel", "installed_device")
 #: Query parameters a view reads without looking each up (it walks them all).
 READ_BY = {"api.list_cases": inputs.QUERY}
 #: Form controls posted beside a form's fields.

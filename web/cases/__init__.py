@@ -29,7 +29,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 
 from qmsflow import forms
-from qmsflow.engine import machine, witnesses, wording
+from qmsflow.engine import machine, references, witnesses, wording
 from qmsflow.engine.cases import Case
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.model import DefinitionSet, Process, Step
@@ -49,7 +49,7 @@ from ..i18n import definition as served
 from ..i18n import gettext as _
 from ..i18n import label, locale, role_label, timezone
 from ..operations import case_emails
-from . import outgoing, signing, views
+from . import outgoing, referring, signing, views
 
 bp = Blueprint("cases", __name__, template_folder="templates")
 
@@ -137,7 +137,8 @@ def case(number: str) -> str:
         links=views.linked_cases(definition, current, _readable_links(current), now),
         report_forms=report_forms.statuses(found), comments=views.comments(found),
         comment_draft=g.get("comment_draft", ""), comment_max=COMMENT_MAX,
-        emails=case_emails(found))
+        emails=case_emails(found),
+        references=referring.references(definition, process, current.values))
 
 
 def _readable_links(case: Case) -> dict[str, Case]:
@@ -150,6 +151,11 @@ def _readable_links(case: Case) -> dict[str, Case]:
         except CaseNotFound:
             continue  # not theirs to read: the link shows its number only
     return found
+
+
+def referring_fields(process: Process) -> list[str]:
+    """The process's fields that refer to a register entry."""
+    return list(references.referring(process))
 
 
 def _step_label(process: Process, step_id: str) -> str:
@@ -210,6 +216,10 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
         # A new case holds its fields' defaults, so the start form shows those (a field the
         # case holds empty stays empty: a default is where a case starts, not a fallback).
         form = form_class(data=form_class.initial(values))
+        # A register entry's page opens a case for that entry: its key comes in the address.
+        for name in referring_fields(process):
+            if name in form and request.args.get(name):
+                form[name].data = request.args[name].strip()[:200]
     previewed: list[outgoing.Outgoing] | None = None
     if request.method == "POST" and request.form.get("preview") and case is not None:
         status, problems, previewed = _preview(definition, process, step, case, form, values,
@@ -234,8 +244,14 @@ def _step(definition: DefinitionSet, process: Process, step: Step,
         why = machine.available(definition, case, current_user.actor, service().now(),
                                 service().linked(case)).get(step.id, ())
         refused = explain.reasons(process, [r for r in why if r.code != "signature"])
+    # The same entry with an open case elsewhere: a warning with links, never a refusal.
+    chosen = {name: form[name].data for name in referring_fields(process) if name in form}
+    open_elsewhere = [found for found in referring.references(
+        definition, process, chosen, open_only=True,
+        leave_out=case.number if case else None) if found.cases]
     return render_template(
         "cases/step.html", form=form, process=process, step=step, case=case, values=values,
+        open_elsewhere=open_elsewhere,
         display=lambda name: views.hidden_text() if name in hidden else views.value_text(
             process, name, values.get(name)),
         problems=problems, refused=refused, condition=condition, preview=preview,
@@ -271,7 +287,8 @@ def _posted(case: Case | None, form: Any, values: dict[str, Any], hidden: frozen
 def _refusal(process: Process, form: Any, refusal: Refused) -> list[str]:
     """A refused step in words: a condition decided on the inputs given is said at the top of
     the form (and under the one field it reads, if so), in the user's language."""
-    unmet = [r for r in refusal.reasons if r.code == "condition"]
+    # A key with no register entry too: the engine's words name the register by its id.
+    unmet = [r for r in refusal.reasons if r.code in ("condition", "no_entry")]
     for why in unmet:
         if why.field is not None and why.field in form:
             form[why.field].errors = [*form[why.field].errors, explain.reason(process, why)]
@@ -339,6 +356,14 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | 
                        "saved. Open the case in another tab to see what changed; your input "
                        "is kept below: check it and send it again.")], None
     state = label(process.states[result.state].label)
+    for found in referring.references(definition, process, {
+            name: result.values.get(name) for name in referring_fields(process)
+            if name in inputs and (case is None or case.values.get(name) != result.values.get(
+                name))}, open_only=True, leave_out=result.number):
+        if found.cases:
+            flash(_("%(entry)s %(key)s has other open cases: %(numbers)s.",
+                    entry=found.register_label, key=found.key,
+                    numbers=", ".join(other.number for other in found.cases)), "warning")
     if step.stays:
         flash(_("%(step)s: done. Case %(number)s stays '%(state)s'.", step=label(step.label),
                 number=result.number, state=state), "success")

@@ -17,6 +17,7 @@ from qmsflow.engine.model import DefinitionSet
 from qmsflow.engine.persistence import overview, schema, versions
 
 from ..runtime import Runtime
+from .entries import add_entries
 from .people import (
     DEMO_BY,
     DEMO_HASHER,
@@ -46,6 +47,7 @@ class DemoSummary:
     standings: dict[str, int] = field(default_factory=dict)
     published: bool = False  # the served version was stored by this run
     replays: int = 0
+    entries: int = 0  # demo register entries added
     skipped: list[str] = field(default_factory=list)  # scenarios not replayed, and why
     stopped: list[str] = field(default_factory=list)  # replays a refusal ended early
     seconds: float = 0.0
@@ -121,6 +123,7 @@ def seed(runtime: Runtime, now: datetime, password_for: PasswordFor | None = Non
     summary = DemoSummary(empty, [], 0, {}, [], published=published, skipped=skipped)
     if empty:
         add_people(runtime, definition, people, password_for, hasher, setup_at)
+        summary.entries = add_entries(runtime, definition, setup_at, say)
         seeder = Seeder(runtime, definition, now, password_for, hasher, mapping)
         replay_all(seeder, found, all_states(definition), say)
         summary.replays = seeder.replays

@@ -17,6 +17,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -30,6 +31,7 @@ from qmsflow import forms
 from qmsflow.engine.model import Register
 from qmsflow.engine.persistence import By, register_sheets, registers
 from qmsflow.engine.registers import EntryInvalid
+from qmsflow.engine.values import text_problem
 
 from .. import guards
 from ..auth import login_required
@@ -118,6 +120,25 @@ def entries(register_id: str) -> str:
         may_edit=register.may_edit(current_user.roles),
         page_url=lambda n: url_for("registers.entries", register_id=register.id, q=query or None,
                                    page=n))
+
+
+#: Most entries the search-as-you-type list offers.
+LOOKUP_MAX = 10
+
+
+@bp.route("/registers/<register_id>/lookup")
+@login_required
+def lookup(register_id: str) -> Response:
+    """The entries matching ``q`` as JSON (key and title), for a form's search-as-you-type:
+    only a register the reader may read answers (404 otherwise, as its pages)."""
+    register = _register(register_id)
+    query = (request.args.get("q") or "").strip()[:200]
+    if text_problem(query, False):
+        return jsonify({"entries": [], "total": 0})  # no key or title holds such characters
+    with _sessions()() as session:
+        found = registers.search(session, definition(), register.id, query, LOOKUP_MAX)
+    return jsonify({"entries": [{"key": entry.key, "title": entry.title or ""}
+                                for entry in found.entries], "total": found.total})
 
 
 @bp.route("/registers/<register_id>/entry/<path:key>")
