@@ -21,7 +21,7 @@ from qmsflow.engine.migration import Plan
 from qmsflow.engine.model import DefinitionSet, Process, text
 from qmsflow.engine.persistence import AuthenticationFailed, By
 
-from ..auth import service
+from ..auth import service, web_client
 from ..i18n import gettext as _
 from ..i18n import local_time, locale
 from . import bp
@@ -195,7 +195,7 @@ def migrate(version: str) -> str | Response | tuple[str, int]:
     errors = _checked_map(asked, choices)
     if request.method == "POST" and not errors:
         password = request.form.get("password") or ""
-        client = f"web {request.remote_addr or ''}".strip()
+        client = web_client()
         try:
             if not password:
                 raise AuthenticationFailed("no password given", "missing")

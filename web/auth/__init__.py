@@ -184,6 +184,12 @@ def client_address() -> str:
     return request.remote_addr or ""
 
 
+def web_client() -> str:
+    """Where a browser's request came from, as the audit trail names it: ``web <address>``
+    (the address, never a cookie)."""
+    return f"web {client_address()}".strip()
+
+
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> BaseResponse:

@@ -44,7 +44,7 @@ from qmsflow.engine.persistence import (
 from qmsflow.engine.values import is_empty
 
 from .. import explain, guards, i18n, uploads
-from ..auth import login_required, service
+from ..auth import login_required, service, web_client
 from ..i18n import definition as served
 from ..i18n import gettext as _
 from ..i18n import label, locale, role_label, timezone
@@ -56,11 +56,6 @@ bp = Blueprint("cases", __name__, template_folder="templates")
 # Names a step form may post besides its fields.
 CONTROL_NAMES = frozenset({"csrf_token", "row_version", "password", "reason", "submit",
                            "preview"})
-
-
-def _client() -> str:
-    """Where a step came from, for the audit trail (the address, never a cookie)."""
-    return f"web {request.remote_addr or ''}".strip()
 
 
 @bp.route("/notifications/read", methods=["POST"])
@@ -329,12 +324,12 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case | 
     try:
         if case is None:
             result = service().create_case(process.id, step.id, current_user.id, inputs,
-                                           password=password, reason=reason, client=_client())
+                                           password=password, reason=reason, client=web_client())
         else:
             result = service().apply_step(
                 case.number, step.id, current_user.id, inputs,
                 expected_version=version, password=password,
-                reason=reason, client=_client())
+                reason=reason, client=web_client())
     except Refused as refusal:
         return 422, [_("The step was refused; nothing was saved."),
                      *_refusal(process, form, refusal)], None
@@ -433,7 +428,7 @@ def add_comment(number: str) -> BaseResponse | tuple[str, int]:
                       number=number), text)
     try:
         done = service().comment(number, current_user.id, text, mentions=mentioned(text),
-                                 word=word, client=_client())
+                                 word=word, client=web_client())
     except CaseNotFound:
         abort(404)
     if done.told:

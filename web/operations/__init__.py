@@ -22,7 +22,7 @@ from qmsflow.engine.surveys import invitation
 from qmsflow.engine.values import INTEGER_MAX
 
 from .. import guards
-from ..auth import login_required, service
+from ..auth import login_required, service, web_client
 from ..cases.views import person
 from ..i18n import definition, label
 from ..i18n import gettext as _
@@ -51,11 +51,6 @@ def template_label(template: str) -> str:
     """A notification template by its label in the reader's language (its id if unknown)."""
     found = definition().templates.get(template)
     return label(found.label) if found is not None else template
-
-
-def _client() -> str:
-    """Where a request came from, for the audit trail (the address, never a cookie)."""
-    return f"web {request.remote_addr or ''}".strip()
 
 
 @bp.app_context_processor
@@ -104,7 +99,7 @@ def retry(message_id: int) -> BaseResponse:
     """Queue a failed e-mail to be sent again; back to the outbox as it was shown."""
     _only_admins()
     try:
-        ops().retry(current_user.id, message_id, _client())
+        ops().retry(current_user.id, message_id, web_client())
     except CaseNotFound:
         abort(404)
     except operations.NotRetryable:
@@ -174,7 +169,7 @@ def case_emails(found: History) -> CaseEmails:
 def resend(number: str, survey_id: str) -> BaseResponse:
     """Send a survey's invitation again to the address the case holds now."""
     try:
-        queued = ops().resend_survey(current_user.id, number, survey_id, _client())
+        queued = ops().resend_survey(current_user.id, number, survey_id, web_client())
     except CaseNotFound:
         abort(404)
     except Refused as error:

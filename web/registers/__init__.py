@@ -34,7 +34,7 @@ from qmsflow.engine.registers import EntryInvalid
 from qmsflow.engine.values import text_problem
 
 from .. import guards
-from ..auth import login_required
+from ..auth import login_required, web_client
 from ..i18n import definition, label, locale, timezone
 from ..i18n import gettext as _
 
@@ -74,11 +74,6 @@ def _sessions() -> Any:
 
 def _now() -> Any:
     return current_app.extensions["qmsflow"].clock()
-
-
-def _client() -> str:
-    """Where a request came from, for the audit trail (the address, never a cookie)."""
-    return f"web {request.remote_addr or ''}".strip()
 
 
 def _entry(register: Register, key: str) -> registers.EntryRecord:
@@ -199,7 +194,7 @@ def new(register_id: str) -> str | BaseResponse | tuple[str, int]:
             with _sessions().begin() as session:
                 created = registers.create(session, definition(), register.id, form.raw(),
                                            _now(), By(current_user.id, current_user.name),
-                                           _client())
+                                           web_client())
         except EntryInvalid as error:
             problems = _problems(form, error, register)
         else:
@@ -236,7 +231,7 @@ def edit(register_id: str, key: str) -> str | BaseResponse | tuple[str, int]:
                 with _sessions().begin() as session:
                     registers.update(session, definition(), register.id, key, form.raw(),
                                      version, _now(), By(current_user.id, current_user.name),
-                                     reason, _client())
+                                     reason, web_client())
             except EntryInvalid as error:
                 problems = _problems(form, error, register)
             except registers.EntryConflict:
@@ -285,7 +280,7 @@ def import_sheet(register_id: str) -> str | BaseResponse | tuple[str, int]:
                 with _sessions().begin() as session:
                     done = register_sheets.import_sheet(
                         session, definition(), register.id, upload.read(), _now(),
-                        By(current_user.id, current_user.name), _client())
+                        By(current_user.id, current_user.name), web_client())
             except register_sheets.SheetRefused as refused:
                 problems = refused.problems
             else:

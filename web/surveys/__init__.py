@@ -36,7 +36,7 @@ from qmsflow.engine.model import Process, Survey
 from qmsflow.engine.persistence import CaseNotFound, Conflict, History
 
 from .. import i18n
-from ..auth import service
+from ..auth import service, web_client
 from ..cases.views import value_text
 from ..i18n import gettext as _
 from . import tokens
@@ -181,7 +181,7 @@ def _take(link: _Link, form: Any, values: dict[str, Any]
     number = link.found.case.number
     try:
         service().answer_survey(number, link.survey.id, forms.inputs(form, values),
-                                client=f"web {request.remote_addr or ''}".strip())
+                                client=web_client())
     except Refused as refusal:
         codes = {reason.code for reason in refusal.reasons}
         if codes & GONE:
