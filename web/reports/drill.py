@@ -21,15 +21,11 @@ from ..i18n import definition, gettext, label, locale
 from ..operations.lists import case_tables
 from . import NotAReader, bp, may_read, works
 from .tables import dimension_title, line_label
-from .views import asked_month
+from .views import asked_month, error_page
 
 #: Cases on one page of a drill-down.
 PER_PAGE = 50
 MAX_PAGE = 1000
-
-
-def _error(title: str, message: str, status: int = 400) -> tuple[str, int]:
-    return render_template("error.html", status=status, title=title, message=message), status
 
 
 @bp.route("/<report_id>/cases")
@@ -46,14 +42,14 @@ def cases(report_id: str) -> str | tuple[str, int]:
         raise NotAReader
     period, problem = asked_month()
     if problem:
-        return _error(gettext("Not a month"), problem)
+        return error_page(gettext("Not a month"), problem)
     args = request.args
     dimensions = [dimension for dimension, _field in report.dimensions]
     measures = {measure.id: measure for measure in report.measures}
     dimension, measure = args.get("dimension") or None, args.get("measure") or None
     if (dimension is not None and dimension not in dimensions) or (
             measure is not None and measure not in measures):
-        return _error(gettext("No such figure"), gettext(
+        return error_page(gettext("No such figure"), gettext(
             "The report has no such line or measure. Go back to the report and pick a "
             "figure there."), 404)
     line = args.get("line")
@@ -63,7 +59,7 @@ def cases(report_id: str) -> str | tuple[str, int]:
         try:
             key = json.loads(line or "")
         except ValueError:
-            return _error(gettext("No such figure"), gettext(
+            return error_page(gettext("No such figure"), gettext(
                 "The report has no such line or measure. Go back to the report and pick a "
                 "figure there."), 404)
         name, field = report.dimensions[index]

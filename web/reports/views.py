@@ -28,7 +28,8 @@ def _default_month() -> reports.Period:
     return previous_month(runtime.clock().astimezone(zone).date())
 
 
-def _error(title: str, message: str, status: int = 400) -> tuple[str, int]:
+def error_page(title: str, message: str, status: int = 400) -> tuple[str, int]:
+    """A report request refused in words, on the error page, with its status."""
     return render_template("error.html", status=status, title=title, message=message), status
 
 
@@ -62,15 +63,15 @@ def download() -> Response | tuple[str, int]:
     served = definition()
     kind = request.args.get("format", "xlsx")
     if kind not in FILES:
-        return _error(gettext("Unknown file format"), gettext(
+        return error_page(gettext("Unknown file format"), gettext(
             "Reports download as %(formats)s.", formats=", ".join(FILES)))
     period, problem = asked_month()
     if problem:
-        return _error(gettext("Not a month"), problem)
+        return error_page(gettext("Not a month"), problem)
     wanted = request.args.getlist("report") or list(served.reports)
     unknown = [name for name in wanted if name not in served.reports]
     if unknown:
-        return _error(gettext("No such report"), gettext(
+        return error_page(gettext("No such report"), gettext(
             "There is no report %(unknown)s. The reports are: %(known)s.",
             unknown=", ".join(unknown), known=", ".join(served.reports)), 404)
     views = report_views(current_app.extensions["qmsflow"].sessions, served, period, wanted,
