@@ -137,6 +137,9 @@ class Field:
     #: fields (and ``today``), copied into the case when the reference is given, so the case
     #: keeps the values it had then (see :mod:`.references`).
     copies: Mapping[str, Expression] = field(default_factory=dict)
+    #: For a case's ``register`` field: copied field -> the entry's own register fields its
+    #: copy reads through (``customer.hospital`` reads the customer the device refers to).
+    through: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from ..escalation import escalate
 from ..events import Event, Outcome
 from ..machine import Reason, Refused
 from ..migration import Plan, plan
-from ..model import DefinitionSet, Process, frozen_map
+from ..model import DefinitionSet, Field, Process, frozen_map
 from ..values import is_empty, text_problem
 from . import (
     access,
@@ -709,10 +709,31 @@ class CaseService:
                 # Not text (the engine refuses it, as any such value), or held already.
                 continue
             try:
-                found[name] = registers.get(session, definition, register_id, key).values
+                values = registers.get(session, definition, register_id, key).values
             except registers.EntryNotFound:
                 found[name] = None
+                continue
+            found[name] = references.Referred(values, self._through(
+                session, definition, process.fields[name], values))
         return found
+
+    def _through(self, session: Session, definition: DefinitionSet, spec: Field,
+                 values: Mapping[str, Any]) -> dict[str, Mapping[str, Any] | None]:
+        """The entries the copies of the register field ``spec`` read through the entry's own
+        register fields (the device's customer): their values, None for an empty or unknown
+        key."""
+        further: dict[str, Mapping[str, Any] | None] = {}
+        for name, register_id in references.through_registers(
+                spec, definition.registers).items():
+            key = values.get(name)
+            if not isinstance(key, str) or not key or text_problem(key, False):
+                further[name] = None
+                continue
+            try:
+                further[name] = registers.get(session, definition, register_id, key).values
+            except registers.EntryNotFound:  # removed from its register: nothing to copy
+                further[name] = None
+        return further
 
     def _only_comments_since(self, session: Session, row: CaseRow, seen: int) -> bool:
         """Whether every write to the case after row version ``seen`` was a comment (each
