@@ -64,12 +64,19 @@ def references(definition: DefinitionSet, process: Process, values: Mapping[str,
         register = definition.registers.get(register_id)
         if not isinstance(key, str) or not key or register is None:
             continue
-        cases = tuple(
-            _other(definition, case.number, case.process, case.state, case.created_at,
-                   case.closed_at is not None)
-            for case in service().referring(register_id, key, current_user.id, open_only)
-            if case.number != leave_out)
+        cases = naming(definition, register_id, key, open_only, leave_out)
         found.append(Reference(label(process.fields[name].label), register_id,
                                label(register.entry_label), key,
                                register.may_read(current_user.roles), cases))
     return found
+
+
+def naming(definition: DefinitionSet, register_id: str, key: str, open_only: bool = False,
+           leave_out: str | None = None) -> tuple[OtherCase, ...]:
+    """The cases naming the entry ``key`` of ``register_id`` that the signed-in user may read
+    (only the open ones with ``open_only``; without the case ``leave_out``), oldest first."""
+    return tuple(
+        _other(definition, case.number, case.process, case.state, case.created_at,
+               case.closed_at is not None)
+        for case in service().referring(register_id, key, current_user.id, open_only)
+        if case.number != leave_out)

@@ -35,7 +35,8 @@ from qmsflow.engine.values import text_problem
 
 from .. import guards
 from ..auth import login_required, web_client
-from ..i18n import definition, label, locale, timezone
+from ..cases.referring import naming
+from ..i18n import definition, label, local_time, locale, timezone
 from ..i18n import gettext as _
 
 bp = Blueprint("registers", __name__, template_folder="templates")
@@ -125,15 +126,46 @@ LOOKUP_MAX = 10
 @login_required
 def lookup(register_id: str) -> Response:
     """The entries matching ``q`` as JSON (key and title), for a form's search-as-you-type:
-    only a register the reader may read answers (404 otherwise, as its pages)."""
+    only a register the reader may read answers (404 otherwise, as its pages).
+
+    When ``q`` is an entry's key (the user picked it) and that entry has open cases, ``open``
+    says so, as the step form warns once sent: a sentence in the reader's language and each
+    case the reader may read (never the others, never the case ``case`` the form is for);
+    ``open`` is null otherwise."""
     register = _register(register_id)
     query = (request.args.get("q") or "").strip()[:200]
     if text_problem(query, False):
-        return jsonify({"entries": [], "total": 0})  # no key or title holds such characters
+        # No key or title holds such characters.
+        return jsonify({"entries": [], "total": 0, "open": None})
     with _sessions()() as session:
         found = registers.search(session, definition(), register.id, query, LOOKUP_MAX)
+        exact = bool(query) and _exists(session, register, query)
     return jsonify({"entries": [{"key": entry.key, "title": entry.title or ""}
-                                for entry in found.entries], "total": found.total})
+                                for entry in found.entries], "total": found.total,
+                    "open": _open_cases(register, query) if exact else None})
+
+
+def _exists(session: Any, register: Register, key: str) -> bool:
+    try:
+        registers.get(session, definition(), register.id, key)
+    except registers.EntryNotFound:
+        return False
+    return True
+
+
+def _open_cases(register: Register, key: str) -> dict[str, Any] | None:
+    """The open cases naming the entry ``key`` that the reader may read, for the live warning
+    beside a reference field; None when there are none."""
+    leave_out = (request.args.get("case") or "").strip()[:100] or None
+    cases = naming(definition(), register.id, key, open_only=True, leave_out=leave_out)
+    if not cases:
+        return None
+    return {"key": key, "warning": _(
+        "%(entry)s %(key)s already has open cases: check them before opening another.",
+        entry=label(register.entry_label), key=key),
+        "cases": [{"number": case.number, "url": url_for("cases.case", number=case.number),
+                   "about": " · ".join((case.process, case.state, local_time(case.opened)))}
+                  for case in cases]}
 
 
 @bp.route("/registers/<register_id>/entry/<path:key>")

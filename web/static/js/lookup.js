@@ -7,6 +7,12 @@
  * input's data-register). The server lists only entries of a register the user may read.
  * Without this script the input is a plain text box: type the key, the server checks it.
  *
+ * When what was typed or picked is an entry's key and that entry has open cases, a warning
+ * with links to them appears right after the input, before the form is sent (the server
+ * lists only the cases the user may read, never the form's own case: data-case-number).
+ * The warning is the server's sentence, in the user's language; sending the form still warns
+ * as it does without this script.
+ *
  * No dependencies and no build step.
  */
 (function () {
@@ -21,8 +27,39 @@
     input.parentNode.insertBefore(list, input.nextSibling);
     var address = form.getAttribute('data-register-lookup')
       .replace('REGISTER', encodeURIComponent(input.getAttribute('data-register')));
+    var own = form.getAttribute('data-case-number');
     var timer = null;
     var asked = 0;
+    var box = null;
+
+    function warn(open) {
+      if (box) {
+        box.parentNode.removeChild(box);
+        box = null;
+      }
+      if (!open || open.key !== input.value.trim() || !(open.cases || []).length) {
+        return;
+      }
+      box = document.createElement('div');
+      box.className = 'flash warning open-cases-live';
+      box.setAttribute('role', 'status');
+      box.setAttribute('data-live-open-cases', open.key);
+      var sentence = document.createElement('p');
+      sentence.textContent = open.warning;
+      box.appendChild(sentence);
+      var items = document.createElement('ul');
+      open.cases.forEach(function (found) {
+        var item = document.createElement('li');
+        var link = document.createElement('a');
+        link.href = found.url;
+        link.textContent = found.number;
+        item.appendChild(link);
+        item.appendChild(document.createTextNode(' · ' + found.about));
+        items.appendChild(item);
+      });
+      box.appendChild(items);
+      list.parentNode.insertBefore(box, list.nextSibling);
+    }
 
     function fill(entries) {
       while (list.firstChild) {
@@ -39,24 +76,32 @@
 
     function ask() {
       var query = input.value.trim();
+      var mine = ++asked;
       if (!query) {
         fill([]);
+        warn(null);
         return;
       }
-      var mine = ++asked;
       var url = address + (address.indexOf('?') < 0 ? '?' : '&') + 'q=' +
-        encodeURIComponent(query);
+        encodeURIComponent(query) + (own ? '&case=' + encodeURIComponent(own) : '');
       fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
         .then(function (response) { return response.ok ? response.json() : { entries: [] }; })
         .then(function (data) {
           if (mine === asked) { // an older answer never replaces a newer one
             fill(data.entries || []);
+            warn(data.open);
           }
         })
-        .catch(function () { fill([]); }); // offline: the input still takes a typed key
+        .catch(function () { // offline: the input still takes a typed key
+          fill([]);
+          warn(null);
+        });
     }
 
     input.addEventListener('input', function () {
+      if (box && box.getAttribute('data-live-open-cases') !== input.value.trim()) {
+        warn(null); // it spoke of another entry
+      }
       clearTimeout(timer);
       timer = setTimeout(ask, WAIT_MS);
     });
