@@ -166,12 +166,12 @@ def _through(ctx: CompileContext, at: list[str | int], source: str,
             continue
         further = registers[str(spec.register)]
         for path in dotted:
-            second = further.fields.get(path[0])
+            second, first = further.fields.get(path[0]), ".".join((name, path[0]))
             if second is None:
                 fine = False
                 ctx.problem(at, "E201", phrase(
                     "'{source}' reads '{path}', but the register '{register}' has no field "
-                    "'{field}'", source=source, path=f"{name}.{path[0]}",
+                    "'{field}'", source=source, path=first,
                     register=further.id, field=path[0]),
                     suggest(path[0], further.fields) or phrase(
                         "its fields: {names}", names=joined(sorted(further.fields))))
@@ -180,7 +180,7 @@ def _through(ctx: CompileContext, at: list[str | int], source: str,
                 ctx.problem(at, "E207", phrase(
                     "'{source}' reads '{path}': a copy reads through one register field, "
                     "not further", source=source, path=".".join((name, *path))),
-                    phrase("copy '{path}' instead", path=f"{name}.{path[0]}"))
+                    phrase("copy '{path}' instead", path=first))
         crossed.add(name)
     return frozenset(crossed) if fine else None
 
