@@ -36,7 +36,7 @@ from qmsflow.engine.persistence import (
 )
 
 from .. import i18n
-from ..auth import SESSION_ID, client_address, login_required, service
+from ..auth import SESSION_ID, login_required, service, web_client
 from ..i18n import gettext as _
 
 bp = Blueprint("account", __name__, template_folder="templates", url_prefix="/account")
@@ -148,7 +148,7 @@ def password() -> str | BaseResponse:
             try:
                 service().change_password(current_user.id, form.current.data or "",
                                           form.new.data or "", _own_session(), _history(),
-                                          client_address())
+                                          web_client())
             except AuthenticationFailed as failure:
                 current_app.logger.warning("password change refused (%s): %s", failure.why,
                                            current_user.id)

@@ -29,7 +29,7 @@ from qmsflow.engine.persistence import (
 from qmsflow.engine.schemas import schema_texts
 from qmsflow.engine.sources import MANIFEST
 
-from ..auth import client_address, service
+from ..auth import service, web_client
 from ..i18n import definition as served
 from ..i18n import gettext as _
 from ..i18n import label, local_time, locale, meaning_label
@@ -236,7 +236,7 @@ def publish_draft(draft_id: int) -> BaseResponse:
         return back
     try:
         service().check_signer(current_user.id, request.form.get("password") or "",
-                               client_address())
+                               web_client())
     except AuthenticationFailed:
         flash(_("The password is not right: nothing was published."), "error")
         return back
@@ -263,7 +263,7 @@ def activate_version() -> BaseResponse:
         return back
     try:
         service().check_signer(current_user.id, request.form.get("password") or "",
-                               client_address())
+                               web_client())
     except AuthenticationFailed:
         flash(_("The password is not right: nothing was activated."), "error")
         return back
