@@ -79,7 +79,7 @@ def _check(ctx: CompileContext, process: Process, registers: Mapping[str, Regist
                    register=register.id))
     for key in spec["set"]:
         at = [*here, "set", key]
-        if not ctx.ref(key, register.fields, f"field of register '{register.id}'", at):
+        if not ctx.ref(key, register.fields, "field", at):
             continue
         if key == register.key:
             ctx.problem(at, "E207", phrase(
