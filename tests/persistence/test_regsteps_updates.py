@@ -186,3 +186,48 @@ def test_regsteps_the_audit_trail_verifies_clean_after_entries_changed_by_steps(
     with world.database.sessions() as session:
         _, breaks = audit.verify(session)
     assert breaks == []
+
+
+def install(world: World, **inputs: Any) -> Any:
+    return world.service.create_case("installation", "record_installation",
+                                     world.user("engineer"), {
+                                         "installed_device": "SN-0001",
+                                         "installed_on": "2026-02-20", **inputs})
+
+
+def test_regsteps_an_installation_records_its_date_in_the_device_file(world: World) -> None:
+    seed(world, acceptance_date="", warranty_end="")
+    case = install(world)
+    assert (case.values["serial_number"], case.values["contract_no"]) == (
+        "SN-0001", "HT-2026-001")
+    assert str(entry(world, "installed_device", "SN-0001").values["install_date"]) == (
+        "2026-02-20")
+
+
+def test_regsteps_the_acceptance_starts_the_warranty_for_the_contract_period(
+        world: World) -> None:
+    seed(world, acceptance_date="", warranty_end="")
+    number = install(world).number
+    case = world.service.apply_step(number, "record_acceptance", world.user("technical"), {
+        "acceptance_date": "2026-03-02", "warranty_months": 24,
+        "acceptance_certificate": "certificate.pdf"})
+    assert case.state == "accepted" and str(case.values["warranty_end"]) == "2028-03-01"
+    device = entry(world, "installed_device", "SN-0001").values
+    assert (str(device["acceptance_date"]), str(device["warranty_end"])) == (
+        "2026-03-02", "2028-03-01")
+    # A service request opened afterwards reads the warranty the acceptance started.
+    assert open_request(world).values["under_warranty"] is True
+    ended = [e for e in trail(world, "installed_device", "SN-0001")
+             if e.field == "warranty_end" and e.data.get("case") == number]
+    assert [e.new for e in ended] == ["2028-03-01"]
+
+
+def test_regsteps_an_acceptance_before_the_installation_is_refused_and_nothing_written(
+        world: World) -> None:
+    seed(world, acceptance_date="", warranty_end="")
+    number = install(world).number
+    with pytest.raises(Refused):
+        world.service.apply_step(number, "record_acceptance", world.user("technical"), {
+            "acceptance_date": "2026-02-01", "warranty_months": 12,
+            "acceptance_certificate": "certificate.pdf"})
+    assert "acceptance_date" not in entry(world, "installed_device", "SN-0001").values
