@@ -30,6 +30,7 @@ from ..events import Event, Outcome
 from ..machine import Reason, Refused
 from ..migration import Plan, plan
 from ..model import DefinitionSet, Process, frozen_map
+from ..registers import EntryInvalid
 from ..values import is_empty, text_problem
 from . import (
     access,
@@ -767,6 +768,12 @@ class CaseService:
                 raise store.Conflict(
                     f"{register_id} '{key}' was changed by someone else while the step was "
                     f"taken: nothing was saved; take the step again") from conflict
+            except EntryInvalid as invalid:
+                # What only the store can check (a reference to an entry it does not hold).
+                field, words = next(iter(invalid.problems.items()))
+                raise Refused(str(event.data["step"]), case.state, [Reason(
+                    "entry", f"{register_id} '{key}': {field}: {words}", None,
+                    (("register", register_id), ("key", key), ("field", field)))]) from invalid
             versions[(register_id, key)] = record.row_version
 
     def _only_comments_since(self, session: Session, row: CaseRow, seen: int) -> bool:
