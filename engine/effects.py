@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from . import clocks as clock_ops
+from . import register_updates
 from .cases import Case, ClockState
 from .errors import QmsflowError
 from .events import Event
 from .expressions import EvaluationError
 from .model import DefinitionSet, Effect, Process, Survey, frozen_map
-from .values import ValueProblem, coerce
+from .values import ValueProblem, coerce, is_empty
 
 
 @dataclass
@@ -35,14 +36,28 @@ class Draft:
     #: The fields a ``set`` effect wrote: with a step's inputs, the only values a step can
     #: change (the audit events compare those, not every field of the case).
     written: set[str] = field(default_factory=set)
+    #: The register entries the step's ``update`` effects name, by case field (their values,
+    #: None for a key with no entry), read by the caller; None: none were read (a scenario),
+    #: and the updates are not made.
+    entries: Mapping[str, Mapping[str, Any] | None] | None = None
+    #: The step's inputs as given (a refused update is said under the one it reads).
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    #: The entries' values after this step's updates so far, by (register, key).
+    changed: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: The ``update_entry`` events, one per update that changes something.
+    updates: list[Event] = field(default_factory=list)
 
 
 class EffectFailed(QmsflowError):
-    """An effect that cannot be carried out; ``name`` is the field or part concerned."""
+    """An effect that cannot be carried out; ``name`` is the field or part concerned,
+    ``code`` and ``facts`` what a screen needs to say it in the reader's language."""
 
-    def __init__(self, name: str, message: str) -> None:
+    def __init__(self, name: str, message: str, code: str = "effect",
+                 facts: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.name = name
+        self.code = code
+        self.facts = dict(facts or {})
 
 
 def run_effects(definition: DefinitionSet, process: Process, case: Case,
@@ -82,6 +97,8 @@ def run_effects(definition: DefinitionSet, process: Process, case: Case,
             draft.notifications.append(Event("notify", now, actor_id, frozen_map({
                 "template": survey.template, "to": (survey.to,), "survey": survey.id,
                 "valid_until": survey_expiry(definition, survey, now), **origin})))
+        elif effect.kind == "update":
+            _update(definition, process, case, effect, draft, ctx(), now, actor_id, origin)
         elif effect.kind == "open_case":
             pairs = [(n, n) for n in effect.spec.get("copy", ())]
             pairs += list(effect.spec.get("map", {}).items())
@@ -99,6 +116,34 @@ def run_effects(definition: DefinitionSet, process: Process, case: Case,
             draft.opened.append(Event("open_case", now, actor_id, frozen_map({
                 "process": effect.spec["process"], "relation": effect.spec["relation"],
                 "values": frozen_map(copied), "from": case.number})))
+
+
+def _update(definition: DefinitionSet, process: Process, case: Case, effect: Effect,
+            draft: Draft, context: Mapping[str, Any], now: datetime, actor_id: str | None,
+            origin: Mapping[str, str]) -> None:
+    """Change the entry the effect's field names (see :mod:`.register_updates`)."""
+    if draft.entries is None:
+        return  # the caller read no entries: references are taken as typed, nothing changes
+    name = str(effect.spec["entry"])
+    if is_empty(draft.values.get(name)):
+        return  # no entry named: nothing to change (a 'when' can say when one is needed)
+    register = definition.registers[str(process.fields[name].register)]
+    if name not in draft.entries:
+        raise EffectFailed(name, f"{name}: the entry it names was not read before the step")
+    read = draft.entries[name]
+    key = str(read[register.key]) if read is not None else str(draft.values[name])
+    before = draft.changed.get((register.id, key), read)
+    try:
+        after = register_updates.update(process, register, effect, context, before, key,
+                                        draft.inputs, now)
+    except register_updates.UpdateRefused as refused:
+        raise EffectFailed(refused.name, str(refused), refused.code, refused.facts) from refused
+    assert before is not None
+    draft.changed[(register.id, key)] = after
+    made = register_updates.event(register, key, before, after, now, actor_id, case.number,
+                                  origin.get("step", ""))
+    if made is not None:
+        draft.updates.append(made)
 
 
 def survey_expiry(definition: DefinitionSet, survey: Survey, sent_at: datetime) -> datetime:

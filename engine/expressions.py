@@ -13,8 +13,10 @@ from __future__ import annotations
 import decimal
 import difflib
 import functools
+from calendar import monthrange
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any, NoReturn
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
@@ -62,6 +64,9 @@ ALLOWED_FILTERS: frozenset[str] = frozenset(
         "sum",
         "join",
         "trim",
+        # Dates: a warranty's end from its start (acceptance_date | add_months(12) | add_days(-1)).
+        "add_days",
+        "add_months",
     }
 )
 
@@ -230,6 +235,30 @@ def _default(value: object, default_value: object = "", boolean: bool = False) -
     return value
 
 
+def _add_days(value: object, days: object) -> object:
+    """A date (or date and time) ``days`` later (earlier when negative); empty stays empty."""
+    if value is None or isinstance(value, Undefined):
+        return None
+    if not isinstance(value, date) or isinstance(days, bool) or not isinstance(days, int):
+        raise TypeError("add_days needs a date and a whole number of days")
+    return value + timedelta(days=days)
+
+
+def _add_months(value: object, months: object) -> object:
+    """The same day ``months`` later (earlier when negative), or the month's last day when
+    it is shorter (31 January + 1 month is 28 or 29 February); empty stays empty."""
+    if value is None or isinstance(value, Undefined):
+        return None
+    if not isinstance(value, date) or isinstance(months, bool) or not isinstance(months, int):
+        raise TypeError("add_months needs a date and a whole number of months")
+    index = value.year * 12 + value.month - 1 + months
+    year, month = divmod(index, 12)
+    if not 1 <= year <= 9999:
+        raise OverflowError("the date would leave the years 1 to 9999")
+    day = min(value.day, monthrange(year, month + 1)[1])
+    return value.replace(year=year, month=month + 1, day=day)
+
+
 def _make_environment() -> _CaseDataEnvironment:
     # ChainableUndefined: `case.closed_on.year` on a case without closed_on reads as undefined
     # (and evaluates to None) instead of failing half-way, and `case.closed_on is defined` works.
@@ -239,9 +268,11 @@ def _make_environment() -> _CaseDataEnvironment:
     env.globals.clear()
     # Defence in depth: even if the compile-time walk missed a filter or test, the environment
     # would not know it.
-    env.filters = {name: env.filters[name] for name in ALLOWED_FILTERS}
+    env.filters = {name: env.filters[name] for name in ALLOWED_FILTERS if name in env.filters}
     env.tests = {name: env.tests[name] for name in ALLOWED_TESTS}
     env.filters["default"] = _default
+    env.filters["add_days"] = _add_days
+    env.filters["add_months"] = _add_months
     return env
 
 

@@ -20,6 +20,7 @@ from .model import DefinitionSet, Process, Template, frozen_map
 from .problems import DefinitionError, Problem, noun, phrase, suggest
 from .process_compiler import ProcessCompiler
 from .references import link_process
+from .register_updates import link_updates
 from .registers import compile_register
 from .report_forms import compile_report_form
 from .schemas import validate
@@ -124,6 +125,7 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
     for doc in sources.of_kind("process"):
         if doc.key in processes:
             processes[doc.key] = link_process(doc, processes[doc.key], problems, org, registers)
+            link_updates(doc, processes[doc.key], problems, org, registers)
     merged: dict[str, Any] = {
         f"{kind}:{key}": doc.data for (kind, key), doc in sorted(sources.documents.items())
         if kind != "definition-set"}

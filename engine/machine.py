@@ -609,9 +609,10 @@ def available(definition: DefinitionSet, case: Case, actor: Actor, now: datetime
 def start(definition: DefinitionSet, process_id: str, step_id: str, actor: Actor,
           inputs: Mapping[str, Any], now: datetime, number: str,
           signature: Signature | None = None, reason: str | None = None,
-          entries: Mapping[str, Mapping[str, Any] | None] | None = None) -> Outcome:
+          entries: Mapping[str, Mapping[str, Any] | None] | None = None,
+          targets: Mapping[str, Mapping[str, Any] | None] | None = None) -> Outcome:
     """Open a new case through a start step; ``number`` comes from :func:`case_number`.
-    ``entries`` as for :func:`apply`."""
+    ``entries`` and ``targets`` as for :func:`apply`."""
     check_now(now)
     process = definition.process(process_id)
     step = _find_step(process, step_id, None)
@@ -627,13 +628,15 @@ def start(definition: DefinitionSet, process_id: str, step_id: str, actor: Actor
     evaluation.check(inputs, signature, reason)
     if evaluation.reasons:
         raise Refused(step_id, None, evaluation.reasons)
-    return _take(definition, process, step, blank, evaluation, actor, now, signature, reason)
+    return _take(definition, process, step, blank, evaluation, actor, now, signature, reason,
+                 targets)
 
 
 def apply(definition: DefinitionSet, case: Case, step_id: str, actor: Actor,
           inputs: Mapping[str, Any], now: datetime, signature: Signature | None = None,
           reason: str | None = None, linked: Mapping[str, bool] | None = None,
-          entries: Mapping[str, Mapping[str, Any] | None] | None = None) -> Outcome:
+          entries: Mapping[str, Mapping[str, Any] | None] | None = None,
+          targets: Mapping[str, Mapping[str, Any] | None] | None = None) -> Outcome:
     """Take the step ``step_id`` on ``case``; the new case and its events, or :class:`Refused`.
 
     ``linked``: whether each case linked to this one is finished, by number. Only a step
@@ -641,7 +644,10 @@ def apply(definition: DefinitionSet, case: Case, step_id: str, actor: Actor,
     counts as unfinished. ``entries``: the entry each register field given refers to (its
     values, None when there is none), read by the caller: a reference to no entry is refused,
     and a new reference copies its ``copies`` into the case (:mod:`.references`). Without
-    ``entries`` references are taken as typed.
+    ``entries`` references are taken as typed. ``targets``: the entries the step's
+    ``update`` effects change, by case field (see :func:`.register_updates.targets`), read
+    by the caller, who writes the outcome's ``update_entry`` events; without them no entry
+    is changed.
     """
     check_now(now)
     if case.version != definition.version:
@@ -662,18 +668,20 @@ def apply(definition: DefinitionSet, case: Case, step_id: str, actor: Actor,
     evaluation.check(inputs, signature, reason)
     if evaluation.reasons:
         raise Refused(step_id, case.state, evaluation.reasons)
-    return _take(definition, process, step, case, evaluation, actor, now, signature, reason)
+    return _take(definition, process, step, case, evaluation, actor, now, signature, reason,
+                 targets)
 
 
 def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
           evaluation: StepCheck, actor: Actor, now: datetime, signature: Signature | None,
-          reason: str | None) -> Outcome:
+          reason: str | None,
+          targets: Mapping[str, Mapping[str, Any] | None] | None = None) -> Outcome:
     # A step that stays leaves the case in its state and queue; any other moves it to its
     # target and the target's owner.
     landed = step.lands_in(case.state)
     draft = Draft(evaluation.values, set(case.flags), case.priority_override,
                    case.assignee_role if step.stays else process.states[landed].owner,
-                   dict(case.clocks))
+                   dict(case.clocks), entries=targets, inputs=evaluation.taken)
 
     def ctx() -> CaseView:
         return CaseView(process, draft.values, case, now=now, state=landed,
@@ -683,8 +691,8 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
         run_effects(definition, process, case, step.effects, draft, ctx, now, actor.id,
                      {"step": step.id})
     except EffectFailed as failed:
-        raise Refused(step.id, case.state or None, [Reason("effect", str(failed),
-                                                           failed.name)]) from failed
+        raise Refused(step.id, case.state or None, [Reason(
+            failed.code, str(failed), failed.name, tuple(failed.facts.items()))]) from failed
     try:
         decision = decide(process, ctx())
     except DecisionError as error:
@@ -744,7 +752,7 @@ def _take(definition: DefinitionSet, process: Process, step: Step, case: Case,
         "reason": reason or None}))
     events = [head, *changes(case, new_case, now, actor.id, decision.rules, moved=moved,
                              written=evaluation.taken.keys() | draft.written),
-              *draft.opened, *draft.notifications]
+              *draft.opened, *draft.notifications, *draft.updates]
     return Outcome(new_case, tuple(events))
 
 

@@ -212,7 +212,7 @@ class Effect:
     """Something a step, warning or breach does; ``kind`` names which, ``spec`` the details."""
 
     kind: Literal["set", "notify", "assign", "priority", "raise_priority", "flag", "clock",
-                  "open_case", "survey"]
+                  "open_case", "survey", "update"]
     spec: Any  # a read-only mapping, or the scalar of 'priority' / 'raise_priority' / 'survey'
     expressions: Mapping[str, Expression] = field(default_factory=dict)
     condition: Expression | None = None  # 'when': the effect applies only when it holds

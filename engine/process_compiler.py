@@ -61,8 +61,11 @@ _PUBLIC_HINT = phrase("a survey link is no login: show only what anyone holding 
 #: was sent), and a customer's answer never moves, routes or times the case, nor sends another.
 _EffectPlace = Literal["step", "clock", "survey"]
 _NOT_HERE: Mapping[str, Mapping[str, Phrase]] = {
-    "clock": {"survey": phrase("a deadline's warning or breach cannot send a survey")},
+    "clock": {"survey": phrase("a deadline's warning or breach cannot send a survey"),
+              "update": phrase("a deadline's warning or breach cannot change a register "
+                               "entry")},
     "survey": {"survey": phrase("a survey answer cannot send another survey"),
+               "update": phrase("a survey answer cannot change a register entry"),
                "assign": phrase("a survey answer cannot route the case to a queue"),
                "clock": phrase("a survey answer cannot start, stop, pause or resume a deadline")},
 }
@@ -440,6 +443,23 @@ class ProcessCompiler:
                         ctx.ref(name, self.clock_ids, "clock", [*here, key, j])
             elif kind == "survey":
                 ctx.ref(spec, self.survey_ids, "survey", here)
+            elif kind == "update":
+                # The register side (which register, which of its fields) is checked once the
+                # registers are compiled (register_updates.link_updates); here the case side.
+                ctx.ref(spec["entry"], self.field_ids, "field", [*here, "entry"])
+                reads = {*self.names, "entry"}
+                for name, source in spec["set"].items():
+                    expr = self.ctx.expression(source, [*here, "set", name], reads)
+                    if expr is not None:
+                        exprs[name] = expr
+                require = spec.get("require")
+                message: Labels = frozen_map()
+                where: list[str | int] = [*here, "require"]
+                if isinstance(require, Mapping):
+                    message = self._labels(require, where, "message")
+                    require, where = require.get("expr"), [*where, "expr"]
+                spec = {**spec, "require": self.ctx.expression(require, where, reads),
+                        "message": message}
             elif kind == "open_case":
                 target = self.processes.get(spec["process"], ())
                 ctx.ref(spec["process"], self.processes, "process", [*here, "process"])

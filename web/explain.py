@@ -76,11 +76,39 @@ def reason(process: Process | None, why: Reason) -> str:
         return _("%(field)s: %(key)s is not in %(register)s. Register it there first, or check "
                  "what you typed.", field=name, key=facts["key"],
                  register=label(register.label) if register else facts.get("register", ""))
+    if why.code == "entry" and "key" in facts:
+        return _entry(facts)
     if why.code == "final":
         return _("The case is finished; nothing more can be done.")
     if why.code == "voided":
         return _("The case was voided.")
     return why.message
+
+
+def _entry(facts: dict[str, str]) -> str:
+    """A register entry a step's update cannot change, in the reader's language."""
+    own = facts.get(f"message_{locale()}")
+    if own:
+        return own  # the definition's own words for its condition
+    register = served().registers.get(facts.get("register", ""))
+    spec = register.fields.get(facts.get("field", "")) if register is not None else None
+    words = {"entry": label(register.entry_label) if register else facts.get("register", ""),
+             "key": facts["key"], "field": label(spec.label) if spec else facts.get("field", ""),
+             "value": facts.get("value", "")}
+    rule = facts.get("rule")
+    if rule == "minimum":
+        return _("%(entry)s %(key)s: %(field)s would fall to %(value)s, below its minimum "
+                 "%(minimum)s. Nothing was saved.", minimum=facts.get("min", ""), **words)
+    if rule == "maximum":
+        return _("%(entry)s %(key)s: %(field)s would rise to %(value)s, above its maximum "
+                 "%(maximum)s. Nothing was saved.", maximum=facts.get("max", ""), **words)
+    if rule == "required":
+        return _("%(entry)s %(key)s needs %(field)s, which this case does not give. Nothing "
+                 "was saved.", **words)
+    if words["field"]:
+        return _("%(entry)s %(key)s cannot take this change to %(field)s. Nothing was saved.",
+                 **words)
+    return _("%(entry)s %(key)s does not allow this step. Nothing was saved.", **words)
 
 
 def reasons(process: Process | None, why: Iterable[Reason]) -> list[str]:

@@ -161,10 +161,12 @@ def create(session: Session, definition: DefinitionSet, register_id: str,
 
 def update(session: Session, definition: DefinitionSet, register_id: str, key: str,
            raw: Mapping[str, Any], row_version: int, now: datetime, by: By = SYSTEM,
-           reason: str | None = None, client: str | None = None) -> EntryRecord:
+           reason: str | None = None, client: str | None = None,
+           source: Mapping[str, str] | None = None) -> EntryRecord:
     """Change the fields ``raw`` names; the others keep their values. ``row_version`` is the
     version the change was made on: another since refuses it (EntryConflict), nothing written.
-    The key names the entry and does not change."""
+    The key names the entry and does not change. ``source``: where the change came from,
+    kept in each audit entry (a case step's ``case`` number and ``step``)."""
     register = register_of(definition, register_id)
     row = _row(session, register, key)
     if row.row_version != row_version:
@@ -179,7 +181,7 @@ def update(session: Session, definition: DefinitionSet, register_id: str, key: s
     _references(session, definition, register, values)
     stored = {name: to_json(register.fields[name], value) for name, value in values.items()}
     held = row.values or {}
-    about = {"register": register.id, "key": key}
+    about = {"register": register.id, "key": key, **(source or {})}
     entries = [Entry("field_changed", ENTITY, now, by.id, by.name, field=name,
                      old=held.get(name), new=stored.get(name), reason=reason,
                      version=definition.version, data=about)

@@ -21,7 +21,7 @@ from sqlalchemy import Text, and_, cast, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import access as read_access
-from .. import machine, references
+from .. import machine, references, register_updates
 from ..access import FULL, Reader, Visibility
 from ..cases import Actor, Case, Signature
 from ..errors import QmsflowError
@@ -30,6 +30,7 @@ from ..events import Event, Outcome
 from ..machine import Reason, Refused
 from ..migration import Plan, plan
 from ..model import DefinitionSet, Field, Process, frozen_map
+from ..registers import EntryInvalid
 from ..values import is_empty, text_problem
 from . import (
     access,
@@ -77,6 +78,9 @@ class History:
     visibility: Visibility = FULL
 
 
+#: The session's record of the row version each register entry a step changes was read
+#: at, by (register, key).
+_ENTRY_VERSIONS = "qmsflow.entry_versions"
 #: Most cases a device's history lists.
 REFERRING_MAX = 200
 #: Most characters of one comment on a case.
@@ -347,10 +351,12 @@ class CaseService:
             _, actor = self._actor(session, user_id)
             self._require_published(session)
             number = store.next_number(session, process, self._local(definition, now))
+            targets = self._targets(session, definition, process, step_id, inputs, None)
             outcome = machine.start(definition, process_id, step_id, actor, inputs, now, number,
                                     signature, reason,
                                     entries=self._referred(session, definition, process,
-                                                           inputs, None))
+                                                           inputs, None),
+                                    targets=targets)
             self._check_user_fields(session, process, outcome.case, None)
             return self._save(session, definition, None, outcome, actor, now, client,
                               signature, step_id)
@@ -387,10 +393,12 @@ class CaseService:
             actor = self._active(user, user_id)
             process = definition.process(row.process)
             case = store.to_case(definition, row)
+            targets = self._targets(session, definition, process, step_id, inputs, case)
             outcome = machine.apply(definition, case, step_id, actor, inputs, now, signature,
                                     reason, linked=self._linked(session, case),
                                     entries=self._referred(session, definition, process,
-                                                           inputs, case))
+                                                           inputs, case),
+                                    targets=targets)
             self._check_user_fields(session, process, outcome.case, case)
             return self._save(session, definition, _Stored(row, case), outcome, actor, now,
                               client, signature, step_id)
@@ -735,6 +743,60 @@ class CaseService:
                 further[name] = None
         return further
 
+    def _targets(self, session: Session, definition: DefinitionSet, process: Process,
+                 step_id: str, inputs: Mapping[str, Any], case: Case | None
+                 ) -> dict[str, Mapping[str, Any] | None]:
+        """The entries the step's ``update`` effects change, by case field: their values, or
+        None when the register holds no such key (the engine refuses it). Their row versions
+        are kept in the session for :meth:`_update_entries`, so an entry changed by another
+        step meanwhile is a conflict, never a lost update."""
+        step = process.step(step_id)
+        if step is None or not register_updates.updates(step):
+            return {}
+        values = {**(case.values if case else {}), **inputs}
+        found: dict[str, Mapping[str, Any] | None] = {}
+        versions = session.info.setdefault(_ENTRY_VERSIONS, {})
+        for name, key in register_updates.targets(process, step, values).items():
+            register_id = process.fields[name].register
+            if register_id is None or text_problem(key, False):
+                continue
+            try:
+                record = registers.get(session, definition, register_id, key)
+            except registers.EntryNotFound:
+                found[name] = None
+                continue
+            found[name] = record.values
+            versions[(register_id, record.key)] = record.row_version
+        return found
+
+    def _update_entries(self, session: Session, definition: DefinitionSet, case: Case,
+                        outcome: Outcome, actor: Actor, now: datetime,
+                        client: str | None) -> None:
+        """Write the entries the step changed, each audited in its own trail with the case
+        number, on the row version read before the step (EntryConflict otherwise)."""
+        versions = session.info.get(_ENTRY_VERSIONS, {})
+        for event in outcome.events:
+            if event.kind != register_updates.EVENT:
+                continue
+            register_id, key = str(event.data["register"]), str(event.data["key"])
+            raw = {name: value for name, value in event.data["values"].items()}
+            try:
+                record = registers.update(
+                    session, definition, register_id, key, raw,
+                    versions[(register_id, key)], now, audit.By(actor.id or None, actor.name),
+                    client=client, source={"case": case.number, "step": str(event.data["step"])})
+            except registers.EntryConflict as conflict:
+                raise store.Conflict(
+                    f"{register_id} '{key}' was changed by someone else while the step was "
+                    f"taken: nothing was saved; take the step again") from conflict
+            except EntryInvalid as invalid:
+                # What only the store can check (a reference to an entry it does not hold).
+                field, words = next(iter(invalid.problems.items()))
+                raise Refused(str(event.data["step"]), case.state, [Reason(
+                    "entry", f"{register_id} '{key}': {field}: {words}", None,
+                    (("register", register_id), ("key", key), ("field", field)))]) from invalid
+            versions[(register_id, key)] = record.row_version
+
     def _only_comments_since(self, session: Session, row: CaseRow, seen: int) -> bool:
         """Whether every write to the case after row version ``seen`` was a comment (each
         comment's entry names the version it made; comments before that was recorded do
@@ -809,7 +871,7 @@ class CaseService:
     def _entries(self, definition: DefinitionSet, outcome: Outcome,
                  actor: Actor) -> list[audit.Entry]:
         entries = [entry(event, actor, definition.version) for event in outcome.events
-                   if event.kind != "open_case"]
+                   if event.kind not in ("open_case", register_updates.EVENT)]
         # The step's reason is why each of its field changes was made (GMP Art. 27).
         reason = next((e.reason for e in entries if e.action in ("transition", "created")), None)
         return [replace(e, reason=reason) if e.action == "field_changed" else e
@@ -844,6 +906,7 @@ class CaseService:
                       "row_version": case.row_version}))
         case_id = self._write(session, definition, stored, case, entries, client,
                               {"valid_signatures": valid})
+        self._update_entries(session, definition, case, outcome, actor, now, client)
         outbox.enqueue(session, definition, case, case_id, outcome.events, now,
                        self.survey_link)
         if signature is not None:

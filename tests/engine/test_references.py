@@ -33,7 +33,7 @@ def test_the_service_request_refers_to_an_installed_device(default_set: Definiti
     spec = default_set.process("service_request").fields["installed_device"]
     assert spec.type == "register" and spec.register == "installed_device"
     assert set(spec.copies) == {"serial_number", "product_model", "under_warranty",
-                                "customer_org", "hospital_department"}
+                                "customer_org", "hospital_department", "customer_no"}
 
 
 def test_picking_a_device_copies_its_model_serial_and_warranty_into_the_case(

@@ -278,7 +278,7 @@ def test_the_demo_fills_every_register_from_the_sets_data_file(
         found = {register: registers.search(session, default_set, register).total
                  for register in default_set.registers}
         device = registers.get(session, default_set, "installed_device", "SN-8000-0001")
-    assert summary.entries == 6
-    assert found == {"customer": 1, "product": 1, "installed_device": 2, "loaner": 1,
+    assert summary.entries == 8
+    assert found == {"customer": 1, "product": 1, "installed_device": 3, "loaner": 2,
                      "spare_part": 1}
     assert (device.values["product"], device.values["customer"]) == ("PM-8000", "C-0101")

@@ -283,7 +283,8 @@ def _refusal(process: Process, form: Any, refusal: Refused) -> list[str]:
     """A refused step in words: a condition decided on the inputs given is said at the top of
     the form (and under the one field it reads, if so), in the user's language."""
     # A key with no register entry too: the engine's words name the register by its id.
-    unmet = [r for r in refusal.reasons if r.code in ("condition", "no_entry")]
+    # And an entry a step's update cannot change (a loaner lent, a stock too low).
+    unmet = [r for r in refusal.reasons if r.code in ("condition", "no_entry", "entry")]
     for why in unmet:
         if why.field is not None and why.field in form:
             form[why.field].errors = [*form[why.field].errors, explain.reason(process, why)]
