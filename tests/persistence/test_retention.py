@@ -211,7 +211,8 @@ def _forged_disposal_entry(kept: Kept, session: Session) -> str:
     batch = audit.chain(session, [audit.Entry(
         "disposed", "register_entry", datetime(2026, 3, 2, 3, 0, tzinfo=UTC),
         "quality.manager.user", "Quality_Manager User", field="disposed", old=False, new=True,
-        reason="forged", meaning="disposed", data=about)], audit.CaseChain(None, row.audit_count, row.audit_hash))
+        reason="forged", meaning="disposed", data=about)],
+        audit.CaseChain(None, row.audit_count, row.audit_hash))
     for written in batch.rows:
         written["key_id"], written["hash"] = None, audit.entry_hash({**written, "key_id": None})
     audit.write(session, batch, register_entry_id=row.id)
