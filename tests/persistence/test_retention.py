@@ -3,6 +3,7 @@ signed decision, with ``audit verify`` clean after it and a forged disposal foun
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -235,3 +236,36 @@ def test_retention_tampering_around_a_disposal_is_found_by_audit_verify(
     code, output = Cli(kept.world.database.url)("audit", "verify")
     assert code == 1, output
     assert named[0] in output, output
+
+
+def test_the_command_lists_holds_and_disposes_with_a_password(kept: Kept) -> None:
+    cli = Cli(kept.world.database.url)
+    code, listed = cli("retention", "list", "--format", "json")
+    assert code == 0, listed
+    found = {item["ref"]: item for item in json.loads(listed)}
+    assert found[kept.old]["kept_until"] == "2024-06-03"
+    assert found[kept.old]["status"] == "disposable"
+    assert found["SN-0001"]["of"] == "installed_device"
+    manager = kept.world.user("quality_manager")
+    code, output = cli("retention", "hold", "case", kept.old, "--by", manager,
+                       "--reason", "诉讼保全")
+    assert code == 0, output
+    code, output = cli("retention", "list")
+    assert f"case {kept.old} (service_request): kept until 2024-06-03, held: 诉讼保全" in output
+    code, output = cli("retention", "dispose", "case", kept.old, "--by", manager,
+                       "--reason", "保存期满", "--password-stdin", input=PASSWORD + "\n")
+    assert code == 1
+    assert "under legal hold (诉讼保全): release the hold first" in output
+    code, output = cli("retention", "dispose", "installed_device", "SN-0001", "--by", manager,
+                       "--reason", "保存期满", "--password-stdin", input="wrong\n")
+    assert code == 1 and "password" in output.lower(), output
+    code, output = cli("retention", "dispose", "installed_device", "SN-0001", "--by", manager,
+                       "--reason", "保存期满", input=PASSWORD + "\n")
+    assert code == 0, output
+    assert "disposed of (kept until 2020-01-15)" in output
+    code, output = cli("retention", "list", "--on", "2019-01-01")
+    assert code == 0 and "no record is past retention on 2019-01-01" in output
+    code, output = cli("retention", "dispose", "lorry", "X", "--by", manager, "--reason", "x",
+                       "--password-stdin", input=PASSWORD + "\n")
+    assert code == 1 and "'lorry' is neither 'case' nor a register" in output
+    _verify(kept.world)
