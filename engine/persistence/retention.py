@@ -44,6 +44,7 @@ from ..retention import Reached, Retention, reached
 from . import audit, users
 from .audit import By, Entry
 from .models import AuditEvent, CaseRow, OutboxMessage, RegisterEntryRow, SignatureRow
+from .records import UserRecord
 from .registers import ENTITY as ENTRY_ENTITY
 
 #: The kind of record a case is, as the commands and pages name it (any other is a register).
@@ -349,13 +350,9 @@ def release(session: Session, definition: DefinitionSet, kind: str, ref: str, by
     return state(session, definition, kind, ref, today_of(definition, now))
 
 
-def dispose(session: Session, definition: DefinitionSet, kind: str, ref: str, by: By,
-            roles: Sequence[str], reason: str, now: datetime, client: str | None = None
-            ) -> RecordState:
-    """Dispose of a record past retention and not held: a signed ``disposed`` entry on its
-    chain, then its content erased from the live tables (see the module's docstring). The
-    signer's password is the caller's to check first (:meth:`.CaseService.check_signer`)."""
-    today = today_of(definition, now)
+def _disposable(session: Session, definition: DefinitionSet, kind: str, ref: str,
+                roles: Sequence[str], reason: str, today: date) -> _Target:
+    """The record, if ``roles`` may dispose of it today (RetentionRefused otherwise)."""
     target = _target(session, definition, kind, ref, today)
     _allowed(target, roles, reason, "disposing of")
     current = target.state
@@ -369,6 +366,18 @@ def dispose(session: Session, definition: DefinitionSet, kind: str, ref: str, by
             "not_past", f"{_where(target)} is kept until {until} ({current.how})" if until
             else f"{_where(target)} is kept: its retention has not started ({current.rule})",
             ref=ref, until=until or "", how=current.how or current.rule)
+    return target
+
+
+def dispose(session: Session, definition: DefinitionSet, kind: str, ref: str, by: By,
+            roles: Sequence[str], reason: str, now: datetime, client: str | None = None
+            ) -> RecordState:
+    """Dispose of a record past retention and not held: a signed ``disposed`` entry on its
+    chain, then its content erased from the live tables (see the module's docstring). The
+    signer's password is the caller's to check first (:meth:`.CaseService.check_signer`)."""
+    today = today_of(definition, now)
+    target = _disposable(session, definition, kind, ref, roles, reason, today)
+    current = target.state
     entry = Entry(DISPOSED, target.entity, now, by.id, by.name, field="disposed", old=False,
                   new=True, reason=reason, meaning=MEANING, version=definition.version,
                   data={**target.about, "rule": current.rule,
@@ -412,14 +421,28 @@ def act(service: Signing, action: str, kind: str, ref: str, user_id: str, reason
 
     A disposal is an electronic signature: ``password`` is checked first, like a signed step's
     (AuthenticationFailed when wrong, and counted), and without one it is refused."""
+    if action not in ACTIONS:
+        raise RetentionRefused("unknown", f"no action {action!r}: hold, release or dispose",
+                               ref=action)
     if action == "dispose":
+        # Everything but the signature is checked first: a refused disposal asks for no
+        # password, and a wrong one counts only against a decision that could be taken.
+        with service.transaction() as session:
+            user = _signer(session, user_id)
+            _disposable(session, service.current, kind, ref, user.roles, reason,
+                        today_of(service.current, service.now()))
         if not password:
             raise RetentionRefused("signature", "disposing of a record needs your electronic "
                                                 "signature: enter your password")
         service.check_signer(user_id, password, client or "")
     with service.transaction() as session:
-        user = users.get(session, user_id)
-        if user.disabled:
-            raise RetentionRefused("role", f"{user_id}'s account is disabled", roles="")
+        user = _signer(session, user_id)
         return ACTIONS[action](session, service.current, kind, ref, By(user.id, user.name),
                                user.roles, reason, service.now(), client)
+
+
+def _signer(session: Session, user_id: str) -> UserRecord:
+    user = users.get(session, user_id)
+    if user.disabled:
+        raise RetentionRefused("role", f"{user_id}'s account is disabled", roles="")
+    return user
