@@ -159,9 +159,9 @@ def _path(ctx: CompileContext, text: str, here: list[str | int], fields: Mapping
             if spec.type not in wanted:
                 ctx.problem(here, "E280", phrase(
                     "'{path}' is {kind}: retention needs {wanted} here", path=text,
-                    kind=a_field(spec.type), wanted=phrase(
-                        "a date or datetime field" if wanted is DATE_TYPES
-                        else "an integer or decimal field (years)")),
+                    kind=a_field(spec.type),
+                    wanted=phrase("a date or datetime field") if wanted is DATE_TYPES
+                    else phrase("an integer or decimal field (years)")),
                     phrase("name a field of that type, reached through register fields"))
                 return None
             return names
