@@ -39,7 +39,7 @@ Lookup = Callable[[str, str], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
-class Period:
+class KeptFor:
     """Calendar years, months and days, added in that order."""
 
     years: int = 0
@@ -52,7 +52,7 @@ class Period:
         return " ".join(parts) or "0 days"
 
 
-def add_period(start: date, period: Period) -> date:
+def add_period(start: date, period: KeptFor) -> date:
     """``start`` plus ``period``: a month or a year landing past the end of a month lands on
     its last day (31 January + 1 month = 28 or 29 February; 29 February + 1 year = 28
     February), as a person counts; then the days."""
@@ -69,10 +69,10 @@ class Retention:
     ``life`` has no value. ``roles`` hold, release and dispose."""
 
     start: tuple[str, ...]
-    keep: Period
+    keep: KeptFor
     roles: tuple[str, ...]
     life: tuple[str, ...] | None = None
-    otherwise: Period | None = None
+    otherwise: KeptFor | None = None
 
     @property
     def rule(self) -> str:
@@ -95,10 +95,10 @@ class Reached:
         return today > self.on
 
 
-def _period(raw: Mapping[str, Any] | None) -> Period | None:
+def _period(raw: Mapping[str, Any] | None) -> KeptFor | None:
     if raw is None:
         return None
-    return Period(int(raw.get("years", 0)), int(raw.get("months", 0)), int(raw.get("days", 0)))
+    return KeptFor(int(raw.get("years", 0)), int(raw.get("months", 0)), int(raw.get("days", 0)))
 
 
 def compile_retention(doc: Document, problems: list[Problem], org: Organisation,
@@ -234,7 +234,7 @@ def reached(retention: Retention, values: Mapping[str, Any], fields: Mapping[str
                        f"{how} + {retention.otherwise} ({'.'.join(retention.life)} unknown)")
     # A service life in decimal years counts in whole months (7.5 years: 90 months).
     months = int((years * 12).to_integral_value())
-    life_end = add_period(start, Period(months=months))
+    life_end = add_period(start, KeptFor(months=months))
     return Reached(add_period(life_end, retention.keep),
                    f"{how} + {'.'.join(retention.life)} {years.normalize():f} years "
                    f"+ {retention.keep}")

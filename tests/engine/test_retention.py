@@ -9,23 +9,23 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from qmsflow.engine.model import DefinitionSet
-from qmsflow.engine.retention import Period, Retention, add_period, reached
+from qmsflow.engine.retention import KeptFor, Retention, add_period, reached
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.mark.parametrize(("start", "period", "expected"), [
-    (date(2026, 1, 31), Period(months=1), date(2026, 2, 28)),
-    (date(2028, 1, 31), Period(months=1), date(2028, 2, 29)),
-    (date(2028, 2, 29), Period(years=1), date(2029, 2, 28)),
-    (date(2028, 2, 29), Period(years=4), date(2032, 2, 29)),
-    (date(2026, 8, 31), Period(months=1, days=1), date(2026, 10, 1)),
-    (date(2026, 12, 15), Period(months=1), date(2027, 1, 15)),
-    (date(2026, 11, 30), Period(years=1, months=3), date(2028, 2, 29)),
-    (date(2026, 12, 31), Period(days=1), date(2027, 1, 1)),
+    (date(2026, 1, 31), KeptFor(months=1), date(2026, 2, 28)),
+    (date(2028, 1, 31), KeptFor(months=1), date(2028, 2, 29)),
+    (date(2028, 2, 29), KeptFor(years=1), date(2029, 2, 28)),
+    (date(2028, 2, 29), KeptFor(years=4), date(2032, 2, 29)),
+    (date(2026, 8, 31), KeptFor(months=1, days=1), date(2026, 10, 1)),
+    (date(2026, 12, 15), KeptFor(months=1), date(2027, 1, 15)),
+    (date(2026, 11, 30), KeptFor(years=1, months=3), date(2028, 2, 29)),
+    (date(2026, 12, 31), KeptFor(days=1), date(2027, 1, 1)),
 ])
 def test_retention_periods_count_calendar_months_ending_on_the_last_day_of_a_short_month(
-        start: date, period: Period, expected: date) -> None:
+        start: date, period: KeptFor, expected: date) -> None:
     assert add_period(start, period) == expected
 
 
@@ -35,10 +35,10 @@ def test_the_bundled_sets_keep_service_requests_a_year_past_their_devices_servic
     assert rule is not None
     assert rule.start == ("closed_at",)
     assert rule.life == ("installed_device", "product", "service_life_years")
-    assert rule.keep == Period(years=1) and rule.otherwise == Period(years=5)
+    assert rule.keep == KeptFor(years=1) and rule.otherwise == KeptFor(years=5)
     assert rule.roles == ("quality_manager",)
     complaint = default_set.process("complaint").retention
-    assert complaint is not None and complaint.keep == Period(years=10)
+    assert complaint is not None and complaint.keep == KeptFor(years=10)
     device = default_set.registers["installed_device"].retention
     assert device is not None and device.life == ("product", "service_life_years")
     assert default_set.registers["product"].retention is None
@@ -100,8 +100,8 @@ def test_a_device_file_counts_from_its_acceptance_date_and_a_decimal_service_lif
 
 
 def test_a_rule_reads_as_the_definition_says_it() -> None:
-    rule = Retention(("closed_at",), Period(years=1), ("quality_manager",),
-                     ("device", "product", "life"), Period(years=5))
+    rule = Retention(("closed_at",), KeptFor(years=1), ("quality_manager",),
+                     ("device", "product", "life"), KeptFor(years=5))
     assert rule.rule == ("closed_at + device.product.life years + 1 year "
                          "(otherwise 5 years)")
-    assert str(Period(years=2, months=1, days=3)) == "2 years 1 month 3 days"
+    assert str(KeptFor(years=2, months=1, days=3)) == "2 years 1 month 3 days"
