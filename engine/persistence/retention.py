@@ -148,6 +148,13 @@ def _marks(session: Session, column: Any, ids: Sequence[int]) -> dict[int, _Mark
     return found
 
 
+def disposed_case(session: Session, case_id: int) -> bool:
+    """Whether the case was disposed of (its trail holds a ``disposed`` entry): nothing may be
+    added to it any more."""
+    return session.execute(select(AuditEvent.id).where(
+        AuditEvent.case_id == case_id, AuditEvent.action == DISPOSED).limit(1)).first() is not None
+
+
 def _earliest_start(rule: Retention, today: date) -> datetime | None:
     """For a rule counting from a case's closure: records closed after this moment cannot be
     past retention yet (a service life only adds), so the list never reads them."""

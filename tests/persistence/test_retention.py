@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qmsflow.engine.persistence import audit, retention, users
+from qmsflow.engine.machine import Refused
+from qmsflow.engine.persistence import audit, registers, retention, users
 from qmsflow.engine.persistence.models import (
     AuditEvent,
     CaseRow,
@@ -268,4 +269,18 @@ def test_the_command_lists_holds_and_disposes_with_a_password(kept: Kept) -> Non
     code, output = cli("retention", "dispose", "lorry", "X", "--by", manager, "--reason", "x",
                        "--password-stdin", input=PASSWORD + "\n")
     assert code == 1 and "'lorry' is neither 'case' nor a register" in output
+    _verify(kept.world)
+
+
+def test_nothing_is_added_to_a_disposed_record(kept: Kept) -> None:
+    _act(kept.world, "dispose", "case", kept.old)
+    _act(kept.world, "dispose", "installed_device", "SN-0001")
+    with pytest.raises(Refused) as comment:
+        kept.world.service.comment(kept.old, kept.world.user("quality_manager"), "补充说明")
+    with kept.world.database.sessions.begin() as session, pytest.raises(
+            registers.EntryConflict) as edit:
+        registers.update(session, kept.world.definition, "installed_device", "SN-0001",
+                         {"contract_no": "HT-9"}, 2, kept.world.clock(), audit.SYSTEM)
+    assert "disposed of" in str(comment.value)
+    assert "disposed of at the end of its retention" in str(edit.value)
     _verify(kept.world)

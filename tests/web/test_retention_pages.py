@@ -62,6 +62,10 @@ def test_a_disposal_without_the_password_is_refused_in_chinese_and_a_signed_one_
     with world.database.sessions() as session:
         assert retention.state(session, world.definition, "case", number,
                                CLOSED.date()).disposed
+    # The disposed case still opens, voided and empty, with its trail.
+    page = client.get(f"/cases/{number}")
+    assert page.status_code == 200
+    assert "保存期满" in text_of(page)
 
 
 def test_a_form_naming_no_action_or_no_record_is_refused_in_words(
