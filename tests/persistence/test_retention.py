@@ -122,6 +122,19 @@ def test_only_a_role_the_rule_names_may_hold_or_dispose_and_always_with_a_reason
     assert no_reason.value.code == "reason"
 
 
+def test_a_record_may_be_held_before_its_retention_ends_and_is_kept_held_after_it(
+        kept: Kept) -> None:
+    held = _act(kept.world, "hold", "installed_device", "SN-0002", reason="召回调查")
+    assert held.held and held.kept_until == date(2036, 1, 15)
+    with pytest.raises(RetentionRefused) as twice:
+        _act(kept.world, "hold", "installed_device", "SN-0002")
+    assert twice.value.code == "already_held" and "召回调查" in str(twice.value)
+    with kept.world.database.sessions() as session:
+        later = retention.state(session, kept.world.definition, "installed_device", "SN-0002",
+                                date(2040, 1, 1))
+    assert later.past(date(2040, 1, 1)) and later.held and not later.disposable
+
+
 def test_a_held_record_is_listed_as_held_and_disposed_of_only_after_its_release(
         kept: Kept) -> None:
     held = _act(kept.world, "hold", "case", kept.old, reason="产品责任诉讼，法务要求保全。")
@@ -224,6 +237,7 @@ def _forged_disposal_entry(kept: Kept, session: Session) -> str:
     return "it has no audit key"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tamper", [_values_back, _signed_values_back, _entry_values_back,
                                     _erased_without_disposal, _forged_disposal_entry],
                          ids=lambda tamper: tamper.__name__.strip("_"))
@@ -239,6 +253,7 @@ def test_retention_tampering_around_a_disposal_is_found_by_audit_verify(
     assert named[0] in output, output
 
 
+@pytest.mark.slow
 def test_the_command_lists_holds_and_disposes_with_a_password(kept: Kept) -> None:
     cli = Cli(kept.world.database.url)
     code, listed = cli("retention", "list", "--format", "json")
