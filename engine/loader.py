@@ -10,19 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .calendar import BusinessCalendar
 from .compiler import compile_calendar, compile_organisation, compile_reports, compile_templates
 from .field_checks import check_process
-from .model import DefinitionSet, Process, Template, frozen_map
+from .model import DefinitionSet, Organisation, Process, Register, Template, frozen_map
 from .problems import DefinitionError, Problem, noun, phrase, suggest
 from .process_compiler import ProcessCompiler
 from .references import link_process
 from .register_updates import link_updates
 from .registers import compile_register
 from .report_forms import compile_report_form
+from .retention import CASE_DATES, ENTRY_DATES, compile_retention
 from .schemas import validate
 from .sources import MANIFEST, SetSources, collect, display_name
 from .template_checks import check_templates
@@ -126,6 +128,7 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
         if doc.key in processes:
             processes[doc.key] = link_process(doc, processes[doc.key], problems, org, registers)
             link_updates(doc, processes[doc.key], problems, org, registers)
+    _retention(sources, problems, org, processes, registers)
     merged: dict[str, Any] = {
         f"{kind}:{key}": doc.data for (kind, key), doc in sorted(sources.documents.items())
         if kind != "definition-set"}
@@ -140,3 +143,19 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
     if not problems:  # rendering needs a set whose names all resolve
         problems.extend(check_templates(definition, list(sources.of_kind("process"))))
     return definition
+
+
+def _retention(sources: SetSources, problems: list[Problem], org: Organisation,
+               processes: dict[str, Process], registers: dict[str, Register]) -> None:
+    """Each process's and register's ``retention``, whose paths go through every register's
+    fields: compiled once all registers are."""
+    for doc in sources.of_kind("register"):
+        if doc.key in registers:
+            rule = compile_retention(doc, problems, org, registers[doc.key].fields, registers,
+                                     ENTRY_DATES)
+            registers[doc.key] = replace(registers[doc.key], retention=rule)
+    for doc in sources.of_kind("process"):
+        if doc.key in processes:
+            rule = compile_retention(doc, problems, org, processes[doc.key].fields, registers,
+                                     CASE_DATES)
+            processes[doc.key] = replace(processes[doc.key], retention=rule)

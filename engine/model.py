@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .calendar import BusinessCalendar
 from .expressions import Expression
+
+if TYPE_CHECKING:
+    from .retention import Retention
 
 Labels = Mapping[str, str]
 FieldType = Literal[
@@ -456,6 +459,8 @@ class Process:
     read: tuple[ReadRule, ...] = ()
     #: Whether ``read`` was written in the definition (False: it is the default).
     read_declared: bool = False
+    #: How long closed cases are kept (see :mod:`.retention`); None: no rule, kept for ever.
+    retention: Retention | None = None
 
     def step(self, step_id: str) -> Step | None:
         """A step by id, whether it opens a case or moves one."""
@@ -614,6 +619,8 @@ class Register:
     columns: tuple[str, ...]
     read: tuple[str, ...]
     edit: tuple[str, ...]
+    #: How long entries are kept (see :mod:`.retention`); None: no rule, kept for ever.
+    retention: Retention | None = None
 
     def may_read(self, roles: Iterable[str]) -> bool:
         """Whether someone holding ``roles`` may see the entries."""

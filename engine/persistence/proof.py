@@ -11,7 +11,9 @@ must be the one its ``activated`` entry recorded; every account must be the one 
 created and changed (name, roles, departments, e-mail, language, time zone, disabled, whether
 its password is a temporary one and since when it holds it); every stored definition version
 must have its ``published`` entry and still compile to the hash it is stored under; every
-register entry must hold the key and the values its own entries set.
+register entry must hold the key and the values its own entries set. A record disposed of at
+the end of its retention (:mod:`.retention`) is expected empty from its signed ``disposed``
+entry on, and nothing may follow that entry.
 
 A difference is a :class:`.audit.Break` naming the record (case number, user id, version)
 and the field: what the table holds and what the trail says.
@@ -41,6 +43,8 @@ from .models import (
     SignatureRow,
     User,
 )
+from .retention import DISPOSED
+from .retention import MEANING as DISPOSAL_MEANING
 from .versions import Versions, files_digest
 
 #: What a case's trail sets, and the entry actions that set it.
@@ -65,6 +69,9 @@ class _Told:
     signed: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
     #: (step, signed at) of each ``signature_invalidated`` entry.
     invalidated: set[tuple[Any, ...]] = field(default_factory=set)
+    #: What is wrong with the record's disposal, if anything (see :func:`_disposal`).
+    disposal: str | None = None
+    disposed: bool = False
 
 
 def check(session: Session, versions: Versions, batch: int = 500) -> list[Break]:
@@ -103,6 +110,9 @@ def _comparable(process: Process | None, values: Mapping[str, Any]) -> dict[str,
 def _fold(told: _Told, entry: Any, process_defaults: Mapping[str, Any]) -> None:
     """Apply one entry of a case's trail to what the trail says so far."""
     action = entry.action
+    if told.disposed:
+        # Nothing follows a disposal: the record's content is gone from the tables.
+        told.disposal = told.disposal or f"its trail goes on after its disposal ('{action}')"
     if action == "created":
         told.values = dict(jsonable(dict(process_defaults)))
         told.version = entry.version
@@ -124,6 +134,19 @@ def _fold(told: _Told, entry: Any, process_defaults: Mapping[str, Any]) -> None:
     elif action == "signature_invalidated":
         told.valid_signatures -= 1
         told.invalidated.add((entry.field, _time((entry.data or {}).get("signed_at"))))
+    elif action == DISPOSED:
+        # A signed disposal erased the case's values (and voided it): the table holds none.
+        told.values, told.voided, told.disposed = {}, True, True
+        told.disposal = told.disposal or _unsigned(entry)
+
+
+def _unsigned(entry: Any) -> str | None:
+    """What is missing from a ``disposed`` entry for it to be a signed decision: a signer,
+    the signature's meaning and a reason (None when nothing is)."""
+    if entry.actor_id is None or entry.meaning != DISPOSAL_MEANING or not entry.reason:
+        return ("the 'disposed' entry names no signer, meaning or reason: it is not a signed "
+                "decision")
+    return None
 
 
 def _cases(session: Session, versions: Versions, batch: int) -> Iterator[Break]:
@@ -138,7 +161,8 @@ def _cases(session: Session, versions: Versions, batch: int) -> Iterator[Break]:
         for entry in session.execute(
                 select(AuditEvent.case_id, AuditEvent.action, AuditEvent.field,
                        AuditEvent.new, AuditEvent.version, AuditEvent.actor_id,
-                       AuditEvent.at, AuditEvent.meaning, AuditEvent.data)
+                       AuditEvent.at, AuditEvent.meaning, AuditEvent.reason,
+                       AuditEvent.data)
                 .where(AuditEvent.case_id.in_(ids))
                 .order_by(AuditEvent.case_id, AuditEvent.case_seq)):
             entries[entry.case_id].append(entry)
@@ -178,6 +202,8 @@ def _case(session: Session, versions: Versions, row: CaseRow, entries: Sequence[
     told = _Told()
     for entry in entries:
         _fold(told, entry, defaults)
+    if told.disposal:
+        yield Break(None, row.number, f"its disposal does not hold: {told.disposal}")
     for name in ("state", "version", "priority", "assignee_role", "valid_signatures"):
         if getattr(row, name) != getattr(told, name):
             yield differs(name, getattr(row, name), getattr(told, name))
@@ -211,7 +237,7 @@ def _signatures(row: CaseRow, process: Process | None, told: _Told,
             continue
         _, values = recorded.pop(match)
         signed = {name: value for name, value in _comparable(process, values).items()
-                  if defaults.get(name) != value}
+                  if defaults.get(name) != value} if not told.disposed else {}
         if _comparable(process, signature.signed_values) != signed:
             yield Break(None, row.number, f"{where}: the values it covers are not the case's "
                                           "values when it was signed")
@@ -338,7 +364,8 @@ def _register_entries(session: Session, batch: int) -> Iterator[Break]:
         trails: dict[int, list[Any]] = defaultdict(list)
         for entry in session.execute(
                 select(AuditEvent.register_entry_id, AuditEvent.action, AuditEvent.field,
-                       AuditEvent.new, AuditEvent.data)
+                       AuditEvent.new, AuditEvent.data, AuditEvent.actor_id,
+                       AuditEvent.meaning, AuditEvent.reason)
                 .where(AuditEvent.register_entry_id.in_([row.id for row in rows]))
                 .order_by(AuditEvent.register_entry_id, AuditEvent.case_seq)):
             trails[entry.register_entry_id].append(entry)
@@ -360,9 +387,18 @@ def _register_entry(row: RegisterEntryRow, trail: Sequence[Any]) -> Iterator[Bre
                                 f"{about.get('register')} '{about.get('key')}': the entry was "
                                 "renamed around qmsflow")
     told: dict[str, Any] = {}
+    disposal: str | None = None
+    disposed = False
     for entry in trail:
+        if disposed:
+            disposal = disposal or f"its trail goes on after its disposal ('{entry.action}')"
         if entry.action == "field_changed" and entry.field:
             told[entry.field] = entry.new
+        elif entry.action == DISPOSED:
+            told, disposed = {}, True
+            disposal = disposal or _unsigned(entry)
+    if disposal:
+        yield Break(None, None, f"{where}: its disposal does not hold: {disposal}")
     held, said = _comparable(None, row.values or {}), _comparable(None, told)
     for name in sorted(set(held) | set(said)):
         if held.get(name) != said.get(name):

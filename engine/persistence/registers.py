@@ -169,6 +169,9 @@ def update(session: Session, definition: DefinitionSet, register_id: str, key: s
     kept in each audit entry (a case step's ``case`` number and ``step``)."""
     register = register_of(definition, register_id)
     row = _row(session, register, key)
+    if not row.values:  # a live entry holds its key at least: this one was disposed of
+        raise EntryConflict(f"{register.id} '{key}' was disposed of at the end of its "
+                            "retention: it cannot be changed")
     if row.row_version != row_version:
         raise EntryConflict(f"{register.id} '{key}' was changed by someone else since it was "
                             f"read (version {row_version}, now {row.row_version}): reload it "

@@ -39,6 +39,7 @@ from . import (
     logins,
     outbox,
     registers,
+    retention,
     signatures,
     store,
     user_sessions,
@@ -493,6 +494,10 @@ class CaseService:
             seen = self._visibility(session, access.reader(user), definition, {row.id: case})
             if not seen[row.id].visible:
                 raise _missing(number)
+            if row.voided_at is not None and retention.disposed_case(session, row.id):
+                raise Refused.any_step([Reason(
+                    "disposed", f"case {number} was disposed of at the end of its retention: "
+                                "nothing can be added to it")])
             told, untold = {}, []
             for mentioned in dict.fromkeys(mentions):
                 account = session.get(User, mentioned)

@@ -279,13 +279,20 @@ def register_entry_renamed(scene: Scene, session: Session) -> str:
     return "register entry installed_device 'SN-0002': its audit trail was written for"
 
 
+def erased_as_if_disposed(scene: Scene, session: Session) -> str:
+    # What a disposal does to the tables, done without the signed 'disposed' entry.
+    row = _case(session, scene.plain)
+    row.values, row.voided_at, row.void_reason = {}, row.updated_at, "disposed"
+    return f"case {scene.plain}: value 'complainant_name'"
+
+
 TAMPERS = [changed_value, changed_state, changed_priority, changed_flags, changed_queue,
            voided_quietly, forged_signature, deleted_signature, signature_given_to_another,
            signed_values_changed, role_granted, account_forged, account_disabled_quietly,
            temporary_password_made_permanent, password_aged_back, definition_edited,
            audit_value_rewritten, audit_entry_deleted, audit_entries_reordered,
            recomputed_without_the_key, recomputed_with_another_key, register_value_changed,
-           register_entry_forged, register_entry_renamed]
+           register_entry_forged, register_entry_renamed, erased_as_if_disposed]
 
 
 def test_the_worked_database_verifies_clean_before_any_edit(scene: Scene) -> None:

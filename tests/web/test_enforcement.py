@@ -204,10 +204,20 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         "registers.edit": _register_editors(definition),
         "registers.export": _register_readers(definition),
         "registers.import_sheet": _register_editors(definition),
+        # Retention: for the roles a retention rule names and administrators; acting is a POST.
+        "retention.index": _retention_deciders(definition), "retention.act": _always(405),
         # The registers' API, like the cases': a token only (a POST's URL answers its GET).
         "api.list_entries": _always(401), "api.read_entry": _always(401),
         "api.create_entry": _always(401), "api.update_entry": _always(401),
     }
+
+
+def _retention_deciders(definition: DefinitionSet) -> Expect:
+    rules = [item.retention for item in (*definition.processes.values(),
+                                         *definition.registers.values())]
+    allowed = {role for rule in rules if rule is not None for role in rule.roles} | set(
+        definition.organisation.admin_roles)
+    return lambda roles, _args: 200 if roles & allowed else 403
 
 
 def _register_readers(definition: DefinitionSet) -> Expect:
@@ -238,7 +248,7 @@ PUBLIC = {"auth.login": 200, "auth.language": 405, "auth.logout": 405,
           "admin.user_disable": 405, "admin.user_password": 405, "admin.user_sign_out": 405,
           "cases.save_list": 405, "cases.forget_list": 405, "cases.watch": 405,
           "api.list_entries": 401, "api.read_entry": 401, "api.create_entry": 401,
-          "api.update_entry": 401}
+          "api.update_entry": 401, "retention.act": 405}
 
 
 def _report_form(demo: Demo) -> dict[str, str]:
