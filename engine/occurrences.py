@@ -135,3 +135,19 @@ def next_month(today: date) -> tuple[date, date]:
     """The first and last day of the month after ``today``'s."""
     first = add_months(today.replace(day=1), 1)
     return first, add_months(first, 1) - timedelta(days=1)
+
+
+def case_inputs(schedule: Schedule, key: str, values: Mapping[str, Any],
+                due: date) -> dict[str, Any]:
+    """What the start step of an occurrence's case is given: the entry's key in the entry
+    field (whose copies then apply) and each of ``values`` computed from the entry.
+
+    Raises EvaluationError when an expression cannot be computed for this entry.
+    """
+    context = {**values, "key": key, "due": due}
+    inputs: dict[str, Any] = {schedule.entry_field: key}
+    for name, expression in schedule.values.items():
+        value = expression.evaluate(context)
+        # Dates go in as a form would send them: the start step checks and converts them.
+        inputs[name] = value.isoformat() if isinstance(value, date) else value
+    return inputs
