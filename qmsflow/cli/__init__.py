@@ -18,7 +18,8 @@ import click
 
 #: Every command, in the order ``qmsflow --help`` lists them.
 COMMANDS = ("validate", "schema", "graph", "simulate", "db", "definitions", "cases", "users",
-            "audit", "serve", "demo", "sweep", "outbox", "worker", "report", "registers")
+            "audit", "serve", "demo", "sweep", "outbox", "worker", "report", "registers",
+            "schedules")
 
 
 class _Commands(click.Group):
