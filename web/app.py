@@ -103,6 +103,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .operations import bp as operations_bp
     from .registers import bp as registers_bp
     from .reports import bp as reports_bp
+    from .schedules import bp as schedules_bp
     from .surveys import bp as surveys_bp
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)
@@ -111,6 +112,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(reports_bp)
     app.register_blueprint(operations_bp)
     app.register_blueprint(registers_bp)
+    app.register_blueprint(schedules_bp)
     app.register_blueprint(surveys_bp)  # customers' survey links: no login, token-signed
     app.register_blueprint(csrf.exempt(api_bp))  # bearer tokens, no cookies: nothing to forge
     i18n.init_app(app)
