@@ -32,6 +32,8 @@ from .model import Schedule
 MAX_STEPS = 2400
 #: No organisation closes longer than this: a due date finds a working day within it.
 LONGEST_CLOSURE = 366
+#: The years a month may be asked for: scheduled work is counted back and ahead of it.
+FIRST_YEAR, LAST_YEAR = 1900, 9000
 
 
 @dataclass(frozen=True, order=True)
@@ -125,8 +127,11 @@ def _recently(closed: Sequence[date], day: date, days: int) -> bool:
 def month_window(month: str) -> tuple[date, date]:
     """The first and last day of ``month`` (YYYY-MM); ValueError when it is no month."""
     year, _, number = month.partition("-")
-    if len(year) != 4 or len(number) != 2 or not (year + number).isdigit():
+    if len(year) != 4 or len(number) != 2 or not (year + number).isascii() or not (
+            year + number).isdigit():
         raise ValueError(f"{month!r} is not a month: write YYYY-MM, e.g. 2027-01")
+    if not FIRST_YEAR <= int(year) <= LAST_YEAR:
+        raise ValueError(f"{month!r} is out of range: from {FIRST_YEAR} to {LAST_YEAR}")
     first = date(int(year), int(number), 1)  # ValueError for month 13
     return first, add_months(first, 1) - timedelta(days=1)
 

@@ -93,8 +93,8 @@ def _check_entry_field(ctx: CompileContext, process: Process, register: Register
         ctx.problem(["entry_field"], "E260", phrase(
             "entry field '{field}' does not refer to register '{register}'", field=name,
             register=register.id),
-            phrase("name a register field of process '{process}' with 'register: {register}' "
-                   "({known})", process=process.id, register=register.id,
+            phrase("name a register field of process '{process}' with 'register: {register}': "
+                   "{known}", process=process.id, register=register.id,
                    known=joined(sorted(fitting)) if fitting else phrase("none yet")))
 
 

@@ -61,7 +61,6 @@ def scheduled() -> str:
     if month:
         try:
             first, last = month_window(month)
-            add_months(first, 1)  # the month after it exists too (not 9999-12)
         except ValueError:
             abort(400, description=_("The month asked for does not exist: write it as "
                                      "YYYY-MM, for example 2027-01."))
