@@ -214,13 +214,30 @@ def run(service: CaseService, today: date | None = None,
                 result.failures.append(Failure(schedule.id, occurrence.key, occurrence.due,
                                                str(error)))
                 continue
-            except IntegrityError:
-                continue  # another worker opened it between our check and our insert
+            except IntegrityError as error:
+                if _recorded(service, schedule, occurrence):
+                    continue  # another worker opened it between our check and our insert
+                result.failures.append(Failure(schedule.id, occurrence.key, occurrence.due,
+                                               f"the database refused it: {error.orig}"))
+                continue
             if number is not None:
                 result.opened.append(Planned(
                     schedule.id, schedule.process, schedule.register, occurrence.key,
                     titles.get(occurrence.key), occurrence.due, occurrence.opens_on, number))
     return result
+
+
+def _recorded(service: CaseService, schedule: Schedule, occurrence: Occurrence) -> bool:
+    """Whether the occurrence has its row (opened by this worker or another)."""
+    with service.transaction() as session:
+        return _done(session, schedule, occurrence)
+
+
+def _done(session: Session, schedule: Schedule, occurrence: Occurrence) -> bool:
+    return session.execute(select(ScheduledOccurrence.id).where(
+        ScheduledOccurrence.schedule == schedule.id,
+        ScheduledOccurrence.entry_key == occurrence.key,
+        ScheduledOccurrence.due_on == occurrence.due)).first() is not None
 
 
 def _open_one(service: CaseService, schedule: Schedule, occurrence: Occurrence,
@@ -234,11 +251,7 @@ def _open_one(service: CaseService, schedule: Schedule, occurrence: Occurrence,
             .with_for_update(skip_locked=True)).scalar_one_or_none()
         if row is None:
             return None  # another worker holds it (or it was removed)
-        done = session.execute(select(ScheduledOccurrence.id).where(
-            ScheduledOccurrence.schedule == schedule.id,
-            ScheduledOccurrence.entry_key == occurrence.key,
-            ScheduledOccurrence.due_on == occurrence.due)).first()
-        if done is not None:
+        if _done(session, schedule, occurrence):
             return None
         register = service.current.registers[schedule.register]
         values = {name: from_json(register.fields[name], value)

@@ -427,6 +427,7 @@ class CaseService:
         schedule cannot be computed for this entry.
         """
         definition = self.current
+        self._require_published(session)
         process = definition.process(schedule.process)
         step = process.starts[schedule.step]
         actor = Actor("", f"{SCHEDULER} {schedule.id}", frozenset(step.roles))

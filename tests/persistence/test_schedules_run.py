@@ -9,11 +9,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from qmsflow.engine.loader import load
 from qmsflow.engine.persistence import CaseService, audit, proof, registers, schedules
 from qmsflow.engine.persistence.models import CaseRow, ScheduledOccurrence
 from qmsflow.engine.persistence.versions import Versions
 
-from .conftest import World
+from ..conftest import EditSet
+from .conftest import Clock, Database, World, make_world
 from .test_case_references import REQUEST
 from .test_registers import CUSTOMER, DEVICE, PRODUCT
 
@@ -137,6 +139,24 @@ class TestSchedulesRun:
         assert sorted(str(row.values["installed_device"]) for row in visits) == [
             f"SN-{n:04d}" for n in range(1, 25)]
         assert occurrence_count(world) == 24
+
+
+class TestSchedulesRefused:
+    def test_an_occurrence_its_step_refuses_is_reported_opens_nothing_and_stays_due(
+            self, database: Database, clock: Clock, edited_set: EditSet) -> None:
+        # A schedule giving the visit's date field the device's serial: the step refuses it.
+        root = edited_set(("schedules/maintenance_visits.yaml", "visit_due: due",
+                           "visit_due: key"))
+        world = make_world(database, load(root), clock, root)
+        seed(world)
+        world.clock.now = APRIL_15
+        result = schedules.run(world.service)
+        assert [(f.schedule, f.key, f.due) for f in result.failures] == [
+            ("maintenance_visits", "SN-0001", date(2026, 4, 15))]
+        assert "visit_due" in result.failures[0].reason
+        assert result.summary() == "0 case(s) opened, 1 failed"
+        assert cases_of(world, "maintenance_visit") == [] and occurrence_count(world) == 0
+        assert len(schedules.run(world.service).failures) == 1  # tried again next round
 
 
 class TestSchedulesFollowUpCalls:
