@@ -68,7 +68,7 @@ class Planned:
 
 
 @dataclass(frozen=True)
-class Failure:
+class NotOpened:
     """An occurrence that could not be opened, and why; it stays due for the next round."""
 
     schedule: str
@@ -82,7 +82,7 @@ class RunResult:
     """What one round of scheduled work did."""
 
     opened: list[Planned] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
+    failures: list[NotOpened] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -211,13 +211,13 @@ def run(service: CaseService, today: date | None = None,
             except (QmsflowError, EvaluationError) as error:
                 log.warning("scheduled work %s for %s due %s not opened: %s", schedule.id,
                             occurrence.key, occurrence.due, error)
-                result.failures.append(Failure(schedule.id, occurrence.key, occurrence.due,
+                result.failures.append(NotOpened(schedule.id, occurrence.key, occurrence.due,
                                                str(error)))
                 continue
             except IntegrityError as error:
                 if _recorded(service, schedule, occurrence):
                     continue  # another worker opened it between our check and our insert
-                result.failures.append(Failure(schedule.id, occurrence.key, occurrence.due,
+                result.failures.append(NotOpened(schedule.id, occurrence.key, occurrence.due,
                                                f"the database refused it: {error.orig}"))
                 continue
             if number is not None:
