@@ -212,13 +212,13 @@ def run(service: CaseService, today: date | None = None,
                 log.warning("scheduled work %s for %s due %s not opened: %s", schedule.id,
                             occurrence.key, occurrence.due, error)
                 result.failures.append(NotOpened(schedule.id, occurrence.key, occurrence.due,
-                                               str(error)))
+                                                 str(error)))
                 continue
             except IntegrityError as error:
                 if _recorded(service, schedule, occurrence):
                     continue  # another worker opened it between our check and our insert
                 result.failures.append(NotOpened(schedule.id, occurrence.key, occurrence.due,
-                                               f"the database refused it: {error.orig}"))
+                                                 f"the database refused it: {error.orig}"))
                 continue
             if number is not None:
                 result.opened.append(Planned(
