@@ -25,6 +25,7 @@ from .register_updates import link_updates
 from .registers import compile_register
 from .report_forms import compile_report_form
 from .retention import CASE_DATES, ENTRY_DATES, compile_retention
+from .schedules import compile_schedule
 from .schemas import validate
 from .sources import MANIFEST, SetSources, collect, display_name
 from .template_checks import check_templates
@@ -129,6 +130,11 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
             processes[doc.key] = link_process(doc, processes[doc.key], problems, org, registers)
             link_updates(doc, processes[doc.key], problems, org, registers)
     _retention(sources, problems, org, processes, registers)
+    schedules = {}
+    for doc in sources.of_kind("schedule"):
+        schedule = compile_schedule(doc, problems, org, processes, registers)
+        if schedule is not None:
+            schedules[doc.key] = schedule
     merged: dict[str, Any] = {
         f"{kind}:{key}": doc.data for (kind, key), doc in sorted(sources.documents.items())
         if kind != "definition-set"}
@@ -139,6 +145,7 @@ def _compile(sources: SetSources, problems: list[Problem]) -> DefinitionSet | No
         processes=frozen_map(processes), templates=frozen_map(templates),
         reports=frozen_map(reports), source=frozen_map(merged),
         report_forms=frozen_map(report_forms), registers=frozen_map(registers),
+        schedules=frozen_map(schedules),
     )
     if not problems:  # rendering needs a set whose names all resolve
         problems.extend(check_templates(definition, list(sources.of_kind("process"))))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from types import MappingProxyType
@@ -638,6 +639,57 @@ class Register:
 
 
 @dataclass(frozen=True)
+class Interval:
+    """One spacing of a schedule's occurrences: ``months`` apart, while ``when`` holds for the
+    date it would give (None: always)."""
+
+    months: int
+    when: Expression | None = None
+
+
+@dataclass(frozen=True)
+class RecentCases:
+    """A schedule's need for recent service: an entry is due only when a case of ``process``
+    naming it (through the register field ``field``, and when that field names an entry of
+    another register, through that entry's field ``via``) was closed in the ``days`` days up
+    to the due date."""
+
+    process: str
+    field: str
+    via: str | None
+    days: int
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Scheduled work: a case of ``process`` opened through its start ``step`` for each entry of
+    ``register`` on each due date.
+
+    Due dates run from the entry's date field ``anchor`` (or the fixed date ``start``), each
+    next one by the first of ``every`` whose condition holds for it; ``when`` says which
+    entries and dates count at all. A due date on a day the organisation does not work moves
+    to its next working day. The case's register field ``entry_field`` gets the entry's key
+    (so its ``copies`` apply), ``values`` set other case fields from the entry. Occurrences
+    up to ``catch_up_days`` late are still opened (a worker that was stopped catches up).
+    """
+
+    id: str
+    label: Labels
+    description: Labels
+    register: str
+    process: str
+    step: str
+    entry_field: str
+    values: Mapping[str, Expression]
+    anchor: str | None
+    start: date | None
+    every: tuple[Interval, ...]
+    when: Expression | None = None
+    recent: RecentCases | None = None
+    catch_up_days: int = 30
+
+
+@dataclass(frozen=True)
 class DefinitionSet:
     """One company's compiled configuration; ``version`` is its content hash."""
 
@@ -652,6 +704,7 @@ class DefinitionSet:
     source: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
     report_forms: Mapping[str, ReportForm] = field(default_factory=dict)
     registers: Mapping[str, Register] = field(default_factory=dict)
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)
 
     def process(self, process_id: str) -> Process:
         """The process with this id (KeyError names the known ones)."""

@@ -31,6 +31,7 @@ SCHEMA_FILES = {
     "reports": "reports.schema.json",
     "report-form": "report-form.schema.json",
     "register": "register.schema.json",
+    "schedule": "schedule.schema.json",
     "scenario": "scenario.schema.json",
 }
 

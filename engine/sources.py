@@ -30,7 +30,7 @@ from .problems import Problem, Wordable, joined, json_path, phrase, suggest
 from .yamlsource import Mark, YMap, YSeq, read_yaml
 
 KINDS = ("definition-set", "organisation", "calendar", "process", "notifications", "reports",
-         "report-form", "register")
+         "report-form", "register", "schedule")
 SINGLETON_KINDS = frozenset({"definition-set", "organisation", "notifications", "reports"})
 MANIFEST = "set.yaml"
 OPS = ("add", "merge", "replace", "remove")

@@ -104,6 +104,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .registers import bp as registers_bp
     from .reports import bp as reports_bp
     from .retention import bp as retention_bp
+    from .schedules import bp as schedules_bp
     from .surveys import bp as surveys_bp
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)
@@ -113,6 +114,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(operations_bp)
     app.register_blueprint(registers_bp)
     app.register_blueprint(retention_bp)
+    app.register_blueprint(schedules_bp)
     app.register_blueprint(surveys_bp)  # customers' survey links: no login, token-signed
     app.register_blueprint(csrf.exempt(api_bp))  # bearer tokens, no cookies: nothing to forge
     i18n.init_app(app)

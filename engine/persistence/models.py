@@ -8,13 +8,14 @@ schema; a test checks that they agree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -275,6 +276,30 @@ class RegisterEntryRow(Base):
     audit_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ScheduledOccurrence(Base):
+    """One occurrence of scheduled work that was opened: which schedule, for which register
+    entry, due on which date, and the case it opened.
+
+    Written in the same transaction as the case, so a crash leaves both or neither; unique on
+    (schedule, entry key, due date), so two workers never open the same occurrence twice (the
+    second one's insert fails and its case is rolled back with it).
+    """
+
+    __tablename__ = "scheduled_occurrences"
+    __table_args__ = (UniqueConstraint("schedule", "entry_key", "due_on"),
+                      Index("ix_scheduled_occurrences_opens_on", "opens_on"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(String(100))
+    register: Mapped[str] = mapped_column(String(100))
+    entry_key: Mapped[str] = mapped_column(String(200))
+    due_on: Mapped[date] = mapped_column(Date)
+    opens_on: Mapped[date] = mapped_column(Date)
+    case_number: Mapped[str] = mapped_column(String(100))
+    opened_at: Mapped[datetime]
 
 
 class CaseWatch(Base):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,8 @@ from ..escalation import escalate
 from ..events import Event, Outcome
 from ..machine import Reason, Refused
 from ..migration import Plan, plan
-from ..model import DefinitionSet, Field, Process, frozen_map
+from ..model import DefinitionSet, Field, Process, Schedule, frozen_map
+from ..occurrences import case_inputs
 from ..registers import EntryInvalid
 from ..values import is_empty, text_problem
 from . import (
@@ -53,6 +54,8 @@ from .versions import UnknownVersion, Versions
 
 Clock = Callable[[], datetime]
 SWEEP = "qmsflow (deadline sweep)"
+#: The actor's name on a case scheduled work opens, followed by the schedule's id.
+SCHEDULER = "qmsflow (schedule)"
 
 
 def utc_now() -> datetime:
@@ -421,6 +424,30 @@ class CaseService:
             sweep = Actor("", SWEEP, frozenset())
             self._save(session, definition, _Stored(row, case), outcome, sweep, now, "sweep")
         return outcome
+
+    def open_scheduled(self, session: Session, schedule: Schedule, key: str,
+                       values: Mapping[str, Any], due: date, now: datetime) -> Case:
+        """Open the case of one occurrence of ``schedule`` (the entry ``key`` with ``values``,
+        due on ``due``) inside the caller's transaction, which records the occurrence too.
+
+        The system takes the schedule's start step, with that step's roles: its audit entries
+        name the schedule as the actor and say which entry and due date opened the case.
+        Raises Refused when the step refuses the values, EvaluationError when a value of the
+        schedule cannot be computed for this entry.
+        """
+        definition = self.current
+        self._require_published(session)
+        process = definition.process(schedule.process)
+        step = process.starts[schedule.step]
+        actor = Actor("", f"{SCHEDULER} {schedule.id}", frozenset(step.roles))
+        inputs = case_inputs(schedule, key, values, due)
+        number = store.next_number(session, process, self._local(definition, now))
+        reason = (f"scheduled work '{schedule.id}': {schedule.register} '{key}', "
+                  f"due {due.isoformat()}")
+        outcome = machine.start(definition, process.id, step.id, actor, inputs, now, number,
+                                None, reason, entries=self._referred(session, definition,
+                                                                     process, inputs, None))
+        return self._save(session, definition, None, outcome, actor, now, "schedule")
 
     def answer_survey(self, number: str, survey_id: str, inputs: Mapping[str, Any], *,
                       client: str | None = None) -> Case:

@@ -19,7 +19,7 @@ import click
 #: Every command, in the order ``qmsflow --help`` lists them.
 COMMANDS = ("validate", "schema", "graph", "simulate", "db", "definitions", "cases", "users",
             "audit", "serve", "demo", "sweep", "outbox", "worker", "report", "registers",
-            "retention")
+            "schedules", "retention")
 
 
 class _Commands(click.Group):

@@ -12,15 +12,18 @@ from collections.abc import Sequence
 import click
 
 from qmsflow.engine.model import DefinitionSet, text
+from qmsflow.engine.occurrences import next_month
 from qmsflow.engine.persistence import (
     DatabaseUrlError,
     SchemaUpgradeError,
     overview,
+    schedules,
     shown_url,
     utc_now,
 )
 from qmsflow.web.app import ConfigurationError, create_app
 from qmsflow.web.demo.seeding import STANDINGS, DemoSummary, count_cases, seed
+from qmsflow.web.runtime import Runtime
 
 from .common import CommandError, friendly, runtime, settings, url
 
@@ -97,6 +100,18 @@ def _start_afresh(rt_url: str) -> None:
             "yourself)")
 
 
+def _upcoming(rt: Runtime, page: str) -> None:
+    """Say what the schedules open next month, from the demo devices (the scheduled work
+    page shows them)."""
+    service = rt.service
+    if not service.current.schedules:
+        return
+    first, last = next_month(schedules.local_today(service.current, service.now()))
+    planned = schedules.plan(service, first, last)
+    click.echo(f"scheduled work in {first:%Y-%m}: {len(planned)} case(s) to open "
+               f"({', '.join(sorted({p.key for p in planned})) or 'none'}): see {page}")
+
+
 @click.command("demo")
 @click.option("--fresh", is_flag=True,
               help="Start from an empty database (deletes a SQLite file; refuses others that "
@@ -125,6 +140,7 @@ def cli(fresh: bool, no_serve: bool, host: str, port: int) -> None:
         raise CommandError(f"cannot prepare the demo database {shown_url(database)}: "
                            f"{error}") from None
     print_summary(summary, rt.definition, f"http://{host}:{port}/")
+    _upcoming(rt, f"http://{host}:{port}/scheduled")
     if no_serve:
         return
     rt.close()

@@ -1,5 +1,5 @@
-"""``qmsflow worker``: the deadline sweep, the outbox and the audit sealer in a loop, for hosts
-without cron.
+"""``qmsflow worker``: the deadline sweep, the scheduled work, the outbox and the audit sealer
+in a loop, for hosts without cron.
 
 The sealer runs every second (see :func:`qmsflow.engine.persistence.audit.seal_pending`). It
 runs until stopped (SIGTERM or Ctrl+C finish the current batch first) and prints
@@ -16,7 +16,7 @@ from types import FrameType
 
 import click
 
-from qmsflow.engine.persistence import sweep
+from qmsflow.engine.persistence import schedules, sweep
 
 from .common import friendly, runtime
 from .outbox import deliver, mail_settings, said
@@ -30,8 +30,8 @@ from .outbox import deliver, mail_settings, said
 @click.option("--once", is_flag=True, help="One sweep and one delivery, then stop.")
 @friendly
 def cli(interval: float, batch: int, once: bool) -> None:
-    """Run the deadline sweep, send notifications and seal the audit trail, again and again,
-    until stopped."""
+    """Run the deadline sweep, open the scheduled work that is due, send notifications and
+    seal the audit trail, again and again, until stopped."""
     settings = mail_settings()
     stopping = False
 
@@ -49,11 +49,13 @@ def cli(interval: float, batch: int, once: bool) -> None:
     while True:
         rt.refresh()  # a version activated in the browser is this worker's current set too
         swept = sweep.sweep(service, batch=batch)
+        scheduled = schedules.run(service)
         delivered = deliver(settings, limit=1000)
         sealed = service.seal_audit()
-        busy = swept.escalated or delivered.sent or delivered.retried
+        busy = swept.escalated or scheduled.opened or delivered.sent or delivered.retried
         if busy:
-            click.echo(f"sweep: {swept.escalated} case(s) escalated; outbox: "
+            click.echo(f"sweep: {swept.escalated} case(s) escalated; schedules: "
+                       f"{scheduled.summary()}; outbox: "
                        f"{said(delivered)}; audit: {sealed.count} entries sealed")
         if once or stopping:
             return

@@ -196,6 +196,9 @@ def _expectations(definition: DefinitionSet, demo: Demo) -> dict[str, Expect]:
         # Registers: the list of those one may read is everyone's; a register (and each of
         # its entries) is its readers' (404 for others, as a case); its forms its editors'.
         "registers.index": _always(200),
+        # Scheduled work: everyone's page, showing the schedules of their registers and
+        # processes only (none: says so).
+        "schedules.scheduled": _always(200),
         "registers.entries": _register_readers(definition),
         "registers.entry": _register_readers(definition),
         "registers.history": _register_readers(definition),
