@@ -45,7 +45,8 @@ def test_the_desk_opens_a_request_by_picking_the_device_and_sees_its_warranty_an
     assert f"还有其他未结案件：{earlier.number}" in main
     assert re.search(r"是否在保修期内\s*是", main)
     assert "MX-200" in main
-    history = page.locator("section.entry-history")
+    # The device's section: the request refers to its customer too, which has its own.
+    history = page.locator("section.entry-history").filter(has_text="设备 SN-0001 的历史记录")
     assert "设备 SN-0001 的历史记录" in history.inner_text()
     assert "本案件" in history.inner_text()
     history.get_by_role("link", name=earlier.number).wait_for()
