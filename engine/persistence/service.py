@@ -707,6 +707,17 @@ class CaseService:
         with self.transaction() as session:
             return self._linked(session, case)
 
+    def readable_numbers(self, numbers: Collection[str], reader: str) -> set[str]:
+        """Which of the case ``numbers`` ``reader`` may read: a page that names cases it did not
+        look up through the read rules (scheduled work) names only these."""
+        if not numbers:
+            return set()
+        with self.transaction() as session:
+            who = self._reader(session, reader)
+            return set(session.execute(select(CaseRow.number).where(
+                CaseRow.number.in_(list(numbers)),
+                access.readable(session, who, self.current))).scalars())
+
     def referring(self, register_id: str, key: str, reader: str, open_only: bool = False
                   ) -> list[Case]:
         """The cases whose register fields name the entry ``key`` of ``register_id`` (a

@@ -116,6 +116,15 @@ class TestSchedulesRun:
             ("SN-0002", date(2026, 4, 20), date(2026, 4, 20), False)]
         assert occurrence_count(world) == 1  # the plan opened nothing
 
+    def test_the_page_names_an_opened_case_only_to_those_who_may_read_it(
+            self, world: World) -> None:
+        seed(world)
+        world.clock.now = APRIL_15
+        number = schedules.run(world.service).opened[0].case_number
+        # The after-sales roles read every visit; sales reads no maintenance visit at all.
+        assert world.service.readable_numbers({number}, world.user("service_desk")) == {number}
+        assert world.service.readable_numbers({number}, world.user("sales")) == set()
+
     def test_two_workers_racing_open_each_occurrence_exactly_once(self, world: World) -> None:
         seed(world, *({"serial": f"SN-{n:04d}"} for n in range(1, 25)))
         world.clock.now = APRIL_15

@@ -69,8 +69,12 @@ def scheduled() -> str:
     shown = {schedule.id: schedule for schedule in visible(current_user.roles)}
     planned = [item for item in schedules.plan(service, first, last)
                if item.schedule in shown] if shown else []
+    # A case opened by a schedule is named only to those its read rules let read it.
+    readable = service.readable_numbers(
+        {item.case_number for item in planned if item.case_number}, current_user.id)
     return render_template(
-        "schedules/month.html", planned=planned, schedules=shown, first=first, last=last,
+        "schedules/month.html", planned=planned, readable=readable, schedules=shown,
+        first=first, last=last,
         processes=definition().processes,
         earlier=(first - timedelta(days=1)).strftime("%Y-%m"),
         later=add_months(first, 1).strftime("%Y-%m"),
