@@ -7,8 +7,9 @@ process's fields, :meth:`.process_compiler.ProcessCompiler.compile_fields`, and 
 search box looks in, the list's columns, and the roles that read and edit it. A field of type
 ``register`` refers to an entry of another register by its key.
 
-Schedules, retention and step effects on registers are later additions: each is a new key of
-the register document (or of a process step) compiled here against :class:`~.model.Register`.
+Other parts read registers without changing this module: a step's ``update`` effect
+(:mod:`.register_updates`), a ``retention`` block (:mod:`.retention`) and ``kind: schedule``
+documents (:mod:`.schedules`) are compiled against the :class:`~.model.Register` made here.
 """
 
 from __future__ import annotations
