@@ -13,6 +13,7 @@ guessed.
 from __future__ import annotations
 
 import math
+from calendar import monthrange
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -38,6 +39,19 @@ _ONE_DAY = timedelta(days=1)
 # How many days a calendar remembers (their classification, their windows) before it
 # starts again: some hundred years of days, far more than deadlines walk.
 _DAYS_KEPT = 40_000
+
+
+def add_months(start: date, months: int) -> date:
+    """``start`` moved by ``months`` calendar months (back when negative), on the same day of
+    the month or, in a shorter month, its last day (31 January + 1 month is 28 or 29
+    February), as a person counts; a datetime keeps its time. The one month arithmetic of
+    the engine: scheduled visits, retention periods and the ``add_months`` filter use it.
+    OverflowError when the date would leave the years 1 to 9999."""
+    year, month = divmod(start.year * 12 + start.month - 1 + months, 12)
+    if not 1 <= year <= 9999:
+        raise OverflowError("the date would leave the years 1 to 9999")
+    return start.replace(year=year, month=month + 1,
+                         day=min(start.day, monthrange(year, month + 1)[1]))
 _MIDNIGHT = time(0, 0)
 
 _WORKING_DAY = "working day"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import decimal
 import difflib
 import functools
-from calendar import monthrange
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -27,6 +26,7 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from .calendar import add_months
 from .errors import QmsflowError
 from .problems import Phrase, Wordable, joined, phrase
 
@@ -251,12 +251,7 @@ def _add_months(value: object, months: object) -> object:
         return None
     if not isinstance(value, date) or isinstance(months, bool) or not isinstance(months, int):
         raise TypeError("add_months needs a date and a whole number of months")
-    index = value.year * 12 + value.month - 1 + months
-    year, month = divmod(index, 12)
-    if not 1 <= year <= 9999:
-        raise OverflowError("the date would leave the years 1 to 9999")
-    day = min(value.day, monthrange(year, month + 1)[1])
-    return value.replace(year=year, month=month + 1, day=day)
+    return add_months(value, months)
 
 
 def _make_environment() -> _CaseDataEnvironment:

@@ -17,13 +17,12 @@ occurrences were opened; nothing here reads a database or the time.
 
 from __future__ import annotations
 
-import calendar as months_calendar
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from .calendar import BusinessCalendar
+from .calendar import BusinessCalendar, add_months
 from .expressions import EvaluationError, Expression
 from .model import Schedule
 
@@ -45,14 +44,6 @@ class Occurrence:
     schedule: str
     key: str
     due: date
-
-
-def add_months(start: date, months: int) -> date:
-    """``start`` plus ``months`` months, on the same day of the month or the month's last."""
-    index = start.year * 12 + start.month - 1 + months
-    year, month = divmod(index, 12)
-    last = months_calendar.monthrange(year, month + 1)[1]
-    return date(year, month + 1, min(start.day, last))
 
 
 def working_day_from(calendar: BusinessCalendar, day: date) -> date:

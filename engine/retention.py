@@ -15,13 +15,13 @@ Whether that day has passed, and holds and disposals, are the store's to know.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .calendar import add_months
 from .compiler import CompileContext
 from .model import Field, Organisation, Register
 from .problems import Problem, a_field, phrase
@@ -56,10 +56,7 @@ def add_period(start: date, period: KeptFor) -> date:
     """``start`` plus ``period``: a month or a year landing past the end of a month lands on
     its last day (31 January + 1 month = 28 or 29 February; 29 February + 1 year = 28
     February), as a person counts; then the days."""
-    months = start.month - 1 + period.months + 12 * period.years
-    year, month = start.year + months // 12, months % 12 + 1
-    day = min(start.day, calendar.monthrange(year, month)[1])
-    return date.fromordinal(date(year, month, day).toordinal() + period.days)
+    return add_months(start, period.months + 12 * period.years) + timedelta(days=period.days)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select
 
 from qmsflow.cli import main
-from qmsflow.engine.occurrences import add_months, occurrences
+from qmsflow.engine.calendar import add_months
+from qmsflow.engine.occurrences import occurrences
 from qmsflow.engine.persistence import registers
 from qmsflow.engine.persistence.models import CaseRow, ScheduledOccurrence
 

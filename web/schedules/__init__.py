@@ -14,8 +14,9 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
+from qmsflow.engine.calendar import add_months
 from qmsflow.engine.model import Schedule
-from qmsflow.engine.occurrences import add_months, month_window, next_month
+from qmsflow.engine.occurrences import month_window, next_month
 from qmsflow.engine.persistence import schedules
 
 from ..auth import login_required
