@@ -354,13 +354,8 @@ class CaseService:
             now = self.now()
             _, actor = self._actor(session, user_id)
             self._require_published(session)
-            number = store.next_number(session, process, self._local(definition, now))
-            targets = self._targets(session, definition, process, step_id, inputs, None)
-            outcome = machine.start(definition, process_id, step_id, actor, inputs, now, number,
-                                    signature, reason,
-                                    entries=self._referred(session, definition, process,
-                                                           inputs, None),
-                                    targets=targets)
+            outcome = self._start(session, definition, process, step_id, actor, inputs, now,
+                                  signature, reason)
             self._check_user_fields(session, process, outcome.case, None)
             return self._save(session, definition, None, outcome, actor, now, client,
                               signature, step_id)
@@ -441,13 +436,24 @@ class CaseService:
         step = process.starts[schedule.step]
         actor = Actor("", f"{SCHEDULER} {schedule.id}", frozenset(step.roles))
         inputs = case_inputs(schedule, key, values, due)
-        number = store.next_number(session, process, self._local(definition, now))
         reason = (f"scheduled work '{schedule.id}': {schedule.register} '{key}', "
                   f"due {due.isoformat()}")
-        outcome = machine.start(definition, process.id, step.id, actor, inputs, now, number,
-                                None, reason, entries=self._referred(session, definition,
-                                                                     process, inputs, None))
+        outcome = self._start(session, definition, process, step.id, actor, inputs, now, None,
+                              reason)
         return self._save(session, definition, None, outcome, actor, now, "schedule")
+
+    def _start(self, session: Session, definition: DefinitionSet, process: Process,
+               step_id: str, actor: Actor, inputs: Mapping[str, Any], now: datetime,
+               signature: Signature | None, reason: str | None) -> Outcome:
+        """Take a start step inside ``session``: the next case number, the register entries
+        its references name and its ``update`` effects change, then the engine. One path for
+        a person's intake and the scheduler's."""
+        number = store.next_number(session, process, self._local(definition, now))
+        return machine.start(definition, process.id, step_id, actor, inputs, now, number,
+                             signature, reason,
+                             entries=self._referred(session, definition, process, inputs, None),
+                             targets=self._targets(session, definition, process, step_id,
+                                                   inputs, None))
 
     def answer_survey(self, number: str, survey_id: str, inputs: Mapping[str, Any], *,
                       client: str | None = None) -> Case:
