@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import time
 from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
@@ -102,6 +103,17 @@ def sealer(url: str, start: Barrier, stop: Event,
     results.put((sealed, busy))
 
 
+def busy_cpu() -> tuple[float, int]:
+    """Seconds of CPU time the whole machine has spent busy (every process: writers, the
+    database server, the sealer, anything else), from /proc/stat, and the number of CPUs."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    lines = Path("/proc/stat").read_text().splitlines()
+    # user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
+    fields = [int(n) for n in lines[0].split()[1:]]
+    cpus = sum(1 for line in lines if line.startswith("cpu") and line[3].isdigit())
+    return (sum(fields) - fields[3] - fields[4]) / ticks, cpus
+
+
 def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool = False
         ) -> float:
     """Steps per second of ``writers`` writers on ``numbers`` over ``seconds``, the sealer
@@ -118,11 +130,12 @@ def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool 
     for process in processes:
         process.start()
     start.wait()
-    began = time.perf_counter()
+    began, (busy_before, cpus) = time.perf_counter(), busy_cpu()
     time.sleep(seconds)
     stop.set()
     done = [counts.get() for _ in range(writers)]
     elapsed = time.perf_counter() - began
+    machine = busy_cpu()[0] - busy_before
     steps = sum(count for count, _ in done)
     cpu = sum(spent for _, spent in done) / steps
     sealed, busy = seals.get()
@@ -134,6 +147,11 @@ def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool 
     print(f"  {writers} writer(s): {steps:6,} steps in {elapsed:5.1f} s = {rate:7.1f} steps/s "
           f"({rate / writers:6.1f} per writer); writers' own CPU {cpu * 1000:.2f} ms per step; "
           f"sealer: {sealed:,} entries sealed alongside, {busy} run(s) deferred")
+    # What bounds the rate: every step costs the machine this much CPU in all (the writer,
+    # its server process, the sealer's share); the cores cannot do more steps than this allows.
+    print(f"    machine CPU busy {machine / elapsed:.2f} of {cpus} cores; "
+          f"{machine / steps * 1000:.2f} ms CPU per step in all processes; "
+          f"most the cores allow at that cost: {cpus * steps / machine:,.0f} steps/s")
     return rate
 
 

@@ -133,6 +133,21 @@ def next_month(today: date) -> tuple[date, date]:
     return first, add_months(first, 1) - timedelta(days=1)
 
 
+#: Who opens an occurrence's case, as its audit entries name the actor (with the schedule's id).
+SCHEDULER = "qmsflow (schedule)"
+
+
+def opened_by(schedule_id: str) -> str:
+    """The actor's name on the audit entries of the cases ``schedule_id`` opens."""
+    return f"{SCHEDULER} {schedule_id}"
+
+
+def opening_reason(schedule_id: str, register: str, key: str, due: date) -> str:
+    """Why an occurrence's case was opened, as its opening audit entry says: the schedule,
+    the register entry and the due date (``audit verify`` holds the occurrence's row to it)."""
+    return f"scheduled work '{schedule_id}': {register} '{key}', due {due.isoformat()}"
+
+
 def case_inputs(schedule: Schedule, key: str, values: Mapping[str, Any],
                 due: date) -> dict[str, Any]:
     """What the start step of an occurrence's case is given: the entry's key in the entry

@@ -297,17 +297,19 @@ class Sealed:
     busy: bool = False
 
 
-def seal_pending(session: Session, now: datetime, limit: int = SEAL_BATCH,
-                 wait_ms: int | None = SEAL_WAIT_MS) -> Sealed:
-    """Seal up to ``limit`` entries not sealed yet, in one seal chained to the last one.
+def settled(session: Session, wait_ms: int | None = SEAL_WAIT_MS) -> int | None:
+    """The highest entry id up to which every entry is committed, or None when the steps
+    writing entries now did not commit within ``wait_ms``.
 
-    The sealer's lock on the head keeps sealers in turn. On PostgreSQL a SHARE lock on the
-    entries' table then waits for the steps writing entries at that moment to commit (at most
-    ``wait_ms``, so steps never queue behind it for longer), so every entry it can see is
-    final: one that commits later has a higher id than the seal's last, or is sealed next time.
-    On SQLite a transaction already holds the database's one write lock.
+    On PostgreSQL a SHARE lock on the entries' table waits for the steps writing entries at
+    that moment to commit (at most ``wait_ms``: steps queue behind the waiting lock, never
+    longer); an id is taken from the sequence only while inserting, under a lock that one
+    conflicts with, so every entry up to the highest id then seen is final, and every later
+    one gets a higher id. Commit soon after (the lock blocks steps until then):
+    :meth:`.CaseService.seal_audit` takes it in a transaction of its own and seals in the
+    next, so steps wait only for this, not for the hashing and the seal's commit. On SQLite the
+    transaction already holds the database's one write lock.
     """
-    last_id, last_hash, seq = session.execute(LOCK_HEAD).one()
     if session.get_bind().dialect.name == "postgresql":
         try:
             with session.begin_nested():
@@ -316,8 +318,27 @@ def seal_pending(session: Session, now: datetime, limit: int = SEAL_BATCH,
         except OperationalError as error:
             if getattr(error.orig, "sqlstate", None) != "55P03":  # lock_not_available
                 raise
+            return None
+    return int(session.execute(select(func.coalesce(func.max(EVENTS.c.id), 0))).scalar_one())
+
+
+def seal_pending(session: Session, now: datetime, limit: int = SEAL_BATCH,
+                 wait_ms: int | None = SEAL_WAIT_MS, up_to: int | None = None) -> Sealed:
+    """Seal up to ``limit`` entries not sealed yet, in one seal chained to the last one.
+
+    The sealer's lock on the head keeps sealers in turn. Only entries up to ``up_to`` are
+    sealed, a horizon :func:`settled` found in an earlier transaction; without it this
+    transaction finds it (waiting at most ``wait_ms``) and holds its lock to the end. Every
+    entry sealed is final: one that commits later has a higher id than the seal's last, or is
+    sealed next time.
+    """
+    last_id, last_hash, seq = session.execute(LOCK_HEAD).one()
+    if up_to is None:
+        up_to = settled(session, wait_ms)
+        if up_to is None:
             return Sealed(0, busy=True)
-    rows = session.execute(select(EVENTS.c.id, EVENTS.c.hash).where(EVENTS.c.id > last_id)
+    rows = session.execute(select(EVENTS.c.id, EVENTS.c.hash)
+                           .where(EVENTS.c.id > last_id, EVENTS.c.id <= up_to)
                            .order_by(EVENTS.c.id).limit(limit)).all()
     if not rows:
         return Sealed(0)

@@ -11,7 +11,10 @@ must be the one its ``activated`` entry recorded; every account must be the one 
 created and changed (name, roles, departments, e-mail, language, time zone, disabled, whether
 its password is a temporary one and since when it holds it); every stored definition version
 must have its ``published`` entry and still compile to the hash it is stored under; every
-register entry must hold the key and the values its own entries set. A record disposed of at
+register entry must hold the key and the values its own entries set; every occurrence of
+scheduled work recorded as opened must be the one its case's opening entry names, and every
+case scheduled work opened must have its occurrence (a row deleted would open it again, one
+added would keep it from opening). A record disposed of at
 the end of its retention (:mod:`.retention`) is expected empty from its signed ``disposed``
 entry on, and nothing may follow that entry.
 
@@ -33,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import QmsflowError
 from ..model import DefinitionSet, Process
+from ..occurrences import SCHEDULER, opened_by, opening_reason
 from .audit import Break, jsonable
 from .models import (
     AuditEvent,
@@ -40,6 +44,7 @@ from .models import (
     DefinitionActivation,
     DefinitionVersion,
     RegisterEntryRow,
+    ScheduledOccurrence,
     SignatureRow,
     User,
 )
@@ -78,7 +83,7 @@ def check(session: Session, versions: Versions, batch: int = 500) -> list[Break]
     """Every difference between the tables and what the audit trail says."""
     return [*_definitions(session, versions), *_activations(session),
             *_cases(session, versions, batch), *_users(session),
-            *_register_entries(session, batch)]
+            *_register_entries(session, batch), *_occurrences(session)]
 
 
 def _time(value: Any) -> str | None:
@@ -322,6 +327,35 @@ def _activations(session: Session) -> Iterator[Break]:
     for activation in told:
         yield Break(None, None, f"activation {activation} was made according to the audit "
                                 "trail but has no row: it was deleted")
+
+
+def _occurrences(session: Session) -> Iterator[Break]:
+    """Each scheduled occurrence recorded as opened must name a case whose opening entry was
+    written by that schedule for that entry and due date, and each case scheduled work opened
+    must have its occurrence: the rows are what keeps an occurrence from opening twice."""
+    opened = {number: (entry_id, actor, reason) for entry_id, number, actor, reason in
+              session.execute(select(AuditEvent.id, AuditEvent.case_number,
+                                     AuditEvent.actor_name, AuditEvent.reason).where(
+                  AuditEvent.entity == "case", AuditEvent.action == "created",
+                  AuditEvent.actor_name.like(f"{SCHEDULER} %")))}
+    for row in session.execute(select(ScheduledOccurrence).order_by(
+            ScheduledOccurrence.id)).scalars():
+        where = (f"scheduled occurrence {row.id} ({row.schedule}, {row.register} "
+                 f"'{row.entry_key}', due {row.due_on.isoformat()})")
+        found = opened.pop(row.case_number, None)
+        if found is None:
+            yield Break(None, row.case_number, f"{where} names case {row.case_number}, which "
+                                               "no schedule opened according to the audit "
+                                               "trail: the row was written around qmsflow")
+        elif found[1:] != (opened_by(row.schedule), opening_reason(
+                row.schedule, row.register, row.entry_key, row.due_on)):
+            yield Break(found[0], row.case_number, f"{where}: its schedule, entry or due date "
+                                                   "differ from what the case's opening entry "
+                                                   f"recorded ({found[2]})")
+    for number, (entry_id, _, reason) in opened.items():
+        yield Break(entry_id, number, f"case {number} was opened by scheduled work ({reason}) "
+                                      "but its occurrence has no row: it was deleted, and the "
+                                      "occurrence would open again")
 
 
 def _definitions(session: Session, versions: Versions) -> Iterator[Break]:

@@ -111,7 +111,8 @@ def case_write(definition: DefinitionSet, case_id: int, old: Case, new: Case,
     added, changed = _clock_changes(definition, case_id, old.clocks, new)
     return CaseWrite(case_id, old.number, old.row_version,
                      {**columns(definition, new), **(extra or {})}, added, changed,
-                     [{**row, "case_id": case_id} for row in entries.rows] if entries else [])
+                     [{**row, "case_id": case_id, "register_entry_id": None}
+                      for row in entries.rows] if entries else [])
 
 
 def update_cases(session: Session, writes: Sequence[CaseWrite]) -> None:
@@ -121,16 +122,16 @@ def update_cases(session: Session, writes: Sequence[CaseWrite]) -> None:
     Optimistic locking: the UPDATE names the row version that was read; when another
     transaction changed a case first it finds no row, and Conflict is raised (on PostgreSQL
     after waiting for that transaction to end, so the answer is never a guess): roll back,
-    nothing of it stands. Several cases (the deadline sweep's batch) are one statement on
-    PostgreSQL, a case whose version does not match getting neither its clocks nor its
-    entries (see :mod:`.rowsets`). One case is three plain statements: measured, that one
-    statement costs a single step more than the two round trips it saves (its planning, about
-    2 ms, and its parameters; bench/writers_bench.py), while a batch shares that cost.
+    nothing of it stands. On PostgreSQL the cases (one step's, or the deadline sweep's batch)
+    with their clocks and entries are one statement, a case whose version does not match
+    getting neither its clocks nor its entries (see :mod:`.rowsets`). Measured on one step
+    (bench/persistence_bench.py), that statement takes 1.6 ms where the three it replaces
+    took 2.0 ms in the server and as much again in SQLAlchemy; SQLite takes them one by one.
     """
     if not writes:
         return
     connection = session.connection()
-    if connection.dialect.name == "postgresql" and len(writes) > 1:
+    if connection.dialect.name == "postgresql":
         by_columns: dict[tuple[str, ...], list[CaseWrite]] = {}
         for write in writes:
             by_columns.setdefault(tuple(sorted(write.values)), []).append(write)

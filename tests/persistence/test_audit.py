@@ -126,6 +126,28 @@ def test_entries_wait_for_the_sealer_and_then_verify_under_their_seal(world: Wor
     assert world.service.seal_audit().count == 0  # nothing waits: no empty seal
 
 
+def test_entries_committed_after_the_sealers_horizon_wait_for_its_next_run(
+        world: World) -> None:
+    # The sealer finds the horizon in one short transaction (steps wait only for that one)
+    # and seals in the next: a step committing in between is not in this seal, nor lost.
+    _worked_case(world)
+    with world.database.sessions.begin() as session:
+        horizon = audit.settled(session)
+    assert horizon is not None
+    later = _worked_case(world)
+    with world.database.sessions.begin() as session:
+        first = audit.seal_pending(session, world.clock(), up_to=horizon)
+        assert audit.pending(session) > 0
+        last_sealed = session.execute(text("SELECT last_id FROM audit_head")).scalar_one()
+        earliest_of_later = session.execute(select(AuditEvent.id).where(
+            AuditEvent.case_number == later).order_by(AuditEvent.id)).scalars().first()
+    assert first.count > 0 and last_sealed == horizon < earliest_of_later
+    assert world.service.seal_audit().count > 0
+    with world.database.sessions() as session:
+        assert audit.pending(session) == 0
+    assert _verify(world.database)[1] == []
+
+
 def test_the_database_refuses_to_change_or_delete_a_seal(world: World) -> None:
     _worked_case(world)
     world.service.seal_audit()

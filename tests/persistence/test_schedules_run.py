@@ -7,7 +7,9 @@ import threading
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from qmsflow.engine.loader import load
 from qmsflow.engine.persistence import CaseService, audit, proof, registers, schedules
@@ -15,8 +17,9 @@ from qmsflow.engine.persistence.models import CaseRow, ScheduledOccurrence
 from qmsflow.engine.persistence.versions import Versions
 
 from ..conftest import EditSet
-from .conftest import Clock, Database, World, make_world
+from .conftest import Clock, Database, World, make_world, unguard
 from .test_case_references import REQUEST
+from .test_cli import Cli
 from .test_registers import CUSTOMER, DEVICE, PRODUCT
 
 # Accepted 15 January 2026, in warranty until 14 January 2027: visits due 15 April, 15 July,
@@ -196,3 +199,47 @@ def _close_request_for(world: World, serial: str, closed: datetime) -> None:
         row = session.execute(select(CaseRow).where(CaseRow.number == request.number)
                               ).scalar_one()
         row.closed_at = closed
+
+
+class TestOccurrencesAreProved:
+    """The occurrence rows keep each visit from opening twice: the database refuses to change
+    them, and ``audit verify`` names one changed, removed or added around qmsflow."""
+
+    @pytest.fixture
+    def opened(self, world: World) -> str:
+        seed(world)
+        world.clock.now = APRIL_15
+        number = schedules.run(world.service).opened[0].case_number or ""
+        world.service.seal_audit()
+        return number
+
+    def test_an_occurrence_cannot_be_changed_or_removed_in_the_database(
+            self, world: World, opened: str) -> None:
+        for statement in ("UPDATE scheduled_occurrences SET due_on = '2026-07-15'",
+                          "DELETE FROM scheduled_occurrences"):
+            with pytest.raises(DBAPIError) as refused, \
+                    world.database.engine.begin() as connection:
+                connection.execute(text(statement))
+            assert "append-only" in str(refused.value)
+        assert occurrence_count(world) == 1
+
+    @pytest.mark.parametrize(("edit", "named"), [
+        ("DELETE FROM scheduled_occurrences",
+         "but its occurrence has no row: it was deleted, and the occurrence would open again"),
+        ("UPDATE scheduled_occurrences SET due_on = '2026-07-15'",
+         "due 2026-07-15): its schedule, entry or due date differ"),
+        ("INSERT INTO scheduled_occurrences (schedule, register, entry_key, due_on, opens_on,"
+         " case_number, opened_at) VALUES ('maintenance_visits', 'installed_device', 'SN-0001',"
+         " '2026-07-15', '2026-07-15', 'HF-FORGED', '2026-04-15 01:00:00')",
+         "names case HF-FORGED, which no schedule opened"),
+    ], ids=["deleted", "moved", "forged"])
+    def test_audit_verify_names_an_occurrence_edited_around_qmsflow(
+            self, world: World, opened: str, edit: str, named: str) -> None:
+        with world.database.sessions() as session:
+            assert proof.check(session, Versions()) == []
+        unguard(world.database, "scheduled_occurrences")
+        with world.database.engine.begin() as connection:
+            connection.execute(text(edit))
+        code, output = Cli(world.database.url)("audit", "verify")
+        assert code == 1, output
+        assert named in output, output

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, func, insert, select, text, update
+from sqlalchemy import create_engine, event, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from qmsflow.cli import main
@@ -254,6 +254,28 @@ def test_batches_and_the_limit_count_cases(world: World) -> None:
     with pytest.raises(ValueError, match="batch") as raised:
         sweep(world.service, batch=0)
     assert "at least 1" in str(raised.value)
+
+
+def test_a_batch_of_healthy_cases_is_written_together_and_never_retried_case_by_case(
+        world: World) -> None:
+    # A batch runs again case by case, each in a savepoint, only when one of its cases
+    # fails; a batch whose write itself breaks would be retried silently and run slowly.
+    numbers = [to_investigation(world) for _ in range(4)]
+    past_every_deadline(world, numbers[0])
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(" ".join(statement.split()[:2]).upper())
+
+    event.listen(world.database.engine, "before_cursor_execute", record)
+    try:
+        result = sweep(world.service, batch=4)
+    finally:
+        event.remove(world.database.engine, "before_cursor_execute", record)
+
+    assert (result.escalated, result.batches, result.failures) == (4, 1, ())
+    assert not [s for s in sent if s.startswith(("SAVEPOINT", "ROLLBACK TO"))]
+    assert all(level_counts(world, n) for n in numbers)
 
 
 def test_a_case_whose_definition_version_does_not_load_is_reported_and_the_others_go_on(
