@@ -111,42 +111,45 @@ def test_a_web_process_killed_inside_a_request_leaves_nothing_half_done(
     intake = {**{k: str(v) for k, v in INTAKE.items()},
               "complainant_email": "wang.fang@hospital.example.cn", "password": PASSWORD}
     server = Server(database, tmp_path / "gunicorn.log")
-    sales = Browser(server.port)
-    sales.post_form("/login", {"user_id": world.user("sales"), "password": PASSWORD})
+    try:  # killed on purpose below; killed here too when the test fails first
+        sales = Browser(server.port)
+        sales.post_form("/login", {"user_id": world.user("sales"), "password": PASSWORD})
 
-    host = dict(part.split("=", 1) for part in os.environ.get(
-        "QMSFLOW_TEST_PG", "host=127.0.0.1 port=5432 user=postgres").split())
-    dbname = database.url.rsplit("/", 1)[1]
-    with psycopg.connect(f"host={host['host']} port={host.get('port', 5432)} "
-                         f"user={host.get('user', 'postgres')} dbname={dbname}") as blocker:
-        # The request writes the case, then waits to add its audit entries (as for the sealer).
-        blocker.execute("LOCK TABLE audit_events IN SHARE MODE")
-        failures: list[BaseException] = []
-        answered: list[str] = []
+        host = dict(part.split("=", 1) for part in os.environ.get(
+            "QMSFLOW_TEST_PG", "host=127.0.0.1 port=5432 user=postgres").split())
+        dbname = database.url.rsplit("/", 1)[1]
+        with psycopg.connect(f"host={host['host']} port={host.get('port', 5432)} "
+                             f"user={host.get('user', 'postgres')} dbname={dbname}") as blocker:
+            # The request writes the case, then waits to add its audit entries.
+            blocker.execute("LOCK TABLE audit_events IN SHARE MODE")
+            failures: list[BaseException] = []
+            answered: list[str] = []
 
-        def submit() -> None:
-            try:
-                answered.append(sales.post_form("/new/complaint/register", intake))
-            except (urllib.error.URLError, ConnectionError, OSError) as error:
-                failures.append(error)
+            def submit() -> None:
+                try:
+                    answered.append(sales.post_form("/new/complaint/register", intake))
+                except (urllib.error.URLError, ConnectionError, OSError) as error:
+                    failures.append(error)
 
-        request = threading.Thread(target=submit)
-        request.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # until the request waits for the audit lock
-            # pg_stat_activity is a snapshot per transaction: ask outside the blocker's.
-            waiting = blocker.execute("SELECT pg_stat_clear_snapshot()").fetchone() and (
-                blocker.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
-                    "wait_event_type = 'Lock'", (dbname,)).fetchone())
-            if waiting and waiting[0]:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"the request never reached the audit lock: {answered}")
+            request = threading.Thread(target=submit)
+            request.start()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # until the request waits for the audit lock
+                # pg_stat_activity is a snapshot per transaction: ask outside the blocker's.
+                waiting = blocker.execute("SELECT pg_stat_clear_snapshot()").fetchone() and (
+                    blocker.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
+                        "wait_event_type = 'Lock'", (dbname,)).fetchone())
+                if waiting and waiting[0]:
+                    break
+                time.sleep(0.1)
+            else:
+                raise AssertionError(f"the request never reached the audit lock: {answered}")
+            server.kill()
+            request.join(timeout=60)
+            blocker.rollback()
+    finally:
         server.kill()
-        request.join(timeout=60)
-        blocker.rollback()
     assert failures, "the killed request must not have answered"
 
     deadline = time.monotonic() + 30
