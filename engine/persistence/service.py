@@ -651,11 +651,12 @@ class CaseService:
     # -- the audit trail ------------------------------------------------------------------
 
     def seal_audit(self) -> audit.Sealed:
-        """Seal the audit entries written since the last seal, one transaction per seal (the
-        worker runs this every second; see :func:`.audit.seal_pending`). ``busy``: steps
-        still writing entries kept some for the next run."""
-        # The horizon's lock holds steps back until its transaction ends: a short one, apart
-        # from the hashing and the seals' commits (bench/writers_bench.py).
+        """Seal the audit entries written since the last seal (the worker runs this every
+        second): a short transaction finds the horizon (:func:`.audit.settled`), then one
+        transaction per seal covers the entries up to it (:func:`.audit.seal_pending`).
+        ``busy``: steps still writing entries kept the horizon back; all wait for the next run."""
+        # The horizon's lock holds steps back until its transaction ends, so that transaction
+        # does nothing else: the hashing and the seals' commits come after it.
         with self.transaction() as session:
             up_to = audit.settled(session)
         if up_to is None:

@@ -125,8 +125,9 @@ def update_cases(session: Session, writes: Sequence[CaseWrite]) -> None:
     nothing of it stands. On PostgreSQL the cases (one step's, or the deadline sweep's batch)
     with their clocks and entries are one statement, a case whose version does not match
     getting neither its clocks nor its entries (see :mod:`.rowsets`). Measured on one step
-    (bench/persistence_bench.py), that statement takes 1.6 ms where the three it replaces
-    took 2.0 ms in the server and as much again in SQLAlchemy; SQLite takes them one by one.
+    (bench/persistence_bench.py), that statement takes 1.6-2.1 ms in the server where the
+    three it replaces took about 2.0 ms, plus SQLAlchemy's work and a round trip for each;
+    SQLite takes them one by one.
     """
     if not writes:
         return
