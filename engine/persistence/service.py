@@ -83,6 +83,8 @@ class History:
 #: The session's record of the row version each register entry a step changes was read
 #: at, by (register, key).
 _ENTRY_VERSIONS = "qmsflow.entry_versions"
+#: The register entries one step read, by (register, key); None for a key not there.
+_Read = dict[tuple[str, str], "registers.EntryRecord | None"]
 #: Most cases a device's history lists.
 REFERRING_MAX = 200
 #: Most characters of one comment on a case.
@@ -390,11 +392,12 @@ class CaseService:
             actor = self._active(user, user_id)
             process = definition.process(row.process)
             case = store.to_case(definition, row)
-            targets = self._targets(session, definition, process, step_id, inputs, case)
+            read: _Read = {}
+            targets = self._targets(session, definition, process, step_id, inputs, case, read)
             outcome = machine.apply(definition, case, step_id, actor, inputs, now, signature,
                                     reason, linked=self._linked(session, case),
                                     entries=self._referred(session, definition, process,
-                                                           inputs, case),
+                                                           inputs, case, read),
                                     targets=targets)
             self._check_user_fields(session, process, outcome.case, case)
             return self._save(session, definition, _Stored(row, case), outcome, actor, now,
@@ -446,11 +449,13 @@ class CaseService:
         its references name and its ``update`` effects change, then the engine. One path for
         a person's intake and the scheduler's."""
         number = store.next_number(session, process, self._local(definition, now))
+        read: _Read = {}
+        targets = self._targets(session, definition, process, step_id, inputs, None, read)
         return machine.start(definition, process.id, step_id, actor, inputs, now, number,
                              signature, reason,
-                             entries=self._referred(session, definition, process, inputs, None),
-                             targets=self._targets(session, definition, process, step_id,
-                                                   inputs, None))
+                             entries=self._referred(session, definition, process, inputs, None,
+                                                    read),
+                             targets=targets)
 
     def answer_survey(self, number: str, survey_id: str, inputs: Mapping[str, Any], *,
                       client: str | None = None) -> Case:
@@ -753,8 +758,21 @@ class CaseService:
 
     # -- internals --------------------------------------------------------------------------
 
+    @staticmethod
+    def _entry(session: Session, definition: DefinitionSet, register_id: str, key: str,
+               read: _Read) -> registers.EntryRecord | None:
+        """The entry ``key`` of ``register_id`` (None: no such entry), read once per step:
+        ``read`` holds what the step read already (an entry a step both names and updates,
+        such as a loaner handed out, is read once, with the row version it is updated on)."""
+        if (register_id, key) not in read:
+            try:
+                read[(register_id, key)] = registers.get(session, definition, register_id, key)
+            except registers.EntryNotFound:
+                read[(register_id, key)] = None
+        return read[(register_id, key)]
+
     def _referred(self, session: Session, definition: DefinitionSet, process: Process,
-                  inputs: Mapping[str, Any], case: Case | None
+                  inputs: Mapping[str, Any], case: Case | None, read: _Read
                   ) -> dict[str, Mapping[str, Any] | None]:
         """The entry each register field of ``inputs`` names, when it names a new one: its
         values, or None when its register has no such entry (the engine refuses it). A
@@ -769,17 +787,17 @@ class CaseService:
             if text_problem(key, False) or (case is not None and case.values.get(name) == key):
                 # Not text (the engine refuses it, as any such value), or held already.
                 continue
-            try:
-                values = registers.get(session, definition, register_id, key).values
-            except registers.EntryNotFound:
+            record = self._entry(session, definition, register_id, key, read)
+            if record is None:
                 found[name] = None
                 continue
-            found[name] = references.Referred(values, self._through(
-                session, definition, process.fields[name], values))
+            found[name] = references.Referred(record.values, self._through(
+                session, definition, process.fields[name], record.values, read))
         return found
 
     def _through(self, session: Session, definition: DefinitionSet, spec: Field,
-                 values: Mapping[str, Any]) -> dict[str, Mapping[str, Any] | None]:
+                 values: Mapping[str, Any], read: _Read
+                 ) -> dict[str, Mapping[str, Any] | None]:
         """The entries the copies of the register field ``spec`` read through the entry's own
         register fields (the device's customer): their values, None for an empty or unknown
         key."""
@@ -790,14 +808,13 @@ class CaseService:
             if not isinstance(key, str) or not key or text_problem(key, False):
                 further[name] = None
                 continue
-            try:
-                further[name] = registers.get(session, definition, register_id, key).values
-            except registers.EntryNotFound:  # removed from its register: nothing to copy
-                further[name] = None
+            # None when removed from its register: nothing to copy.
+            record = self._entry(session, definition, register_id, key, read)
+            further[name] = record.values if record else None
         return further
 
     def _targets(self, session: Session, definition: DefinitionSet, process: Process,
-                 step_id: str, inputs: Mapping[str, Any], case: Case | None
+                 step_id: str, inputs: Mapping[str, Any], case: Case | None, read: _Read
                  ) -> dict[str, Mapping[str, Any] | None]:
         """The entries the step's ``update`` effects change, by case field: their values, or
         None when the register holds no such key (the engine refuses it). Their row versions
@@ -813,9 +830,8 @@ class CaseService:
             register_id = process.fields[name].register
             if register_id is None or text_problem(key, False):
                 continue
-            try:
-                record = registers.get(session, definition, register_id, key)
-            except registers.EntryNotFound:
+            record = self._entry(session, definition, register_id, key, read)
+            if record is None:
                 found[name] = None
                 continue
             found[name] = record.values

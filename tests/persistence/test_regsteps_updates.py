@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.persistence import audit, registers
@@ -80,6 +81,28 @@ def test_regsteps_a_loaner_handed_out_is_lent_to_the_customer_until_it_comes_bac
     assert back["status"] == "available"
     assert "holder" not in back and "expected_return" not in back
     assert case.values.get("loaner_unit") is None and case.values["loaner_serial"] == "LN-01"
+
+
+def test_regsteps_a_loaner_named_and_updated_by_one_step_is_read_once_before_it(
+        world: World) -> None:
+    # The step names the unit (its copies) and updates it (its row version): one read before
+    # the step serves both; the update reads it once more to write it, on that read's version.
+    pool(world)
+    number = open_request(world, severity="unusable").number
+    reads: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "register_entries" in statement:
+            reads.append(f"{' '.join(statement.split())[-120:]} {parameters}")
+
+    event.listen(world.database.engine, "before_cursor_execute", record)
+    try:
+        hand_out(world, number)
+    finally:
+        event.remove(world.database.engine, "before_cursor_execute", record)
+    loaner_reads = [read for read in reads if "LN-01" in read]
+    assert len(loaner_reads) == 2, "\n".join(loaner_reads)
+    assert entry(world, "loaner", "LN-01").values["status"] == "lent"
 
 
 def test_regsteps_the_loaner_trail_names_the_case_each_change_came_from(world: World) -> None:
