@@ -3,13 +3,16 @@ its acceptance certificate, then finds it again by its serial number."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..persistence.conftest import World
 from ..web.test_registers import _seed
 from .conftest import Person
 
 
-def test_the_service_desk_registers_a_device_and_finds_it_by_its_serial(
-        person: Person, world: World) -> None:
+def register_device(person: Person, world: World) -> Any:
+    """The service desk registers device SN-7788 (accepted 2026-01-15, in warranty until
+    2027-01-14) through the form, in Chinese; its page."""
     _seed(world)  # the product and the hospital the device refers to
     page = person.sign_in("service_desk")
     page.get_by_role("link", name="档案").click()
@@ -22,6 +25,12 @@ def test_the_service_desk_registers_a_device_and_finds_it_by_its_serial(
     page.get_by_label("保修截止日期").fill("2027-01-14")
     page.get_by_role("button", name="登记").click()
     page.get_by_text("已登记。").wait_for()
+    return page
+
+
+def test_the_service_desk_registers_a_device_and_finds_it_by_its_serial(
+        person: Person, world: World) -> None:
+    page = register_device(person, world)
     assert "SN-7788" in page.locator("h1").inner_text()
 
     page.get_by_role("link", name="设备档案").click()

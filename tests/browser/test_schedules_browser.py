@@ -9,24 +9,13 @@ from datetime import UTC, datetime
 from qmsflow.engine.persistence import schedules
 
 from ..persistence.conftest import World
-from ..web.test_registers import _seed
 from .conftest import Person
+from .test_registers import register_device
 
 
 def test_the_service_desk_sees_next_months_visit_for_a_device_it_registered(
         person: Person, world: World) -> None:
-    _seed(world)  # the product and the hospital the device refers to
-    page = person.sign_in("service_desk")
-    page.get_by_role("link", name="档案").click()
-    page.get_by_role("link", name="设备档案").click()
-    page.get_by_role("button", name="新登记").click()
-    page.get_by_label("序列号").fill("SN-7788")
-    page.get_by_label("产品型号").fill("MX-200")
-    page.locator("input#customer").fill("C-0001")
-    page.get_by_label("验收日期").fill("2026-01-15")
-    page.get_by_label("保修截止日期").fill("2027-01-14")
-    page.get_by_role("button", name="登记").click()
-    page.get_by_text("已登记。").wait_for()
+    page = register_device(person, world)
 
     # The world's clock says 2 March 2026: next month is April, three months after acceptance.
     page.get_by_role("link", name="计划工作").click()
