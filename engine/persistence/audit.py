@@ -261,19 +261,24 @@ def _insert_entries() -> Executable:
     return insert(EVENTS).from_select([c.name for c in WRITTEN], select(*rows.c))
 
 
+def placed(batch: Batch, case_id: int | None = None,
+           register_entry_id: int | None = None) -> list[dict[str, Any]]:
+    """A chained batch's rows as written: about a case, a register entry, or (neither given)
+    the system. Every row names both, as every statement writing them expects."""
+    return [{**row, "case_id": case_id, "register_entry_id": register_entry_id}
+            for row in batch.rows]
+
+
 def write(session: Session, batch: Batch, case_id: int | None = None,
           register_entry_id: int | None = None) -> None:
-    """Insert a chained batch (one statement on PostgreSQL): about a case, a register entry,
-    or (neither given) the system."""
-    write_rows(session, [{**row, "case_id": case_id, "register_entry_id": register_entry_id}
-                         for row in batch.rows])
+    """Insert a chained batch (one statement on PostgreSQL), placed as :func:`placed` says."""
+    write_rows(session, placed(batch, case_id, register_entry_id))
 
 
 def write_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert entries chained and given their case's row id (one statement on PostgreSQL)."""
+    """Insert entries chained and placed (:func:`placed`; one statement on PostgreSQL)."""
     if not rows:
         return
-    rows = [{"register_entry_id": None, **row} for row in rows]  # most are about no entry
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(_insert_entries(), rowsets.params("ent", WRITTEN_TYPES, rows))

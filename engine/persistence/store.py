@@ -111,8 +111,7 @@ def case_write(definition: DefinitionSet, case_id: int, old: Case, new: Case,
     added, changed = _clock_changes(definition, case_id, old.clocks, new)
     return CaseWrite(case_id, old.number, old.row_version,
                      {**columns(definition, new), **(extra or {})}, added, changed,
-                     [{**row, "case_id": case_id, "register_entry_id": None}
-                      for row in entries.rows] if entries else [])
+                     audit.placed(entries, case_id) if entries else [])
 
 
 def update_cases(session: Session, writes: Sequence[CaseWrite]) -> None:
