@@ -16,19 +16,31 @@ systems drop the copy.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Table, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Executable,
+    Table,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..cases import Case
 from ..events import Event
 from ..model import DefinitionSet
-from ..notifications import Recipient, RenderFailed, context, reads, render
+from ..notifications import Recipient, Rendered, RenderFailed, context, reads, render
+from . import rowsets
 from .db import transaction
 from .models import CaseRow, OutboxMessage, User
 from .records import Notification
@@ -129,6 +141,10 @@ def enqueue(session: Session, definition: DefinitionSet, case: Case, case_id: in
         link = survey_link(case.number, str(survey)) if survey and survey_link else ""
         # A resent invitation (operations.resend_survey) is a new message of the same change.
         again = (event.data["resent"],) if event.data.get("resent") else ()
+        # Worded once per language, and per reader only when the template names its reader:
+        # a warning to a role's members is one text (the sweep renders thousands).
+        worded: dict[tuple[str, str], Rendered | RenderFailed] = {}
+        personal = "recipient" in reads(template)
         for address in addresses(definition, case, event.data["to"], template.channel, people):
             key = _key(case.number, case.row_version, template.id, clock, address.channel,
                        address.recipient, *again)
@@ -136,14 +152,21 @@ def enqueue(session: Session, definition: DefinitionSet, case: Case, case_id: in
             error = address.problem
             subject = body = ""
             if error is None:
-                try:
-                    rendered = render(template, address.locale, context(
-                        definition, case, address.locale, clock=str(clock) if clock else None,
-                        recipient=address.name, survey_url=link, names=reads(template),
-                        people=names))
-                    subject, body = rendered.subject, rendered.body
-                except RenderFailed as failed:
-                    error = str(failed)
+                reader = address.name if personal else ""
+                wording = worded.get((address.locale, reader))
+                if wording is None:
+                    try:
+                        wording = render(template, address.locale, context(
+                            definition, case, address.locale,
+                            clock=str(clock) if clock else None, recipient=reader,
+                            survey_url=link, names=reads(template), people=names))
+                    except RenderFailed as failed:
+                        wording = failed
+                    worded[address.locale, reader] = wording
+                if isinstance(wording, RenderFailed):
+                    error = str(wording)
+                else:
+                    subject, body = wording.subject, wording.body
             if error is not None:
                 status = FAILED
             rows.append({
@@ -169,11 +192,18 @@ DEFERRED_ROWS = "qmsflow.deferred_outbox"
 
 
 def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert outbox rows made by :func:`enqueue`."""
-    if rows:
-        # A Core executemany: the ORM's bulk insert costs several times more per row, and the
-        # sweep writes thousands of these per minute.
-        session.connection().execute(insert(OUTBOX), rows)
+    """Insert outbox rows made by :func:`enqueue` (one statement on PostgreSQL)."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # One JSON document (see .rowsets): the sweep writes thousands of these per minute;
+        # measured on 8,500 rows, an executemany took 60 µs of the client's CPU per row and
+        # 100-118 µs in all, this 30-34 µs and 82-97 µs.
+        connection.execute(_insert_rows(), rowsets.params("out", WRITTEN_TYPES, rows))
+    else:
+        # A Core executemany: the ORM's bulk insert costs several times more per row.
+        connection.execute(insert(OUTBOX), rows)
 
 
 def tell_users(session: Session, case_number: str, case_id: int, row_version: int,
@@ -189,6 +219,16 @@ def tell_users(session: Session, case_number: str, case_id: int, row_version: in
 
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
+#: The columns :func:`enqueue` and :func:`tell_users` fill; the others start empty.
+WRITTEN_TYPES = [(c.name, c.type) for c in OUTBOX.columns
+                 if c.name not in ("id", "sent_at", "read_at")]
+
+
+@functools.cache
+def _insert_rows() -> Executable:
+    """PostgreSQL: outbox rows in one statement, built once (see :mod:`.rowsets`)."""
+    rows = rowsets.table("out", WRITTEN_TYPES, "notices")
+    return insert(OUTBOX).from_select([name for name, _ in WRITTEN_TYPES], select(*rows.c))
 
 
 def _people(session: Session) -> list[User]:

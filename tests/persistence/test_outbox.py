@@ -8,11 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from qmsflow.engine.loader import load
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.persistence import outbox
 from qmsflow.engine.persistence.models import OutboxMessage, User
 
-from .conftest import World, open_complaint, to_investigation
+from ..conftest import EditSet
+from .conftest import Clock, Database, World, make_world, open_complaint, to_investigation
 from .report_cases import SERVICE_REQUEST, closed_complaint, closed_service_request
 
 
@@ -62,6 +64,22 @@ def test_staff_without_an_address_are_told_on_their_inbox_and_with_one_by_mail_i
     to_manager = next(m for m in mailed if m.user_id == world.user("quality_manager"))
     assert to_manager.recipient == f"{world.user('quality_manager')}@example.com"
     assert to_manager.subject == f"{number} is overdue" and to_manager.locale == "en"
+
+
+def test_a_notice_that_names_its_reader_is_worded_for_each_reader_of_a_role(
+        database: Database, clock: Clock, edited_set: EditSet) -> None:
+    body = '"案件 {{ case.number }} 的期限 {{ clock.label }} 已于'  # the overdue notice's
+    folder = edited_set(("notifications.yaml", body, '"{{ recipient }}：' + body[1:]))
+    world = make_world(database, load(folder), clock, folder)
+    number = to_investigation(world)
+    world.clock.advance(days=30)
+    world.service.escalate_case(number)
+    overdue = messages(world, template="overdue")
+    readers = {world.user("quality_manager"): "Quality_Manager User",
+               world.user("gm_office"): "Gm_Office User"}
+    assert {m.user_id for m in overdue} == set(readers)
+    for message in overdue:
+        assert message.body.startswith(f"{readers[message.user_id]}：案件 {number}")
 
 
 def test_an_escalation_notifies_once_however_often_the_sweep_looks(world: World) -> None:
