@@ -48,6 +48,7 @@ from typing import Any
 import psycopg
 from seed import libpq  # bench/ is on the path of a bench script
 from sqlalchemy.engine import make_url
+from writers_bench import busy_cpu
 
 from qmsflow.engine.loader import load
 from qmsflow.engine.persistence import versions
@@ -160,6 +161,8 @@ class Run:
     result: SweepResult
     started: float
     ended: float
+    cpu: float  # seconds of this worker's own CPU time
+    busy: tuple[float, float]  # the machine's busy CPU seconds at its start and at its end
     profile: str = ""
 
 
@@ -175,7 +178,7 @@ def worker(url: str, moment: datetime, batch: int, limit: int | None, start: Any
     profiler = cProfile.Profile() if profile else None
     if start is not None:
         start.wait(600)
-    started = time.monotonic()
+    started, cpu, (busy, _) = time.monotonic(), time.process_time(), busy_cpu()
     if profiler is not None:
         profiler.enable()
     try:
@@ -184,8 +187,9 @@ def worker(url: str, moment: datetime, batch: int, limit: int | None, start: Any
         if profiler is not None:
             profiler.disable()
         engine.dispose()
-    ended = time.monotonic()
-    return Run(result, started, ended, layers(profiler) if profiler else "")
+    ended, cpu, (busy_after, _) = time.monotonic(), time.process_time() - cpu, busy_cpu()
+    return Run(result, started, ended, cpu, (busy, busy_after),
+               layers(profiler) if profiler else "")
 
 
 # Own time by where the code lives; psycopg's includes waiting for the server's answers.
@@ -237,6 +241,13 @@ def report(label: str, seconds: float, runs: list[Run], clocks: int) -> None:
           f"{escalated / seconds:7,.0f} cases/s  ({escalated:,} cases, {levels:,} "
           f"warnings+breaches, {batches:,} batches, {failed} failed; per worker: "
           f"{', '.join(f'{r.result.escalated:,}' for r in runs)} cases)")
+    if escalated:
+        # CPU per case says what a run costs whatever else the shared host does: the workers'
+        # own, and the whole machine's (the database server's is most of the difference).
+        own = sum(r.cpu for r in runs) / escalated * 1000
+        machine = (max(r.busy[1] for r in runs) - min(r.busy[0] for r in runs)) / escalated
+        print(f"  CPU per case: {own:.2f} ms in the sweepers, {machine * 1000:.2f} ms on the "
+              f"whole machine")
     for r in runs:
         for failure in r.result.failures[:5]:
             print(f"  failed: {failure.number}: {failure.reason}")

@@ -43,8 +43,9 @@ def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
         if standing == "breached" and not state.breached:
             todo.append(("breach", clock.on_breach))
             state = replace(state, breached=True)
-        draft.clocks[cid] = replace(draft.clocks[cid], warned=state.warned,
-                                    breached=state.breached)
+        if todo:  # a clock with nothing due is left as it stands (most of a case's clocks)
+            draft.clocks[cid] = replace(draft.clocks[cid], warned=state.warned,
+                                        breached=state.breached)
         for level, effects in todo:
             events.append(Event(f"clock_{level}", now, None, frozen_map({
                 "clock": cid, "due_at": state.due_at})))
