@@ -242,8 +242,8 @@ def report(label: str, seconds: float, runs: list[Run], clocks: int) -> None:
           f"warnings+breaches, {batches:,} batches, {failed} failed; per worker: "
           f"{', '.join(f'{r.result.escalated:,}' for r in runs)} cases)")
     if escalated:
-        # CPU per case says what a run costs whatever else the shared host does: the workers'
-        # own, and the whole machine's (the database server's is most of the difference).
+        # Where a case's cost goes: the workers' own CPU, and the whole machine's (the database
+        # server's is most of the difference). Both move with the shared host's speed too.
         own = sum(r.cpu for r in runs) / escalated * 1000
         machine = (max(r.busy[1] for r in runs) - min(r.busy[0] for r in runs)) / escalated
         print(f"  CPU per case: {own:.2f} ms in the sweepers, {machine * 1000:.2f} ms on the "
