@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..calendar import add_months
 from ..model import DefinitionSet, Measure, Process, Report
 from ..report_terms import condition_term
 from .models import CaseRow
@@ -82,7 +83,7 @@ class Period:
         months = self.months
         if months is None:
             return Period(self.start - (self.end - self.start), self.start)
-        return Period(_add_months(self.start, -months), self.start)
+        return Period(add_months(self.start, -months), self.start)
 
     def instants(self, zone: str) -> tuple[datetime, datetime]:
         """The period's first and end instants in UTC: local midnights in ``zone``."""
@@ -102,17 +103,12 @@ class Period:
         return f"{self.start.isoformat()}..{last.isoformat()}"
 
 
-def _add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def month(year: int, number: int) -> Period:
     """The calendar month ``year-number``; ValueError for a month that does not exist."""
     if not 1 <= number <= 12:
         raise ValueError(f"there is no month {number}: months run from 1 to 12")
     start = date(year, number, 1)
-    return Period(start, _add_months(start, 1))
+    return Period(start, add_months(start, 1))
 
 
 def period_containing(day: date, every: str = "month") -> Period:
@@ -122,7 +118,7 @@ def period_containing(day: date, every: str = "month") -> Period:
     length = _MONTHS[every]
     first_month = (day.month - 1) // length * length + 1
     start = date(day.year, first_month, 1)
-    return Period(start, _add_months(start, length))
+    return Period(start, add_months(start, length))
 
 
 # -- results ------------------------------------------------------------------------------------
