@@ -17,9 +17,13 @@ definitions before the start (not timed); the time is from the common start to t
 worker's end. Checked after each run: no clock is left due at the moment, and no (case,
 clock) has two warning or two breach entries.
 
-``--profile`` also runs one worker under cProfile for ``--profile-cases`` cases (on the same
-copy, before the 1-worker run, which then sweeps the rest) and prints where the time goes:
-by layer, and the functions with the most time of their own.
+Each run also prints its CPU per case: the workers' own, and the whole machine's (from
+/proc/stat: the workers, the database server and anything else running). With 4 workers the
+2 cores are busy throughout, so the machine's CPU per case sets the time.
+
+``--profile`` also runs one worker under cProfile for ``--profile-cases`` cases first (the
+copy is made again before the timed runs) and prints where the time goes: by layer, and the
+functions with the most time of their own.
 
 The last line is the 4-worker time against the 60 s target (below 1: within it).
 
