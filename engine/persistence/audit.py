@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, func, insert, select, text, update
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -254,13 +254,6 @@ SEAL_BATCH = 5000  # entries per seal at most
 SEAL_WAIT_MS = 200
 
 
-@functools.cache
-def _insert_entries() -> Executable:
-    """PostgreSQL: entries in one statement, built once (see :mod:`.rowsets`)."""
-    rows = rowsets.table("ent", WRITTEN_TYPES, "batch")
-    return insert(EVENTS).from_select([c.name for c in WRITTEN], select(*rows.c))
-
-
 def placed(batch: Batch, case_id: int | None = None,
            register_entry_id: int | None = None) -> list[dict[str, Any]]:
     """A chained batch's rows as written: about a case, a register entry, or (neither given)
@@ -277,13 +270,7 @@ def write(session: Session, batch: Batch, case_id: int | None = None,
 
 def write_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert entries chained and placed (:func:`placed`; one statement on PostgreSQL)."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(_insert_entries(), rowsets.params("ent", WRITTEN_TYPES, rows))
-    else:
-        connection.execute(insert(EVENTS), list(rows))
+    rowsets.insert_rows(session.connection(), EVENTS, WRITTEN_TYPES, rows)
 
 
 def append(session: Session, entries: Sequence[Entry], client: str | None = None) -> None:

@@ -16,24 +16,13 @@ systems drop the copy.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import (
-    ColumnElement,
-    CursorResult,
-    Executable,
-    Table,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, CursorResult, Table, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..cases import Case
@@ -192,18 +181,9 @@ DEFERRED_ROWS = "qmsflow.deferred_outbox"
 
 
 def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert outbox rows made by :func:`enqueue` (one statement on PostgreSQL)."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        # One JSON document (see .rowsets): the sweep writes thousands of these per minute;
-        # measured on 8,500 rows, an executemany took 60 µs of the client's CPU per row and
-        # 100-118 µs in all, this 30-34 µs and 82-97 µs.
-        connection.execute(_insert_rows(), rowsets.params("out", WRITTEN_TYPES, rows))
-    else:
-        # A Core executemany: the ORM's bulk insert costs several times more per row.
-        connection.execute(insert(OUTBOX), rows)
+    """Insert outbox rows made by :func:`enqueue` (one statement on PostgreSQL: the sweep
+    writes thousands of these per minute)."""
+    rowsets.insert_rows(session.connection(), OUTBOX, WRITTEN_TYPES, rows)
 
 
 def tell_users(session: Session, case_number: str, case_id: int, row_version: int,
@@ -222,13 +202,6 @@ OUTBOX = cast(Table, OutboxMessage.__table__)
 #: The columns :func:`enqueue` and :func:`tell_users` fill; the others start empty.
 WRITTEN_TYPES = [(c.name, c.type) for c in OUTBOX.columns
                  if c.name not in ("id", "sent_at", "read_at")]
-
-
-@functools.cache
-def _insert_rows() -> Executable:
-    """PostgreSQL: outbox rows in one statement, built once (see :mod:`.rowsets`)."""
-    rows = rowsets.table("out", WRITTEN_TYPES, "notices")
-    return insert(OUTBOX).from_select([name for name, _ in WRITTEN_TYPES], select(*rows.c))
 
 
 def _people(session: Session) -> list[User]:
