@@ -91,6 +91,8 @@ def keys_of(session: Session) -> Keys:
 
 def jsonable(value: Any) -> Any:
     """``value`` as plain JSON data: the form it is stored, hashed and shown in."""
+    if value is None or isinstance(value, (str, int, float)):  # most values (bool is an int)
+        return value
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     if isinstance(value, date):

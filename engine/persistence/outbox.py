@@ -54,12 +54,43 @@ class Address:
     problem: str | None = None  # why it cannot be sent (e.g. an empty e-mail field)
 
 
-def _members(people: list[User], role: str) -> list[User]:
-    return [user for user in people if role in (user.roles or [])]
+@dataclass(frozen=True)
+class Person:
+    """An active account as a notice addresses it: plain data, read once per transaction."""
+
+    id: str
+    name: str
+    email: str | None
+    locale: str
+    roles: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Staff:
+    """The active accounts, each role's members and each person's name by id."""
+
+    people: tuple[Person, ...]
+    by_role: Mapping[str, tuple[Person, ...]]
+    names: Mapping[str, str]
+
+    @classmethod
+    def of(cls, people: Iterable[Person]) -> Staff:
+        """Staff made of ``people``, indexed."""
+        listed = tuple(people)
+        by_role: dict[str, list[Person]] = {}
+        for person in listed:
+            for role in person.roles:
+                by_role.setdefault(role, []).append(person)
+        return cls(listed, {role: tuple(members) for role, members in by_role.items()},
+                   {person.id: person.name for person in listed})
+
+
+#: Nobody: addressing only a case's own fields (the customer), as a preview does.
+NOBODY = Staff.of(())
 
 
 def addresses(definition: DefinitionSet, case: Case, targets: Iterable[str], channel: str,
-              people: list[User]) -> list[Address]:
+              staff: Staff) -> list[Address]:
     """The recipients of a notify event, one address each, duplicates removed.
 
     A field recipient (the customer) is reached by e-mail only, in the organisation's first
@@ -71,7 +102,7 @@ def addresses(definition: DefinitionSet, case: Case, targets: Iterable[str], cha
     default_locale = definition.organisation.locales[0]
     found: dict[tuple[str, str], Address] = {}
 
-    def person(user: User) -> None:
+    def person(user: Person) -> None:
         if channel == EMAIL and user.email:
             found.setdefault((EMAIL, user.email), Address(EMAIL, user.email, user.locale,
                                                           user.id, user.name))
@@ -91,15 +122,16 @@ def addresses(definition: DefinitionSet, case: Case, targets: Iterable[str], cha
                     EMAIL, f"field:{recipient.name}", default_locale,
                     problem=f"the field '{recipient.name}' is empty: no address to send to"))
             continue
+        chosen: Iterable[Person]
         if recipient.kind == "role":
-            chosen = _members(people, recipient.name)
+            chosen = staff.by_role.get(recipient.name, ())
         elif recipient.kind == "creator":
             creator = case.steps[0].actor if case.steps else None
-            chosen = [u for u in people if u.id == creator]
+            chosen = [u for u in staff.people if u.id == creator]
         elif case.assignee:
-            chosen = [u for u in people if u.id == case.assignee]
+            chosen = [u for u in staff.people if u.id == case.assignee]
         else:
-            chosen = _members(people, case.assignee_role or "")
+            chosen = staff.by_role.get(case.assignee_role or "", ())
         for user in chosen:
             person(user)
     return list(found.values())
@@ -120,8 +152,7 @@ def enqueue(session: Session, definition: DefinitionSet, case: Case, case_id: in
     notices = [event for event in events if event.kind == "notify"]
     if not notices:
         return 0
-    people = _people(session)
-    names = {person.id: person.name for person in people}
+    staff = _staff(session)
     rows: list[dict[str, Any]] = []
     for event in notices:
         template = definition.templates[str(event.data["template"])]
@@ -134,7 +165,7 @@ def enqueue(session: Session, definition: DefinitionSet, case: Case, case_id: in
         # a warning to a role's members is one text (the sweep renders thousands).
         worded: dict[tuple[str, str], Rendered | RenderFailed] = {}
         personal = "recipient" in reads(template)
-        for address in addresses(definition, case, event.data["to"], template.channel, people):
+        for address in addresses(definition, case, event.data["to"], template.channel, staff):
             key = _key(case.number, case.row_version, template.id, clock, address.channel,
                        address.recipient, *again)
             status = UNREAD if address.channel == IN_APP else PENDING
@@ -148,7 +179,7 @@ def enqueue(session: Session, definition: DefinitionSet, case: Case, case_id: in
                         wording = render(template, address.locale, context(
                             definition, case, address.locale,
                             clock=str(clock) if clock else None, recipient=reader,
-                            survey_url=link, names=reads(template), people=names))
+                            survey_url=link, names=reads(template), people=staff.names))
                     except RenderFailed as failed:
                         wording = failed
                     worded[address.locale, reader] = wording
@@ -204,14 +235,16 @@ WRITTEN_TYPES = [(c.name, c.type) for c in OUTBOX.columns
                  if c.name not in ("id", "sent_at", "read_at")]
 
 
-def _people(session: Session) -> list[User]:
+def _staff(session: Session) -> Staff:
     """The active accounts, read once per transaction (a sweep batch notifies many cases)."""
     transaction = session.get_transaction()
-    cached = session.info.get("qmsflow.outbox.people")
+    cached = session.info.get("qmsflow.outbox.staff")
     if cached is None or cached[0] is not transaction:
-        people = list(session.execute(select(User).where(User.disabled.is_(False))).scalars())
-        cached = session.info["qmsflow.outbox.people"] = (transaction, people)
-    return cast(list[User], cached[1])
+        accounts = session.execute(select(User).where(User.disabled.is_(False))).scalars()
+        staff = Staff.of(Person(user.id, user.name, user.email, user.locale,
+                                frozenset(user.roles or ())) for user in accounts)
+        cached = session.info["qmsflow.outbox.staff"] = (transaction, staff)
+    return cast(Staff, cached[1])
 
 
 # -- sending ---------------------------------------------------------------------------------

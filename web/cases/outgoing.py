@@ -65,7 +65,7 @@ def preview(definition: DefinitionSet, case: Case, step: Step, actor: Actor,
         # The outbox's own addressing (which address, which language), so the preview cannot
         # drift from what is sent; staff need no one's account here, so no people are given.
         for address in outbox.addresses(definition, outcome.case, customers, template.channel,
-                                        []):
+                                        outbox.NOBODY):
             if address.problem is not None:
                 result.append(Outgoing("", "", "", _(
                     "Not sent: the e-mail field is empty, so there is no address.")))
