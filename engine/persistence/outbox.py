@@ -55,7 +55,7 @@ class Address:
 
 
 @dataclass(frozen=True)
-class Person:
+class Addressee:
     """An active account as a notice addresses it: plain data, read once per transaction."""
 
     id: str
@@ -69,15 +69,15 @@ class Person:
 class Staff:
     """The active accounts, each role's members and each person's name by id."""
 
-    people: tuple[Person, ...]
-    by_role: Mapping[str, tuple[Person, ...]]
+    people: tuple[Addressee, ...]
+    by_role: Mapping[str, tuple[Addressee, ...]]
     names: Mapping[str, str]
 
     @classmethod
-    def of(cls, people: Iterable[Person]) -> Staff:
+    def of(cls, people: Iterable[Addressee]) -> Staff:
         """Staff made of ``people``, indexed."""
         listed = tuple(people)
-        by_role: dict[str, list[Person]] = {}
+        by_role: dict[str, list[Addressee]] = {}
         for person in listed:
             for role in person.roles:
                 by_role.setdefault(role, []).append(person)
@@ -102,7 +102,7 @@ def addresses(definition: DefinitionSet, case: Case, targets: Iterable[str], cha
     default_locale = definition.organisation.locales[0]
     found: dict[tuple[str, str], Address] = {}
 
-    def person(user: Person) -> None:
+    def person(user: Addressee) -> None:
         if channel == EMAIL and user.email:
             found.setdefault((EMAIL, user.email), Address(EMAIL, user.email, user.locale,
                                                           user.id, user.name))
@@ -122,7 +122,7 @@ def addresses(definition: DefinitionSet, case: Case, targets: Iterable[str], cha
                     EMAIL, f"field:{recipient.name}", default_locale,
                     problem=f"the field '{recipient.name}' is empty: no address to send to"))
             continue
-        chosen: Iterable[Person]
+        chosen: Iterable[Addressee]
         if recipient.kind == "role":
             chosen = staff.by_role.get(recipient.name, ())
         elif recipient.kind == "creator":
@@ -241,7 +241,7 @@ def _staff(session: Session) -> Staff:
     cached = session.info.get("qmsflow.outbox.staff")
     if cached is None or cached[0] is not transaction:
         accounts = session.execute(select(User).where(User.disabled.is_(False))).scalars()
-        staff = Staff.of(Person(user.id, user.name, user.email, user.locale,
+        staff = Staff.of(Addressee(user.id, user.name, user.email, user.locale,
                                 frozenset(user.roles or ())) for user in accounts)
         cached = session.info["qmsflow.outbox.staff"] = (transaction, staff)
     return cast(Staff, cached[1])
