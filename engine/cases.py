@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
+from .frozen import quick_init
 from .model import DefinitionSet, frozen_map
 from .values import values_from_json, values_to_json
 
@@ -40,6 +41,7 @@ class Signature:
     authenticated: bool
 
 
+@quick_init
 @dataclass(frozen=True)
 class ClockState:
     """One deadline clock of a case; times are aware UTC datetimes."""
@@ -58,6 +60,7 @@ class ClockState:
     paused_hours: float = 0.0  # time spent paused so far (working hours on working clocks)
 
 
+@quick_init
 @dataclass(frozen=True)
 class StepRecord:
     """Who took which step when (needed for separation of duties)."""
@@ -67,6 +70,7 @@ class StepRecord:
     at: datetime
 
 
+@quick_init
 @dataclass(frozen=True)
 class Link:
     """A relation to another case, e.g. a follow-up complaint or the service record it came from."""
@@ -76,6 +80,7 @@ class Link:
     number: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class Case:
     """A case at one moment of its life."""

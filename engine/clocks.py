@@ -10,7 +10,7 @@ resume. A due time that crosses a year without official holiday data carries tha
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from .calendar import BusinessCalendar, Due
 from .cases import ClockState
 from .expressions import EvaluationError
+from .frozen import evolve
 from .model import Clock, ClockVariant, DefinitionSet, Duration, Process
 
 ClockView = Literal["running", "warning", "breached", "paused", "stopped"]
@@ -120,7 +121,7 @@ def pause(state: ClockState, now: datetime) -> ClockState:
     """The clock stopped counting (waiting for the customer)."""
     if state.status != "running":
         return state
-    return replace(state, status="paused", paused_at=now)
+    return evolve(state, status="paused", paused_at=now)
 
 
 def resume(definition: DefinitionSet, process_id: str, state: ClockState,
@@ -147,7 +148,7 @@ def resume(definition: DefinitionSet, process_id: str, state: ClockState,
         if state.warn_at is not None:
             warn_left = calendar.working_time_between(paused, state.warn_at).total_seconds()
             warn_at = calendar.add_working_hours(now, warn_left / 3600).at
-    return replace(state, status="running", paused_at=None, due_at=due_at, warn_at=warn_at,
+    return evolve(state, status="running", paused_at=None, due_at=due_at, warn_at=warn_at,
                    unofficial_years=tuple(sorted(unofficial)),
                    paused_hours=state.paused_hours + paused_hours)
 
@@ -181,7 +182,7 @@ def recount(definition: DefinitionSet, state: ClockState, variant: ClockVariant,
     moved = _recount(definition, state, variant, started_at)
     if moved.due_at <= state.due_at:
         return moved
-    return replace(moved, breached=state.breached and now >= moved.due_at,
+    return evolve(moved, breached=state.breached and now >= moved.due_at,
                    warned=state.warned and now >= (moved.warn_at or moved.due_at))
 
 
@@ -202,7 +203,7 @@ def _recount(definition: DefinitionSet, state: ClockState, variant: ClockVariant
         return due.at
 
     due_at = shifted(base.at)
-    return replace(state, variant=variant.id, started_at=started_at, due_at=due_at,
+    return evolve(state, variant=variant.id, started_at=started_at, due_at=due_at,
                    warn_at=shifted(warn) if warn is not None else None,
                    unofficial_years=tuple(sorted(unofficial)))
 
@@ -278,7 +279,7 @@ def stop(state: ClockState, now: datetime) -> ClockState:
     """The clock finished; its due time stays for the record (met or missed)."""
     if state.status == "stopped":
         return state
-    return replace(state, status="stopped", stopped_at=now, paused_at=None)
+    return evolve(state, status="stopped", stopped_at=now, paused_at=None)
 
 
 def view(state: ClockState, now: datetime) -> ClockView:

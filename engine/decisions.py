@@ -20,6 +20,7 @@ from typing import Any
 
 from .errors import QmsflowError
 from .expressions import EvaluationError
+from .frozen import quick_init
 from .model import PriorityRule, PriorityTable, Process, ValueTest
 
 
@@ -27,6 +28,7 @@ class DecisionError(QmsflowError):
     """A decision table that cannot decide (UNIQUE with two matches, or a failing condition)."""
 
 
+@quick_init
 @dataclass(frozen=True)
 class Decision:
     """What the table decided and why."""

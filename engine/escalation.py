@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from . import clocks as clock_ops
 from .cases import Case
 from .effects import Draft, EffectFailed, run_effects
 from .events import Event, Outcome, changes
+from .frozen import evolve
 from .machine import CaseView, check_now
 from .model import DefinitionSet, Effect, frozen_map
 
@@ -39,12 +39,12 @@ def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
         todo: list[tuple[str, tuple[Effect, ...]]] = []
         if standing in ("warning", "breached") and not state.warned:
             todo.append(("warning", clock.on_warning))
-            state = replace(state, warned=True)
+            state = evolve(state, warned=True)
         if standing == "breached" and not state.breached:
             todo.append(("breach", clock.on_breach))
-            state = replace(state, breached=True)
+            state = evolve(state, breached=True)
         if todo:  # a clock with nothing due is left as it stands (most of a case's clocks)
-            draft.clocks[cid] = replace(draft.clocks[cid], warned=state.warned,
+            draft.clocks[cid] = evolve(draft.clocks[cid], warned=state.warned,
                                         breached=state.breached)
         for level, effects in todo:
             events.append(Event(f"clock_{level}", now, None, frozen_map({
@@ -58,7 +58,7 @@ def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
     if not events:
         return Outcome(case, ())
     priority = process.higher_priority(case.priority, draft.override)
-    new_case = replace(case, values=frozen_map(draft.values), clocks=frozen_map(draft.clocks),
+    new_case = evolve(case, values=frozen_map(draft.values), clocks=frozen_map(draft.clocks),
                        flags=frozenset(draft.flags), priority=priority,
                        priority_override=draft.override,
                        assignee_role=draft.assignee_role, updated_at=now,

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .cases import Case
+from .frozen import quick_init
 from .model import frozen_map
 
 
@@ -29,6 +30,7 @@ class Event:
                              data=frozen_map() if data is None else data)
 
 
+@quick_init
 @dataclass(frozen=True)
 class Outcome:
     """A step's result: the new case and its events, in order."""

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .errors import QmsflowError
+from .frozen import quick_init
 from .model import Field, Process, text
 
 #: One e-mail address and nothing else: no list (``a@x.com,b``), no name, no spaces or quotes.
@@ -79,6 +80,7 @@ class ValueProblem(QmsflowError, ValueError):
                                       } if rule else {}
 
 
+@quick_init
 @dataclass(frozen=True)
 class Bounds:
     """The limits a field's values are held to: its own, or the defaults where it has none."""
