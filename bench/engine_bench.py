@@ -28,16 +28,19 @@ The baseline, measured in the same run for each flow, is the least a workflow in
 per step: look the transition up in a table, check the actor's role and the required inputs, and
 make the new case (state, values merged, the step appended).
 
-Times are CPU time of this process (``time.process_time``), best of five timings of whole
-flows: the machine is shared, and wall-clock time there counts the time other processes held
-the CPU (it varied by 2x from run to run, CPU time by about 10%).
+Times are CPU time of this process (``time.process_time``), the best of 30 timings of 50 whole
+flows each: the machine is shared, and wall-clock time there counts the time other processes
+held the CPU (it varied by 2x from run to run). CPU time stretches too when the host is busy
+(caches, frequency), in bursts: many short timings give the best one a chance to fall between
+them (five timings of 300 flows moved by up to 70% from run to run on a busy host, where the
+best of 30 short ones moved by about 10%).
 
 The last line: microseconds per engine step on the lean flow against the issue's target
 (<= 25 us), with its ratio to the baseline.
 
 That a speed change leaves every result as it was is checked by ``bench/engine_record.py``.
 
-Run: .venv/bin/python bench/engine_bench.py [--rounds 300]
+Run: .venv/bin/python bench/engine_bench.py [--rounds 50] [--timings 30]
 """
 
 from __future__ import annotations
@@ -149,10 +152,10 @@ def minimal_machine(definition: DefinitionSet, start: Call, applies: list[Call]
     return table, run
 
 
-def timed(rounds: int, work: Callable[[], object]) -> float:
-    """The best of five timings of ``rounds`` runs, in CPU seconds per run."""
+def timed(rounds: int, timings: int, work: Callable[[], object]) -> float:
+    """The best of ``timings`` timings of ``rounds`` runs, in CPU seconds per run."""
     best = float("inf")
-    for _ in range(5):
+    for _ in range(timings):
         began = time.process_time()
         for _ in range(rounds):
             work()
@@ -160,7 +163,7 @@ def timed(rounds: int, work: Callable[[], object]) -> float:
     return best
 
 
-def measure(flow: Path, rounds: int) -> tuple[float, float]:
+def measure(flow: Path, rounds: int, timings: int) -> tuple[float, float]:
     """Seconds per step of the engine and of the minimal machine on ``flow``, printed."""
     definition, start, applies = record(flow)
     steps = 1 + len(applies)
@@ -168,10 +171,10 @@ def measure(flow: Path, rounds: int) -> tuple[float, float]:
     final = engine_run(definition, start, applies)
     if minimal().state != final.state:
         raise SystemExit(f"{flow.name}: the minimal machine does not end where the engine does")
-    engine = timed(rounds, lambda: engine_run(definition, start, applies)) / steps
-    baseline = timed(rounds, minimal) / steps
+    engine = timed(rounds, timings, lambda: engine_run(definition, start, applies)) / steps
+    baseline = timed(rounds, timings, minimal) / steps
     print(f"flow: {flow.name}, {steps} steps from intake to '{final.state}' "
-          f"(case {final.number}), {rounds} flows per timing, best of 5")
+          f"(case {final.number}), {rounds} flows per timing, best of {timings}")
     print(f"  engine (machine.start/apply):  {engine * 1e6:8.1f} us per step")
     print(f"  minimal state machine:         {baseline * 1e6:8.1f} us per step")
     print(f"  ratio engine/minimal:          {engine / baseline:8.1f}")
@@ -180,10 +183,11 @@ def measure(flow: Path, rounds: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--rounds", type=int, default=300, help="whole flows per timing")
+    parser.add_argument("--rounds", type=int, default=50, help="whole flows per timing")
+    parser.add_argument("--timings", type=int, default=30, help="timings, the best counts")
     args = parser.parse_args()
-    full, full_baseline = measure(FULL, args.rounds)
-    lean, baseline = measure(LEAN, args.rounds)
+    full, full_baseline = measure(FULL, args.rounds, args.timings)
+    lean, baseline = measure(LEAN, args.rounds, args.timings)
     print(f"full bundled complaint: {full * 1e6:.1f} us per step; "
           f"ratio engine/minimal: {full / full_baseline:.1f}")
     print(f"lean (SpiffWorkflow-equivalent) complaint: {lean * 1e6:.1f} us per step "
