@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
-from sqlalchemy import Text, and_, cast, or_, select
+from sqlalchemy import Text, and_, bindparam, cast, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import access as read_access
@@ -137,6 +137,12 @@ def _restated(old: Case, new: Case) -> bool:
     """Whether a value that was already filled in changed (only that can void a signature)."""
     return any(not is_empty(value) and new.values.get(name) != value
                for name, value in old.values.items())
+
+
+#: A step's case and its actor's account, built once: building the statement for every step
+#: (its comparisons, the join) cost a fifth of the load's time in the client.
+_CASE_WITH_USER = (select(CaseRow, User).outerjoin(User, User.id == bindparam("user"))
+                   .where(CaseRow.number == bindparam("number")))
 
 
 class CaseService:
@@ -897,9 +903,7 @@ class CaseService:
     def _load_with_user(self, session: Session, number: str, user_id: str
                         ) -> tuple[CaseRow, DefinitionSet, User | None]:
         """The case and the acting user's account in one round trip."""
-        found = session.execute(
-            select(CaseRow, User).outerjoin(User, User.id == user_id)
-            .where(CaseRow.number == number)).first()
+        found = session.execute(_CASE_WITH_USER, {"number": number, "user": user_id}).first()
         if found is None:
             raise _missing(number)
         row, user = found
