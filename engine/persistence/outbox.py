@@ -164,7 +164,8 @@ def enqueue(session: Session, definition: DefinitionSet, case: Case, case_id: in
         # Worded once per language, and per reader only when the template names its reader:
         # a warning to a role's members is one text (the sweep renders thousands).
         worded: dict[tuple[str, str], Rendered | RenderFailed] = {}
-        personal = "recipient" in reads(template)
+        names = reads(template)
+        personal = "recipient" in names
         for address in addresses(definition, case, event.data["to"], template.channel, staff):
             key = _key(case.number, case.row_version, template.id, clock, address.channel,
                        address.recipient, *again)
@@ -179,7 +180,7 @@ def enqueue(session: Session, definition: DefinitionSet, case: Case, case_id: in
                         wording = render(template, address.locale, context(
                             definition, case, address.locale,
                             clock=str(clock) if clock else None, recipient=reader,
-                            survey_url=link, names=reads(template), people=staff.names))
+                            survey_url=link, names=names, people=staff.names))
                     except RenderFailed as failed:
                         wording = failed
                     worded[address.locale, reader] = wording
