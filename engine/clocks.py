@@ -149,8 +149,8 @@ def resume(definition: DefinitionSet, process_id: str, state: ClockState,
             warn_left = calendar.working_time_between(paused, state.warn_at).total_seconds()
             warn_at = calendar.add_working_hours(now, warn_left / 3600).at
     return evolve(state, status="running", paused_at=None, due_at=due_at, warn_at=warn_at,
-                   unofficial_years=tuple(sorted(unofficial)),
-                   paused_hours=state.paused_hours + paused_hours)
+                  unofficial_years=tuple(sorted(unofficial)),
+                  paused_hours=state.paused_hours + paused_hours)
 
 
 def recompute(definition: DefinitionSet, process_id: str, state: ClockState,
@@ -183,7 +183,7 @@ def recount(definition: DefinitionSet, state: ClockState, variant: ClockVariant,
     if moved.due_at <= state.due_at:
         return moved
     return evolve(moved, breached=state.breached and now >= moved.due_at,
-                   warned=state.warned and now >= (moved.warn_at or moved.due_at))
+                  warned=state.warned and now >= (moved.warn_at or moved.due_at))
 
 
 def _recount(definition: DefinitionSet, state: ClockState, variant: ClockVariant,
@@ -204,8 +204,8 @@ def _recount(definition: DefinitionSet, state: ClockState, variant: ClockVariant
 
     due_at = shifted(base.at)
     return evolve(state, variant=variant.id, started_at=started_at, due_at=due_at,
-                   warn_at=shifted(warn) if warn is not None else None,
-                   unofficial_years=tuple(sorted(unofficial)))
+                  warn_at=shifted(warn) if warn is not None else None,
+                  unofficial_years=tuple(sorted(unofficial)))
 
 
 #: Why a clock's start or due time moved: the cause codes its ``clock_changed`` event records,

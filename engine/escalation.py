@@ -45,7 +45,7 @@ def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
             state = evolve(state, breached=True)
         if todo:  # a clock with nothing due is left as it stands (most of a case's clocks)
             draft.clocks[cid] = evolve(draft.clocks[cid], warned=state.warned,
-                                        breached=state.breached)
+                                       breached=state.breached)
         for level, effects in todo:
             events.append(Event(f"clock_{level}", now, None, frozen_map({
                 "clock": cid, "due_at": state.due_at})))
@@ -59,10 +59,10 @@ def escalate(definition: DefinitionSet, case: Case, now: datetime) -> Outcome:
         return Outcome(case, ())
     priority = process.higher_priority(case.priority, draft.override)
     new_case = evolve(case, values=frozen_map(draft.values), clocks=frozen_map(draft.clocks),
-                       flags=frozenset(draft.flags), priority=priority,
-                       priority_override=draft.override,
-                       assignee_role=draft.assignee_role, updated_at=now,
-                       row_version=case.row_version + 1)
+                      flags=frozenset(draft.flags), priority=priority,
+                      priority_override=draft.override,
+                      assignee_role=draft.assignee_role, updated_at=now,
+                      row_version=case.row_version + 1)
     # Clock events are the warning and breach events above; the rest as for any step.
     events += changes(case, new_case, now, None, ("escalation",), clocks=False)
     events += [*draft.opened, *draft.notifications]
