@@ -13,7 +13,8 @@ from .frozen import quick_init
 from .model import frozen_map
 
 
-@dataclass(frozen=True, init=False)
+@quick_init
+@dataclass(frozen=True)
 class Event:
     """Something that happened to a case; the persistence layer appends it to the audit trail."""
 
@@ -21,13 +22,6 @@ class Event:
     at: datetime
     actor: str | None
     data: Mapping[str, Any] = field(default_factory=lambda: frozen_map())
-
-    def __init__(self, kind: str, at: datetime, actor: str | None,
-                 data: Mapping[str, Any] | None = None) -> None:
-        # What the frozen dataclass's own __init__ does, in one update of the instance's dict
-        # rather than one object.__setattr__ per field: a step makes several events.
-        self.__dict__.update(kind=kind, at=at, actor=actor,
-                             data=frozen_map() if data is None else data)
 
 
 @quick_init

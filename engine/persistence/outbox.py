@@ -243,7 +243,7 @@ def _staff(session: Session) -> Staff:
     if cached is None or cached[0] is not transaction:
         accounts = session.execute(select(User).where(User.disabled.is_(False))).scalars()
         staff = Staff.of(Addressee(user.id, user.name, user.email, user.locale,
-                                frozenset(user.roles or ())) for user in accounts)
+                                   frozenset(user.roles or ())) for user in accounts)
         cached = session.info["qmsflow.outbox.staff"] = (transaction, staff)
     return cast(Staff, cached[1])
 
