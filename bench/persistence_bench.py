@@ -10,8 +10,8 @@ whose schema differs from the models). Then, measured in the same run on that da
     ``UPDATE cases ... WHERE id = .. AND row_version = ..``, one multi-row ``INSERT`` of the
     audit rows the service writes per action (hashes chained right), one commit. The
     service's statements per action are recorded from SQLAlchemy's events (with the pool's
-    pre-ping and the transaction's BEGIN, which psycopg sends on its own) and listed with the
-    time each spends in the driver.
+    pre-ping, and the BEGIN and COMMIT psycopg sends when a transaction is open) and listed
+    with the time each spends in the driver.
 (b) a user's inbox: ``CaseService.list_cases`` (their open cases and their roles' queues,
     soonest due first, first page of 50; it also counts the matches for paging) for the user
     whose queue is largest, p50/p95 over many runs; the very SQL it sends (captured from
@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from seed import libpq, require_current_schema  # bench/ is on the path of a bench script
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine, make_url
@@ -70,6 +71,7 @@ from qmsflow.engine.persistence.models import AuditEvent, CaseRow, User
 from qmsflow.engine.persistence.service import CaseService
 from qmsflow.engine.persistence.versions import Versions
 
+IDLE = TransactionStatus.IDLE
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "definitions" / "default"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/qmsflow_bench"
@@ -96,6 +98,11 @@ class Sent:
     params: Any = None
     rows: int = 1  # parameter sets of an executemany
     seconds: float = 0.0
+    trip: bool = True  # False: the end of a transaction that sent no COMMIT
+
+
+#: Where a transaction ends without a COMMIT: its one write went alone and committed itself.
+ENDED = "(no COMMIT: the write committed itself)"
 
 
 @dataclass
@@ -136,11 +143,12 @@ class Statements:
         if self.engine.pool._pre_ping:  # type: ignore[attr-defined]
             self.log.append(Sent("pool checkout: pre-ping SELECT 1"))
 
-    def _begin(self, *_: Any) -> None:
-        # psycopg sends BEGIN itself, as its own round trip, before the first statement.
-        self.log.append(Sent("BEGIN (sent by psycopg before the first statement)"))
-
-    def _before(self, *_: Any) -> None:
+    def _before(self, conn: Any, cursor: Any, *_: Any) -> None:
+        # psycopg sends BEGIN itself, as its own round trip, before a statement that finds no
+        # transaction open (unless the connection is in autocommit, as a step's reads are).
+        driver = cursor.connection
+        if not driver.autocommit and driver.info.transaction_status == IDLE:
+            self.log.append(Sent("BEGIN (sent by psycopg before the statement)"))
         self._started = time.perf_counter()
 
     def _after(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any,
@@ -149,12 +157,13 @@ class Statements:
         self.log.append(Sent(kind, statement, params, len(params) if many else 1,
                              time.perf_counter() - self._started))
 
-    def _commit(self, *_: Any) -> None:
-        self.log.append(Sent("COMMIT"))
+    def _commit(self, conn: Any) -> None:
+        # psycopg sends COMMIT only when a transaction is open.
+        sent = conn.connection.driver_connection.info.transaction_status != IDLE
+        self.log.append(Sent("COMMIT") if sent else Sent(ENDED, trip=False))
 
     def _listeners(self) -> list[tuple[Any, str, Callable[..., None]]]:
         return [(self.engine.pool, "checkout", self._checkout),
-                (self.engine, "begin", self._begin),
                 (self.engine, "before_cursor_execute", self._before),
                 (self.engine, "after_cursor_execute", self._after),
                 (self.engine, "commit", self._commit)]
@@ -172,11 +181,11 @@ class Statements:
 
 
 def per_transaction(log: Sequence[Sent]) -> list[list[Sent]]:
-    """The log cut into transactions (each ends with its COMMIT)."""
+    """The log cut into transactions (each ends with its COMMIT, or ENDED)."""
     found: list[list[Sent]] = [[]]
     for sent in log:
         found[-1].append(sent)
-        if sent.kind == "COMMIT":
+        if sent.kind in ("COMMIT", ENDED):
             found.append([])
     return [t for t in found if t]
 
@@ -314,14 +323,14 @@ def statement_summary(log: Sequence[Sent], actions: int) -> list[str]:
     sequence = " > ".join(s.kind + (f" [{s.rows} rows]" if s.rows > 1 else "") for s in first)
     count: Counter[str] = Counter()
     spent: defaultdict[str, float] = defaultdict(float)
+    trips = sum(sent.trip for sent in log) / actions
     for sent in log:
         count[sent.kind] += 1
         spent[sent.kind] += sent.seconds
-    trips = sum(count.values()) / actions
     statements = sum(n for k, n in count.items()
-                     if not k.startswith(("pool", "BEGIN", "COMMIT"))) / actions
+                     if not k.startswith(("pool", "BEGIN", "COMMIT", ENDED))) / actions
     lines = [f"  service per action: {statements:.1f} statements, {trips:.1f} round trips "
-             f"with the ping, BEGIN and COMMIT (recorded from SQLAlchemy's events, {actions} "
+             f"with any ping, BEGIN and COMMIT (recorded from SQLAlchemy's events, {actions} "
              "actions):", f"    {sequence}"]
     for kind, n in count.items():
         timing = f"{spent[kind] / n * 1000:6.3f} ms in cursor.execute" if spent[kind] else ""

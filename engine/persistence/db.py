@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -141,3 +142,66 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit when the block ends, roll back everything if it raises."""
     with sessions() as session, session.begin():
         yield session
+
+
+#: ``session.info`` keys: the session is a step's (:func:`step`) on PostgreSQL; its last
+#: write went out alone.
+_STEP = "qmsflow.step"
+_SENT_ALONE = "qmsflow.sent_alone"
+
+
+@contextmanager
+def step(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One step's unit of work, at the fewest round trips: read, then write all or nothing.
+
+    On PostgreSQL the step's reads run outside a transaction, each statement seeing what was
+    committed when it began: what READ COMMITTED, the server's default, gives each statement
+    inside one, so the step reads the same; it just sends no BEGIN first. Its writes, from
+    :func:`begin_writes` on, are one transaction; when one statement is all it writes
+    (:func:`last_write`), it goes alone and commits with itself: such a step costs two round
+    trips, where BEGIN, read, write and COMMIT took four. Only for reads that take no lock
+    (a lock would be released at once). SQLite: a transaction, as :func:`transaction`.
+    """
+    with sessions() as session, session.begin():
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            session.info[_STEP] = True
+        yield session
+        if session.info.get(_SENT_ALONE):
+            session.flush()
+            if _driver(session).info.transaction_status != TransactionStatus.IDLE:
+                # Written after a write that committed alone: that one stands, these would
+                # not be atomic with it. A defect in the caller, refused before it commits.
+                raise RuntimeError("a step wrote after its last write (db.last_write): "
+                                   "rolled back what came after it")
+
+
+def _driver(session: Session) -> Any:
+    return session.connection().connection.driver_connection
+
+
+def begin_writes(session: Session) -> None:
+    """In a step (:func:`step`): what the session sends from here on is one transaction."""
+    if session.info.get(_STEP):
+        _driver(session).autocommit = False
+
+
+@contextmanager
+def last_write(session: Session) -> Iterator[None]:
+    """In a step, around its last write, one statement: when nothing was written before it
+    (nor is left to flush), it is sent alone and commits with itself, atomic as any single
+    statement. Nothing may be written after it (the step refuses to commit then)."""
+    if not session.info.get(_STEP):
+        yield
+        return
+    session.flush()  # an object added but not yet sent is a write before it
+    driver = _driver(session)
+    if driver.info.transaction_status != TransactionStatus.IDLE:
+        yield  # in the transaction the writes before it began
+        return
+    driver.autocommit = True
+    try:
+        yield
+    finally:
+        driver.autocommit = False
+        session.info[_SENT_ALONE] = True

@@ -10,7 +10,7 @@ lost update), gap-free case numbers, voided cases, and the definition version ea
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from ..values import is_empty, text_problem
 from . import (
     access,
     audit,
+    db,
     inbox,
     logins,
     outbox,
@@ -382,7 +383,7 @@ class CaseService:
                 row, definition = self._load(session, number)
                 process = definition.process(row.process)
             signature = self._signature(process, step_id, user_id, password, meaning, client)
-        with self.transaction() as session:
+        with db.step(self.sessions) as session:
             now = self.now()
             row, definition, user = self._load_with_user(session, number, user_id)
             if expected_version is not None and row.row_version != expected_version and not (
@@ -406,6 +407,7 @@ class CaseService:
                                                            inputs, case, read),
                                     targets=targets)
             self._check_user_fields(session, process, outcome.case, case)
+            db.begin_writes(session)
             return self._save(session, definition, _Stored(row, case), outcome, actor, now,
                               client, signature, step_id)
 
@@ -977,8 +979,13 @@ class CaseService:
                 meaning=signature.meaning, version=definition.version,
                 data={"record_hash": signatures.record_hash(definition, case),
                       "row_version": case.row_version}))
-        case_id = self._write(session, definition, stored, case, entries, client,
-                              {"valid_signatures": valid})
+        # The case's row is written before what names it or follows from it: its version
+        # check is what lets only one of two steps racing on the case go on writing.
+        last = signature is None and not any(e.kind in _WRITTEN_AFTER_CASE
+                                             for e in outcome.events)
+        with db.last_write(session) if last and stored is not None else nullcontext():
+            case_id = self._write(session, definition, stored, case, entries, client,
+                                  {"valid_signatures": valid})
         self._update_entries(session, definition, case, outcome, actor, now, client)
         outbox.enqueue(session, definition, case, case_id, outcome.events, now,
                        self.survey_link)
@@ -1032,6 +1039,11 @@ class CaseService:
         outbox.enqueue(session, definition, linked.case, linked_id, linked.events, now,
                        self.survey_link)
         return source
+
+
+#: The events :meth:`CaseService._save` writes something for after the case's row: the
+#: register entries a step updates, its notifications (and a signature, which is no event).
+_WRITTEN_AFTER_CASE = frozenset({register_updates.EVENT, "notify"})
 
 
 def entry(event: Event, actor: Actor, version: str) -> audit.Entry:
