@@ -5,7 +5,8 @@ whose schema differs from the models). Then, measured in the same run on that da
 
 (a) apply-action throughput: ``CaseService.apply_step`` taking ``provide_loaner`` (a step
     without signature that keeps the case in ``workshop_repair``) on distinct open service
-    requests, one transaction each; against the floor: the same writes done with psycopg
+    requests, each all or nothing (the service reads the case, then sends its one write, which
+    commits with itself: see ``db.step``); against the floor: the same writes done with psycopg
     (the new row values and audit rows computed beforehand by the engine, untimed): one
     ``UPDATE cases ... WHERE id = .. AND row_version = ..``, one multi-row ``INSERT`` of the
     audit rows the service writes per action (hashes chained right), one commit. The
@@ -644,7 +645,7 @@ def main() -> None:
     n = args.rounds * args.actions
     service_rate, raw_rate = n / service_time, n / raw_time
     print(f"\n(a) apply '{ACTION}' on {STATE} cases, {n} actions per side "
-          f"({args.rounds} alternating rounds), 1 transaction each")
+          f"({args.rounds} alternating rounds), each all or nothing")
     print(f"  audit rows per action: service {written:.2f}, raw {raw_rows / n:.2f} "
           "(varies with the case: a clock or flag that changes adds one)")
     print("\n".join(summary))

@@ -2,7 +2,7 @@
 
 Each writer is a process with its own engine and ``CaseService``, stepping its own open service
 requests in ``workshop_repair`` (``provide_loaner`` then ``return_loaner``, again and again:
-both keep the case where it is), one transaction per step, as fast as it can. Writers never
+both keep the case where it is), each step all or nothing, as fast as it can. Writers never
 share a case, so anything that makes them wait for each other is the write path's own doing.
 The audit sealer runs beside them in its own process, every second, as ``qmsflow worker`` does,
 so its cost is in the figures. After an untimed warm-up run, for 1, 2, 4 and 8 writers
@@ -25,9 +25,11 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import resource
 import time
 from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
+from typing import NamedTuple
 
 from seed import require_current_schema  # bench/ is on the path of a bench script
 from sqlalchemy import select
@@ -64,10 +66,22 @@ def step(service: CaseService, number: str, out: bool, index: int) -> None:
                            {"loaner_serial": f"W-{index:07d}"}, client="bench-writers")
 
 
+class Spent(NamedTuple):
+    """What one writer's steps cost its own process: CPU seconds in Python and in the kernel,
+    and how often it gave up its core (waiting for the server) or had it taken away (another
+    process's turn)."""
+
+    steps: int
+    user: float
+    system: float
+    voluntary: int
+    involuntary: int
+
+
 def writer(url: str, numbers: list[str], start: Barrier, stop: Event,
-           results: multiprocessing.Queue[tuple[int, float]]) -> None:
-    """Step ``numbers`` round and round from ``start`` until ``stop``; put the count and the
-    CPU time the writer's own process spent on them."""
+           results: multiprocessing.Queue[Spent]) -> None:
+    """Step ``numbers`` round and round from ``start`` until ``stop``; put what they cost
+    the writer's own process."""
     service = service_for(url)
     with service.transaction() as session:
         out = {row.number: "loaner_out" in (row.flags or []) for row in session.execute(
@@ -80,14 +94,17 @@ def writer(url: str, numbers: list[str], start: Barrier, stop: Event,
         done += 1
     start.wait()
     counted = 0
-    cpu = time.process_time()
+    before = resource.getrusage(resource.RUSAGE_SELF)
     while not stop.is_set():
         number = numbers[done % len(numbers)]
         step(service, number, out[number], done)
         out[number] = not out[number]
         done += 1
         counted += 1
-    results.put((counted, time.process_time() - cpu))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    results.put(Spent(counted, after.ru_utime - before.ru_utime,
+                      after.ru_stime - before.ru_stime, after.ru_nvcsw - before.ru_nvcsw,
+                      after.ru_nivcsw - before.ru_nivcsw))
 
 
 def sealer(url: str, start: Barrier, stop: Event,
@@ -121,7 +138,7 @@ def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool 
     share = len(numbers) // writers
     context = multiprocessing.get_context("spawn")
     start, stop = context.Barrier(writers + 2), context.Event()
-    counts: multiprocessing.Queue[tuple[int, float]] = context.Queue()
+    counts: multiprocessing.Queue[Spent] = context.Queue()
     seals: multiprocessing.Queue[tuple[int, int]] = context.Queue()
     processes = [context.Process(target=writer, args=(
         url, numbers[i * share:(i + 1) * share], start, stop, counts))
@@ -136,8 +153,9 @@ def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool 
     done = [counts.get() for _ in range(writers)]
     elapsed = time.perf_counter() - began
     machine = busy_cpu()[0] - busy_before
-    steps = sum(count for count, _ in done)
-    cpu = sum(spent for _, spent in done) / steps
+    steps = sum(spent.steps for spent in done)
+    user, system = (sum(s.user for s in done) / steps, sum(s.system for s in done) / steps)
+    switches = (sum(s.voluntary for s in done) / steps, sum(s.involuntary for s in done) / steps)
     sealed, busy = seals.get()
     for process in processes:
         process.join()
@@ -145,8 +163,11 @@ def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool 
     if quiet:
         return rate
     print(f"  {writers} writer(s): {steps:6,} steps in {elapsed:5.1f} s = {rate:7.1f} steps/s "
-          f"({rate / writers:6.1f} per writer); writers' own CPU {cpu * 1000:.2f} ms per step; "
-          f"sealer: {sealed:,} entries sealed alongside, {busy} run(s) deferred")
+          f"({rate / writers:6.1f} per writer); sealer: {sealed:,} entries sealed alongside, "
+          f"{busy} run(s) deferred")
+    print(f"    writers' own CPU {(user + system) * 1000:.2f} ms per step (user "
+          f"{user * 1000:.2f}, kernel {system * 1000:.2f}); their context switches per step: "
+          f"{switches[0]:.1f} waiting, {switches[1]:.1f} preempted")
     # What bounds the rate: every step costs the machine this much CPU in all (the writer,
     # its server process, the sealer's share); the cores cannot do more steps than this allows.
     print(f"    machine CPU busy {machine / elapsed:.2f} of {cpus} cores; "
