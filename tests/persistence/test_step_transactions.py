@@ -146,14 +146,14 @@ def test_a_write_after_a_steps_last_write_is_refused_and_rolled_back(world: Worl
     number = open_complaint(world).number
     database = world.database
 
-    with pytest.raises(RuntimeError, match="wrote after its last write"):  # noqa: SIM117
-        with db.step(database.sessions) as session:
-            db.begin_writes(session)
-            with db.last_write(session):
-                session.execute(text("UPDATE cases SET row_version = row_version WHERE "
-                                     "number = :n"), {"n": number})
-            session.execute(text("UPDATE cases SET state = 'tampered' WHERE number = :n"),
+    with (pytest.raises(RuntimeError, match="wrote after its last write"),
+          db.step(database.sessions) as session):
+        db.begin_writes(session)
+        with db.last_write(session):
+            session.execute(text("UPDATE cases SET updated_at = updated_at WHERE number = :n"),
                             {"n": number})
+        session.execute(text("UPDATE cases SET state = 'tampered' WHERE number = :n"),
+                        {"n": number})
 
     with database.sessions() as session:
         assert session.scalar(select(CaseRow.state).where(CaseRow.number == number)) != (
