@@ -67,22 +67,27 @@ class Addressee:
 
 @dataclass(frozen=True)
 class Staff:
-    """The active accounts, each role's members and each person's name by id."""
+    """The active accounts by id, each role's members and each person's name by id."""
 
-    people: tuple[Addressee, ...]
+    by_id: Mapping[str, Addressee]
     by_role: Mapping[str, tuple[Addressee, ...]]
     names: Mapping[str, str]
 
     @classmethod
     def of(cls, people: Iterable[Addressee]) -> Staff:
         """Staff made of ``people``, indexed."""
-        listed = tuple(people)
+        by_id = {person.id: person for person in people}
         by_role: dict[str, list[Addressee]] = {}
-        for person in listed:
+        for person in by_id.values():
             for role in person.roles:
                 by_role.setdefault(role, []).append(person)
-        return cls(listed, {role: tuple(members) for role, members in by_role.items()},
-                   {person.id: person.name for person in listed})
+        return cls(by_id, {role: tuple(members) for role, members in by_role.items()},
+                   {person.id: person.name for person in by_id.values()})
+
+    def account(self, user_id: str | None) -> tuple[Addressee, ...]:
+        """The active account ``user_id`` (none when it is not one)."""
+        found = self.by_id.get(user_id) if user_id else None
+        return (found,) if found is not None else ()
 
 
 #: Nobody: addressing only a case's own fields (the customer), as a preview does.
@@ -122,14 +127,12 @@ def addresses(definition: DefinitionSet, case: Case, targets: Iterable[str], cha
                     EMAIL, f"field:{recipient.name}", default_locale,
                     problem=f"the field '{recipient.name}' is empty: no address to send to"))
             continue
-        chosen: Iterable[Addressee]
         if recipient.kind == "role":
             chosen = staff.by_role.get(recipient.name, ())
         elif recipient.kind == "creator":
-            creator = case.steps[0].actor if case.steps else None
-            chosen = [u for u in staff.people if u.id == creator]
+            chosen = staff.account(case.steps[0].actor if case.steps else None)
         elif case.assignee:
-            chosen = [u for u in staff.people if u.id == case.assignee]
+            chosen = staff.account(case.assignee)
         else:
             chosen = staff.by_role.get(case.assignee_role or "", ())
         for user in chosen:

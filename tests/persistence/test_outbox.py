@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
+from qmsflow.engine.cases import Case
 from qmsflow.engine.loader import load
 from qmsflow.engine.machine import Refused
 from qmsflow.engine.persistence import outbox
@@ -191,3 +193,24 @@ def test_the_customers_visit_notice_names_the_engineer_not_their_account(
     [visit] = [m for m in messages(world, template="visit_scheduled") if m.channel == "email"]
     assert "工程师 Engineer User 于" in visit.body
     assert engineer not in visit.body
+
+
+def test_a_notice_to_the_creator_or_the_assignee_reaches_that_active_account_alone(
+        world: World) -> None:
+    case = open_complaint(world)  # opened by the sales user
+    sales, quality = world.user("sales"), world.user("quality")
+    staff = outbox.Staff.of([
+        outbox.Addressee(sales, "Sales User", None, "zh-CN", frozenset({"sales"})),
+        outbox.Addressee(quality, "Quality User", "q@example.cn", "en", frozenset({"quality"})),
+    ])
+
+    def to(targets: list[str], on: Case = case, among: outbox.Staff = staff
+           ) -> list[tuple[str, str, str | None]]:
+        return [(a.channel, a.recipient, a.user_id) for a in outbox.addresses(
+            world.definition, on, targets, outbox.EMAIL, among)]
+
+    assert to(["creator"]) == [("in_app", sales, sales)]  # no address: on their inbox
+    assigned = replace(case, assignee=quality)
+    assert to(["assignee"], assigned) == [("email", "q@example.cn", quality)]
+    # An account that is not active (not among the staff) is not addressed.
+    assert to(["creator", "assignee"], assigned, outbox.NOBODY) == []
