@@ -13,7 +13,9 @@ Run bench/seed.py first (``--fresh`` whenever the schema changed). The database 
 every entry written is sealed at the end and ``audit.verify`` would pass. The machine has 2
 cores: beyond 2 writers, more processes share them. Figures on a shared machine vary by
 +-30% between runs; compare within one run. The last line is the ratios: 2 writers against 1
-(target >= 1.8) and 8 writers against 2 (target >= 1.0).
+(target >= 1.8) and 8 writers against 2 (target >= 1.0), and beside the latter the same ratio
+for a plain client of the same server (:func:`plain_client`), run just before: what adding
+processes to these 2 cores costs a program far lighter than a step.
 
 Run:
     .venv/bin/python bench/seed.py --fresh
@@ -23,14 +25,17 @@ Run:
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import multiprocessing
 import os
 import resource
 import time
 from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import psycopg
 from seed import require_current_schema  # bench/ is on the path of a bench script
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -107,6 +112,32 @@ def writer(url: str, numbers: list[str], start: Barrier, stop: Event,
                       after.ru_nivcsw - before.ru_nivcsw))
 
 
+def plain_client(url: str, numbers: list[str], start: Barrier, stop: Event,
+                 results: multiprocessing.Queue[Spent]) -> None:
+    """The control: a plain psycopg client doing a step's outline with none of its work.
+
+    Each iteration reads one of ``numbers``' case documents (a round trip), encodes and hashes
+    it, and sends the text back to be parsed as JSON (a second round trip, nothing written):
+    two round trips like a step, a fraction of its Python. How much slower 8 of these run than
+    2 is what the machine itself charges for more processes than cores."""
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        cursor = connection.cursor()
+        start.wait()
+        done = 0
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        while not stop.is_set():
+            found: Any = cursor.execute('SELECT data, "values" FROM cases WHERE number = %s',
+                                        (numbers[done % len(numbers)],)).fetchone()
+            text = json.dumps({"data": found[0], "values": found[1]}, sort_keys=True)
+            hashlib.sha256(text.encode()).hexdigest()
+            cursor.execute("SELECT length(%s::jsonb::text)", (text,)).fetchone()
+            done += 1
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    results.put(Spent(done, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime,
+                      after.ru_nvcsw - before.ru_nvcsw, after.ru_nivcsw - before.ru_nivcsw))
+
+
 def sealer(url: str, start: Barrier, stop: Event,
            results: multiprocessing.Queue[tuple[int, int]]) -> None:
     """Seal every second, as the worker does; put (entries sealed, runs left busy)."""
@@ -131,19 +162,21 @@ def busy_cpu() -> tuple[float, int]:
     return (sum(fields) - fields[3] - fields[4]) / ticks, cpus
 
 
-def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool = False
-        ) -> float:
+def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool = False,
+        control: bool = False) -> float:
     """Steps per second of ``writers`` writers on ``numbers`` over ``seconds``, the sealer
-    beside them (``quiet``: a warm-up, not printed)."""
+    beside them (``quiet``: a warm-up, not printed; ``control``: plain clients instead of
+    writers, and no sealer: iterations per second)."""
     share = len(numbers) // writers
     context = multiprocessing.get_context("spawn")
-    start, stop = context.Barrier(writers + 2), context.Event()
+    start, stop = context.Barrier(writers + (1 if control else 2)), context.Event()
     counts: multiprocessing.Queue[Spent] = context.Queue()
     seals: multiprocessing.Queue[tuple[int, int]] = context.Queue()
-    processes = [context.Process(target=writer, args=(
+    processes = [context.Process(target=plain_client if control else writer, args=(
         url, numbers[i * share:(i + 1) * share], start, stop, counts))
         for i in range(writers)]
-    processes.append(context.Process(target=sealer, args=(url, start, stop, seals)))
+    if not control:
+        processes.append(context.Process(target=sealer, args=(url, start, stop, seals)))
     for process in processes:
         process.start()
     start.wait()
@@ -156,11 +189,16 @@ def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool 
     steps = sum(spent.steps for spent in done)
     user, system = (sum(s.user for s in done) / steps, sum(s.system for s in done) / steps)
     switches = (sum(s.voluntary for s in done) / steps, sum(s.involuntary for s in done) / steps)
-    sealed, busy = seals.get()
+    sealed, busy = (0, 0) if control else seals.get()
     for process in processes:
         process.join()
     rate = steps / elapsed
     if quiet:
+        return rate
+    if control:
+        print(f"  control, {writers} plain clients: {steps:6,} iterations in {elapsed:5.1f} s = "
+              f"{rate:7.1f} per s; their own CPU {(user + system) * 1000:.2f} ms per iteration "
+              f"(user {user * 1000:.2f}); preempted {switches[1]:.1f} times per iteration")
         return rate
     print(f"  {writers} writer(s): {steps:6,} steps in {elapsed:5.1f} s = {rate:7.1f} steps/s "
           f"({rate / writers:6.1f} per writer); sealer: {sealed:,} entries sealed alongside, "
@@ -206,13 +244,17 @@ def main() -> None:
           "beside them")
     # Untimed: the first timed run would otherwise also pay for the server's cold caches.
     run(args.url, numbers[-CASES_PER_RUN:], 2, WARM_SECONDS, quiet=True)
+    # The control reads cases but writes none: it may use the warm-up's.
+    plain = {n: run(args.url, numbers[-CASES_PER_RUN:], n, args.seconds, control=True)
+             for n in (2, 8)}
     rates = {n: run(args.url, numbers[i * CASES_PER_RUN:(i + 1) * CASES_PER_RUN], n,
                     args.seconds) for i, n in enumerate(counts)}
     service = service_for(args.url)
     print(f"  sealed at the end: {service.seal_audit().count:,} entries")
     if {1, 2, 8} <= rates.keys():
         print(f"ratios: 2 writers / 1 writer: {rates[2] / rates[1]:.2f} (target >= 1.8); "
-              f"8 writers / 2 writers: {rates[8] / rates[2]:.2f} (target >= 1.0)")
+              f"8 writers / 2 writers: {rates[8] / rates[2]:.2f} (target >= 1.0; "
+              f"plain clients, 8 / 2: {plain[8] / plain[2]:.2f})")
 
 
 if __name__ == "__main__":
