@@ -12,7 +12,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     Executable,
@@ -40,6 +40,52 @@ COLUMNS = ("number", "process", "version", "state", "priority", "flags", "assign
 IN_DATA = ("clocks", "steps", "links", "priority_override")
 
 
+class StoredRow(Protocol):
+    """A case's row as read to act on it: a :class:`.CaseRow`, or a Core row of the cases
+    table's columns (a step reads its case that way, without the ORM's cost)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def process(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def priority(self) -> str: ...
+    @property
+    def flags(self) -> list[Any]: ...
+    @property
+    def assignee_role(self) -> str | None: ...
+    @property
+    def assignee(self) -> str | None: ...
+    @property
+    def values(self) -> dict[str, Any]: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def row_version(self) -> int: ...
+    @property
+    def audit_count(self) -> int: ...
+    @property
+    def audit_hash(self) -> str: ...
+    @property
+    def valid_signatures(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def closed_at(self) -> datetime | None: ...
+    @property
+    def voided_at(self) -> datetime | None: ...
+    @property
+    def void_reason(self) -> str | None: ...
+
+
 class Conflict(QmsflowError):
     """Someone else changed the case since it was read: nothing was written."""
 
@@ -63,7 +109,7 @@ def columns(definition: DefinitionSet, case: Case) -> dict[str, Any]:
     return row
 
 
-def to_case(definition: DefinitionSet, row: CaseRow) -> Case:
+def to_case(definition: DefinitionSet, row: StoredRow) -> Case:
     """The engine's case from its row."""
     data: dict[str, Any] = {name: getattr(row, name) for name in COLUMNS}
     for name in ("created_at", "updated_at", "closed_at"):

@@ -17,7 +17,7 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import available_timezones
 
 from argon2 import PasswordHasher
@@ -73,7 +73,21 @@ class AuthenticationFailed(UserError):
         self.until = until
 
 
-def actor(user: User | UserRecord) -> Actor:
+class Person(Protocol):
+    """What acting as a user takes from the account: a :class:`.User`, a :class:`.UserRecord`,
+    or the few columns a step reads beside its case."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def roles(self) -> Collection[Any]: ...
+    @property
+    def disabled(self) -> bool: ...
+
+
+def actor(user: Person) -> Actor:
     """The engine's view of a user."""
     return Actor(user.id, user.name, frozenset(user.roles))
 

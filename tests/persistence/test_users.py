@@ -113,6 +113,43 @@ def test_an_unknown_user_gets_the_same_answer_as_a_wrong_password(world: World) 
     assert str(error.value) == "wrong user id or password"
 
 
+def test_the_acting_user_naming_themselves_in_a_user_field_is_checked_like_anyone_else(
+        world: World) -> None:
+    decision = {"investigated": False, "recall_needed": False,
+                "no_investigation_reason": "同批次已有调查结论，无需重复调查"}
+    quality, manager = world.user("quality"), world.user("quality_manager")
+    number = to_investigation(world)
+    with pytest.raises(Refused) as refused:
+        world.service.apply_step(number, "report_investigation", quality,
+                                   {**decision, "no_investigation_decider": quality},
+                                   password=PASSWORD)
+    name = world.service.user(quality).name  # type: ignore[union-attr]
+    assert f"no_investigation_decider: {name} holds none of the roles quality_manager" in str(
+        refused.value)
+    done = world.service.apply_step(number, "report_investigation", manager,
+                                    {**decision, "no_investigation_decider": manager},
+                                    password=PASSWORD)
+    assert done.values["no_investigation_decider"] == manager
+
+
+@pytest.mark.parametrize(("who", "why"), [("disabled", "is disabled"),
+                                          ("unknown", "does not exist")])
+def test_a_step_by_a_disabled_or_unknown_account_is_refused_and_writes_nothing(
+        world: World, who: str, why: str) -> None:
+    number = to_investigation(world)
+    actor = world.user("quality") if who == "disabled" else "no.such.user"
+    if who == "disabled":
+        with world.database.sessions.begin() as session:
+            users.disable(session, actor, world.clock(), "left the company")
+    before = world.service.read_case(number)
+    with pytest.raises(Refused) as refused:
+        world.service.apply_step(number, "report_investigation", actor,
+                                   {"investigated": True, "findings": "电源模块失效"})
+    assert f"user '{actor}' {why}" in str(refused.value)
+    after = world.service.read_case(number)
+    assert after.case == before.case and len(after.events) == len(before.events)
+
+
 def test_a_user_field_must_name_an_active_user_with_one_of_its_roles(world: World) -> None:
     number = to_investigation(world)
     quality = world.user("quality")
