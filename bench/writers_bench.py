@@ -14,8 +14,10 @@ every entry written is sealed at the end and ``audit.verify`` would pass. The ma
 cores: beyond 2 writers, more processes share them. Figures on a shared machine vary by
 +-30% between runs; compare within one run. The last line is the ratios: 2 writers against 1
 (target >= 1.8) and 8 writers against 2 (target >= 1.0), and beside the latter the same ratio
-for a plain client of the same server (:func:`plain_client`), run just before: what adding
-processes to these 2 cores costs a program far lighter than a step.
+for a control run after the writers (:func:`plain_client`): plain psycopg clients of the same
+server taking a step's two round trips and as much CPU as the 2 writers' steps took, with no
+qmsflow code. What 8 of those lose against 2 is what these cores charge for more processes,
+whatever the code; what the writers lose beyond it is qmsflow's own.
 
 Run:
     .venv/bin/python bench/seed.py --fresh
@@ -112,16 +114,19 @@ def writer(url: str, numbers: list[str], start: Barrier, stop: Event,
                       after.ru_nivcsw - before.ru_nivcsw))
 
 
-def plain_client(url: str, numbers: list[str], start: Barrier, stop: Event,
-                 results: multiprocessing.Queue[Spent]) -> None:
-    """The control: a plain psycopg client doing a step's outline with none of its work.
+def _dsn(url: str) -> str:
+    """psycopg's form of the SQLAlchemy URL ``url``."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
-    Each iteration reads one of ``numbers``' case documents (a round trip), encodes and hashes
-    it, and sends the text back to be parsed as JSON (a second round trip, nothing written):
-    two round trips like a step, a fraction of its Python. How much slower 8 of these run than
-    2 is what the machine itself charges for more processes than cores."""
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as connection:
+
+def plain_client(url: str, numbers: list[str], start: Barrier, stop: Event,
+                 results: multiprocessing.Queue[Spent], work: int) -> None:
+    """The control: a plain psycopg client doing a step's outline with none of qmsflow's code.
+
+    Each iteration reads one of ``numbers``' case documents (a round trip), encodes and decodes
+    it ``work`` times (see :func:`work_for`), hashes it, and sends the text back to be parsed
+    as JSON (a second round trip, nothing written)."""
+    with psycopg.connect(_dsn(url), autocommit=True) as connection:
         cursor = connection.cursor()
         start.wait()
         done = 0
@@ -129,13 +134,36 @@ def plain_client(url: str, numbers: list[str], start: Barrier, stop: Event,
         while not stop.is_set():
             found: Any = cursor.execute('SELECT data, "values" FROM cases WHERE number = %s',
                                         (numbers[done % len(numbers)],)).fetchone()
-            text = json.dumps({"data": found[0], "values": found[1]}, sort_keys=True)
+            document = {"data": found[0], "values": found[1]}
+            for _ in range(work - 1):
+                json.loads(json.dumps(document, sort_keys=True))
+            text = json.dumps(document, sort_keys=True)
             hashlib.sha256(text.encode()).hexdigest()
             cursor.execute("SELECT length(%s::jsonb::text)", (text,)).fetchone()
             done += 1
         after = resource.getrusage(resource.RUSAGE_SELF)
     results.put(Spent(done, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime,
                       after.ru_nvcsw - before.ru_nvcsw, after.ru_nivcsw - before.ru_nivcsw))
+
+
+def work_for(url: str, number: str, cpu: float) -> int:
+    """How many JSON round trips of case ``number``'s document take ``cpu`` seconds of CPU
+    here: the control's work per iteration, to weigh what a step weighs."""
+    with psycopg.connect(_dsn(url)) as connection:
+        found: Any = connection.execute('SELECT data, "values" FROM cases WHERE number = %s',
+                                        (number,)).fetchone()
+    began = time.process_time()
+    for _ in range(200):
+        json.loads(json.dumps({"data": found[0], "values": found[1]}, sort_keys=True))
+    return max(1, round(cpu / ((time.process_time() - began) / 200)))
+
+
+class Measured(NamedTuple):
+    """A run's steps (or the control's iterations) per second, and the CPU seconds each took
+    its own process."""
+
+    rate: float
+    cpu: float
 
 
 def sealer(url: str, start: Barrier, stop: Event,
@@ -163,17 +191,20 @@ def busy_cpu() -> tuple[float, int]:
 
 
 def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool = False,
-        control: bool = False) -> float:
+        control: int = 0) -> Measured:
     """Steps per second of ``writers`` writers on ``numbers`` over ``seconds``, the sealer
-    beside them (``quiet``: a warm-up, not printed; ``control``: plain clients instead of
-    writers, and no sealer: iterations per second)."""
+    beside them (``quiet``: a warm-up, not printed; ``control``: as many plain clients, each
+    doing that much work per iteration (:func:`plain_client`), and no sealer)."""
     share = len(numbers) // writers
     context = multiprocessing.get_context("spawn")
     start, stop = context.Barrier(writers + (1 if control else 2)), context.Event()
     counts: multiprocessing.Queue[Spent] = context.Queue()
     seals: multiprocessing.Queue[tuple[int, int]] = context.Queue()
-    processes = [context.Process(target=plain_client if control else writer, args=(
-        url, numbers[i * share:(i + 1) * share], start, stop, counts))
+    processes = [
+        context.Process(target=plain_client, args=(
+            url, numbers[i * share:(i + 1) * share], start, stop, counts, control))
+        if control else context.Process(target=writer, args=(
+            url, numbers[i * share:(i + 1) * share], start, stop, counts))
         for i in range(writers)]
     if not control:
         processes.append(context.Process(target=sealer, args=(url, start, stop, seals)))
@@ -193,13 +224,14 @@ def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool 
     for process in processes:
         process.join()
     rate = steps / elapsed
+    measured = Measured(rate, user + system)
     if quiet:
-        return rate
+        return measured
     if control:
         print(f"  control, {writers} plain clients: {steps:6,} iterations in {elapsed:5.1f} s = "
               f"{rate:7.1f} per s; their own CPU {(user + system) * 1000:.2f} ms per iteration "
               f"(user {user * 1000:.2f}); preempted {switches[1]:.1f} times per iteration")
-        return rate
+        return measured
     print(f"  {writers} writer(s): {steps:6,} steps in {elapsed:5.1f} s = {rate:7.1f} steps/s "
           f"({rate / writers:6.1f} per writer); sealer: {sealed:,} entries sealed alongside, "
           f"{busy} run(s) deferred")
@@ -211,7 +243,7 @@ def run(url: str, numbers: list[str], writers: int, seconds: float, quiet: bool 
     print(f"    machine CPU busy {machine / elapsed:.2f} of {cpus} cores; "
           f"{machine / steps * 1000:.2f} ms CPU per step in all processes; "
           f"most the cores allow at that cost: {cpus * steps / machine:,.0f} steps/s")
-    return rate
+    return measured
 
 
 def main() -> None:
@@ -244,17 +276,20 @@ def main() -> None:
           "beside them")
     # Untimed: the first timed run would otherwise also pay for the server's cold caches.
     run(args.url, numbers[-CASES_PER_RUN:], 2, WARM_SECONDS, quiet=True)
-    # The control reads cases but writes none: it may use the warm-up's.
-    plain = {n: run(args.url, numbers[-CASES_PER_RUN:], n, args.seconds, control=True)
-             for n in (2, 8)}
-    rates = {n: run(args.url, numbers[i * CASES_PER_RUN:(i + 1) * CASES_PER_RUN], n,
-                    args.seconds) for i, n in enumerate(counts)}
+    runs = {n: run(args.url, numbers[i * CASES_PER_RUN:(i + 1) * CASES_PER_RUN], n,
+                   args.seconds) for i, n in enumerate(counts)}
     service = service_for(args.url)
     print(f"  sealed at the end: {service.seal_audit().count:,} entries")
-    if {1, 2, 8} <= rates.keys():
-        print(f"ratios: 2 writers / 1 writer: {rates[2] / rates[1]:.2f} (target >= 1.8); "
-              f"8 writers / 2 writers: {rates[8] / rates[2]:.2f} (target >= 1.0; "
-              f"plain clients, 8 / 2: {plain[8] / plain[2]:.2f})")
+    if not {1, 2, 8} <= runs.keys():
+        return
+    # The control reads cases but writes none: it may use the warm-up's.
+    work = work_for(args.url, numbers[-1], runs[2].cpu)
+    plain = {n: run(args.url, numbers[-CASES_PER_RUN:], n, args.seconds, control=work).rate
+             for n in (2, 8)}
+    rates = {n: measured.rate for n, measured in runs.items()}
+    print(f"ratios: 2 writers / 1 writer: {rates[2] / rates[1]:.2f} (target >= 1.8); "
+          f"8 writers / 2 writers: {rates[8] / rates[2]:.2f} (target >= 1.0; "
+          f"the control, 8 / 2: {plain[8] / plain[2]:.2f})")
 
 
 if __name__ == "__main__":
