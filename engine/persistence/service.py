@@ -341,7 +341,7 @@ class CaseService:
         return seen
 
     @staticmethod
-    def _active(user: users.Person | None, user_id: str) -> Actor:
+    def _active(user: users.RoleHolder | None, user_id: str) -> Actor:
         """The engine's actor for an account that may act; refused otherwise."""
         if user is None or user.disabled:
             why = "is disabled" if user else "does not exist"
@@ -942,7 +942,7 @@ class CaseService:
         return now.astimezone(ZoneInfo(definition.organisation.timezone))
 
     def _check_user_fields(self, session: Session, process: Process, new: Case,
-                           old: Case | None, acting: users.Person | None = None) -> None:
+                           old: Case | None, acting: users.RoleHolder | None = None) -> None:
         """A user field must name an active user holding one of the field's roles
         (``acting``: the account already read, asked for without a query)."""
         reasons = []
@@ -950,7 +950,7 @@ class CaseService:
             value = new.values.get(name)
             if spec.type != "user" or is_empty(value) or (old and old.values.get(name) == value):
                 continue
-            user: users.Person | None = (acting if acting is not None and acting.id == value
+            user: users.RoleHolder | None = (acting if acting is not None and acting.id == value
                                          else session.get(User, str(value)))
             if user is None or user.disabled:
                 reasons.append(Reason("invalid", f"{name}: no active user '{value}'", name))

@@ -44,46 +44,26 @@ class StoredRow(Protocol):
     """A case's row as read to act on it: a :class:`.CaseRow`, or a Core row of the cases
     table's columns (a step reads its case that way, without the ORM's cost)."""
 
-    @property
-    def id(self) -> int: ...
-    @property
-    def number(self) -> str: ...
-    @property
-    def process(self) -> str: ...
-    @property
-    def version(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def priority(self) -> str: ...
-    @property
-    def flags(self) -> list[Any]: ...
-    @property
-    def assignee_role(self) -> str | None: ...
-    @property
-    def assignee(self) -> str | None: ...
-    @property
-    def values(self) -> dict[str, Any]: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
-    @property
-    def row_version(self) -> int: ...
-    @property
-    def audit_count(self) -> int: ...
-    @property
-    def audit_hash(self) -> str: ...
-    @property
-    def valid_signatures(self) -> int: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def updated_at(self) -> datetime: ...
-    @property
-    def closed_at(self) -> datetime | None: ...
-    @property
-    def voided_at(self) -> datetime | None: ...
-    @property
-    def void_reason(self) -> str | None: ...
+    id: int
+    number: str
+    process: str
+    version: str
+    state: str
+    priority: str
+    flags: list[Any]
+    assignee_role: str | None
+    assignee: str | None
+    values: dict[str, Any]
+    data: dict[str, Any]
+    row_version: int
+    audit_count: int
+    audit_hash: str
+    valid_signatures: int
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    voided_at: datetime | None
+    void_reason: str | None
 
 
 class Conflict(QmsflowError):

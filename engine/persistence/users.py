@@ -73,7 +73,7 @@ class AuthenticationFailed(UserError):
         self.until = until
 
 
-class Person(Protocol):
+class RoleHolder(Protocol):
     """What acting as a user takes from the account: a :class:`.User`, a :class:`.UserRecord`,
     or the few columns a step reads beside its case."""
 
@@ -87,7 +87,7 @@ class Person(Protocol):
     def disabled(self) -> bool: ...
 
 
-def actor(user: Person) -> Actor:
+def actor(user: RoleHolder) -> Actor:
     """The engine's view of a user."""
     return Actor(user.id, user.name, frozenset(user.roles))
 
