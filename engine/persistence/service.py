@@ -152,8 +152,8 @@ class _Account(NamedTuple):
 _CASES, _USERS = store.CASES, User.__table__
 #: A step's case and its actor's account, in one round trip and built once (building it for
 #: every step cost a fifth of the load's time in the client). Core, not the ORM: turning the
-#: row into a CaseRow and a User cost about 0.15 ms of CPU more per step
-#: (bench/writers_bench.py's writers spend 1-2 ms per step).
+#: row into a CaseRow and a User cost about 0.1 ms more CPU per step, of the 1-2.5 ms a step
+#: of bench/writers_bench.py takes its writer.
 _CASE_WITH_USER = (select(_CASES, *(column.label(f"user_{column.name}") for column in (
     _USERS.c.id, _USERS.c.name, _USERS.c.roles, _USERS.c.disabled)))
     .outerjoin(_USERS, _USERS.c.id == bindparam("user"))
