@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import psycopg
-from seed import require_current_schema  # bench/ is on the path of a bench script
+from seed import libpq, require_current_schema  # bench/ is on the path of a bench script
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -114,11 +114,6 @@ def writer(url: str, numbers: list[str], start: Barrier, stop: Event,
                       after.ru_nivcsw - before.ru_nivcsw))
 
 
-def _dsn(url: str) -> str:
-    """psycopg's form of the SQLAlchemy URL ``url``."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def plain_client(url: str, numbers: list[str], start: Barrier, stop: Event,
                  results: multiprocessing.Queue[Spent], work: int) -> None:
     """The control: a plain psycopg client doing a step's outline with none of qmsflow's code.
@@ -126,7 +121,7 @@ def plain_client(url: str, numbers: list[str], start: Barrier, stop: Event,
     Each iteration reads one of ``numbers``' case documents (a round trip), encodes and decodes
     it ``work`` times (see :func:`work_for`), hashes it, and sends the text back to be parsed
     as JSON (a second round trip, nothing written)."""
-    with psycopg.connect(_dsn(url), autocommit=True) as connection:
+    with psycopg.connect(libpq(url), autocommit=True) as connection:
         cursor = connection.cursor()
         start.wait()
         done = 0
@@ -149,7 +144,7 @@ def plain_client(url: str, numbers: list[str], start: Barrier, stop: Event,
 def work_for(url: str, number: str, cpu: float) -> int:
     """How many JSON round trips of case ``number``'s document take ``cpu`` seconds of CPU
     here: the control's work per iteration, to weigh what a step weighs."""
-    with psycopg.connect(_dsn(url)) as connection:
+    with psycopg.connect(libpq(url)) as connection:
         found: Any = connection.execute('SELECT data, "values" FROM cases WHERE number = %s',
                                         (number,)).fetchone()
     began = time.process_time()
